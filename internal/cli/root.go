@@ -1,0 +1,94 @@
+// Package cli is the command line. It is the only package that prints errors
+// or decides exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/logx"
+)
+
+// app carries what every command shares; one per process, never global.
+type app struct {
+	out, errOut io.Writer
+	configFile  string
+	name        string
+	verbosity   int
+}
+
+func (a *app) log() logx.Logger { return &logx.Writer{W: a.errOut, Verbosity: a.verbosity} }
+
+// loadConfig reads -c FILE (or the defaults), applies --name and validates.
+func (a *app) loadConfig() (*config.Cluster, error) {
+	var c *config.Cluster
+	if a.configFile != "" {
+		var err error
+		if c, err = config.Load(a.configFile); err != nil {
+			return nil, err
+		}
+	} else {
+		c = config.Default()
+	}
+	if a.name != "" {
+		c.Name = a.name
+	}
+	warnings, err := c.Validate()
+	for _, w := range warnings {
+		fmt.Fprintln(a.errOut, "warning:", w)
+	}
+	return c, err
+}
+
+// Main runs the CLI and returns the process exit code.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+}
+
+func run(ctx context.Context, args []string, out, errOut io.Writer) int {
+	a := &app{out: out, errOut: errOut}
+	root := newRoot(a)
+	root.SetArgs(args)
+	root.SetOut(out)
+	root.SetErr(errOut)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ve *config.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		for _, p := range ve.Problems {
+			fmt.Fprintln(errOut, "error:", p)
+		}
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(errOut, "error: interrupted")
+	default:
+		fmt.Fprintln(errOut, "error:", strings.TrimSpace(err.Error()))
+	}
+	return 1
+}
+
+func newRoot(a *app) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "hardway",
+		Short:         "Build a real Kubernetes cluster from scratch, the hard way, and explain every step",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVarP(&a.configFile, "config", "c", "", "cluster config file (YAML, kind: Cluster); defaults need none")
+	root.PersistentFlags().StringVar(&a.name, "name", "", "cluster name (default \"hardway\", or the config's name)")
+	root.PersistentFlags().IntVarP(&a.verbosity, "v", "v", 0, "verbosity: 1 shows commands run on nodes, 2 also host commands")
+	return root
+}

@@ -1,0 +1,116 @@
+// Package exec runs host commands behind an interface so that everything that
+// drives docker (or any other tool) can be tested with a fake.
+package exec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	osexec "os/exec"
+	"strings"
+
+	"hardway.dev/hardway/internal/logx"
+)
+
+// Cmd is one command to run.
+type Cmd struct {
+	Name  string
+	Args  []string
+	Stdin io.Reader
+	// Stream, when set, also receives stdout and stderr as they are produced
+	// (for long builds where a user wants to see progress).
+	Stream io.Writer
+}
+
+func (c Cmd) String() string {
+	parts := append([]string{c.Name}, c.Args...)
+	for i, p := range parts {
+		if p == "" || strings.ContainsAny(p, " \t\n'\"$`\\|&;<>(){}*?") {
+			parts[i] = "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Runner runs commands. It returns stdout; a failure is a *RunError.
+type Runner interface {
+	Run(ctx context.Context, c Cmd) ([]byte, error)
+}
+
+// RunError says which command failed and carries everything it printed, so a
+// caller can show the real cause instead of "exit status 1".
+type RunError struct {
+	Where    string // e.g. the node name; empty for the host
+	Cmd      string
+	ExitCode int
+	Stdout   []byte
+	Stderr   []byte
+	Err      error
+}
+
+func (e *RunError) Error() string {
+	out := strings.TrimSpace(string(e.Stderr))
+	if out == "" {
+		out = strings.TrimSpace(string(e.Stdout))
+	}
+	if len(out) > 2000 {
+		out = "…" + out[len(out)-2000:]
+	}
+	where := ""
+	if e.Where != "" {
+		where = " on " + e.Where
+	}
+	msg := fmt.Sprintf("command failed%s (exit %d): %s", where, e.ExitCode, e.Cmd)
+	if out != "" {
+		msg += ": " + out
+	} else if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// Output is the command's combined output, for messages.
+func (e *RunError) Output() string { return string(e.Stdout) + string(e.Stderr) }
+
+// IsRunError reports whether err is a command that ran and failed.
+func IsRunError(err error) (*RunError, bool) {
+	var re *RunError
+	ok := errors.As(err, &re)
+	return re, ok
+}
+
+// OS runs commands on this machine.
+type OS struct {
+	Log logx.Logger
+}
+
+func (o OS) Run(ctx context.Context, c Cmd) ([]byte, error) {
+	if o.Log != nil {
+		o.Log.Logf(2, "  $ %s", c)
+	}
+	cmd := osexec.CommandContext(ctx, c.Name, c.Args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdin = c.Stdin
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if c.Stream != nil {
+		cmd.Stdout = io.MultiWriter(&stdout, c.Stream)
+		cmd.Stderr = io.MultiWriter(&stderr, c.Stream)
+	}
+	err := cmd.Run()
+	if err != nil {
+		code := -1
+		var ee *osexec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return stdout.Bytes(), &RunError{Cmd: c.String(), ExitCode: code, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Err: err}
+	}
+	return stdout.Bytes(), nil
+}

@@ -1,0 +1,51 @@
+package pki
+
+import "crypto/x509"
+
+// Names of the cluster-wide entries of the certificate table. Per-node entries
+// are built with KubeletName, EtcdServerName and EtcdPeerName.
+const (
+	CA                     = "ca"
+	FrontProxyCA           = "front-proxy-ca"
+	Admin                  = "admin"
+	ControllerManager      = "kube-controller-manager"
+	Scheduler              = "kube-scheduler"
+	KubeProxy              = "kube-proxy"
+	APIServer              = "kube-apiserver"
+	APIServerKubeletClient = "apiserver-kubelet-client"
+	APIServerEtcdClient    = "apiserver-etcd-client"
+	FrontProxyClient       = "front-proxy-client"
+	// ServiceAccount is a bare key pair (no certificate): the apiserver signs
+	// service-account tokens with the private key and verifies with the public.
+	ServiceAccount = "service-account"
+)
+
+func KubeletName(node string) string    { return "kubelet-" + node }
+func EtcdServerName(node string) string { return "etcd-server-" + node }
+func EtcdPeerName(node string) string   { return "etcd-peer-" + node }
+
+// Pair is one entry of the PKI as PEM. For ServiceAccount, CertPEM holds the
+// PEM public key instead of a certificate and Cert is nil.
+type Pair struct {
+	Name    string
+	CertPEM []byte
+	KeyPEM  []byte
+	Cert    *x509.Certificate
+}
+
+// Set is the whole PKI of a cluster, by name.
+type Set struct{ pairs map[string]Pair }
+
+func NewSet(pairs ...Pair) *Set {
+	s := &Set{pairs: map[string]Pair{}}
+	for _, p := range pairs {
+		s.pairs[p.Name] = p
+	}
+	return s
+}
+
+// Get returns the named pair; ok is false when the set has none.
+func (s *Set) Get(name string) (Pair, bool) {
+	p, ok := s.pairs[name]
+	return p, ok
+}

@@ -1,0 +1,44 @@
+// Package state knows where a cluster's generated material lives on the host.
+package state
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// Root is where every cluster's state lives: $HARDWAY_HOME, else
+// $XDG_DATA_HOME/hardway, else ~/.local/share/hardway.
+func Root() string {
+	if d := os.Getenv("HARDWAY_HOME"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "hardway")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/root"
+	}
+	return filepath.Join(home, ".local", "share", "hardway")
+}
+
+// Dir is one cluster's state directory and the layout inside it.
+type Dir string
+
+// For returns the state directory of the cluster called name.
+func For(name string) Dir { return Dir(filepath.Join(Root(), "clusters", name)) }
+
+func (d Dir) Path() string            { return string(d) }
+func (d Dir) PKI() string             { return filepath.Join(string(d), "pki") }
+func (d Dir) Kubeconfigs() string     { return filepath.Join(string(d), "kubeconfigs") }
+func (d Dir) AdminKubeconfig() string { return filepath.Join(string(d), "kubeconfigs", "admin.kubeconfig") }
+func (d Dir) EncryptionConfig() string {
+	return filepath.Join(string(d), "encryption-config.yaml")
+}
+func (d Dir) Config() string { return filepath.Join(string(d), "cluster.yaml") }
+
+// Exists reports whether the cluster has any state on this host.
+func (d Dir) Exists() bool {
+	_, err := os.Stat(string(d))
+	return err == nil
+}
