@@ -1,0 +1,14 @@
+// Package images builds the pod images the cluster needs as OCI archives,
+// locally, without any registry.
+package images
+
+// References the cluster uses. They live under a registry name that does not
+// exist on purpose: kubelet and containerd find them already imported and
+// never try to pull (pods use imagePullPolicy: Never / IfNotPresent).
+const (
+	// Pause must equal containerd's CRI sandbox image setting.
+	Pause   = "hardway.local/pause:3.10"
+	CoreDNS = "hardway.local/coredns:v1.12.4"
+	// TestApp serves HTTP and carries nslookup and wget for smoke tests.
+	TestApp = "hardway.local/testapp:1.0"
+)
