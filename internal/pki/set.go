@@ -1,6 +1,9 @@
 package pki
 
-import "crypto/x509"
+import (
+	"crypto/x509"
+	"slices"
+)
 
 // Names of the cluster-wide entries of the certificate table. Per-node entries
 // are built with KubeletName, EtcdServerName and EtcdPeerName.
@@ -48,4 +51,14 @@ func NewSet(pairs ...Pair) *Set {
 func (s *Set) Get(name string) (Pair, bool) {
 	p, ok := s.pairs[name]
 	return p, ok
+}
+
+// Names lists the set's entries, sorted.
+func (s *Set) Names() []string {
+	out := make([]string, 0, len(s.pairs))
+	for n := range s.pairs {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,0 +1,160 @@
+// Package pki creates and checks the cluster's certificates and keys with
+// crypto/x509 alone. The whole PKI is one table (Specs), in the spirit of
+// kubeadm's certificate list, so `hardway explain pki` can print exactly what
+// Ensure builds.
+package pki
+
+import (
+	"hardway.dev/hardway/internal/config"
+)
+
+// Usage says what a key pair may be used for.
+type Usage string
+
+const (
+	UsageCA           Usage = "ca"
+	UsageServer       Usage = "server"
+	UsageClient       Usage = "client"
+	UsageServerClient Usage = "server+client"
+	// UsageKeyPair is a bare key pair with no certificate (service accounts).
+	UsageKeyPair Usage = "key pair"
+)
+
+// Scope says whether an entry exists once per cluster or once per node.
+type Scope string
+
+const (
+	ScopeCluster      Scope = "cluster"
+	ScopeControlPlane Scope = "each control-plane node"
+	ScopeWorker       Scope = "each worker node"
+)
+
+// AltNames are a certificate's subject alternative names. IPs are kept as
+// text so the table prints as written; Ensure parses them.
+type AltNames struct {
+	DNSNames []string
+	IPs      []string
+}
+
+// Spec is one row of the PKI table. Specs returns rows already expanded per
+// node: Name and CommonName are final and Node is set for per-node rows.
+type Spec struct {
+	Name string
+	// CA names the entry that signs this one; "" for self-signed CAs and for
+	// the service-account key pair.
+	CA           string
+	CommonName   string
+	Organization []string
+	// SANs computes the subject alternative names; nil means none (clients).
+	SANs   func(c *config.Cluster, n config.Node) AltNames
+	Usage  Usage
+	UsedBy string
+	Scope  Scope
+	// Node is the node a per-node entry belongs to; zero for cluster entries.
+	Node config.Node
+}
+
+// IsCA reports whether the entry is a certificate authority.
+func (s Spec) IsCA() bool { return s.Usage == UsageCA }
+
+// AltNames evaluates the entry's SANs for its cluster and node.
+func (s Spec) AltNames(c *config.Cluster) AltNames {
+	if s.SANs == nil {
+		return AltNames{}
+	}
+	return s.SANs(c, s.Node)
+}
+
+// row is a table entry before per-node expansion; per-node rows build their
+// name and common name from the node name.
+type row struct {
+	Spec
+	name func(node string) string
+	cn   func(node string) string
+}
+
+func table() []row {
+	return []row{
+		{Spec: Spec{Name: CA, CommonName: "kubernetes-ca", Usage: UsageCA, Scope: ScopeCluster,
+			UsedBy: "signs every other certificate except the front proxy's; every component trusts it (--client-ca-file, --root-ca-file, kubeconfigs' certificate-authority-data, etcd --trusted-ca-file)"}},
+		{Spec: Spec{Name: FrontProxyCA, CommonName: "front-proxy-ca", Usage: UsageCA, Scope: ScopeCluster,
+			UsedBy: "aggregation layer: kube-apiserver --requestheader-client-ca-file; extension apiservers trust requests proxied with a cert it signed"}},
+		{Spec: Spec{Name: Admin, CA: CA, CommonName: "admin", Organization: []string{"system:masters"}, Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "you, through kubectl (admin kubeconfig); group system:masters bypasses RBAC"}},
+		{Spec: Spec{Name: "kubelet-<node>", CA: CA, Organization: []string{"system:nodes"}, Usage: UsageServerClient, Scope: ScopeWorker,
+			SANs: func(_ *config.Cluster, n config.Node) AltNames {
+				return AltNames{DNSNames: []string{n.Name}, IPs: []string{n.IP}}
+			},
+			UsedBy: "kubelet: client cert in its kubeconfig (the Node authorizer and NodeRestriction admission key on system:node:<node>) and serving cert for :10250 (--tls-cert-file)"},
+			name: KubeletName, cn: func(n string) string { return "system:node:" + n }},
+		{Spec: Spec{Name: ControllerManager, CA: CA, CommonName: "system:kube-controller-manager", Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "kube-controller-manager's kubeconfig; the built-in RBAC role of the same name grants its rights"}},
+		{Spec: Spec{Name: Scheduler, CA: CA, CommonName: "system:kube-scheduler", Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "kube-scheduler's kubeconfig; the built-in RBAC role system:kube-scheduler grants its rights"}},
+		{Spec: Spec{Name: KubeProxy, CA: CA, CommonName: "system:kube-proxy", Organization: []string{"system:node-proxier"}, Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "kube-proxy's kubeconfig; group system:node-proxier is bound to the built-in role of that name"}},
+		{Spec: Spec{Name: APIServer, CA: CA, CommonName: "kube-apiserver", Usage: UsageServer, Scope: ScopeCluster,
+			SANs:   apiServerSANs,
+			UsedBy: "kube-apiserver serving cert (--tls-cert-file): valid for the load balancer, every control-plane node and the in-cluster kubernetes Service"}},
+		{Spec: Spec{Name: APIServerKubeletClient, CA: CA, CommonName: "kube-apiserver-kubelet-client", Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "kube-apiserver → kubelet (logs, exec, port-forward: --kubelet-client-certificate); no system:masters, the control-plane step binds this user to the role system:kubelet-api-admin"}},
+		{Spec: Spec{Name: APIServerEtcdClient, CA: CA, CommonName: "kube-apiserver-etcd-client", Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "kube-apiserver → etcd (--etcd-certfile); etcd accepts any client cert its CA signed"}},
+		{Spec: Spec{Name: "etcd-server-<node>", CA: CA, Usage: UsageServerClient, Scope: ScopeControlPlane,
+			SANs:   etcdSANs,
+			UsedBy: "etcd client port :2379 (--cert-file); also etcdctl's client cert for health checks on the node"},
+			name: EtcdServerName, cn: func(n string) string { return n }},
+		{Spec: Spec{Name: "etcd-peer-<node>", CA: CA, Usage: UsageServerClient, Scope: ScopeControlPlane,
+			SANs:   etcdSANs,
+			UsedBy: "etcd member-to-member traffic on :2380 (--peer-cert-file): server to its peers and client to them"},
+			name: EtcdPeerName, cn: func(n string) string { return n }},
+		{Spec: Spec{Name: FrontProxyClient, CA: FrontProxyCA, CommonName: "front-proxy-client", Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "kube-apiserver → extension apiservers (--proxy-client-cert-file), e.g. metrics-server"}},
+		{Spec: Spec{Name: ServiceAccount, Usage: UsageKeyPair, Scope: ScopeCluster,
+			UsedBy: "kube-apiserver signs service-account tokens with the private key (--service-account-signing-key-file) and verifies them with the public key (--service-account-key-file); kube-controller-manager signs with it too"}},
+	}
+}
+
+func apiServerSANs(c *config.Cluster, _ config.Node) AltNames {
+	a := AltNames{
+		DNSNames: []string{"kubernetes", "kubernetes.default", "kubernetes.default.svc",
+			"kubernetes.default.svc." + c.Network.ClusterDomain, "localhost"},
+		IPs: []string{c.KubernetesServiceIP(), "127.0.0.1"},
+	}
+	for _, n := range c.ControlPlanes() {
+		a.DNSNames = append(a.DNSNames, n.Name)
+		a.IPs = append(a.IPs, n.IP)
+	}
+	if c.Network.LoadBalancerIP != "" {
+		a.IPs = append(a.IPs, c.Network.LoadBalancerIP)
+	}
+	return a
+}
+
+func etcdSANs(_ *config.Cluster, n config.Node) AltNames {
+	return AltNames{DNSNames: []string{n.Name, "localhost"}, IPs: []string{n.IP, "127.0.0.1"}}
+}
+
+// Specs returns the PKI of c, per-node rows expanded, CAs first so that a
+// caller walking the list meets every signer before what it signs.
+func Specs(c *config.Cluster) []Spec {
+	var out []Spec
+	for _, r := range table() {
+		var nodes []config.Node
+		switch r.Scope {
+		case ScopeControlPlane:
+			nodes = c.ControlPlanes()
+		case ScopeWorker:
+			nodes = c.Workers()
+		default:
+			out = append(out, r.Spec)
+			continue
+		}
+		for _, n := range nodes {
+			s := r.Spec
+			s.Name, s.CommonName, s.Node = r.name(n.Name), r.cn(n.Name), n
+			out = append(out, s)
+		}
+	}
+	return out
+}
