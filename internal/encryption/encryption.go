@@ -1,0 +1,161 @@
+// Package encryption makes the kube-apiserver's EncryptionConfiguration, so
+// Secrets are stored in etcd encrypted with a key only the control plane has.
+package encryption
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	APIVersion = "apiserver.config.k8s.io/v1"
+	Kind       = "EncryptionConfiguration"
+	// KeyName names the key in the file; a rotation would add key2 first.
+	KeyName = "key1"
+	keySize = 32 // AES-256
+)
+
+// Local mirrors of the apiserver's config types: importing k8s.io/apiserver
+// for four structs would pull in most of the apiserver.
+type config struct {
+	APIVersion string     `json:"apiVersion"`
+	Kind       string     `json:"kind"`
+	Resources  []resource `json:"resources"`
+}
+
+type resource struct {
+	Resources []string   `json:"resources"`
+	Providers []provider `json:"providers"`
+}
+
+// provider holds exactly one of its fields; the apiserver uses the first
+// provider to encrypt and tries them all to decrypt.
+type provider struct {
+	AESCBC   *aesConfig `json:"aescbc,omitempty"`
+	Identity *struct{}  `json:"identity,omitempty"`
+}
+
+type aesConfig struct {
+	Keys []key `json:"keys"`
+}
+
+type key struct {
+	Name   string `json:"name"`
+	Secret string `json:"secret"`
+}
+
+// Render returns the configuration that encrypts Secrets with aescbc under
+// key, and still reads Secrets written before encryption was on (identity).
+func Render(k []byte) ([]byte, error) {
+	if !validAESKey(k) {
+		return nil, fmt.Errorf("encryption key is %d bytes; AES needs 16, 24 or 32", len(k))
+	}
+	c := config{
+		APIVersion: APIVersion,
+		Kind:       Kind,
+		Resources: []resource{{
+			Resources: []string{"secrets"},
+			Providers: []provider{
+				{AESCBC: &aesConfig{Keys: []key{{Name: KeyName, Secret: base64.StdEncoding.EncodeToString(k)}}}},
+				{Identity: &struct{}{}},
+			},
+		}},
+	}
+	return yaml.Marshal(c)
+}
+
+// Parse checks that data is a configuration this package would accept and
+// returns the key Secrets are encrypted with.
+func Parse(data []byte) ([]byte, error) {
+	var c config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return nil, fmt.Errorf("not an EncryptionConfiguration hardway understands: %w", err)
+	}
+	if c.APIVersion != APIVersion || c.Kind != Kind {
+		return nil, fmt.Errorf("apiVersion/kind are %q/%q, want %s/%s", c.APIVersion, c.Kind, APIVersion, Kind)
+	}
+	for _, r := range c.Resources {
+		if !slices.Contains(r.Resources, "secrets") {
+			continue
+		}
+		if len(r.Providers) == 0 || r.Providers[0].AESCBC == nil || len(r.Providers[0].AESCBC.Keys) == 0 {
+			return nil, errors.New("secrets are not encrypted: the first provider must be aescbc with a key")
+		}
+		k := r.Providers[0].AESCBC.Keys[0]
+		secret, err := base64.StdEncoding.DecodeString(k.Secret)
+		if err != nil {
+			return nil, fmt.Errorf("aescbc key %q is not base64: %w", k.Name, err)
+		}
+		if k.Name == "" || !validAESKey(secret) {
+			return nil, fmt.Errorf("aescbc key %q must be named and 16, 24 or 32 bytes (is %d)", k.Name, len(secret))
+		}
+		return secret, nil
+	}
+	return nil, errors.New("no resources entry covers secrets")
+}
+
+func validAESKey(k []byte) bool { return len(k) == 16 || len(k) == 24 || len(k) == 32 }
+
+// Ensure returns the configuration at path, generating it with a fresh
+// random key only when the file is absent: the key must outlive every run,
+// since Secrets written with it are unreadable without it.
+func Ensure(path string) (data []byte, changed bool, err error) {
+	data, err = os.ReadFile(path)
+	switch {
+	case err == nil:
+		if _, perr := Parse(data); perr != nil {
+			return nil, false, fmt.Errorf("%s: %v: restore it from a backup, or delete it to generate a new key (Secrets already stored with the old key then become unreadable: recreate the cluster)", path, perr)
+		}
+		if err := os.Chmod(path, 0o600); err != nil {
+			return nil, false, fmt.Errorf("setting mode 600 on %s: %w", path, err)
+		}
+		return data, false, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return nil, false, fmt.Errorf("reading %s: %w", path, err)
+	}
+	k := make([]byte, keySize)
+	if _, err := rand.Read(k); err != nil {
+		return nil, false, fmt.Errorf("generating encryption key: %w", err)
+	}
+	if data, err = Render(k); err != nil {
+		return nil, false, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, false, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	if err := writeFile(path, data); err != nil {
+		return nil, false, err
+	}
+	return data, true, nil
+}
+
+// writeFile writes via a temporary file so a crash never leaves a truncated
+// key, which the next run would refuse.
+func writeFile(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(data)
+	if cerr := tmp.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Chmod(tmp.Name(), 0o600)
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		return fmt.Errorf("writing %s: %w", path, werr)
+	}
+	return nil
+}
