@@ -1,0 +1,101 @@
+package render
+
+// Where things live inside a node. Other steps (installing binaries, starting
+// units, checking health) use the same constants, so a path is spelled once.
+const (
+	BinDir     = "/usr/local/bin"
+	CNIBinDir  = "/opt/cni/bin"
+	CNIConfDir = "/etc/cni/net.d"
+	SystemdDir = "/etc/systemd/system"
+
+	// etcd: its own directory so that the learner sees which files etcd,
+	// and only etcd, reads.
+	EtcdDir     = "/etc/etcd"
+	EtcdDataDir = "/var/lib/etcd"
+
+	// Control plane.
+	KubernetesDir = "/etc/kubernetes"
+	PKIDir        = "/etc/kubernetes/pki"
+	AuditLogPath  = "/var/log/audit.log"
+
+	// Workers.
+	ContainerdConfig = "/etc/containerd/config.toml"
+	ContainerdSocket = "/run/containerd/containerd.sock"
+	KubeletDir       = "/var/lib/kubelet"
+	KubeProxyDir     = "/var/lib/kube-proxy"
+	SysctlFile       = "/etc/sysctl.d/99-kubernetes.conf"
+
+	// HAProxyConfig is where the official haproxy image reads its config.
+	HAProxyConfig = "/usr/local/etc/haproxy/haproxy.cfg"
+)
+
+// File modes: private keys (and kubeconfigs, which embed one) only for root.
+const (
+	ModePublic  = 0o644
+	ModePrivate = 0o600
+)
+
+// paths is what templates see as .Path: every file a flag points at.
+type paths struct {
+	Bin, CNIBin, CNIConf, ContainerdSocket, ContainerdConfig string
+
+	EtcdCA, EtcdServerCert, EtcdServerKey, EtcdPeerCert, EtcdPeerKey, EtcdData string
+
+	CA, CAKey, APIServerCert, APIServerKey                  string
+	KubeletClientCert, KubeletClientKey                     string
+	EtcdClientCert, EtcdClientKey                           string
+	FrontProxyCA, FrontProxyClientCert, FrontProxyClientKey string
+	ServiceAccountPub, ServiceAccountKey                    string
+
+	EncryptionConfig, AuditPolicy, AuditLog, AuthenticationConfig     string
+	ControllerManagerKubeconfig, SchedulerKubeconfig, SchedulerConfig string
+
+	KubeletConfig, KubeletKubeconfig, KubeletCert, KubeletKey, KubeletCA string
+	KubeProxyConfig, KubeProxyKubeconfig                                 string
+}
+
+func nodePaths() paths {
+	k := KubernetesDir
+	p := PKIDir
+	return paths{
+		Bin: BinDir, CNIBin: CNIBinDir, CNIConf: CNIConfDir,
+		ContainerdSocket: ContainerdSocket, ContainerdConfig: ContainerdConfig,
+
+		EtcdCA:         EtcdDir + "/ca.pem",
+		EtcdServerCert: EtcdDir + "/server.pem",
+		EtcdServerKey:  EtcdDir + "/server-key.pem",
+		EtcdPeerCert:   EtcdDir + "/peer.pem",
+		EtcdPeerKey:    EtcdDir + "/peer-key.pem",
+		EtcdData:       EtcdDataDir,
+
+		CA:                   p + "/ca.pem",
+		CAKey:                p + "/ca-key.pem",
+		APIServerCert:        p + "/kube-apiserver.pem",
+		APIServerKey:         p + "/kube-apiserver-key.pem",
+		KubeletClientCert:    p + "/apiserver-kubelet-client.pem",
+		KubeletClientKey:     p + "/apiserver-kubelet-client-key.pem",
+		EtcdClientCert:       p + "/apiserver-etcd-client.pem",
+		EtcdClientKey:        p + "/apiserver-etcd-client-key.pem",
+		FrontProxyCA:         p + "/front-proxy-ca.pem",
+		FrontProxyClientCert: p + "/front-proxy-client.pem",
+		FrontProxyClientKey:  p + "/front-proxy-client-key.pem",
+		ServiceAccountPub:    p + "/service-account.pem",
+		ServiceAccountKey:    p + "/service-account-key.pem",
+
+		EncryptionConfig:            k + "/encryption-config.yaml",
+		AuditPolicy:                 k + "/audit-policy.yaml",
+		AuditLog:                    AuditLogPath,
+		AuthenticationConfig:        k + "/authentication-config.yaml",
+		ControllerManagerKubeconfig: k + "/kube-controller-manager.kubeconfig",
+		SchedulerKubeconfig:         k + "/kube-scheduler.kubeconfig",
+		SchedulerConfig:             k + "/kube-scheduler.yaml",
+
+		KubeletConfig:       KubeletDir + "/kubelet-config.yaml",
+		KubeletKubeconfig:   KubeletDir + "/kubeconfig",
+		KubeletCert:         KubeletDir + "/kubelet.pem",
+		KubeletKey:          KubeletDir + "/kubelet-key.pem",
+		KubeletCA:           KubeletDir + "/ca.pem",
+		KubeProxyConfig:     KubeProxyDir + "/kube-proxy-config.yaml",
+		KubeProxyKubeconfig: KubeProxyDir + "/kubeconfig",
+	}
+}

@@ -1,0 +1,329 @@
+package render
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/template"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/pki"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+// Inputs is everything rendering needs. The generators of PKI, kubeconfigs
+// and the encryption config run before render; render only places their
+// output and writes the files that refer to it.
+type Inputs struct {
+	Cluster *config.Cluster
+	Facts   Facts
+	PKI     *pki.Set
+	// Kubeconfigs by name: "admin", "kube-proxy", "kube-controller-manager",
+	// "kube-scheduler" and "kubelet-<node>".
+	Kubeconfigs      map[string][]byte
+	EncryptionConfig []byte
+}
+
+// view is what every template sees.
+type view struct {
+	C    *config.Cluster
+	N    config.Node
+	F    Facts
+	Path paths
+
+	// Values computed in Go so the templates stay plain text.
+	EtcdServers     string // comma-separated client URLs of every member
+	ServiceIssuer   string
+	PauseImage      string
+	CoreDNSImage    string
+	KubeletClientCN string
+	ControlPlanes   []config.Node
+}
+
+// renderer holds the parsed templates; one is built per call, so nothing is
+// shared between callers.
+type renderer struct{ t *template.Template }
+
+func newRenderer() (*renderer, error) {
+	t, err := template.New("").Option("missingkey=error").ParseFS(templateFS, "templates/*.tmpl")
+	if err != nil {
+		return nil, fmt.Errorf("parsing embedded templates (a bug in hardway): %w", err)
+	}
+	return &renderer{t: t}, nil
+}
+
+func (r *renderer) exec(name string, v view) ([]byte, error) {
+	var b bytes.Buffer
+	if err := r.t.ExecuteTemplate(&b, name+".tmpl", v); err != nil {
+		return nil, fmt.Errorf("rendering %s (a bug in hardway): %w", name, err)
+	}
+	return b.Bytes(), nil
+}
+
+func (in Inputs) view(n config.Node) view {
+	c := in.Cluster
+	cn := "kube-apiserver-kubelet-client"
+	if in.PKI != nil {
+		if p, ok := in.PKI.Get(pki.APIServerKubeletClient); ok && p.Cert != nil && p.Cert.Subject.CommonName != "" {
+			cn = p.Cert.Subject.CommonName
+		}
+	}
+	return view{
+		C: c, N: n, F: in.Facts, Path: nodePaths(),
+		EtcdServers:     strings.Join(c.EtcdEndpoints(), ","),
+		ServiceIssuer:   "https://kubernetes.default.svc." + c.Network.ClusterDomain,
+		PauseImage:      images.Pause,
+		CoreDNSImage:    images.CoreDNS,
+		KubeletClientCN: cn,
+		ControlPlanes:   c.ControlPlanes(),
+	}
+}
+
+func (in Inputs) check() error {
+	if in.Cluster == nil {
+		return errors.New("render: no cluster config given (a bug in hardway: load the config first)")
+	}
+	return nil
+}
+
+// collector gathers files and the first error, so NodeFiles reads as a list.
+type collector struct {
+	in    Inputs
+	r     *renderer
+	v     view
+	files []File
+	err   error
+}
+
+func (c *collector) fail(err error) {
+	if c.err == nil {
+		c.err = err
+	}
+}
+
+func (c *collector) add(p string, mode os.FileMode, data []byte) {
+	c.files = append(c.files, File{Path: p, Mode: mode, Data: data})
+}
+
+// tmpl renders template name to path p.
+func (c *collector) tmpl(p string, mode os.FileMode, name string) {
+	if c.err != nil {
+		return
+	}
+	b, err := c.r.exec(name, c.v)
+	if err != nil {
+		c.fail(err)
+		return
+	}
+	c.add(p, mode, b)
+}
+
+// cert places the certificate (and, when keyPath is set, the key) of a PKI entry.
+func (c *collector) cert(name, certPath, keyPath string) {
+	if c.err != nil {
+		return
+	}
+	if c.in.PKI == nil {
+		c.fail(errors.New("render: no PKI given: generate the PKI before rendering node files"))
+		return
+	}
+	p, ok := c.in.PKI.Get(name)
+	if !ok || len(p.CertPEM) == 0 || (keyPath != "" && len(p.KeyPEM) == 0) {
+		c.fail(fmt.Errorf("render: the PKI has no complete %q entry for node %s: regenerate the PKI (it is missing a certificate or key)", name, c.v.N.Name))
+		return
+	}
+	c.add(certPath, ModePublic, p.CertPEM)
+	if keyPath != "" {
+		c.add(keyPath, ModePrivate, p.KeyPEM)
+	}
+}
+
+func (c *collector) kubeconfig(name, p string) {
+	if c.err != nil {
+		return
+	}
+	b, ok := c.in.Kubeconfigs[name]
+	if !ok || len(b) == 0 {
+		c.fail(fmt.Errorf("render: no %q kubeconfig for node %s: build the kubeconfigs before rendering node files", name, c.v.N.Name))
+		return
+	}
+	// A kubeconfig embeds a client key: private.
+	c.add(p, ModePrivate, b)
+}
+
+// NodeFiles returns every file node n receives, sorted by path. A node with
+// both roles gets both sets.
+func NodeFiles(in Inputs, n config.Node) ([]File, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	r, err := newRenderer()
+	if err != nil {
+		return nil, err
+	}
+	c := &collector{in: in, r: r, v: in.view(n)}
+	P := c.v.Path
+	unit := func(name string) { c.tmpl(SystemdDir+"/"+name+".service", ModePublic, name+".service") }
+
+	if n.IsControlPlane() {
+		c.cert(pki.CA, P.EtcdCA, "")
+		c.cert(pki.EtcdServerName(n.Name), P.EtcdServerCert, P.EtcdServerKey)
+		c.cert(pki.EtcdPeerName(n.Name), P.EtcdPeerCert, P.EtcdPeerKey)
+
+		c.cert(pki.CA, P.CA, P.CAKey)
+		c.cert(pki.APIServer, P.APIServerCert, P.APIServerKey)
+		c.cert(pki.APIServerKubeletClient, P.KubeletClientCert, P.KubeletClientKey)
+		c.cert(pki.APIServerEtcdClient, P.EtcdClientCert, P.EtcdClientKey)
+		c.cert(pki.FrontProxyCA, P.FrontProxyCA, "")
+		c.cert(pki.FrontProxyClient, P.FrontProxyClientCert, P.FrontProxyClientKey)
+		c.cert(pki.ServiceAccount, P.ServiceAccountPub, P.ServiceAccountKey)
+
+		if len(in.EncryptionConfig) == 0 && c.err == nil {
+			c.fail(errors.New("render: no encryption config given: create it before rendering control-plane files"))
+		}
+		c.add(P.EncryptionConfig, ModePrivate, in.EncryptionConfig)
+		c.tmpl(P.AuditPolicy, ModePublic, "audit-policy.yaml")
+		c.tmpl(P.AuthenticationConfig, ModePublic, "authentication-config.yaml")
+		c.kubeconfig(pki.ControllerManager, P.ControllerManagerKubeconfig)
+		c.kubeconfig(pki.Scheduler, P.SchedulerKubeconfig)
+		c.tmpl(P.SchedulerConfig, ModePublic, "kube-scheduler.yaml")
+
+		unit("etcd")
+		unit("kube-apiserver")
+		unit("kube-controller-manager")
+		unit("kube-scheduler")
+	}
+	if n.IsWorker() {
+		c.tmpl(P.ContainerdConfig, ModePublic, "containerd-config.toml")
+		c.tmpl(CNIConfDir+"/10-bridge.conflist", ModePublic, "10-bridge.conflist")
+		c.tmpl(CNIConfDir+"/99-loopback.conf", ModePublic, "99-loopback.conf")
+		c.tmpl("/etc/crictl.yaml", ModePublic, "crictl.yaml")
+		c.tmpl(SysctlFile, ModePublic, "99-kubernetes.conf")
+
+		c.tmpl(P.KubeletConfig, ModePublic, "kubelet-config.yaml")
+		c.kubeconfig(pki.KubeletName(n.Name), P.KubeletKubeconfig)
+		c.cert(pki.KubeletName(n.Name), P.KubeletCert, P.KubeletKey)
+		c.cert(pki.CA, P.KubeletCA, "")
+		c.tmpl(P.KubeProxyConfig, ModePublic, "kube-proxy-config.yaml")
+		c.kubeconfig(pki.KubeProxy, P.KubeProxyKubeconfig)
+
+		unit("containerd")
+		unit("kubelet")
+		unit("kube-proxy")
+	}
+	if c.err != nil {
+		return nil, c.err
+	}
+	sort.Slice(c.files, func(i, j int) bool { return c.files[i].Path < c.files[j].Path })
+	return c.files, nil
+}
+
+// ClusterFiles returns the files kept on the host, with paths relative to
+// the cluster's directory (DIR/cluster/): what a user needs to reach the
+// cluster and to re-create it.
+func ClusterFiles(in Inputs) ([]File, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	admin, ok := in.Kubeconfigs["admin"]
+	if !ok || len(admin) == 0 {
+		return nil, errors.New("render: no \"admin\" kubeconfig: build the kubeconfigs before rendering cluster files")
+	}
+	if in.PKI == nil {
+		return nil, errors.New("render: no PKI given: generate the PKI before rendering cluster files")
+	}
+	ca, ok := in.PKI.Get(pki.CA)
+	if !ok || len(ca.CertPEM) == 0 {
+		return nil, errors.New("render: the PKI has no CA certificate: regenerate the PKI")
+	}
+	doc, err := in.Cluster.Marshal()
+	if err != nil {
+		return nil, fmt.Errorf("render: writing the cluster config as YAML: %w", err)
+	}
+	return []File{
+		{Path: "admin.kubeconfig", Mode: ModePrivate, Data: admin},
+		{Path: "ca.pem", Mode: ModePublic, Data: ca.CertPEM},
+		{Path: "cluster.yaml", Mode: ModePublic, Data: doc},
+	}, nil
+}
+
+// LoadBalancerFiles returns the configuration of the API load balancer
+// container, or nothing when the cluster has none (network.loadBalancerIP empty).
+func LoadBalancerFiles(in Inputs) ([]File, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if in.Cluster.Network.LoadBalancerIP == "" {
+		return nil, nil
+	}
+	r, err := newRenderer()
+	if err != nil {
+		return nil, err
+	}
+	b, err := r.exec("haproxy.cfg", in.view(config.Node{}))
+	if err != nil {
+		return nil, err
+	}
+	return []File{{Path: HAProxyConfig, Mode: ModePublic, Data: b}}, nil
+}
+
+// Manifests returns the cluster-level objects applied through the API once it
+// answers, by file name.
+func Manifests(in Inputs) (map[string][]byte, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	r, err := newRenderer()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	for _, name := range []string{"kubelet-api-rbac.yaml", "coredns.yaml"} {
+		b, err := r.exec(name, in.view(config.Node{}))
+		if err != nil {
+			return nil, err
+		}
+		out[name] = b
+	}
+	return out, nil
+}
+
+// Write writes files under dir keeping their paths (dir/etc/...), each with
+// its mode. A file is written to a temporary name first and renamed, so a
+// reader never sees half a file.
+func Write(dir string, files []File) error {
+	for _, f := range files {
+		rel := path.Clean("/" + filepath.ToSlash(f.Path))
+		if rel == "/" || strings.Contains(f.Path, "..") {
+			return fmt.Errorf("render: refusing to write %q: a file path must name a file without \"..\"", f.Path)
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("creating directory for %s: %w", dst, err)
+		}
+		tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", dst, err)
+		}
+		_, werr := tmp.Write(f.Data)
+		cerr := tmp.Close()
+		if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), f.Mode.Perm())); err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("writing %s: %w", dst, err)
+		}
+		if err := os.Rename(tmp.Name(), dst); err != nil {
+			os.Remove(tmp.Name())
+			return fmt.Errorf("writing %s: %w", dst, err)
+		}
+	}
+	return nil
+}

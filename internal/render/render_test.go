@@ -1,0 +1,727 @@
+package render
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/pki"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+const dummyPrefix = "dummy "
+
+// cluster returns a defaulted cluster with n nodes; roles, when given, sets
+// the roles of each node in order.
+func cluster(t *testing.T, n int, roles ...[]string) *config.Cluster {
+	t.Helper()
+	c := &config.Cluster{Nodes: make([]config.Node, n)}
+	for i := range roles {
+		c.Nodes[i].Roles = roles[i]
+	}
+	c.SetDefaults()
+	if _, err := c.Validate(); err != nil {
+		t.Fatalf("test cluster is invalid: %v", err)
+	}
+	return c
+}
+
+// inputs builds complete Inputs with dummy PEM and kubeconfig bytes that name
+// what they are, so a test can tell which entry landed where.
+func inputs(c *config.Cluster, f Facts) Inputs {
+	pair := func(name string) pki.Pair {
+		return pki.Pair{Name: name, CertPEM: []byte(dummyPrefix + "cert " + name + "\n"), KeyPEM: []byte(dummyPrefix + "key " + name + "\n")}
+	}
+	names := []string{pki.CA, pki.FrontProxyCA, pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KubeProxy,
+		pki.APIServer, pki.APIServerKubeletClient, pki.APIServerEtcdClient, pki.FrontProxyClient, pki.ServiceAccount}
+	kcs := map[string][]byte{}
+	for _, k := range []string{"admin", "kube-proxy", "kube-controller-manager", "kube-scheduler"} {
+		kcs[k] = []byte(dummyPrefix + "kubeconfig " + k + "\n")
+	}
+	for _, n := range c.Nodes {
+		names = append(names, pki.KubeletName(n.Name), pki.EtcdServerName(n.Name), pki.EtcdPeerName(n.Name))
+		kcs[pki.KubeletName(n.Name)] = []byte(dummyPrefix + "kubeconfig " + pki.KubeletName(n.Name) + "\n")
+	}
+	var pairs []pki.Pair
+	for _, n := range names {
+		pairs = append(pairs, pair(n))
+	}
+	return Inputs{
+		Cluster: c, Facts: f, PKI: pki.NewSet(pairs...), Kubeconfigs: kcs,
+		EncryptionConfig: []byte(dummyPrefix + "encryption config\n"),
+	}
+}
+
+var (
+	hostV1 = Facts{CgroupV1: true, NoSysResource: true}
+	hostV2 = Facts{}
+)
+
+func nodeFiles(t *testing.T, in Inputs, node string) map[string]File {
+	t.Helper()
+	n, ok := in.Cluster.Node(node)
+	if !ok {
+		t.Fatalf("no node %s", node)
+	}
+	files, err := NodeFiles(in, n)
+	if err != nil {
+		t.Fatalf("NodeFiles(%s): %v", node, err)
+	}
+	if !sort.SliceIsSorted(files, func(i, j int) bool { return files[i].Path < files[j].Path }) {
+		t.Errorf("NodeFiles(%s) is not sorted by path", node)
+	}
+	m := map[string]File{}
+	for _, f := range files {
+		if _, dup := m[f.Path]; dup {
+			t.Errorf("NodeFiles(%s) has %s twice", node, f.Path)
+		}
+		m[f.Path] = f
+	}
+	return m
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	p := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/render -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file (run with -update if the change is intended):\n--- got\n%s\n--- want\n%s", name, got, want)
+	}
+}
+
+func goldenName(p string) string { return strings.ReplaceAll(strings.TrimPrefix(p, "/"), "/", "_") }
+
+func TestGoldenNodeFiles(t *testing.T) {
+	tests := []struct {
+		variant string
+		facts   Facts
+		only    []string // nil: every rendered (non-copied) file
+	}{
+		{"cgroupv1", hostV1, nil},
+		{"cgroupv2", hostV2, []string{ContainerdConfig, "/etc/systemd/system/containerd.service", KubeletDir + "/kubelet-config.yaml"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			files := nodeFiles(t, inputs(cluster(t, 3), tt.facts), "node-0")
+			seen := 0
+			for p, f := range files {
+				if bytes.HasPrefix(f.Data, []byte(dummyPrefix)) {
+					continue // a copy of an input, not rendered
+				}
+				if tt.only != nil && !contains(tt.only, p) {
+					continue
+				}
+				seen++
+				golden(t, filepath.Join(tt.variant, goldenName(p)), f.Data)
+			}
+			if want := len(tt.only); tt.only != nil && seen != want {
+				t.Errorf("compared %d files, want %d", seen, want)
+			}
+		})
+	}
+}
+
+func TestGoldenClusterLevel(t *testing.T) {
+	in := inputs(cluster(t, 3), hostV1)
+	lb, err := LoadBalancerFiles(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lb) != 1 || lb[0].Path != HAProxyConfig || lb[0].Mode != ModePublic {
+		t.Fatalf("LoadBalancerFiles = %v, want one %s", lb, HAProxyConfig)
+	}
+	golden(t, "cluster/haproxy.cfg", lb[0].Data)
+	ms, err := Manifests(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range ms {
+		golden(t, "cluster/"+name, b)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	controlPlanePaths = []string{
+		"/etc/etcd/ca.pem", "/etc/etcd/peer-key.pem", "/etc/etcd/peer.pem", "/etc/etcd/server-key.pem", "/etc/etcd/server.pem",
+		"/etc/kubernetes/audit-policy.yaml", "/etc/kubernetes/authentication-config.yaml", "/etc/kubernetes/encryption-config.yaml",
+		"/etc/kubernetes/kube-controller-manager.kubeconfig", "/etc/kubernetes/kube-scheduler.kubeconfig", "/etc/kubernetes/kube-scheduler.yaml",
+		"/etc/kubernetes/pki/apiserver-etcd-client-key.pem", "/etc/kubernetes/pki/apiserver-etcd-client.pem",
+		"/etc/kubernetes/pki/apiserver-kubelet-client-key.pem", "/etc/kubernetes/pki/apiserver-kubelet-client.pem",
+		"/etc/kubernetes/pki/ca-key.pem", "/etc/kubernetes/pki/ca.pem",
+		"/etc/kubernetes/pki/front-proxy-ca.pem", "/etc/kubernetes/pki/front-proxy-client-key.pem", "/etc/kubernetes/pki/front-proxy-client.pem",
+		"/etc/kubernetes/pki/kube-apiserver-key.pem", "/etc/kubernetes/pki/kube-apiserver.pem",
+		"/etc/kubernetes/pki/service-account-key.pem", "/etc/kubernetes/pki/service-account.pem",
+		"/etc/systemd/system/etcd.service", "/etc/systemd/system/kube-apiserver.service",
+		"/etc/systemd/system/kube-controller-manager.service", "/etc/systemd/system/kube-scheduler.service",
+	}
+	workerPaths = []string{
+		"/etc/cni/net.d/10-bridge.conflist", "/etc/cni/net.d/99-loopback.conf", "/etc/containerd/config.toml", "/etc/crictl.yaml",
+		"/etc/sysctl.d/99-kubernetes.conf",
+		"/etc/systemd/system/containerd.service", "/etc/systemd/system/kube-proxy.service", "/etc/systemd/system/kubelet.service",
+		"/var/lib/kube-proxy/kube-proxy-config.yaml", "/var/lib/kube-proxy/kubeconfig",
+		"/var/lib/kubelet/ca.pem", "/var/lib/kubelet/kubeconfig", "/var/lib/kubelet/kubelet-config.yaml",
+		"/var/lib/kubelet/kubelet-key.pem", "/var/lib/kubelet/kubelet.pem",
+	}
+)
+
+func TestNodeFilesPaths(t *testing.T) {
+	both := append(append([]string{}, controlPlanePaths...), workerPaths...)
+	tests := []struct {
+		name string
+		c    *config.Cluster
+		node string
+		want []string
+	}{
+		{"1 node, both roles", cluster(t, 1), "node-0", both},
+		{"3 nodes, node-0", cluster(t, 3), "node-0", both},
+		{"3 nodes, node-2", cluster(t, 3), "node-2", both},
+		{"control-plane only", cluster(t, 2, []string{config.RoleControlPlane}, []string{config.RoleWorker}), "node-0", controlPlanePaths},
+		{"worker only", cluster(t, 2, []string{config.RoleControlPlane}, []string{config.RoleWorker}), "node-1", workerPaths},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := nodeFiles(t, inputs(tt.c, hostV1), tt.node)
+			var got []string
+			for p := range files {
+				got = append(got, p)
+			}
+			sort.Strings(got)
+			want := append([]string{}, tt.want...)
+			sort.Strings(want)
+			if strings.Join(got, "\n") != strings.Join(want, "\n") {
+				t.Errorf("paths:\n got %q\nwant %q", got, want)
+			}
+		})
+	}
+}
+
+func TestNodeFilesModesAndSources(t *testing.T) {
+	in := inputs(cluster(t, 3), hostV1)
+	files := nodeFiles(t, in, "node-1")
+	for p, f := range files {
+		want := os.FileMode(ModePublic)
+		if strings.HasSuffix(p, "-key.pem") || strings.Contains(p, "kubeconfig") || strings.HasSuffix(p, "encryption-config.yaml") {
+			want = ModePrivate
+		}
+		if f.Mode != want {
+			t.Errorf("%s: mode %o, want %o", p, f.Mode, want)
+		}
+		if len(f.Data) == 0 {
+			t.Errorf("%s is empty", p)
+		}
+	}
+	// Copied inputs land where they belong: the node's own entries.
+	for p, want := range map[string]string{
+		"/etc/etcd/server.pem":                        "cert etcd-server-node-1",
+		"/etc/etcd/peer-key.pem":                      "key etcd-peer-node-1",
+		"/etc/etcd/ca.pem":                            "cert ca",
+		"/etc/kubernetes/pki/service-account.pem":     "cert service-account",
+		"/etc/kubernetes/pki/service-account-key.pem": "key service-account",
+		"/var/lib/kubelet/kubelet.pem":                "cert kubelet-node-1",
+		"/var/lib/kubelet/kubeconfig":                 "kubeconfig kubelet-node-1",
+		"/var/lib/kube-proxy/kubeconfig":              "kubeconfig kube-proxy",
+		"/etc/kubernetes/encryption-config.yaml":      "encryption config",
+	} {
+		if got := strings.TrimSpace(strings.TrimPrefix(string(files[p].Data), dummyPrefix)); got != want {
+			t.Errorf("%s holds %q, want %q", p, got, want)
+		}
+	}
+}
+
+// execFlags returns the --flag=value pairs of a unit's ExecStart.
+func execFlags(t *testing.T, unit []byte) map[string]string {
+	t.Helper()
+	s := strings.ReplaceAll(string(unit), "\\\n", " ")
+	var line string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, "ExecStart=") {
+			line = l
+		}
+	}
+	if line == "" {
+		t.Fatalf("no ExecStart in unit:\n%s", unit)
+	}
+	flags := map[string]string{}
+	for _, w := range strings.Fields(line)[1:] {
+		k, v, _ := strings.Cut(strings.TrimPrefix(w, "--"), "=")
+		flags[k] = v
+	}
+	return flags
+}
+
+// Every flag or config field that names a file under /etc or /var/lib must
+// name a file NodeFiles emits, or the component would fail to start.
+func TestReferencedFilesExist(t *testing.T) {
+	files := nodeFiles(t, inputs(cluster(t, 3), hostV1), "node-0")
+	pathRE := regexp.MustCompile(`(/etc|/var/lib)/[A-Za-z0-9._/-]+`)
+	allowed := map[string]bool{EtcdDataDir: true, "/etc/resolv.conf": true, CNIConfDir: true}
+	checked := 0
+	for p, f := range files {
+		if !strings.HasSuffix(p, ".service") && !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".toml") {
+			continue
+		}
+		for _, line := range strings.Split(string(f.Data), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, ref := range pathRE.FindAllString(line, -1) {
+				checked++
+				if _, ok := files[ref]; !ok && !allowed[ref] {
+					t.Errorf("%s refers to %s, which NodeFiles does not emit", p, ref)
+				}
+			}
+		}
+	}
+	if checked < 40 {
+		t.Errorf("only %d file references checked; the scan is broken", checked)
+	}
+}
+
+func TestAPIServerFlags(t *testing.T) {
+	c := cluster(t, 3)
+	files := nodeFiles(t, inputs(c, hostV1), "node-1")
+	flags := execFlags(t, files["/etc/systemd/system/kube-apiserver.service"].Data)
+	P := nodePaths()
+	want := map[string]string{
+		"advertise-address":                c.Nodes[1].IP,
+		"secure-port":                      "6443",
+		"authorization-mode":               "Node,RBAC",
+		"enable-admission-plugins":         "NodeRestriction",
+		"etcd-servers":                     "https://10.240.0.10:2379,https://10.240.0.11:2379,https://10.240.0.12:2379",
+		"etcd-certfile":                    P.EtcdClientCert,
+		"kubelet-client-certificate":       P.KubeletClientCert,
+		"kubelet-certificate-authority":    P.CA,
+		"service-account-key-file":         P.ServiceAccountPub,
+		"service-account-signing-key-file": P.ServiceAccountKey,
+		"service-account-issuer":           "https://kubernetes.default.svc.cluster.local",
+		"service-cluster-ip-range":         c.Network.ServiceCIDR,
+		"authentication-config":            P.AuthenticationConfig,
+		"audit-log-path":                   AuditLogPath,
+	}
+	for k, v := range want {
+		if flags[k] != v {
+			t.Errorf("--%s = %q, want %q", k, flags[k], v)
+		}
+	}
+	// Removed or conflicting flags must not come back.
+	for _, k := range []string{"anonymous-auth", "insecure-port", "kubelet-https", "insecure-bind-address"} {
+		if _, ok := flags[k]; ok {
+			t.Errorf("--%s must not be set", k)
+		}
+	}
+	kubelet := execFlags(t, files["/etc/systemd/system/kubelet.service"].Data)
+	for _, k := range []string{"network-plugin", "container-runtime", "cni-bin-dir", "container-runtime-endpoint"} {
+		if _, ok := kubelet[k]; ok {
+			t.Errorf("kubelet --%s must not be set (removed or in the config file)", k)
+		}
+	}
+	if kubelet["node-ip"] != c.Nodes[1].IP {
+		t.Errorf("kubelet --node-ip = %q, want %s", kubelet["node-ip"], c.Nodes[1].IP)
+	}
+}
+
+func TestEtcdUnit(t *testing.T) {
+	c := cluster(t, 3)
+	for _, n := range c.Nodes {
+		files := nodeFiles(t, inputs(c, hostV1), n.Name)
+		flags := execFlags(t, files["/etc/systemd/system/etcd.service"].Data)
+		for _, m := range c.Nodes {
+			if !strings.Contains(flags["initial-cluster"], m.Name+"=https://"+m.IP+":2380") {
+				t.Errorf("%s: --initial-cluster %q lacks %s", n.Name, flags["initial-cluster"], m.Name)
+			}
+		}
+		for k, v := range map[string]string{
+			"name": n.Name, "initial-cluster-state": "new", "initial-cluster-token": c.Name,
+			"listen-client-urls": "https://" + n.IP + ":2379,https://127.0.0.1:2379",
+			"listen-peer-urls":   "https://" + n.IP + ":2380", "data-dir": EtcdDataDir,
+			"client-cert-auth": "", "peer-client-cert-auth": "",
+		} {
+			if got, ok := flags[k]; !ok || got != v {
+				t.Errorf("%s: --%s = %q (set %v), want %q", n.Name, k, got, ok, v)
+			}
+		}
+	}
+}
+
+func TestFactsChangeOutput(t *testing.T) {
+	tests := []struct {
+		facts                     Facts
+		failCgroupV1, restrictOOM bool
+	}{
+		{Facts{CgroupV1: true, NoSysResource: true}, true, true},
+		{Facts{CgroupV1: true}, true, false},
+		{Facts{NoSysResource: true}, false, true},
+		{Facts{}, false, false},
+	}
+	for _, tt := range tests {
+		files := nodeFiles(t, inputs(cluster(t, 1), tt.facts), "node-0")
+		kubelet := string(files[KubeletDir+"/kubelet-config.yaml"].Data)
+		if got := strings.Contains(kubelet, "failCgroupV1: false"); got != tt.failCgroupV1 {
+			t.Errorf("%+v: failCgroupV1 present = %v, want %v", tt.facts, got, tt.failCgroupV1)
+		}
+		toml := string(files[ContainerdConfig].Data)
+		if got := strings.Contains(toml, "restrict_oom_score_adj = true"); got != tt.restrictOOM {
+			t.Errorf("%+v: restrict_oom_score_adj present = %v, want %v", tt.facts, got, tt.restrictOOM)
+		}
+		unit := string(files["/etc/systemd/system/containerd.service"].Data)
+		if got := strings.Contains(unit, "\nOOMScoreAdjust="); got == tt.restrictOOM {
+			t.Errorf("%+v: containerd.service OOMScoreAdjust present = %v", tt.facts, got)
+		}
+		var kc map[string]any
+		if err := yaml.Unmarshal([]byte(kubelet), &kc); err != nil {
+			t.Fatal(err)
+		}
+		if kc["cgroupDriver"] != "cgroupfs" || !strings.Contains(toml, "SystemdCgroup = false") {
+			t.Errorf("kubelet cgroupDriver %v and containerd SystemdCgroup disagree or are not cgroupfs", kc["cgroupDriver"])
+		}
+	}
+}
+
+func TestCNIConflist(t *testing.T) {
+	c := cluster(t, 3)
+	for _, n := range c.Nodes {
+		files := nodeFiles(t, inputs(c, hostV1), n.Name)
+		var conf struct {
+			CNIVersion string `json:"cniVersion"`
+			Plugins    []struct {
+				Type string `json:"type"`
+				IPAM struct {
+					Ranges [][]struct {
+						Subnet string `json:"subnet"`
+					} `json:"ranges"`
+				} `json:"ipam"`
+			} `json:"plugins"`
+		}
+		if err := json.Unmarshal(files[CNIConfDir+"/10-bridge.conflist"].Data, &conf); err != nil {
+			t.Fatalf("%s: conflist is not JSON: %v", n.Name, err)
+		}
+		if len(conf.Plugins) != 2 || conf.Plugins[0].Type != "bridge" || conf.Plugins[1].Type != "portmap" {
+			t.Fatalf("%s: plugins %+v, want bridge then portmap", n.Name, conf.Plugins)
+		}
+		if got := conf.Plugins[0].IPAM.Ranges[0][0].Subnet; got != n.PodCIDR {
+			t.Errorf("%s: bridge subnet %s, want the node's pod CIDR %s", n.Name, got, n.PodCIDR)
+		}
+		var kc struct{ PodCIDR string }
+		if err := yaml.Unmarshal(files[KubeletDir+"/kubelet-config.yaml"].Data, &kc); err != nil || kc.PodCIDR != n.PodCIDR {
+			t.Errorf("%s: kubelet podCIDR %q (%v), want %s", n.Name, kc.PodCIDR, err, n.PodCIDR)
+		}
+	}
+}
+
+// Every YAML file and manifest parses; JSON files parse; the TOML file passes
+// a line-level sanity check (there is no TOML parser among the dependencies).
+func TestFilesParse(t *testing.T) {
+	for _, f := range []Facts{hostV1, hostV2} {
+		in := inputs(cluster(t, 3), f)
+		files := nodeFiles(t, in, "node-0")
+		ms, err := Manifests(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, b := range ms {
+			files["manifest "+name+".yaml"] = File{Data: b}
+		}
+		for p, f := range files {
+			switch {
+			case bytes.HasPrefix(f.Data, []byte(dummyPrefix)):
+			case strings.HasSuffix(p, ".yaml"):
+				docs := strings.Split(string(f.Data), "\n---\n")
+				for i, d := range docs {
+					var obj map[string]any
+					if err := yaml.UnmarshalStrict([]byte(d), &obj); err != nil {
+						t.Errorf("%s document %d: %v", p, i, err)
+					} else if p != "/etc/crictl.yaml" && (obj["apiVersion"] == nil || obj["kind"] == nil) {
+						t.Errorf("%s document %d has no apiVersion/kind", p, i)
+					}
+				}
+			case strings.HasSuffix(p, ".conflist"), strings.HasSuffix(p, ".conf") && strings.Contains(p, "/cni/"):
+				if !json.Valid(f.Data) {
+					t.Errorf("%s is not valid JSON", p)
+				}
+			case strings.HasSuffix(p, ".toml"):
+				if err := tomlSanity(string(f.Data)); err != nil {
+					t.Errorf("%s: %v", p, err)
+				}
+			}
+		}
+	}
+}
+
+var (
+	tomlTable = regexp.MustCompile(`^\[[A-Za-z0-9_.'-]+\]$`)
+	tomlKV    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]* = ('[^']*'|"[^"]*"|true|false|-?[0-9]+|\['[^']*'(, '[^']*')*\])$`)
+)
+
+func tomlSanity(s string) error {
+	seen := map[string]bool{}
+	for i, raw := range strings.Split(s, "\n") {
+		line := strings.TrimSpace(raw)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case tomlTable.MatchString(line):
+			if seen[line] {
+				return &tomlErr{i + 1, "table defined twice: " + line}
+			}
+			seen[line] = true
+		case tomlKV.MatchString(line):
+		default:
+			return &tomlErr{i + 1, "not a table header or key = value: " + line}
+		}
+	}
+	return nil
+}
+
+type tomlErr struct {
+	line int
+	msg  string
+}
+
+func (e *tomlErr) Error() string { return "line " + itoa(e.line) + ": " + e.msg }
+
+func itoa(i int) string { b, _ := json.Marshal(i); return string(b) }
+
+func TestTOMLSanityCatchesErrors(t *testing.T) {
+	for _, bad := range []string{"[a\n", "x = unquoted\n", "[a]\n[a]\n", "SystemdCgroup = False\n"} {
+		if tomlSanity(bad) == nil {
+			t.Errorf("tomlSanity(%q) passed", bad)
+		}
+	}
+}
+
+func TestMissingInputs(t *testing.T) {
+	c := cluster(t, 3)
+	tests := []struct {
+		name   string
+		break_ func(in *Inputs)
+		want   string
+	}{
+		{"no PKI", func(in *Inputs) { in.PKI = nil }, "no PKI"},
+		{"no etcd peer cert", func(in *Inputs) {
+			in.PKI = pki.NewSet(pki.Pair{Name: pki.CA, CertPEM: []byte("x"), KeyPEM: []byte("y")})
+		}, `"etcd-server-node-0"`},
+		{"no kubelet kubeconfig", func(in *Inputs) { delete(in.Kubeconfigs, "kubelet-node-0") }, `"kubelet-node-0" kubeconfig`},
+		{"no encryption config", func(in *Inputs) { in.EncryptionConfig = nil }, "encryption config"},
+		{"no cluster", func(in *Inputs) { in.Cluster = nil }, "no cluster"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := inputs(c, hostV1)
+			tt.break_(&in)
+			_, err := NodeFiles(in, c.Nodes[0])
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %s", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadBalancer(t *testing.T) {
+	one, err := LoadBalancerFiles(inputs(cluster(t, 1), hostV1))
+	if err != nil || len(one) != 0 {
+		t.Errorf("1 node: LoadBalancerFiles = %v, %v; want none", one, err)
+	}
+	c := cluster(t, 3)
+	files, err := LoadBalancerFiles(inputs(c, hostV1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := string(files[0].Data)
+	for _, n := range c.Nodes {
+		if !strings.Contains(cfg, "server "+n.Name+" "+n.IP+":6443") {
+			t.Errorf("haproxy.cfg has no backend for %s", n.Name)
+		}
+	}
+	for _, s := range []string{"mode tcp", "option httpchk GET /readyz", "check-ssl"} {
+		if !strings.Contains(cfg, s) {
+			t.Errorf("haproxy.cfg lacks %q", s)
+		}
+	}
+}
+
+func TestManifests(t *testing.T) {
+	c := cluster(t, 3)
+	ms, err := Manifests(inputs(c, hostV1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := map[string]map[string]any{}
+	for _, b := range ms {
+		for _, d := range strings.Split(string(b), "\n---\n") {
+			var o map[string]any
+			if err := yaml.Unmarshal([]byte(d), &o); err != nil {
+				t.Fatal(err)
+			}
+			md, _ := o["metadata"].(map[string]any)
+			objs[o["kind"].(string)+"/"+md["name"].(string)] = o
+		}
+	}
+	for _, k := range []string{"ServiceAccount/coredns", "ClusterRole/system:coredns", "ClusterRoleBinding/system:coredns",
+		"ConfigMap/coredns", "Deployment/coredns", "Service/kube-dns", "ClusterRoleBinding/hardway:kube-apiserver-kubelet-client"} {
+		if objs[k] == nil {
+			t.Errorf("manifests lack %s", k)
+		}
+	}
+	var dep struct {
+		Spec struct {
+			Replicas int
+			Template struct {
+				Spec struct {
+					Containers []struct{ Image, ImagePullPolicy string }
+				}
+			}
+		}
+	}
+	var svc struct{ Spec struct{ ClusterIP string } }
+	var crb struct {
+		RoleRef  struct{ Name string }
+		Subjects []struct{ Kind, Name string }
+	}
+	remarshal(t, objs["Deployment/coredns"], &dep)
+	remarshal(t, objs["Service/kube-dns"], &svc)
+	remarshal(t, objs["ClusterRoleBinding/hardway:kube-apiserver-kubelet-client"], &crb)
+	if dep.Spec.Replicas != 2 || dep.Spec.Template.Spec.Containers[0].Image != "hardway.local/coredns:v1.12.4" ||
+		dep.Spec.Template.Spec.Containers[0].ImagePullPolicy != "IfNotPresent" {
+		t.Errorf("coredns deployment: %+v", dep)
+	}
+	if svc.Spec.ClusterIP != c.Network.ClusterDNS {
+		t.Errorf("kube-dns clusterIP %s, want %s", svc.Spec.ClusterIP, c.Network.ClusterDNS)
+	}
+	if crb.RoleRef.Name != "system:kubelet-api-admin" || len(crb.Subjects) != 1 || crb.Subjects[0].Name != "kube-apiserver-kubelet-client" {
+		t.Errorf("kubelet API binding: %+v", crb)
+	}
+}
+
+func remarshal(t *testing.T, in any, out any) {
+	t.Helper()
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClusterFiles(t *testing.T) {
+	c := cluster(t, 3)
+	files, err := ClusterFiles(inputs(c, hostV1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]File{}
+	for _, f := range files {
+		got[f.Path] = f
+	}
+	if got["admin.kubeconfig"].Mode != ModePrivate || got["ca.pem"].Mode != ModePublic {
+		t.Errorf("modes: %+v", files)
+	}
+	back, err := config.Parse(got["cluster.yaml"].Data)
+	if err != nil || back.Name != c.Name || len(back.Nodes) != 3 {
+		t.Errorf("cluster.yaml does not read back: %v", err)
+	}
+}
+
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	files := []File{
+		{Path: "/etc/kubernetes/pki/ca-key.pem", Mode: ModePrivate, Data: []byte("key")},
+		{Path: "/etc/crictl.yaml", Mode: ModePublic, Data: []byte("a: b\n")},
+		{Path: "cluster.yaml", Mode: ModePublic, Data: []byte("c")},
+	}
+	if err := Write(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	// Writing again replaces content and mode.
+	files[0].Data = []byte("key2")
+	if err := Write(dir, files); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		p := filepath.Join(dir, f.Path)
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode().Perm() != f.Mode {
+			t.Errorf("%s: mode %o, want %o", p, st.Mode().Perm(), f.Mode)
+		}
+		if b, _ := os.ReadFile(p); !bytes.Equal(b, f.Data) {
+			t.Errorf("%s: %q, want %q", p, b, f.Data)
+		}
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "etc/kubernetes/pki"))
+	if len(entries) != 1 {
+		t.Errorf("temporary files left behind: %v", entries)
+	}
+	if err := Write(dir, []File{{Path: "/etc/../../escape", Data: []byte("x")}}); err == nil {
+		t.Error("Write accepted a path with ..")
+	}
+}
+
+func TestCapBnd(t *testing.T) {
+	tests := []struct {
+		status   string
+		noSysRes bool
+		wantErr  bool
+	}{
+		{"Name:\tx\nCapBnd:\t000001ffffffffff\n", false, false},
+		{"CapBnd:\t000001fffeffffff\n", true, false}, // bit 24 cleared
+		{"CapInh:\t0\n", false, true},
+		{"CapBnd:\tzz\n", false, true},
+	}
+	for _, tt := range tests {
+		dir := t.TempDir()
+		status := filepath.Join(dir, "status")
+		if err := os.WriteFile(status, []byte(tt.status), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := detectFacts(filepath.Join(dir, "missing"), status)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("%q: err = %v", tt.status, err)
+			continue
+		}
+		if err == nil && (f.NoSysResource != tt.noSysRes || !f.CgroupV1) {
+			t.Errorf("%q: facts %+v, want NoSysResource=%v CgroupV1=true", tt.status, f, tt.noSysRes)
+		}
+	}
+	dir := t.TempDir()
+	ctrl := filepath.Join(dir, "cgroup.controllers")
+	status := filepath.Join(dir, "status")
+	os.WriteFile(ctrl, []byte("cpu memory\n"), 0o644)
+	os.WriteFile(status, []byte("CapBnd:\t000001ffffffffff\n"), 0o644)
+	if f, err := detectFacts(ctrl, status); err != nil || f.CgroupV1 {
+		t.Errorf("with cgroup.controllers: %+v, %v; want cgroup v2", f, err)
+	}
+}
