@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/nodeimage"
+	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/provider/docker"
+	"hardway.dev/hardway/internal/state"
+)
+
+// systemdTimeout bounds how long a fresh node may take to boot systemd; it
+// takes a few seconds on an idle machine, much longer when builds share it.
+const systemdTimeout = 3 * time.Minute
+
+func (a *app) runner() exec.Runner { return exec.OS{Log: a.log()} }
+
+func (a *app) dockerProvider() *docker.Provider {
+	return docker.New(docker.Options{Runner: a.runner(), Log: a.log()})
+}
+
+// clusterName is --name, else the config file's name, else the default. It
+// does not validate: `down` and `status` must work with a config that no
+// longer validates.
+func (a *app) clusterName() (string, error) {
+	if a.name != "" {
+		return a.name, nil
+	}
+	if a.configFile != "" {
+		c, err := config.Load(a.configFile)
+		if err != nil {
+			return "", err
+		}
+		return c.Name, nil
+	}
+	return config.DefaultName, nil
+}
+
+// artifactCacheDir follows the artifact cache's rule ($HARDWAY_CACHE, else
+// $XDG_CACHE_HOME/hardway, else ~/.cache/hardway).
+func artifactCacheDir() string {
+	if r := os.Getenv("HARDWAY_CACHE"); r != "" {
+		return r
+	}
+	if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
+		return filepath.Join(x, "hardway")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/root"
+	}
+	return filepath.Join(home, ".cache", "hardway")
+}
+
+func newNodeImageCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "node-image",
+		Short: "The container image every node runs (Debian + systemd, built locally)",
+	}
+	var o nodeimage.Options
+	build := &cobra.Command{
+		Use:   "build",
+		Short: "Build the node image with debootstrap (no registry needed); skipped when up to date",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.Runner, o.Log = a.runner(), a.log()
+			_, err := nodeimage.Ensure(cmd.Context(), o)
+			return err
+		},
+	}
+	build.Flags().BoolVar(&o.Force, "force", false, "rebuild even when the image for this recipe exists")
+	build.Flags().BoolVar(&o.Dockerfile, "dockerfile", false, "use `docker build` FROM debian:bookworm instead of debootstrap (needs a registry)")
+	build.Flags().StringVar(&o.Mirror, "mirror", "", "Debian mirror for debootstrap (default: the one in the host's apt sources)")
+	tag := &cobra.Command{
+		Use:   "tag",
+		Short: "Print the image reference of the current recipe",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(a.out, nodeimage.Tag()) },
+	}
+	dockerfile := &cobra.Command{
+		Use:   "dockerfile DIR",
+		Short: "Write the Dockerfile build context of the same recipe into DIR (for users with a registry)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := os.MkdirAll(args[0], 0o755); err != nil {
+				return err
+			}
+			if err := nodeimage.WriteDockerContext(args[0]); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "wrote %s/{Dockerfile,entrypoint,setup.sh}; build with: docker build -t %s %s\n", args[0], nodeimage.Tag(), args[0])
+			return nil
+		},
+	}
+	cmd.AddCommand(build, tag, dockerfile)
+	return cmd
+}
+
+// newNodesCmd is temporary: `hardway up` will own node creation as a step.
+func newNodesCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "nodes", Short: "Manage the node containers directly", Hidden: true}
+	create := &cobra.Command{
+		Use:   "create",
+		Short: "Create (or start) the cluster's node containers and wait for systemd in each",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			tag, err := nodeimage.Ensure(ctx, nodeimage.Options{Runner: a.runner(), Log: a.log()})
+			if err != nil {
+				return err
+			}
+			opts := provider.CreateOptions{Image: tag}
+			if st, err := os.Stat(artifactCacheDir()); err == nil && st.IsDir() {
+				opts.ArtifactsDir = artifactCacheDir()
+			}
+			p := a.dockerProvider()
+			start := time.Now()
+			nodes, err := p.Create(ctx, c, opts)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.errOut, "waiting for systemd in %d nodes...\n", len(nodes))
+			if err := provider.WaitAll(ctx, nodes, systemdTimeout); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.errOut, "nodes ready in %s\n", time.Since(start).Round(time.Second))
+			return a.printStatus(cmd, p, c.Name)
+		},
+	}
+	cmd.AddCommand(create)
+	return cmd
+}
+
+func newStatusCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the cluster's nodes: name, IP, role, state",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			name, err := a.clusterName()
+			if err != nil {
+				return err
+			}
+			return a.printStatus(cmd, a.dockerProvider(), name)
+		},
+	}
+}
+
+func (a *app) printStatus(cmd *cobra.Command, p provider.Provider, name string) error {
+	st, err := p.Status(cmd.Context(), name)
+	if err != nil {
+		return err
+	}
+	if len(st) == 0 {
+		fmt.Fprintf(a.out, "cluster %q has no nodes\n", name)
+		return nil
+	}
+	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tIP\tROLE\tSTATE\tCONTAINER")
+	for _, s := range st {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container)
+	}
+	return tw.Flush()
+}
+
+func newDownCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "down",
+		Short: "Delete the cluster: its node containers, their volumes, its network and its state directory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			name, err := a.clusterName()
+			if err != nil {
+				return err
+			}
+			removed, err := a.dockerProvider().Delete(cmd.Context(), name)
+			for _, r := range removed {
+				fmt.Fprintln(a.out, "removed", r)
+			}
+			if err != nil {
+				return err
+			}
+			if dir := state.For(name); dir.Exists() {
+				if err := os.RemoveAll(dir.Path()); err != nil {
+					return fmt.Errorf("removing state directory %s: %w", dir.Path(), err)
+				}
+				fmt.Fprintln(a.out, "removed state", dir.Path())
+				removed = append(removed, dir.Path())
+			}
+			if len(removed) == 0 {
+				fmt.Fprintf(a.out, "cluster %q: nothing to remove\n", name)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,91 @@
+// Package provider is the provider-neutral view of the machines a cluster runs
+// on: something that creates them from a config, finds them again later by
+// cluster name, reports their state and deletes them. The docker package is
+// the one implementation today; a VM or SSH provider would satisfy the same
+// interface.
+package provider
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/node"
+)
+
+// RoleLB is the role of the API load-balancer machine, which is not a
+// cluster node (no kubelet) but is driven like one.
+const RoleLB = "lb"
+
+// LBName is the node name of the load balancer.
+const LBName = "lb"
+
+// ArtifactsMount is where a node sees the host's artifact cache, read-only.
+// It equals artifacts.NodeMountDir.
+const ArtifactsMount = "/opt/hardway/artifacts"
+
+// Node is one machine a provider made.
+type Node interface {
+	node.Node
+	// Role is the config roles joined by "," ("control-plane,worker"), or
+	// RoleLB.
+	Role() string
+	// WaitForSystemd waits until systemd in the machine reports "running"
+	// (or "degraded": one failed unit must not block the cluster; steps check
+	// their own services).
+	WaitForSystemd(ctx context.Context, timeout time.Duration) error
+}
+
+// CreateOptions are the inputs of Create beyond the cluster config.
+type CreateOptions struct {
+	// Image is the node image reference (nodeimage.Tag()).
+	Image string
+	// ArtifactsDir is a host directory mounted read-only at ArtifactsMount;
+	// empty mounts nothing.
+	ArtifactsDir string
+}
+
+// NodeStatus is one line of `hardway status`.
+type NodeStatus struct {
+	Name      string // node name (config), or LBName
+	Container string // provider's name for it
+	IP        string
+	Role      string
+	State     string // provider's words: running, exited, created, ...
+}
+
+// Provider creates and finds the machines of clusters.
+type Provider interface {
+	// Create makes every node of c (and the load balancer when
+	// c.Network.LoadBalancerIP is set) and starts them. It is idempotent:
+	// machines that exist and match are kept (and started when stopped).
+	// It does not wait for systemd; see WaitAll.
+	Create(ctx context.Context, c *config.Cluster, opts CreateOptions) ([]Node, error)
+	// Nodes returns the machines of the named cluster in config order, the
+	// load balancer last. A cluster that does not exist has none.
+	Nodes(ctx context.Context, cluster string) ([]Node, error)
+	Status(ctx context.Context, cluster string) ([]NodeStatus, error)
+	// Delete removes every machine and network of the cluster, also after a
+	// half-failed Create, and returns what it removed.
+	Delete(ctx context.Context, cluster string) ([]string, error)
+}
+
+// ErrNotFound is returned (wrapped) when a named node does not exist.
+var ErrNotFound = errors.New("not found")
+
+// WaitAll waits for systemd on every node at once and returns every failure.
+func WaitAll(ctx context.Context, nodes []Node, timeout time.Duration) error {
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = n.WaitForSystemd(ctx, timeout)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
