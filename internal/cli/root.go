@@ -96,5 +96,6 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(newStatusCmd(a))
 	root.AddCommand(newDownCmd(a))
 	root.AddCommand(newCheckCmd(a))
+	root.AddCommand(newArtifactsCmd(a))
 	return root
 }

@@ -1,0 +1,621 @@
+package artifacts
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	hexec "hardway.dev/hardway/internal/exec"
+)
+
+// fakeRunner pretends to be the go tool and the built binaries.
+//   - `env ... GOBIN=DIR go ... install pkg@v...` writes one file per package
+//     into DIR (named after the package's last element);
+//   - running a binary writes versions[basename] to Stream (and fails with
+//     exit 1 when failing[basename]).
+type fakeRunner struct {
+	mu       sync.Mutex
+	calls    []string
+	versions map[string]string
+	failGo   error
+}
+
+func (f *fakeRunner) Run(_ context.Context, c hexec.Cmd) ([]byte, error) {
+	f.mu.Lock()
+	f.calls = append(f.calls, c.String())
+	f.mu.Unlock()
+	if c.Name == "env" {
+		if f.failGo != nil {
+			return nil, &hexec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte(f.failGo.Error()), Err: f.failGo}
+		}
+		gobin := ""
+		for _, a := range c.Args {
+			if v, ok := strings.CutPrefix(a, "GOBIN="); ok {
+				gobin = v
+			}
+		}
+		for _, a := range c.Args {
+			if pkg, _, ok := strings.Cut(a, "@"); ok && gobin != "" {
+				name := pkg[strings.LastIndex(pkg, "/")+1:]
+				if err := os.WriteFile(filepath.Join(gobin, name), []byte("#!fake "+name), 0o755); err != nil {
+					return nil, err
+				}
+			}
+		}
+		return nil, nil
+	}
+	out := f.versions[filepath.Base(c.Name)]
+	if c.Stream != nil {
+		fmt.Fprint(c.Stream, out)
+	}
+	return []byte(out), nil
+}
+
+func (f *fakeRunner) goCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, "env ") {
+			n++
+		}
+	}
+	return n
+}
+
+// testComponent is a tiny component built by `go install` with one binary.
+func testComponent(releaseURL string, sha map[string]string) Component {
+	return Component{
+		Name:    "tool",
+		Version: "v1.2.3",
+		Files:   []File{{Name: "tool", DestDir: BinDir, VersionArgs: []string{"--version"}, VersionWant: "tool v1.2.3"}},
+		Source: &SourceRecipe{
+			Kind: KindGoInstall, Module: "example.com/tool", ModuleVersion: "v1.2.3",
+			Packages: []string{"example.com/tool/cmd/tool"},
+		},
+		Release: []Download{{URL: releaseURL, SHA256: sha, Members: map[string]string{"tool-{arch}/tool": "tool"}}},
+	}
+}
+
+func newTestBuilder(t *testing.T, run hexec.Runner) *Builder {
+	t.Helper()
+	store := NewStore(t.TempDir())
+	return &Builder{Store: store, Run: run, ProbeTimeout: 500 * time.Millisecond, HaveSeccomp: func() bool { return true }}
+}
+
+func progressRecorder(b *Builder) *[]Progress {
+	var got []Progress
+	b.OnProgress = func(p Progress) { got = append(got, p) }
+	return &got
+}
+
+func assertNoStaging(t *testing.T, s *Store) {
+	t.Helper()
+	ents, _ := os.ReadDir(filepath.Join(s.Root, "tmp"))
+	if len(ents) != 0 {
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("staging directories left behind: %v", names)
+	}
+}
+
+func TestBuildCacheMissThenHit(t *testing.T) {
+	run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3\n"}}
+	b := newTestBuilder(t, run)
+	got := progressRecorder(b)
+	m := &Manifest{KubernetesVersion: "v1.37.2", Components: []Component{testComponent("https://example.invalid/t.tgz", nil)}}
+
+	for i, want := range []string{"built", "cached"} {
+		entries, err := b.Build(context.Background(), m, Option{Source: SourceBuild})
+		if err != nil {
+			t.Fatalf("build %d: %v", i, err)
+		}
+		if len(entries) != 1 || (*got)[i].Status != want {
+			t.Fatalf("build %d: status %q, want %q", i, (*got)[i].Status, want)
+		}
+	}
+	if n := run.goCalls(); n != 1 {
+		t.Errorf("go ran %d times, want 1 (second build must come from the cache)", n)
+	}
+	e, ok := b.Store.Get("tool", "v1.2.3", SourceBuild)
+	if !ok {
+		t.Fatal("no cache entry after build")
+	}
+	wantDir := filepath.Join(b.Store.Root, "artifacts", "tool", "v1.2.3", "source-"+runtime.GOARCH)
+	if e.Dir != wantDir {
+		t.Errorf("entry dir %s, want %s", e.Dir, wantDir)
+	}
+	if len(e.Files) != 1 || e.Files[0].Name != "tool" || len(e.Files[0].SHA256) != 64 {
+		t.Errorf("entry files %+v", e.Files)
+	}
+	assertNoStaging(t, b.Store)
+}
+
+func TestExplicitSourceIgnoresOtherSourcesEntry(t *testing.T) {
+	run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3"}}
+	b := newTestBuilder(t, run)
+	m := &Manifest{Components: []Component{testComponent("https://example.invalid/t.tgz", nil)}}
+	if _, err := b.Build(context.Background(), m, Option{Source: SourceBuild}); err != nil {
+		t.Fatal(err)
+	}
+	// A source build must not satisfy --source release: it should try (and
+	// here fail for want of a checksum), not silently reuse.
+	_, err := b.Build(context.Background(), m, Option{Source: SourceRelease})
+	if err == nil || !strings.Contains(err.Error(), "no pinned checksum for tool v1.2.3") {
+		t.Fatalf("err = %v, want no pinned checksum", err)
+	}
+	// auto takes whatever is cached.
+	got := progressRecorder(b)
+	if _, err := b.Build(context.Background(), m, Option{Source: SourceAuto}); err != nil || (*got)[0].Status != "cached" {
+		t.Fatalf("auto: err %v, progress %+v", err, *got)
+	}
+}
+
+func TestFailedBuildLeavesNoEntry(t *testing.T) {
+	tests := []struct {
+		name string
+		run  *fakeRunner
+		want string
+	}{
+		{"build fails", &fakeRunner{failGo: errors.New("compile error")}, "compile error"},
+		{"wrong version stamped", &fakeRunner{versions: map[string]string{"tool": "tool v0.0.0-master"}}, `tool reports "tool v0.0.0-master", want "tool v1.2.3"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newTestBuilder(t, tt.run)
+			m := &Manifest{Components: []Component{testComponent("https://example.invalid/t.tgz", nil)}}
+			_, err := b.Build(context.Background(), m, Option{Source: SourceBuild})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if _, ok := b.Store.Find("tool", "v1.2.3"); ok {
+				t.Error("a failed build left a cache entry")
+			}
+			assertNoStaging(t, b.Store)
+		})
+	}
+}
+
+func TestInterruptedWriteIsNoEntry(t *testing.T) {
+	s := NewStore(t.TempDir())
+	// A crash after files were written but before Commit.
+	st, err := s.NewStage("etcd", "v3.6.5", SourceBuild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(st.Dir, "etcd"), []byte("half a binary"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Find("etcd", "v3.6.5"); ok {
+		t.Fatal("uncommitted stage visible as an entry")
+	}
+	if l, _ := s.List(); len(l) != 0 {
+		t.Fatalf("List shows uncommitted entries: %+v", l)
+	}
+	// An entry directory without its marker (say, copied by hand and cut
+	// short) is not complete either.
+	dir := s.EntryDir("etcd", "v3.6.5", SourceBuild)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "etcd"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get("etcd", "v3.6.5", SourceBuild); ok {
+		t.Fatal("entry without marker counted as complete")
+	}
+	// Committing replaces such a leftover and makes the entry complete.
+	e, err := st.Commit([]string{"etcd"}, time.Second, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Files[0].Size != int64(len("half a binary")) {
+		t.Errorf("committed entry has %+v", e.Files)
+	}
+	// A file truncated after commit makes the entry incomplete again.
+	if err := os.WriteFile(filepath.Join(e.Dir, "etcd"), []byte("h"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.Get("etcd", "v3.6.5", SourceBuild); ok {
+		t.Error("entry with a truncated file counted as complete")
+	}
+}
+
+func TestCommitMissingFileFails(t *testing.T) {
+	s := NewStore(t.TempDir())
+	st, err := s.NewStage("runc", "v1.5.2", SourceBuild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Abort()
+	if _, err := st.Commit([]string{"runc"}, 0, ""); err == nil || !strings.Contains(err.Error(), "expected file runc was not produced") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, ok := s.Find("runc", "v1.5.2"); ok {
+		t.Error("entry exists")
+	}
+}
+
+// tgz makes a .tar.gz holding name → content.
+func tgz(t *testing.T, files map[string]string) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	gz := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(gz)
+	for n, c := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: n, Mode: 0o755, Size: int64(len(c)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(c))
+	}
+	tw.Close()
+	gz.Close()
+	return buf.Bytes()
+}
+
+func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
+
+func TestReleaseDownload(t *testing.T) {
+	good := tgz(t, map[string]string{"tool-" + runtime.GOARCH + "/tool": "release tool"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/tool-" + runtime.GOARCH + ".tgz":
+			w.Write(good)
+		case "/tampered-" + runtime.GOARCH + ".tgz":
+			w.Write(append([]byte{}, good[:len(good)-1]...))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+
+	tests := []struct {
+		name    string
+		path    string
+		sha     string
+		wantErr string
+	}{
+		{"verified", "/tool-{arch}.tgz", sum(good), ""},
+		{"checksum mismatch", "/tampered-{arch}.tgz", sum(good), "checksum mismatch for tampered-" + runtime.GOARCH + ".tgz"},
+		{"not found", "/missing-{arch}.tgz", sum(good), "HTTP 404"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3"}}
+			b := newTestBuilder(t, run)
+			c := testComponent(srv.URL+tt.path, map[string]string{runtime.GOARCH: tt.sha})
+			got := progressRecorder(b)
+			_, err := b.Build(context.Background(), &Manifest{Components: []Component{c}}, Option{Source: SourceRelease})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				var ce *ChecksumError
+				if errors.As(err, &ce) && (ce.Expected != sum(good) || ce.Got == ce.Expected || !strings.Contains(err.Error(), ce.Got)) {
+					t.Errorf("checksum error does not name expected and got: %v", err)
+				}
+				if _, ok := b.Store.Find("tool", "v1.2.3"); ok {
+					t.Error("a failed download left a cache entry")
+				}
+				assertNoStaging(t, b.Store)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			e, ok := b.Store.Get("tool", "v1.2.3", SourceRelease)
+			if !ok || (*got)[0].Status != "downloaded" {
+				t.Fatalf("no release entry (progress %+v)", *got)
+			}
+			if b, _ := os.ReadFile(filepath.Join(e.Dir, "tool")); string(b) != "release tool" {
+				t.Errorf("extracted %q", b)
+			}
+			if run.goCalls() != 0 {
+				t.Error("release download ran the go tool")
+			}
+		})
+	}
+}
+
+// closedURL is a loopback address nothing listens on.
+func closedURL(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return "http://" + addr
+}
+
+func TestAutoChoosesSource(t *testing.T) {
+	archive := tgz(t, map[string]string{"tool-" + runtime.GOARCH + "/tool": "release tool"})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(archive) }))
+	defer srv.Close()
+	// A host that accepts connections but never answers: the probe must give
+	// up after ProbeTimeout rather than hang.
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer hang.Close()
+
+	tests := []struct {
+		name string
+		url  string
+		sha  map[string]string
+		want Source
+	}{
+		{"release host answers", srv.URL + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceRelease},
+		{"release host unreachable", closedURL(t) + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceBuild},
+		{"release host silent", hang.URL + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceBuild},
+		{"no pinned checksum", srv.URL + "/t.tgz", nil, SourceBuild},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3"}}
+			b := newTestBuilder(t, run)
+			got := progressRecorder(b)
+			start := time.Now()
+			if _, err := b.Build(context.Background(), &Manifest{Components: []Component{testComponent(tt.url, tt.sha)}}, Option{Source: SourceAuto}); err != nil {
+				t.Fatal(err)
+			}
+			if (*got)[0].Source != tt.want {
+				t.Errorf("auto chose %s, want %s", (*got)[0].Source, tt.want)
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("auto took %s", d)
+			}
+		})
+	}
+}
+
+func TestDirSource(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   []string
+		version string
+		wantErr string
+	}{
+		{"pinned version", []string{"tool"}, "tool v1.2.3\n", ""},
+		{"wrong version", []string{"tool"}, "tool v1.1.0\n", `tool reports "tool v1.1.0", want "tool v1.2.3" (pinned tool v1.2.3); put the pinned version in the directory`},
+		{"missing binary", nil, "", "has no tool (tool v1.2.3)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range tt.files {
+				os.WriteFile(filepath.Join(dir, f), []byte("user's "+f), 0o755)
+			}
+			b := newTestBuilder(t, &fakeRunner{versions: map[string]string{"tool": tt.version}})
+			opt, err := ParseSource("dir:" + dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = b.Build(context.Background(), &Manifest{Components: []Component{testComponent("https://example.invalid/x", nil)}}, opt)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				if _, ok := b.Store.Find("tool", "v1.2.3"); ok {
+					t.Error("rejected binary was cached")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := b.Store.Get("tool", "v1.2.3", SourceDir); !ok {
+				t.Error("no dir entry")
+			}
+		})
+	}
+}
+
+func TestParseSource(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Source
+		wantErr bool
+	}{
+		{"", SourceAuto, false},
+		{"auto", SourceAuto, false},
+		{"source", SourceBuild, false},
+		{"release", SourceRelease, false},
+		{"dir:/opt/bin", SourceDir, false},
+		{"dir:", "", true},
+		{"github", "", true},
+	}
+	for _, tt := range tests {
+		got, err := ParseSource(tt.in)
+		if (err != nil) != tt.wantErr || got.Source != tt.want {
+			t.Errorf("ParseSource(%q) = %+v, %v", tt.in, got, err)
+		}
+	}
+}
+
+func TestManifestFor(t *testing.T) {
+	tests := []struct {
+		kube       string
+		crictl     string
+		releaseErr string // the kubernetes component's missing checksum, "" if complete
+	}{
+		{"v1.37.2", "v1.37.0", "kube-apiserver"},
+		{"v1.36.3", "v1.34.0", "kube-apiserver"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.kube, func(t *testing.T) {
+			m, err := ManifestFor(tt.kube)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, ok := m.Component(CompKubernetes)
+			if !ok || k.Version != tt.kube || len(k.Files) != 6 {
+				t.Fatalf("kubernetes component %+v", k)
+			}
+			ld := strings.Join(k.Source.LDFlags, " ")
+			for _, want := range []string{
+				"k8s.io/component-base/version.gitVersion=" + tt.kube,
+				"k8s.io/client-go/pkg/version.gitVersion=" + tt.kube,
+				"k8s.io/component-base/version.gitTreeState=clean",
+				"k8s.io/component-base/version.gitMinor=" + strings.Split(tt.kube, ".")[1],
+			} {
+				if !strings.Contains(ld, want) {
+					t.Errorf("ldflags lack %s", want)
+				}
+			}
+			if c, _ := m.Component(CompCrictl); c.Version != tt.crictl {
+				t.Errorf("crictl %s, want %s", c.Version, tt.crictl)
+			}
+			for _, name := range []string{CompEtcd, CompContainerd, CompRunc, CompCNI, CompCoreDNS, CompPauseImage, CompCoreDNSImage, CompTestAppImage} {
+				if _, ok := m.Component(name); !ok {
+					t.Errorf("manifest lacks %s", name)
+				}
+			}
+			b := &Builder{Store: &Store{Arch: "amd64"}}
+			if got := b.missingChecksum(k); !strings.Contains(got, tt.releaseErr) {
+				t.Errorf("missing checksum %q, want %q", got, tt.releaseErr)
+			}
+			for _, c := range m.Components {
+				for _, d := range c.Release {
+					for arch, s := range d.SHA256 {
+						if len(s) != 64 {
+							t.Errorf("%s %s: sha256 %q is not 64 hex digits", c.Name, arch, s)
+						}
+					}
+				}
+			}
+		})
+	}
+	if _, err := ManifestFor("v1.20.0"); err == nil || !strings.Contains(err.Error(), "v1.36.3, v1.37.2") {
+		t.Errorf("unknown version: %v", err)
+	}
+}
+
+func TestKubernetesWrapper(t *testing.T) {
+	gomod := `module k8s.io/kubernetes
+
+go 1.26.0
+
+godebug default=go1.26
+
+require (
+	k8s.io/api v0.0.0
+	golang.org/x/net v0.1.0 // indirect
+)
+
+replace (
+	k8s.io/api => ./staging/src/k8s.io/api
+	k8s.io/client-go => ./staging/src/k8s.io/client-go // comment
+	example.com/fork => example.com/fork v1.0.0
+)
+
+replace k8s.io/kubelet => ./staging/src/k8s.io/kubelet
+`
+	staging, goLines, err := parseKubernetesGoMod([]byte(gomod))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(staging, " "); got != "k8s.io/api k8s.io/client-go k8s.io/kubelet" {
+		t.Errorf("staging = %s", got)
+	}
+	w, err := kubernetesWrapperGoMod("v1.37.2", staging, goLines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"go 1.26.0\n", "godebug default=go1.26\n", "require k8s.io/kubernetes v1.37.2\n", "\tk8s.io/client-go => k8s.io/client-go v0.37.2\n"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("wrapper go.mod lacks %q:\n%s", want, w)
+		}
+	}
+	if _, _, err := parseKubernetesGoMod([]byte("module k8s.io/kubernetes\n")); err == nil {
+		t.Error("a go.mod without staging replacements was accepted")
+	}
+}
+
+func TestResolve(t *testing.T) {
+	s := NewStore(t.TempDir())
+	m, err := ManifestFor("v1.37.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ResolveManifest(m); err == nil || !strings.Contains(err.Error(), "artifact etcd v3.6.5 not built; run: hardway artifacts build") {
+		t.Fatalf("err = %v", err)
+	}
+	// Fill every entry with placeholder files.
+	for _, c := range m.Components {
+		st, err := s.NewStage(c.Name, c.Version, SourceBuild)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range c.Files {
+			os.WriteFile(filepath.Join(st.Dir, f.Name), []byte(f.Name), 0o755)
+			names = append(names, f.Name)
+		}
+		if _, err := st.Commit(names, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := s.ResolveManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubelet, ok := b.Binary("kubelet")
+	if !ok || kubelet.Rel != "artifacts/kubernetes/v1.37.2/source-"+s.Arch+"/kubelet" || kubelet.DestDir != BinDir {
+		t.Errorf("kubelet = %+v", kubelet)
+	}
+	if got := NodePath(kubelet.Rel); got != "/opt/hardway/artifacts/artifacts/kubernetes/v1.37.2/source-"+s.Arch+"/kubelet" {
+		t.Errorf("node path %s", got)
+	}
+	if bridge, ok := b.Binary("bridge"); !ok || bridge.DestDir != CNIDir {
+		t.Errorf("bridge = %+v", bridge)
+	}
+	if _, ok := b.Binary("coredns"); ok {
+		t.Error("coredns binary listed for node install; it runs from its image")
+	}
+	if len(b.Binaries) != 6+2+3+1+4+1 {
+		t.Errorf("%d binaries", len(b.Binaries))
+	}
+	if len(b.Images) != 3 {
+		t.Fatalf("images %+v", b.Images)
+	}
+	for _, im := range b.Images {
+		if _, err := os.Stat(b.HostPath(im.Rel)); err != nil {
+			t.Errorf("image %s: %v", im.Ref, err)
+		}
+	}
+}
+
+func TestDefaultRoot(t *testing.T) {
+	tests := []struct {
+		hardway, xdg, home, want string
+	}{
+		{"/c/h", "/x", "/home/u", "/c/h"},
+		{"", "/x", "/home/u", "/x/hardway"},
+		{"", "", "/home/u", "/home/u/.cache/hardway"},
+	}
+	for _, tt := range tests {
+		t.Setenv("HARDWAY_CACHE", tt.hardway)
+		t.Setenv("XDG_CACHE_HOME", tt.xdg)
+		t.Setenv("HOME", tt.home)
+		if got, err := DefaultRoot(); err != nil || got != tt.want {
+			t.Errorf("DefaultRoot() = %q, %v; want %q", got, err, tt.want)
+		}
+	}
+}

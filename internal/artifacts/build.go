@@ -1,0 +1,329 @@
+package artifacts
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	hexec "hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/logx"
+)
+
+// Builder fills a Store with the artifacts of a manifest.
+type Builder struct {
+	Store *Store
+	Run   hexec.Runner
+	Log   logx.Logger
+	// Stream receives the output of builds as they run (for -v); nil: quiet.
+	Stream io.Writer
+	// HTTP downloads releases; nil: a client with sane timeouts.
+	HTTP *http.Client
+	// ProbeTimeout bounds the reachability check of --source auto (3 s).
+	ProbeTimeout time.Duration
+	// OnProgress, when set, is called once per component when it is ready.
+	OnProgress func(Progress)
+	// GoBin is the go command (default "go").
+	GoBin string
+	// HaveSeccomp overrides the libseccomp header check (tests).
+	HaveSeccomp func() bool
+	// Now is the clock (tests); nil: time.Now.
+	Now func() time.Time
+}
+
+// Progress reports one component.
+type Progress struct {
+	Component string
+	Version   string
+	Source    Source
+	// Status is "cached", "built", "downloaded" or "copied".
+	Status  string
+	Elapsed time.Duration
+	Entry   *Entry
+}
+
+// Option is how to obtain artifacts: a Source, and for SourceDir the
+// directory.
+type Option struct {
+	Source Source
+	Dir    string
+}
+
+// ParseSource reads --source: auto, source, release or dir:PATH.
+func ParseSource(s string) (Option, error) {
+	switch {
+	case s == "" || s == string(SourceAuto):
+		return Option{Source: SourceAuto}, nil
+	case s == string(SourceBuild):
+		return Option{Source: SourceBuild}, nil
+	case s == string(SourceRelease):
+		return Option{Source: SourceRelease}, nil
+	case strings.HasPrefix(s, "dir:"):
+		d := strings.TrimPrefix(s, "dir:")
+		if d == "" {
+			return Option{}, errors.New("--source dir: needs a directory, like dir:/path/to/bin")
+		}
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return Option{}, err
+		}
+		return Option{Source: SourceDir, Dir: abs}, nil
+	}
+	return Option{}, fmt.Errorf("--source %q: want auto, source, release or dir:PATH", s)
+}
+
+func (b *Builder) log() logx.Logger {
+	if b.Log == nil {
+		return logx.Discard{}
+	}
+	return b.Log
+}
+
+func (b *Builder) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+func (b *Builder) httpClient() *http.Client {
+	if b.HTTP != nil {
+		return b.HTTP
+	}
+	return &http.Client{Timeout: 30 * time.Minute}
+}
+
+// Build makes sure every component of m is in the store, obtaining what is
+// missing the way opt says. Components already cached (from any source) are
+// reused.
+func (b *Builder) Build(ctx context.Context, m *Manifest, opt Option) ([]*Entry, error) {
+	b.Store.CleanStale(24 * time.Hour)
+	reach := map[string]bool{} // host → answered, for auto; per call, not global
+	var out []*Entry
+	for i := range m.Components {
+		c := &m.Components[i]
+		start := b.now()
+		if e, ok := b.cached(c, opt); ok {
+			out = append(out, e)
+			b.progress(Progress{Component: c.Name, Version: c.Version, Source: e.Source, Status: "cached", Elapsed: b.now().Sub(start), Entry: e})
+			continue
+		}
+		src := b.choose(ctx, c, opt, reach)
+		e, status, err := b.obtain(ctx, m, c, src, opt.Dir)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, e)
+		b.progress(Progress{Component: c.Name, Version: c.Version, Source: src, Status: status, Elapsed: b.now().Sub(start), Entry: e})
+	}
+	return out, nil
+}
+
+// cached finds an entry to reuse. With an explicit source only that source's
+// entry counts, so that `--source release` really gives release binaries;
+// auto takes whatever is there. Images are always built locally.
+func (b *Builder) cached(c *Component, opt Option) (*Entry, bool) {
+	if opt.Source == SourceAuto || c.Image != "" {
+		return b.Store.Find(c.Name, c.Version)
+	}
+	return b.Store.Get(c.Name, c.Version, opt.Source)
+}
+
+func (b *Builder) progress(p Progress) {
+	if b.OnProgress != nil {
+		b.OnProgress(p)
+	}
+}
+
+// choose resolves auto for one component: the release when it has pinned
+// checksums for this arch and its host answers; otherwise a source build.
+func (b *Builder) choose(ctx context.Context, c *Component, opt Option, reach map[string]bool) Source {
+	if c.Image != "" {
+		return SourceBuild
+	}
+	if opt.Source != SourceAuto {
+		return opt.Source
+	}
+	if len(c.Release) == 0 || b.missingChecksum(c) != "" {
+		b.log().Logf(1, "%s %s: no pinned release checksum, building from source", c.Name, c.Version)
+		return SourceBuild
+	}
+	for _, d := range c.Release {
+		u, err := url.Parse(d.URL)
+		if err != nil {
+			return SourceBuild
+		}
+		host := u.Scheme + "://" + u.Host
+		ok, seen := reach[host]
+		if !seen {
+			ok = b.probe(ctx, host)
+			reach[host] = ok
+			if ok {
+				b.log().Logf(0, "release host %s answers: downloading releases from it", host)
+			} else {
+				b.log().Logf(0, "release host %s does not answer within %s: building from source instead", host, b.probeTimeout())
+			}
+		}
+		if !ok {
+			return SourceBuild
+		}
+	}
+	return SourceRelease
+}
+
+func (b *Builder) probeTimeout() time.Duration {
+	if b.ProbeTimeout > 0 {
+		return b.ProbeTimeout
+	}
+	return 3 * time.Second
+}
+
+// probe is a HEAD request that only has to get any HTTP answer in time.
+func (b *Builder) probe(ctx context.Context, host string) bool {
+	ctx, cancel := context.WithTimeout(ctx, b.probeTimeout())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, host+"/", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := b.httpClient().Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return true
+}
+
+// missingChecksum names the first download without a pinned SHA-256 for the
+// store's arch, or "".
+func (b *Builder) missingChecksum(c *Component) string {
+	for _, d := range c.Release {
+		if d.SHA256[b.Store.Arch] == "" {
+			return b.expand(d.URL)
+		}
+	}
+	return ""
+}
+
+func (b *Builder) expand(s string) string { return strings.ReplaceAll(s, "{arch}", b.Store.Arch) }
+
+// obtain fills a staging directory from src, checks every binary's version
+// and commits the entry.
+func (b *Builder) obtain(ctx context.Context, m *Manifest, c *Component, src Source, dir string) (*Entry, string, error) {
+	st, err := b.Store.NewStage(c.Name, c.Version, src)
+	if err != nil {
+		return nil, "", err
+	}
+	defer st.Abort()
+	start := b.now()
+	var origin, status string
+	switch src {
+	case SourceBuild:
+		b.log().Logf(0, "building %s %s from source…", c.Name, c.Version)
+		origin, err = b.buildSource(ctx, m, c, st.Dir)
+		status = "built"
+	case SourceRelease:
+		if c.Image != "" {
+			origin, err = b.buildSource(ctx, m, c, st.Dir)
+			status = "built"
+			break
+		}
+		b.log().Logf(0, "downloading %s %s…", c.Name, c.Version)
+		origin, err = b.download(ctx, c, st.Dir)
+		status = "downloaded"
+	case SourceDir:
+		if c.Image != "" {
+			origin, err = b.buildSource(ctx, m, c, st.Dir)
+			status = "built"
+			break
+		}
+		origin, err = b.copyFromDir(c, dir, st.Dir)
+		status = "copied"
+	default:
+		err = fmt.Errorf("internal error: source %q", src)
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if err := b.checkVersions(ctx, c, st.Dir, src); err != nil {
+		return nil, "", err
+	}
+	var names []string
+	for _, f := range c.Files {
+		names = append(names, f.Name)
+	}
+	e, err := st.Commit(names, b.now().Sub(start), origin)
+	if err != nil {
+		return nil, "", err
+	}
+	return e, status, nil
+}
+
+// copyFromDir takes the user's binaries from dir.
+func (b *Builder) copyFromDir(c *Component, dir, stage string) (string, error) {
+	for _, f := range c.Files {
+		from := filepath.Join(dir, f.Name)
+		if _, err := os.Stat(from); err != nil {
+			return "", fmt.Errorf("--source dir:%s has no %s (%s %s); put it there or use --source source", dir, f.Name, c.Name, c.Version)
+		}
+		if err := copyFile(from, filepath.Join(stage, f.Name), 0o755); err != nil {
+			return "", fmt.Errorf("copying %s: %v", from, err)
+		}
+	}
+	return "dir " + dir, nil
+}
+
+// checkVersions runs each binary to ask its version: a build that forgot to
+// stamp it, or a user's binary of another version, fails here, before it can
+// be cached. Skipped for other architectures (cannot run them).
+func (b *Builder) checkVersions(ctx context.Context, c *Component, dir string, src Source) error {
+	if b.Store.Arch != runtime.GOARCH {
+		return nil
+	}
+	for _, f := range c.Files {
+		if f.VersionWant == "" {
+			continue
+		}
+		p := filepath.Join(dir, f.Name)
+		var buf bytes.Buffer
+		_, err := b.Run.Run(ctx, hexec.Cmd{Name: p, Args: f.VersionArgs, Stream: &buf})
+		if err != nil && !f.VersionAnyExit {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%s %s: %s does not run (%v)%s", c.Name, c.Version, f.Name, err, fixFor(src))
+		}
+		got := buf.String()
+		if !strings.Contains(got, f.VersionWant) {
+			first := strings.TrimSpace(got)
+			if i := strings.IndexByte(first, '\n'); i >= 0 {
+				first = first[:i]
+			}
+			return fmt.Errorf("%s reports %q, want %q (pinned %s %s)%s", f.Name, first, f.VersionWant, c.Name, c.Version, fixFor(src))
+		}
+	}
+	return nil
+}
+
+func fixFor(src Source) string {
+	switch src {
+	case SourceDir:
+		return "; put the pinned version in the directory or use --source source"
+	case SourceBuild:
+		return "; this is a bug in the build recipe"
+	}
+	return ""
+}
+
+// notBuilt is the error for a missing entry.
+func notBuilt(component, version string) error {
+	return fmt.Errorf("artifact %s %s not built; run: hardway artifacts build", component, version)
+}

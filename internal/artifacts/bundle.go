@@ -1,0 +1,90 @@
+package artifacts
+
+import (
+	"path"
+	"path/filepath"
+)
+
+// Bundle is what a cluster of one Kubernetes version uses from the cache:
+// every binary with where a node installs it, and every image archive.
+// Paths are relative to the cache root, which nodes mount read-only at
+// NodeMountDir; NodePath gives the path inside a node.
+type Bundle struct {
+	KubernetesVersion string
+	// Root is the cache root on the host (the bind-mount source).
+	Root     string
+	Binaries []Binary
+	Images   []ImageArchive
+}
+
+// Binary is one program a node installs.
+type Binary struct {
+	Name      string // e.g. "kubelet"
+	Component string
+	Version   string
+	Rel       string // relative to the cache root, slash-separated
+	DestDir   string // BinDir or CNIDir
+	SHA256    string
+}
+
+// ImageArchive is one pod image as a docker-save archive.
+type ImageArchive struct {
+	Ref    string // e.g. images.Pause
+	Rel    string
+	SHA256 string
+}
+
+// NodePath is where a node sees rel through the read-only cache mount.
+func NodePath(rel string) string { return path.Join(NodeMountDir, rel) }
+
+// HostPath is rel on the host.
+func (b *Bundle) HostPath(rel string) string { return filepath.Join(b.Root, filepath.FromSlash(rel)) }
+
+// Binary returns the named binary.
+func (b *Bundle) Binary(name string) (Binary, bool) {
+	for _, x := range b.Binaries {
+		if x.Name == name {
+			return x, true
+		}
+	}
+	return Binary{}, false
+}
+
+// Resolve lists the cached artifacts for kubeVersion; any missing entry is an
+// error that says to run `hardway artifacts build`.
+func (s *Store) Resolve(kubeVersion string) (*Bundle, error) {
+	m, err := ManifestFor(kubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	return s.ResolveManifest(m)
+}
+
+// ResolveManifest is Resolve for a given manifest.
+func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
+	b := &Bundle{KubernetesVersion: m.KubernetesVersion, Root: s.Root}
+	for _, c := range m.Components {
+		e, ok := s.Find(c.Name, c.Version)
+		if !ok {
+			return nil, notBuilt(c.Name, c.Version)
+		}
+		rel, err := filepath.Rel(s.Root, e.Dir)
+		if err != nil {
+			return nil, err
+		}
+		sums := map[string]string{}
+		for _, f := range e.Files {
+			sums[f.Name] = f.SHA256
+		}
+		for _, f := range c.Files {
+			r := path.Join(filepath.ToSlash(rel), f.Name)
+			switch {
+			case c.Image != "" && f.Name == c.imageArchive():
+				b.Images = append(b.Images, ImageArchive{Ref: c.Image, Rel: r, SHA256: sums[f.Name]})
+			case f.DestDir != "":
+				b.Binaries = append(b.Binaries, Binary{Name: f.Name, Component: c.Name, Version: c.Version, Rel: r, DestDir: f.DestDir, SHA256: sums[f.Name]})
+			}
+		}
+	}
+	return b, nil
+}
