@@ -725,3 +725,38 @@ func TestCapBnd(t *testing.T) {
 		t.Errorf("with cgroup.controllers: %+v, %v; want cgroup v2", f, err)
 	}
 }
+
+// Units must have the three sections, start a binary from BinDir, and keep
+// comments out of continued ExecStart lines (systemd would take them as
+// arguments).
+func TestUnitsWellFormed(t *testing.T) {
+	for _, f := range []Facts{hostV1, hostV2} {
+		files := nodeFiles(t, inputs(cluster(t, 1), f), "node-0")
+		units := 0
+		for p, file := range files {
+			if !strings.HasSuffix(p, ".service") {
+				continue
+			}
+			units++
+			s := string(file.Data)
+			for _, sec := range []string{"\n[Unit]\n", "\n[Service]\n", "\n[Install]\n"} {
+				if !strings.Contains(s, sec) {
+					t.Errorf("%s lacks %s", p, strings.TrimSpace(sec))
+				}
+			}
+			name := strings.TrimSuffix(filepath.Base(p), ".service")
+			if !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
+				t.Errorf("%s does not start %s/%s", p, BinDir, name)
+			}
+			lines := strings.Split(s, "\n")
+			for i := 1; i < len(lines); i++ {
+				if strings.HasSuffix(lines[i-1], "\\") && (strings.HasPrefix(strings.TrimSpace(lines[i]), "#") || strings.TrimSpace(lines[i]) == "") {
+					t.Errorf("%s line %d: a continued line is a comment or empty", p, i+1)
+				}
+			}
+		}
+		if units != 7 {
+			t.Errorf("%d units, want 7", units)
+		}
+	}
+}

@@ -1,0 +1,140 @@
+package cli
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/encryption"
+	"hardway.dev/hardway/internal/kubeconfig"
+	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/state"
+)
+
+func newRenderCmd(a *app) *cobra.Command {
+	var out, cgroup string
+	cmd := &cobra.Command{
+		Use:   "render --out DIR",
+		Short: "Write every file each node would receive into DIR, to read before (or instead of) `hardway up`",
+		Long: `render writes, under DIR:
+  nodes/NODE/...     every file of that node at its path inside the node
+                     (systemd units, component configs, certificates, kubeconfigs)
+  cluster/           what stays on this machine: admin.kubeconfig, ca.pem, cluster.yaml
+  loadbalancer/...   haproxy.cfg of the API load balancer (when the cluster has one)
+  manifests/         objects applied through the API once it runs (RBAC, CoreDNS)
+
+The PKI, kubeconfigs and encryption config are the cluster's own (created in
+its state directory when missing), so the files match what "up" installs.
+Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				return fmt.Errorf("--out DIR is required: the directory to write the files into")
+			}
+			c, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			facts, err := render.DetectHostFacts()
+			if err != nil {
+				return err
+			}
+			switch cgroup {
+			case "":
+			case "v1":
+				facts.CgroupV1 = true
+			case "v2":
+				facts.CgroupV1 = false
+			default:
+				return fmt.Errorf("--cgroup %q: use v1 or v2", cgroup)
+			}
+
+			dir := state.For(c.Name)
+			set, changes, err := pki.Ensure(dir.PKI(), c, nil)
+			if err != nil {
+				return err
+			}
+			for _, ch := range changes {
+				if ch.Changed() {
+					a.log().Logf(0, "pki: %s %s (%s)", ch.Action, ch.Name, ch.Reason)
+				}
+			}
+			kcs, err := kubeconfig.Build(c, set)
+			if err != nil {
+				return err
+			}
+			enc, created, err := encryption.Ensure(dir.EncryptionConfig())
+			if err != nil {
+				return err
+			}
+			if created {
+				a.log().Logf(0, "encryption: created %s", dir.EncryptionConfig())
+			}
+			in := render.Inputs{Cluster: c, Facts: facts, PKI: set, Kubeconfigs: kcs, EncryptionConfig: enc}
+
+			for _, n := range c.Nodes {
+				files, err := render.NodeFiles(in, n)
+				if err != nil {
+					return err
+				}
+				if err := render.Write(filepath.Join(out, "nodes", n.Name), files); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "nodes/%s/  %d files (%s)\n", n.Name, len(files), roles(n.IsControlPlane(), n.IsWorker()))
+			}
+			files, err := render.ClusterFiles(in)
+			if err != nil {
+				return err
+			}
+			if err := render.Write(filepath.Join(out, "cluster"), files); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "cluster/  %d files\n", len(files))
+			if files, err = render.LoadBalancerFiles(in); err != nil {
+				return err
+			}
+			if len(files) > 0 {
+				if err := render.Write(filepath.Join(out, "loadbalancer"), files); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "loadbalancer%s\n", files[0].Path)
+			}
+			ms, err := render.Manifests(in)
+			if err != nil {
+				return err
+			}
+			names := make([]string, 0, len(ms))
+			for name := range ms {
+				names = append(names, name)
+			}
+			sort.Strings(names)
+			var mf []render.File
+			for _, name := range names {
+				mf = append(mf, render.File{Path: name, Mode: render.ModePublic, Data: ms[name]})
+			}
+			if err := render.Write(filepath.Join(out, "manifests"), mf); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "manifests/  %d files\n", len(mf))
+			fmt.Fprintf(a.out, "Facts used: cgroup v1=%v, no CAP_SYS_RESOURCE=%v. Files are in %s\n", facts.CgroupV1, facts.NoSysResource, out)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "directory to write the files into (required)")
+	cmd.Flags().StringVar(&cgroup, "cgroup", "", "render for cgroup v1 or v2 instead of what this machine uses")
+	return cmd
+}
+
+func roles(cp, worker bool) string {
+	switch {
+	case cp && worker:
+		return "control plane + worker"
+	case cp:
+		return "control plane"
+	default:
+		return "worker"
+	}
+}
