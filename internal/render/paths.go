@@ -51,7 +51,7 @@ type paths struct {
 	ControllerManagerKubeconfig, SchedulerKubeconfig, SchedulerConfig string
 
 	KubeletConfig, KubeletKubeconfig, KubeletCert, KubeletKey, KubeletCA string
-	KubeProxyConfig, KubeProxyKubeconfig                                 string
+	KubeProxyConfig, KubeProxyKubeconfig, Sysctl                         string
 }
 
 func nodePaths() paths {
@@ -97,5 +97,6 @@ func nodePaths() paths {
 		KubeletCA:           KubeletDir + "/ca.pem",
 		KubeProxyConfig:     KubeProxyDir + "/kube-proxy-config.yaml",
 		KubeProxyKubeconfig: KubeProxyDir + "/kubeconfig",
+		Sysctl:              SysctlFile,
 	}
 }

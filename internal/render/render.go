@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -207,7 +208,7 @@ func NodeFiles(in Inputs, n config.Node) ([]File, error) {
 		c.tmpl(CNIConfDir+"/10-bridge.conflist", ModePublic, "10-bridge.conflist")
 		c.tmpl(CNIConfDir+"/99-loopback.conf", ModePublic, "99-loopback.conf")
 		c.tmpl("/etc/crictl.yaml", ModePublic, "crictl.yaml")
-		c.tmpl(SysctlFile, ModePublic, "99-kubernetes.conf")
+		c.tmpl(P.Sysctl, ModePublic, "99-kubernetes.conf")
 
 		c.tmpl(P.KubeletConfig, ModePublic, "kubelet-config.yaml")
 		c.kubeconfig(pki.KubeletName(n.Name), P.KubeletKubeconfig)
@@ -302,8 +303,9 @@ func Manifests(in Inputs) (map[string][]byte, error) {
 // reader never sees half a file.
 func Write(dir string, files []File) error {
 	for _, f := range files {
-		rel := path.Clean("/" + filepath.ToSlash(f.Path))
-		if rel == "/" || strings.Contains(f.Path, "..") {
+		slash := filepath.ToSlash(f.Path)
+		rel := path.Clean("/" + slash)
+		if rel == "/" || slices.Contains(strings.Split(slash, "/"), "..") {
 			return fmt.Errorf("render: refusing to write %q: a file path must name a file without \"..\"", f.Path)
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(rel))
