@@ -97,5 +97,8 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(newDownCmd(a))
 	root.AddCommand(newCheckCmd(a))
 	root.AddCommand(newArtifactsCmd(a))
+	root.AddCommand(newRenderCmd(a))
+	root.AddCommand(newStepsCmd(a), newExplainCmd(a), newUpCmd(a), newVerifyCmd(a),
+		newKubeconfigCmd(a), newCertsCmd(a), newLogsCmd(a))
 	return root
 }
