@@ -21,12 +21,12 @@ func Dockerfile() string {
 	b.WriteString("# hardway node image, the registry way. Same recipe as `hardway node-image build`.\n")
 	b.WriteString("FROM debian:" + Suite + "\n")
 	b.WriteString("RUN apt-get update \\\n && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \\\n    ")
-	b.WriteString(strings.Join(Packages, " "))
+	b.WriteString(strings.Join(Packages(), " "))
 	b.WriteString(" \\\n && rm -rf /var/lib/apt/lists/*\n")
 	b.WriteString("COPY entrypoint " + EntrypointPath + "\n")
 	b.WriteString("COPY setup.sh /tmp/hardway-setup.sh\n")
 	b.WriteString("RUN chmod 0755 " + EntrypointPath + " && sh /tmp/hardway-setup.sh && rm -f /tmp/hardway-setup.sh\n")
-	for _, c := range imageChanges {
+	for _, c := range imageChanges() {
 		b.WriteString(c + "\n")
 	}
 	return b.String()

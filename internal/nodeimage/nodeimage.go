@@ -49,28 +49,32 @@ var setupScript []byte
 // Packages are installed on top of debootstrap's minbase variant. minbase
 // has no init, no networking tools and no certificates, so each one is here
 // for a reason.
-var Packages = []string{
-	"systemd", "systemd-sysv", "dbus", // PID 1 and what systemctl talks to
-	"iproute2", "iptables", "nftables", "ipset", "conntrack", "ethtool", // kube-proxy, CNI, kubelet
-	"socat",               // kubectl port-forward
-	"kmod",                // modprobe/lsmod, called by kube-proxy and containerd
-	"util-linux", "mount", // nsenter, findmnt, mount: kubelet
-	"libseccomp2",             // runc built with seccomp
-	"ca-certificates", "curl", // health checks against the API server
-	"procps", "less", // ps, top, for people debugging a node
-	"iputils-ping",   // reachability checks between nodes
-	"openssh-server", // optional access the way the original tutorial used
-	"haproxy",        // the API load balancer runs from this image too
+func Packages() []string {
+	return []string{
+		"systemd", "systemd-sysv", "dbus", // PID 1 and what systemctl talks to
+		"iproute2", "iptables", "nftables", "ipset", "conntrack", "ethtool", // kube-proxy, CNI, kubelet
+		"socat",               // kubectl port-forward
+		"kmod",                // modprobe/lsmod, called by kube-proxy and containerd
+		"util-linux", "mount", // nsenter, findmnt, mount: kubelet
+		"libseccomp2",             // runc built with seccomp
+		"ca-certificates", "curl", // health checks against the API server
+		"procps", "less", // ps, top, for people debugging a node
+		"iputils-ping",   // reachability checks between nodes
+		"openssh-server", // optional access the way the original tutorial used
+		"haproxy",        // the API load balancer runs from this image too
+	}
 }
 
 // imageChanges are the `docker import --change` lines; they are part of the
 // recipe because they change how a node boots.
-var imageChanges = []string{
-	"ENV container=docker",
-	// STOPSIGNAL is not an import change Docker 20.10 accepts; the provider
-	// passes --stop-signal SIGRTMIN+3 (what systemd shuts down on) instead.
-	`ENTRYPOINT ["` + EntrypointPath + `"]`,
-	`CMD ["/sbin/init"]`,
+func imageChanges() []string {
+	return []string{
+		"ENV container=docker",
+		// STOPSIGNAL is not an import change Docker 20.10 accepts; the provider
+		// passes --stop-signal SIGRTMIN+3 (what systemd shuts down on) instead.
+		`ENTRYPOINT ["` + EntrypointPath + `"]`,
+		`CMD ["/sbin/init"]`,
+	}
 }
 
 // Entrypoint returns the embedded entrypoint script (for docs and tests).
@@ -82,14 +86,26 @@ func SetupScript() []byte { return bytes.Clone(setupScript) }
 // Tag is the image reference for the current recipe: an unchanged recipe maps
 // to an existing image and is never rebuilt.
 func Tag() string {
+	return recipe{suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}.tag()
+}
+
+// recipe is everything that decides what the image contains. The mirror is
+// not part of it: any Debian mirror serves the same packages.
+type recipe struct {
+	suite             string
+	packages, changes []string
+	entrypoint, setup []byte
+}
+
+func (r recipe) tag() string {
 	h := sha256.New()
-	fmt.Fprintf(h, "suite=%s\n", Suite)
-	pk := append([]string(nil), Packages...)
+	fmt.Fprintf(h, "suite=%s\n", r.suite)
+	pk := append([]string(nil), r.packages...)
 	sort.Strings(pk)
 	fmt.Fprintf(h, "packages=%s\n", strings.Join(pk, ","))
-	fmt.Fprintf(h, "changes=%s\n", strings.Join(imageChanges, "\n"))
-	fmt.Fprintf(h, "entrypoint=%d:%s\n", len(entrypoint), entrypoint)
-	fmt.Fprintf(h, "setup=%d:%s\n", len(setupScript), setupScript)
+	fmt.Fprintf(h, "changes=%s\n", strings.Join(r.changes, "\n"))
+	fmt.Fprintf(h, "entrypoint=%d:%s\n", len(r.entrypoint), r.entrypoint)
+	fmt.Fprintf(h, "setup=%d:%s\n", len(r.setup), r.setup)
 	return Repository + ":" + hex.EncodeToString(h.Sum(nil))[:12]
 }
 
@@ -159,10 +175,10 @@ func Build(ctx context.Context, tag string, o Options) error {
 		return func() { logf(o.Log, 0, "[%d/4] done in %s", n, time.Since(t).Round(time.Second)) }
 	}
 
-	done := phase(1, fmt.Sprintf("debootstrap %s (minbase + %d packages) from %s; takes a few minutes, -v shows its output", Suite, len(Packages), mirror))
+	done := phase(1, fmt.Sprintf("debootstrap %s (minbase + %d packages) from %s; takes a few minutes, -v shows its output", Suite, len(Packages()), mirror))
 	_, err = o.Runner.Run(ctx, exec.Cmd{
 		Name:   "debootstrap",
-		Args:   []string{"--variant=minbase", "--include=" + strings.Join(Packages, ","), Suite, rootfs, mirror},
+		Args:   []string{"--variant=minbase", "--include=" + strings.Join(Packages(), ","), Suite, rootfs, mirror},
 		Stream: &lineLogger{log: o.Log, level: 1, prefix: "  debootstrap: "},
 	})
 	if err != nil {
@@ -200,7 +216,7 @@ func Build(ctx context.Context, tag string, o Options) error {
 
 	done = phase(4, "importing into Docker as "+tag)
 	imp := []string{"import"}
-	for _, c := range imageChanges {
+	for _, c := range imageChanges() {
 		imp = append(imp, "--change", c)
 	}
 	imp = append(imp, tarball, tag)

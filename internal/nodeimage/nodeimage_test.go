@@ -1,0 +1,202 @@
+package nodeimage
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"hardway.dev/hardway/internal/exec"
+)
+
+func TestHostMirror(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		want  string
+	}{
+		{"deb822 sources, security repo first in another file", map[string]string{
+			"etc/apt/sources.list.d/debian.sources": "Types: deb\n# http://snapshot.debian.org/archive/debian/20250520T000000Z\nURIs: http://deb.debian.org/debian\nSuites: bookworm bookworm-updates\nComponents: main\n\n" +
+				"Types: deb\nURIs: http://deb.debian.org/debian-security\nSuites: bookworm-security\n",
+		}, "http://deb.debian.org/debian"},
+		{"one-line list with options and a local mirror", map[string]string{
+			"etc/apt/sources.list": "# comment\ndeb-src http://src.example/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] https://mirror.example.org/debian/ bookworm main\n",
+		}, "https://mirror.example.org/debian"},
+		{"only third-party repos", map[string]string{
+			"etc/apt/sources.list.d/google.list": "deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main\n",
+		}, DefaultMirror},
+		{"nothing at all", map[string]string{}, DefaultMirror},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := fstest.MapFS{}
+			for k, v := range tt.files {
+				m[k] = &fstest.MapFile{Data: []byte(v)}
+			}
+			if got := HostMirror(m); got != tt.want {
+				t.Errorf("HostMirror = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestTagFollowsRecipe(t *testing.T) {
+	base := recipe{suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}
+	if !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}$`).MatchString(Tag()) || Tag() != base.tag() {
+		t.Fatalf("Tag() = %q, recipe tag %q", Tag(), base.tag())
+	}
+	reordered := base
+	reordered.packages = append([]string{base.packages[len(base.packages)-1]}, base.packages[:len(base.packages)-1]...)
+	if reordered.tag() != base.tag() {
+		t.Error("package order changed the tag; it must not (same image)")
+	}
+	changed := map[string]recipe{}
+	r := base
+	r.packages = append(append([]string(nil), base.packages...), "vim")
+	changed["package added"] = r
+	r = base
+	r.entrypoint = append(append([]byte(nil), entrypoint...), '\n')
+	changed["entrypoint edited"] = r
+	r = base
+	r.setup = []byte("true")
+	changed["setup edited"] = r
+	r = base
+	r.suite = "trixie"
+	changed["suite"] = r
+	for what, r := range changed {
+		if r.tag() == base.tag() {
+			t.Errorf("%s: tag unchanged", what)
+		}
+	}
+}
+
+// fakeHost plays debootstrap (creating the directories it would), chroot,
+// tar and docker.
+type fakeHost struct {
+	calls     []string
+	haveImage bool
+	failOn    string
+}
+
+func (f *fakeHost) Run(_ context.Context, c exec.Cmd) ([]byte, error) {
+	f.calls = append(f.calls, c.String())
+	if f.failOn != "" && c.Name == f.failOn {
+		return nil, &exec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte("E: boom"), Err: errors.New("exit status 1")}
+	}
+	switch c.Name {
+	case "debootstrap":
+		root := c.Args[len(c.Args)-2]
+		for _, d := range []string{"usr/local/bin", "tmp"} {
+			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+				return nil, err
+			}
+		}
+		if c.Stream != nil {
+			c.Stream.Write([]byte("I: Retrieving InRelease\nI: Base system installed successfully.\n"))
+		}
+	case "docker":
+		if c.Args[0] == "image" && !f.haveImage {
+			return nil, &exec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte("Error: No such image: x"), Err: errors.New("exit status 1")}
+		}
+	}
+	return nil, nil
+}
+
+type lines []string
+
+func (l *lines) Logf(level int, format string, args ...any) {
+	if level == 0 {
+		*l = append(*l, format)
+	}
+}
+
+func TestEnsure(t *testing.T) {
+	tag := Tag()
+	tests := []struct {
+		name      string
+		haveImage bool
+		force     bool
+		failOn    string
+		wantNames []string // the commands run, by program
+		wantErr   string
+	}{
+		{name: "present: not rebuilt", haveImage: true, wantNames: []string{"docker"}},
+		{name: "missing: built", wantNames: []string{"docker", "debootstrap", "chroot", "tar", "docker"}},
+		{name: "present but forced", haveImage: true, force: true, wantNames: []string{"docker", "debootstrap", "chroot", "tar", "docker"}},
+		{name: "debootstrap fails", failOn: "debootstrap", wantNames: []string{"docker", "debootstrap"},
+			wantErr: "debootstrap failed (needs root, `apt-get install debootstrap`, and a reachable Debian mirror http://mirror.test/debian; pick another with --mirror)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeHost{haveImage: tt.haveImage, failOn: tt.failOn}
+			var log lines
+			work := t.TempDir()
+			got, err := Ensure(context.Background(), Options{Runner: f, Log: &log, Mirror: "http://mirror.test/debian", WorkDir: work, Force: tt.force})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+			} else if err != nil || got != tag {
+				t.Fatalf("Ensure = %q, %v", got, err)
+			}
+			var names []string
+			for _, c := range f.calls {
+				names = append(names, strings.Fields(c)[0])
+			}
+			if strings.Join(names, " ") != strings.Join(tt.wantNames, " ") {
+				t.Errorf("ran %v, want %v:\n%s", names, tt.wantNames, strings.Join(f.calls, "\n"))
+			}
+			if left, _ := os.ReadDir(work); len(left) != 0 {
+				t.Errorf("work directory not cleaned up: %v", left)
+			}
+			if tt.haveImage && !tt.force && (len(log) != 1 || !strings.Contains(log[0], "up to date")) {
+				t.Errorf("log %q", log)
+			}
+		})
+	}
+}
+
+func TestBuildCommands(t *testing.T) {
+	f := &fakeHost{}
+	work := t.TempDir()
+	if err := Build(context.Background(), "hardway/node:test", Options{Runner: f, Mirror: "http://m/debian", WorkDir: work}); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.calls) != 4 {
+		t.Fatalf("calls %q", f.calls)
+	}
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,\S*haproxy bookworm /\S+/rootfs http://m/debian$`),
+		regexp.MustCompile(`^chroot /\S+/rootfs /bin/sh /tmp/hardway-setup.sh$`),
+		regexp.MustCompile(`^tar --numeric-owner --xattrs -C /\S+/rootfs -cf /\S+/rootfs.tar '--exclude=./dev/\*' .* \.$`),
+		regexp.MustCompile(`^docker import --change 'ENV container=docker' --change 'ENTRYPOINT \["/usr/local/bin/entrypoint"\]' --change 'CMD \["/sbin/init"\]' /\S+/rootfs.tar hardway/node:test$`),
+	}
+	for i, re := range want {
+		if !re.MatchString(f.calls[i]) {
+			t.Errorf("call %d = %q, want %s", i, f.calls[i], re)
+		}
+	}
+}
+
+func TestDockerfileMatchesRecipe(t *testing.T) {
+	d := Dockerfile()
+	for _, want := range append(Packages(), "FROM debian:bookworm", "COPY entrypoint /usr/local/bin/entrypoint", "sh /tmp/hardway-setup.sh", `ENTRYPOINT ["/usr/local/bin/entrypoint"]`, `CMD ["/sbin/init"]`) {
+		if !strings.Contains(d, want) {
+			t.Errorf("Dockerfile lacks %q:\n%s", want, d)
+		}
+	}
+	dir := t.TempDir()
+	if err := WriteDockerContext(dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][]byte{"entrypoint": entrypoint, "setup.sh": setupScript, "Dockerfile": []byte(d)} {
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s differs (%v)", name, err)
+		}
+	}
+}
