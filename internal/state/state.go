@@ -28,10 +28,12 @@ type Dir string
 // For returns the state directory of the cluster called name.
 func For(name string) Dir { return Dir(filepath.Join(Root(), "clusters", name)) }
 
-func (d Dir) Path() string            { return string(d) }
-func (d Dir) PKI() string             { return filepath.Join(string(d), "pki") }
-func (d Dir) Kubeconfigs() string     { return filepath.Join(string(d), "kubeconfigs") }
-func (d Dir) AdminKubeconfig() string { return filepath.Join(string(d), "kubeconfigs", "admin.kubeconfig") }
+func (d Dir) Path() string        { return string(d) }
+func (d Dir) PKI() string         { return filepath.Join(string(d), "pki") }
+func (d Dir) Kubeconfigs() string { return filepath.Join(string(d), "kubeconfigs") }
+func (d Dir) AdminKubeconfig() string {
+	return filepath.Join(string(d), "kubeconfigs", "admin.kubeconfig")
+}
 func (d Dir) EncryptionConfig() string {
 	return filepath.Join(string(d), "encryption-config.yaml")
 }

@@ -1,0 +1,134 @@
+// Package kube talks to the cluster's API from the host with client-go: the
+// same calls kubectl makes, without needing kubectl.
+package kube
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// FieldManager names hardway as the owner of the fields it applies.
+const FieldManager = "hardway"
+
+// Client bundles what hardway needs to talk to one cluster.
+type Client struct {
+	REST      *rest.Config
+	Clientset kubernetes.Interface
+	dynamic   dynamic.Interface
+	mapper    *restmapper.DeferredDiscoveryRESTMapper
+}
+
+// New builds a client from kubeconfig bytes.
+func New(kubeconfig []byte) (*Client, error) {
+	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("reading kubeconfig: %w", err)
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{REST: cfg, Clientset: cs, dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+// Apply server-side-applies every document of a multi-document YAML stream,
+// so re-applying unchanged manifests changes nothing.
+func (c *Client) Apply(ctx context.Context, manifests []byte) error {
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
+	for {
+		var obj unstructured.Unstructured
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("decoding manifest: %w", err)
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		if err := c.applyOne(ctx, &obj); err != nil {
+			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+}
+
+func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured) error {
+	gvk := obj.GroupVersionKind()
+	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		c.mapper.Reset()
+		if m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+			return err
+		}
+	}
+	data, err := obj.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	var ri dynamic.ResourceInterface = c.dynamic.Resource(m.Resource)
+	if m.Scope.Name() == "namespace" {
+		ns := obj.GetNamespace()
+		if ns == "" {
+			ns = "default"
+		}
+		ri = c.dynamic.Resource(m.Resource).Namespace(ns)
+	}
+	force := true
+	_, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
+	return err
+}
+
+// Readyz asks one API server for /readyz and returns its verbose answer.
+func (c *Client) Readyz(ctx context.Context) error {
+	body, err := c.Clientset.Discovery().RESTClient().Get().AbsPath("/readyz").Param("verbose", "1").DoRaw(ctx)
+	if err != nil {
+		failed := []string{}
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, "[-]") {
+				failed = append(failed, strings.TrimPrefix(l, "[-]"))
+			}
+		}
+		if len(failed) > 0 {
+			return fmt.Errorf("not ready: %s", strings.Join(failed, "; "))
+		}
+		return err
+	}
+	return nil
+}
+
+// ForServer returns a copy of the client aimed at another API server address
+// (one apiserver behind the load balancer), with the same identity.
+func (c *Client) ForServer(url string) (*Client, error) {
+	cfg := rest.CopyConfig(c.REST)
+	cfg.Host = url
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{REST: cfg, Clientset: cs, dynamic: c.dynamic, mapper: c.mapper}, nil
+}

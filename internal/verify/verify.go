@@ -1,0 +1,451 @@
+// Package verify proves a cluster works the way the hard way's smoke tests
+// do: real pods on every node, traffic across nodes, Services, DNS, the
+// apiserver→kubelet paths (logs, exec, port-forward), a NodePort from the
+// host and Secret encryption at rest.
+package verify
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+
+	"hardway.dev/hardway/internal/images"
+)
+
+// Namespace holds every object verify creates; it is removed afterwards.
+const Namespace = "hardway-verify"
+
+const appPort = 8080
+
+// Env is what the checks need from the cluster.
+type Env struct {
+	REST   *rest.Config
+	Client kubernetes.Interface
+	// NodeIPs are the addresses the host reaches the nodes at.
+	NodeIPs []string
+	// Workers is how many nodes run pods (one test pod per worker).
+	Workers int
+	// ClusterDomain is e.g. cluster.local.
+	ClusterDomain string
+	// EtcdGet reads a raw key from etcd (through etcdctl on a control-plane
+	// node): the only way to see what is really stored.
+	EtcdGet func(ctx context.Context, key string) ([]byte, error)
+}
+
+// Check is one smoke test.
+type Check struct {
+	Name string
+	Run  func(ctx context.Context, s *session) error
+}
+
+// Result is one check's outcome.
+type Result struct {
+	Name    string
+	Elapsed time.Duration
+	Err     error
+}
+
+// session carries what earlier checks found to later ones.
+type session struct {
+	env      Env
+	pods     []corev1.Pod
+	service  *corev1.Service
+	nodePort int32
+}
+
+// Checks lists the smoke tests in the order they run; later ones use the
+// Deployment the first one creates.
+func Checks() []Check {
+	return []Check{
+		{"deployment", checkDeployment},
+		{"pod-to-pod", checkPodToPod},
+		{"service", checkService},
+		{"dns", checkDNS},
+		{"logs", checkLogs},
+		{"exec", checkExec},
+		{"port-forward", checkPortForward},
+		{"nodeport", checkNodePort},
+		{"encryption", checkEncryption},
+	}
+}
+
+// Run executes every check, reporting each as it finishes, and returns the
+// results. A failed check does not stop the others unless they depend on it.
+func Run(ctx context.Context, env Env, report func(Result)) []Result {
+	s := &session{env: env}
+	var out []Result
+	deployOK := true
+	for _, c := range Checks() {
+		start := time.Now()
+		var err error
+		if !deployOK && c.Name != "encryption" {
+			err = fmt.Errorf("skipped: the test Deployment did not come up")
+		} else {
+			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			err = c.Run(cctx, s)
+			cancel()
+		}
+		if c.Name == "deployment" && err != nil {
+			deployOK = false
+		}
+		r := Result{Name: c.Name, Elapsed: time.Since(start), Err: err}
+		report(r)
+		out = append(out, r)
+	}
+	return out
+}
+
+// Cleanup removes the verify namespace; it does not wait for it to vanish.
+func Cleanup(ctx context.Context, env Env) error {
+	err := env.Client.CoreV1().Namespaces().Delete(ctx, Namespace, metav1.DeleteOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+func checkDeployment(ctx context.Context, s *session) error {
+	cs := s.env.Client
+	if err := ensureNamespace(ctx, cs); err != nil {
+		return err
+	}
+	replicas := int32(s.env.Workers)
+	labels := map[string]string{"app": "hello"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: Namespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					// One pod per node: the point is to exercise every node.
+					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
+						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
+						WhenUnsatisfiable: corev1.DoNotSchedule,
+						LabelSelector:     &metav1.LabelSelector{MatchLabels: labels},
+					}},
+					Containers: []corev1.Container{{
+						Name:            "hello",
+						Image:           images.TestApp,
+						ImagePullPolicy: corev1.PullNever,
+						Ports:           []corev1.ContainerPort{{ContainerPort: appPort}},
+						ReadinessProbe: &corev1.Probe{
+							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
+							PeriodSeconds: 1,
+						},
+					}},
+				},
+			},
+		},
+	}
+	_, err := cs.AppsV1().Deployments(Namespace).Create(ctx, dep, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		_, err = cs.AppsV1().Deployments(Namespace).Update(ctx, dep, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	var last string
+	err = poll(ctx, func() (bool, error) {
+		pods, err := cs.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=hello"})
+		if err != nil {
+			return false, err
+		}
+		var ready []corev1.Pod
+		nodes := map[string]bool{}
+		for _, p := range pods.Items {
+			if p.DeletionTimestamp == nil && podReady(p) {
+				ready = append(ready, p)
+				nodes[p.Spec.NodeName] = true
+			}
+		}
+		last = describePods(pods.Items)
+		if len(ready) == int(replicas) && len(nodes) == int(replicas) {
+			s.pods = ready
+			return true, nil
+		}
+		return false, nil
+	})
+	if err != nil {
+		return fmt.Errorf("%d ready pods on %d different nodes not reached: %v (pods: %s)", replicas, replicas, err, last)
+	}
+	for _, p := range s.pods {
+		out, err := s.exec(ctx, p, "wget", "-q", "-O", "-", fmt.Sprintf("http://127.0.0.1:%d/", appPort))
+		if err != nil {
+			return fmt.Errorf("pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
+		}
+		if !strings.Contains(out, "Hello World") {
+			return fmt.Errorf("pod %s on %s served %q, want Hello World", p.Name, p.Spec.NodeName, out)
+		}
+	}
+	return nil
+}
+
+func checkPodToPod(ctx context.Context, s *session) error {
+	if len(s.pods) < 2 {
+		// One node: still prove a pod reaches another pod's IP.
+		return s.wgetFrom(ctx, s.pods[0], s.pods[0].Status.PodIP)
+	}
+	for i, from := range s.pods {
+		to := s.pods[(i+1)%len(s.pods)]
+		if err := s.wgetFrom(ctx, from, to.Status.PodIP); err != nil {
+			return fmt.Errorf("%s (%s) → %s (%s): %w", from.Spec.NodeName, from.Status.PodIP, to.Spec.NodeName, to.Status.PodIP, err)
+		}
+	}
+	return nil
+}
+
+func checkService(ctx context.Context, s *session) error {
+	cs := s.env.Client
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: Namespace},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeNodePort,
+			Selector: map[string]string{"app": "hello"},
+			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(appPort)}},
+		},
+	}
+	got, err := cs.CoreV1().Services(Namespace).Create(ctx, svc, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		got, err = cs.CoreV1().Services(Namespace).Get(ctx, "hello", metav1.GetOptions{})
+	}
+	if err != nil {
+		return err
+	}
+	s.service = got
+	s.nodePort = got.Spec.Ports[0].NodePort
+	// From every pod, so kube-proxy's rules are exercised on every node.
+	for _, p := range s.pods {
+		if err := s.wgetFrom(ctx, p, got.Spec.ClusterIP+":80"); err != nil {
+			return fmt.Errorf("ClusterIP %s from %s: %w", got.Spec.ClusterIP, p.Spec.NodeName, err)
+		}
+	}
+	return nil
+}
+
+func checkDNS(ctx context.Context, s *session) error {
+	p := s.pods[0]
+	for _, name := range []string{
+		"kubernetes.default",
+		fmt.Sprintf("hello.%s.svc.%s", Namespace, s.env.ClusterDomain),
+	} {
+		var out string
+		err := poll(ctx, func() (bool, error) {
+			var err error
+			out, err = s.exec(ctx, p, "nslookup", name)
+			return err == nil, nil
+		})
+		if err != nil {
+			return fmt.Errorf("nslookup %s in pod %s: %s", name, p.Name, strings.TrimSpace(out))
+		}
+	}
+	// The name must also work for traffic, not just resolve.
+	return s.wgetFrom(ctx, p, "hello")
+}
+
+func checkLogs(ctx context.Context, s *session) error {
+	for _, p := range s.pods {
+		req := s.env.Client.CoreV1().Pods(Namespace).GetLogs(p.Name, &corev1.PodLogOptions{})
+		data, err := req.DoRaw(ctx)
+		if err != nil {
+			return fmt.Errorf("logs of %s on %s: %w", p.Name, p.Spec.NodeName, err)
+		}
+		if !strings.Contains(string(data), "GET") {
+			return fmt.Errorf("logs of %s on %s do not show the requests made to it: %q", p.Name, p.Spec.NodeName, string(data))
+		}
+	}
+	return nil
+}
+
+func checkExec(ctx context.Context, s *session) error {
+	for _, p := range s.pods {
+		out, err := s.exec(ctx, p, "hostname")
+		if err != nil {
+			return fmt.Errorf("exec in %s on %s: %w", p.Name, p.Spec.NodeName, err)
+		}
+		if strings.TrimSpace(out) != p.Name {
+			return fmt.Errorf("exec hostname in %s printed %q", p.Name, out)
+		}
+	}
+	return nil
+}
+
+func checkPortForward(ctx context.Context, s *session) error {
+	for _, p := range s.pods {
+		body, err := portForwardGet(ctx, s.env.REST, p, appPort)
+		if err != nil {
+			return fmt.Errorf("port-forward to %s on %s: %w", p.Name, p.Spec.NodeName, err)
+		}
+		if !strings.Contains(body, "Hello World") {
+			return fmt.Errorf("port-forward to %s returned %q", p.Name, body)
+		}
+	}
+	return nil
+}
+
+func checkNodePort(ctx context.Context, s *session) error {
+	if s.service == nil {
+		return fmt.Errorf("skipped: the Service was not created")
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	for _, ip := range s.env.NodeIPs {
+		url := fmt.Sprintf("http://%s:%d/", ip, s.nodePort)
+		var body string
+		err := poll(ctx, func() (bool, error) {
+			resp, err := client.Get(url)
+			if err != nil {
+				body = err.Error()
+				return false, nil
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			body = string(b)
+			return strings.Contains(body, "Hello World"), nil
+		})
+		if err != nil {
+			return fmt.Errorf("GET %s from this host: %s", url, strings.TrimSpace(body))
+		}
+	}
+	return nil
+}
+
+func checkEncryption(ctx context.Context, s *session) error {
+	cs := s.env.Client
+	if err := ensureNamespace(ctx, cs); err != nil {
+		return err
+	}
+	sec := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "hardway-encryption-check", Namespace: Namespace},
+		StringData: map[string]string{"password": "correct horse battery staple"},
+	}
+	_, err := cs.CoreV1().Secrets(Namespace).Create(ctx, sec, metav1.CreateOptions{})
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	raw, err := s.env.EtcdGet(ctx, "/registry/secrets/"+Namespace+"/"+sec.Name)
+	if err != nil {
+		return err
+	}
+	const prefix = "k8s:enc:aescbc:v1:"
+	i := bytes.Index(raw, []byte("k8s:"))
+	if i < 0 || !bytes.HasPrefix(raw[i:], []byte(prefix)) {
+		return fmt.Errorf("the Secret is stored in etcd without the %s prefix: %q", prefix, truncate(raw, 80))
+	}
+	if bytes.Contains(raw, []byte("correct horse")) {
+		return fmt.Errorf("the Secret's value is readable in etcd")
+	}
+	return nil
+}
+
+func (s *session) wgetFrom(ctx context.Context, p corev1.Pod, target string) error {
+	if !strings.Contains(target, ":") {
+		if strings.Count(target, ".") == 3 {
+			target = fmt.Sprintf("%s:%d", target, appPort)
+		} else {
+			target += ":80"
+		}
+	}
+	var out string
+	err := poll(ctx, func() (bool, error) {
+		var err error
+		out, err = s.exec(ctx, p, "wget", "-q", "-T", "3", "-O", "-", "http://"+target+"/")
+		return err == nil && strings.Contains(out, "Hello World"), nil
+	})
+	if err != nil {
+		return fmt.Errorf("wget http://%s/ from pod %s: %s", target, p.Name, strings.TrimSpace(out))
+	}
+	return nil
+}
+
+// exec runs a command in the pod through the API server and kubelet, the
+// same path as kubectl exec.
+func (s *session) exec(ctx context.Context, p corev1.Pod, cmd ...string) (string, error) {
+	req := s.env.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{Container: p.Spec.Containers[0].Name, Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
+	ws, err := remotecommand.NewWebSocketExecutor(s.env.REST, "GET", req.URL().String())
+	if err != nil {
+		return "", err
+	}
+	var stdout, stderr bytes.Buffer
+	err = ws.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
+	if err != nil {
+		return stdout.String() + stderr.String(), fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+func ensureNamespace(ctx context.Context, cs kubernetes.Interface) error {
+	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+func podReady(p corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+func describePods(pods []corev1.Pod) string {
+	var parts []string
+	for _, p := range pods {
+		st := string(p.Status.Phase)
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Waiting != nil {
+				st = cs.State.Waiting.Reason + ": " + cs.State.Waiting.Message
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s on %q %s", p.Name, p.Spec.NodeName, st))
+	}
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, "; ")
+}
+
+// poll calls f every half second until it returns true, an error, or ctx ends.
+func poll(ctx context.Context, f func() (bool, error)) error {
+	t := time.NewTicker(500 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ok, err := f()
+		if err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("timed out")
+		case <-t.C:
+		}
+	}
+}
+
+func truncate(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[:n]
+	}
+	return b
+}

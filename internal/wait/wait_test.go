@@ -1,0 +1,39 @@
+package wait
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestUntil(t *testing.T) {
+	tests := []struct {
+		name    string
+		doneAt  int
+		wantErr string
+	}{
+		{"immediately", 1, ""},
+		{"after a few tries", 3, ""},
+		{"never, reports last reason", 1 << 30, "still starting"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			err := Until(context.Background(), "thing", time.Millisecond, 50*time.Millisecond, func(context.Context) (bool, error) {
+				calls++
+				if calls >= tt.doneAt {
+					return true, nil
+				}
+				return false, errors.New("still starting")
+			})
+			if tt.wantErr == "" && err != nil {
+				t.Fatalf("unexpected error: %v", err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "thing")) {
+				t.Fatalf("error %v, want one naming thing and %q", err, tt.wantErr)
+			}
+		})
+	}
+}
