@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -33,6 +34,7 @@ type fakeRunner struct {
 	calls    []string
 	versions map[string]string
 	failGo   error
+	modJSON  string // answer to `go mod download -json`
 }
 
 func (f *fakeRunner) Run(_ context.Context, c hexec.Cmd) ([]byte, error) {
@@ -40,6 +42,9 @@ func (f *fakeRunner) Run(_ context.Context, c hexec.Cmd) ([]byte, error) {
 	f.calls = append(f.calls, c.String())
 	f.mu.Unlock()
 	if c.Name == "env" {
+		if slices.Contains(c.Args, "download") && f.modJSON != "" {
+			return []byte(f.modJSON), nil
+		}
 		if f.failGo != nil {
 			return nil, &hexec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte(f.failGo.Error()), Err: f.failGo}
 		}
@@ -617,5 +622,87 @@ func TestDefaultRoot(t *testing.T) {
 		if got, err := DefaultRoot(); err != nil || got != tt.want {
 			t.Errorf("DefaultRoot() = %q, %v; want %q", got, err, tt.want)
 		}
+	}
+}
+
+// Two processes building the same entry: the first commit wins and the
+// second gets that entry, not a half-replaced directory.
+func TestConcurrentCommitKeepsFirst(t *testing.T) {
+	s := NewStore(t.TempDir())
+	var stages []*Stage
+	for _, content := range []string{"first", "second"} {
+		st, err := s.NewStage("crictl", "v1.37.0", SourceBuild)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(st.Dir, "crictl"), []byte(content), 0o755)
+		stages = append(stages, st)
+	}
+	for _, st := range stages {
+		e, err := st.Commit([]string{"crictl"}, 0, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(filepath.Join(e.Dir, "crictl")); string(b) != "first" {
+			t.Errorf("entry holds %q, want the first commit", b)
+		}
+	}
+	assertNoStaging(t, s)
+}
+
+// The commands a source build runs carry the flags that matter: static
+// builds, version stamps, seccomp for runc, the generated Kubernetes module.
+func TestSourceBuildCommands(t *testing.T) {
+	m, err := ManifestFor("v1.37.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modDir := t.TempDir()
+	gomod := filepath.Join(modDir, "kubernetes.mod")
+	os.WriteFile(gomod, []byte("module k8s.io/kubernetes\n\ngo 1.26.0\n\nreplace k8s.io/api => ./staging/src/k8s.io/api\n"), 0o644)
+	modJSON := fmt.Sprintf(`{"Path":"x","Version":"v1","Dir":%q,"GoMod":%q}`, modDir, gomod)
+
+	tests := []struct {
+		component string
+		seccomp   bool
+		want      []string
+		wantErr   string
+	}{
+		{CompKubernetes, true, []string{"CGO_ENABLED=0", "build -mod=mod", "-trimpath", "k8s.io/component-base/version.gitVersion=v1.37.2", "k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-apiserver"}, ""},
+		{CompEtcd, true, []string{"CGO_ENABLED=0", "./cmd/etcd", "./cmd/etcdctl"}, ""},
+		{CompRunc, true, []string{"CGO_ENABLED=1", "seccomp", "-extldflags -static"}, ""},
+		{CompRunc, false, nil, "apt-get install libseccomp-dev"},
+		{CompContainerd, true, []string{"CGO_ENABLED=0", "github.com/containerd/containerd/v2/version.Version=v2.2.0", "./cmd/ctr"}, ""},
+		{CompCNI, true, []string{"install", "GOBIN=", "plugins/main/bridge@v1.9.0", "buildversion.BuildVersion=v1.9.0"}, ""},
+		{CompCrictl, true, []string{"sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0", "version.Version=v1.37.0"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s seccomp=%v", tt.component, tt.seccomp), func(t *testing.T) {
+			run := &fakeRunner{modJSON: modJSON}
+			b := newTestBuilder(t, run)
+			b.HaveSeccomp = func() bool { return tt.seccomp }
+			c, _ := m.Component(tt.component)
+			st, err := b.Store.NewStage(c.Name, c.Version, SourceBuild)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Abort()
+			_, err = b.buildSource(context.Background(), m, c, st.Dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			last := run.calls[len(run.calls)-1]
+			for _, w := range tt.want {
+				if !strings.Contains(last, w) {
+					t.Errorf("build command lacks %q:\n%s", w, last)
+				}
+			}
+		})
 	}
 }

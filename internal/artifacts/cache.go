@@ -196,6 +196,12 @@ func (st *Stage) Commit(files []string, took time.Duration, origin string) (*Ent
 	if err := os.Chmod(st.Dir, 0o755); err != nil {
 		return nil, err
 	}
+	// Another hardway process may have finished the same entry meanwhile:
+	// keep that one, it may already be in use.
+	if e, ok := st.s.Get(st.component, st.version, st.src); ok {
+		st.Abort()
+		return e, nil
+	}
 	// A previous entry for the same key (for example one whose files were
 	// damaged and so failed Get) is moved aside first: rename(2) does not
 	// replace a non-empty directory.

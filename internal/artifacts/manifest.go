@@ -103,6 +103,9 @@ type SourceRecipe struct {
 	LDFlags []string
 	// NeedsSeccomp: cgo links libseccomp, so the build host needs its headers.
 	NeedsSeccomp bool
+	// StaticCGO links a cgo program statically (like upstream's release
+	// runc), so nodes need neither libseccomp2 nor a matching glibc.
+	StaticCGO bool
 }
 
 // Download is one official release file.
@@ -371,8 +374,9 @@ func runcComponent() Component {
 			// Without seccomp pods fail with "seccomp not supported"; the
 			// libpathrs tag of upstream's Makefile needs a Rust library.
 			CGO:          true,
-			Tags:         []string{"seccomp", "urfave_cli_no_docs"},
+			Tags:         []string{"seccomp", "urfave_cli_no_docs", "netgo", "osusergo"},
 			NeedsSeccomp: true,
+			StaticCGO:    true,
 		},
 		Release: []Download{{
 			URL:    "https://github.com/opencontainers/runc/releases/download/" + v + "/runc.{arch}",

@@ -54,6 +54,9 @@ func buildFlags(r *SourceRecipe) []string {
 	for _, x := range r.LDFlags {
 		ld += " -X " + x
 	}
+	if r.StaticCGO {
+		ld += " -linkmode external -extldflags -static"
+	}
 	flags := []string{"-trimpath", "-buildvcs=false", "-ldflags", ld}
 	if len(r.Tags) > 0 {
 		flags = append(flags, "-tags", strings.Join(r.Tags, ","))
@@ -98,7 +101,7 @@ func (b *Builder) buildSource(ctx context.Context, m *Manifest, c *Component, di
 		return "", fmt.Errorf("%s needs cgo and cannot be cross-built for %s on %s; build it on a %s machine", c.Name, b.Store.Arch, runtime.GOARCH, b.Store.Arch)
 	}
 	if r.NeedsSeccomp && !b.haveSeccomp() {
-		return "", fmt.Errorf("%s needs the libseccomp headers to build; run: apt-get install libseccomp-dev (and gcc)", c.Name)
+		return "", fmt.Errorf("%s needs libseccomp's headers and static library to build; run: apt-get install libseccomp-dev gcc", c.Name)
 	}
 	work, err := os.MkdirTemp(filepath.Dir(dir), "work-")
 	if err != nil {
