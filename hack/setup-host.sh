@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Prepares a fresh Debian/Ubuntu machine (as root) for hardway: the packages
+# the build and the nodes need, and a running Docker engine. Safe to re-run.
+set -euo pipefail
+
+need_pkgs=()
+command -v docker >/dev/null 2>&1 || need_pkgs+=(docker.io)
+command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
+[ -e /usr/include/seccomp.h ] || need_pkgs+=(libseccomp-dev)   # runc is built with seccomp
+command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)      # tests cross-check certificates
+command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)    # cgo for runc
+command -v dpkg-deb >/dev/null 2>&1 || need_pkgs+=(dpkg)
+command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
+
+if [ "$(id -u)" != 0 ]; then
+  echo "setup-host: run as root (it installs packages and starts dockerd)" >&2
+  exit 1
+fi
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  echo "setup-host: installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+
+if ! docker info >/dev/null 2>&1; then
+  if [ -d /run/systemd/system ]; then
+    systemctl start docker
+  else
+    # No systemd on this host (CI, containers): run the engine in the background.
+    echo "setup-host: starting dockerd (log: /var/log/dockerd.log)"
+    nohup dockerd >/var/log/dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 1 60); do
+    docker info >/dev/null 2>&1 && break
+    sleep 1
+  done
+  docker info >/dev/null 2>&1 || { echo "setup-host: dockerd did not start; see /var/log/dockerd.log" >&2; tail -20 /var/log/dockerd.log >&2; exit 1; }
+fi
+echo "setup-host: ready (docker $(docker version --format '{{.Server.Version}}'))"

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/logx"
+	"hardway.dev/hardway/internal/nodeimage"
+	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
+	"hardway.dev/hardway/internal/verify"
+)
+
+// cluster assembles what the steps run against: config, state directory,
+// host facts, the Docker provider and the resolved artifact cache.
+func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger) (*steps.Cluster, error) {
+	facts, err := render.DetectHostFacts()
+	if err != nil {
+		return nil, err
+	}
+	store, err := a.artifactStore()
+	if err != nil {
+		return nil, err
+	}
+	c := &steps.Cluster{
+		Config:   cfg,
+		State:    state.For(cfg.Name),
+		Facts:    facts,
+		Log:      log,
+		Provider: a.dockerProvider(),
+		Create:   provider.CreateOptions{Image: nodeimage.Tag(), ArtifactsDir: store.Root},
+	}
+	c.Preflight = func(ctx context.Context) error {
+		if err := a.preflight(ctx, cfg); err != nil {
+			return err
+		}
+		// Binaries and images must exist before any node is touched.
+		bundle, err := store.Resolve(cfg.KubernetesVersion)
+		if err != nil {
+			return err
+		}
+		c.Artifacts = bundle
+		ok, err := nodeimage.Exists(ctx, a.runner(), c.Create.Image)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return fmt.Errorf("node image %s is not built; run: hardway node-image build", c.Create.Image)
+		}
+		return nil
+	}
+	// Steps after check need the bundle even when check is skipped (--from).
+	if b, err := store.Resolve(cfg.KubernetesVersion); err == nil {
+		c.Artifacts = b
+	}
+	return c, nil
+}
+
+// explainCluster is a Cluster for teaching: it never touches Docker. When the
+// cluster has no state yet, certificates are generated in a throw-away
+// directory so the text can show real files.
+func (a *app) explainCluster(cfg *config.Cluster) (*steps.Cluster, func(), error) {
+	facts, err := render.DetectHostFacts()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := state.For(cfg.Name)
+	cleanup := func() {}
+	if !dir.Exists() {
+		tmp, err := os.MkdirTemp("", "hardway-explain-")
+		if err != nil {
+			return nil, nil, err
+		}
+		dir = state.Dir(tmp)
+		cleanup = func() { os.RemoveAll(tmp) }
+	}
+	c := &steps.Cluster{Config: cfg, State: dir, Facts: facts, Log: logx.Discard{}}
+	if store, err := a.artifactStore(); err == nil {
+		if b, err := store.Resolve(cfg.KubernetesVersion); err == nil {
+			c.Artifacts = b
+		}
+	}
+	return c, cleanup, nil
+}
+
+// planSteps is --dry-run: what would run, in order, without doing it.
+func (a *app) planSteps(cfg *config.Cluster, list []steps.Step) error {
+	fmt.Fprintf(a.out, "Dry run for cluster %q (%d nodes, Kubernetes %s). Nothing is changed.\n", cfg.Name, len(cfg.Nodes), cfg.KubernetesVersion)
+	fmt.Fprintf(a.out, "Every file these steps write is what `hardway render --out DIR` produces.\n\n")
+	for i, s := range list {
+		fmt.Fprintf(a.out, "%2d  %-13s %s\n", i+1, s.Name, s.Title)
+	}
+	fmt.Fprintf(a.out, "\nRead what each does: hardway explain STEP\n")
+	return nil
+}
+
+func newVerifyCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify",
+		Short: "Run the smoke tests against a running cluster; non-zero exit if any fails",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.existingConfig()
+			if err != nil {
+				return err
+			}
+			c, err := a.cluster(cmd.Context(), cfg, a.log())
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "Verifying cluster %q\n", cfg.Name)
+			_, err = c.Verify(cmd.Context(), func(r verify.Result) {
+				mark, extra := "✓", ""
+				if r.Err != nil {
+					mark, extra = "✗", "\n      "+strings.ReplaceAll(r.Err.Error(), "\n", "\n      ")
+				}
+				fmt.Fprintf(a.out, "  %s %-13s %5.1fs%s\n", mark, r.Name, r.Elapsed.Seconds(), extra)
+			})
+			if err == nil {
+				fmt.Fprintln(a.out, "All checks passed.")
+			}
+			return err
+		},
+	}
+}
+
+// existingConfig is the config a cluster was built with (saved in its state
+// directory by `up`), so later commands need no -c; -c still wins.
+func (a *app) existingConfig() (*config.Cluster, error) {
+	if a.configFile != "" {
+		return a.loadConfig()
+	}
+	name := a.name
+	if name == "" {
+		name = config.DefaultName
+	}
+	dir := state.For(name)
+	if _, err := os.Stat(dir.Config()); err != nil {
+		return nil, fmt.Errorf("cluster %q has no state on this host (%s); create it with: hardway up --name %s", name, dir.Path(), name)
+	}
+	c, err := config.Load(dir.Config())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// preflight runs the host checks for `up`: the required ones must pass.
+func (a *app) preflight(ctx context.Context, cfg *config.Cluster) error {
+	var failed []string
+	for _, r := range hostCheckEnv(a.runner()).checks(ctx, cfg) {
+		if !r.ok && r.required {
+			failed = append(failed, fmt.Sprintf("%s (%s; fix: %s)", r.name, r.detail, r.hint))
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("this host is not ready:\n  %s\n  details: hardway check", strings.Join(failed, "\n  "))
+	}
+	return nil
+}

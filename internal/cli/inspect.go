@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/kubeconfig"
+	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/state"
+)
+
+func newKubeconfigCmd(a *app) *cobra.Command {
+	var merge bool
+	cmd := &cobra.Command{
+		Use:   "kubeconfig",
+		Short: "Print the admin kubeconfig's path (last line); --merge adds it to your kubeconfig",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			name, err := a.clusterName()
+			if err != nil {
+				return err
+			}
+			dir := state.For(name)
+			path := dir.AdminKubeconfig()
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return fmt.Errorf("cluster %q has no admin kubeconfig (%s); create the cluster with: hardway up --name %s", name, path, name)
+			}
+			if merge {
+				target := userKubeconfig()
+				ctxName := "hardway-" + name
+				if err := kubeconfig.Merge(target, data, ctxName); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "merged context %q into %s (kubectl config use-context %s)\n", ctxName, target, ctxName)
+			}
+			fmt.Fprintln(a.out, path)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&merge, "merge", false, "add or update a context hardway-NAME in $KUBECONFIG or ~/.kube/config")
+	return cmd
+}
+
+// userKubeconfig is where kubectl looks first.
+func userKubeconfig() string {
+	if k := os.Getenv("KUBECONFIG"); k != "" {
+		return filepath.SplitList(k)[0]
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		home = "/root"
+	}
+	return filepath.Join(home, ".kube", "config")
+}
+
+func newCertsCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "certs",
+		Short: "List the cluster's certificates: identity, names, issuer and expiry",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.existingConfig()
+			if err != nil {
+				return err
+			}
+			dir := state.For(cfg.Name)
+			set, err := pki.Load(dir.PKI(), cfg)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tCN\tO\tSANS\tISSUER\tEXPIRES")
+			for _, spec := range pki.Specs(cfg) {
+				p, ok := set.Get(spec.Name)
+				if !ok {
+					continue
+				}
+				info, err := pki.Describe(p)
+				if err != nil {
+					return err
+				}
+				if info.KeyOnly {
+					fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t(key pair, %s)\n", info.Name, info.KeyAlgorithm)
+					continue
+				}
+				sans := strings.Join(append(append([]string{}, info.DNSNames...), info.IPs...), ",")
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\n", info.Name, info.CommonName, dashIfEmpty(strings.Join(info.Organization, ",")),
+					dashIfEmpty(sans), info.Issuer, info.NotAfter.Format("2006-01-02"), until(info.NotAfter))
+			}
+			tw.Flush()
+			fmt.Fprintf(a.out, "\nfiles: %s\n", dir.PKI())
+			return nil
+		},
+	}
+}
+
+func until(t time.Time) string {
+	d := time.Until(t)
+	if d < 0 {
+		return "EXPIRED"
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newLogsCmd(a *app) *cobra.Command {
+	var lines int
+	cmd := &cobra.Command{
+		Use:   "logs NODE COMPONENT",
+		Short: "Show a component's journal on a node (etcd, kube-apiserver, kubelet, containerd, haproxy, ...)",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := a.clusterName()
+			if err != nil {
+				return err
+			}
+			n, err := a.dockerProvider().Node(cmd.Context(), name, args[0])
+			if err != nil {
+				return err
+			}
+			out, err := n.Run(cmd.Context(), nil, "journalctl", "-u", args[1], "--no-pager", "-o", "short-precise", "-n", fmt.Sprint(lines))
+			if err != nil {
+				return err
+			}
+			if strings.TrimSpace(string(out)) == "-- No entries --" {
+				return fmt.Errorf("no journal for %q on %s; components: %s", args[1], args[0], strings.Join(components(), ", "))
+			}
+			_, err = a.out.Write(out)
+			return err
+		},
+	}
+	cmd.Flags().IntVarP(&lines, "lines", "n", 200, "how many of the last lines")
+	return cmd
+}
+
+func components() []string {
+	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "haproxy"}
+}
+

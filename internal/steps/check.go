@@ -1,0 +1,30 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+func checkStep() Step {
+	return Step{
+		Name:    "check",
+		Title:   "Preflight: this host can run the cluster",
+		Explain: explainCheck,
+		Run: func(ctx context.Context, c *Cluster) error {
+			if c.Preflight == nil {
+				return nil
+			}
+			return c.Preflight(ctx)
+		},
+	}
+}
+
+func explainCheck(c *Cluster) (string, error) {
+	var b strings.Builder
+	b.WriteString(checkProse)
+	section(&b, "On this host")
+	fmt.Fprintf(&b, "  cgroup v1: %v   CAP_SYS_RESOURCE missing: %v   kube-proxy mode: %s\n", c.Facts.CgroupV1, c.Facts.NoSysResource, c.Config.Network.KubeProxyMode)
+	fmt.Fprintf(&b, "  Run the checks alone: hardway check\n")
+	return b.String(), nil
+}

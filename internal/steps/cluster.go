@@ -1,0 +1,88 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sync"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/logx"
+	"hardway.dev/hardway/internal/artifacts"
+	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/state"
+)
+
+// Cluster is what every step works on: the config, where its state lives on
+// the host, the machines, and what earlier steps produced.
+type Cluster struct {
+	Config *config.Cluster
+	State  state.Dir
+	Facts  render.Facts
+	Log    logx.Logger
+	// Provider creates and finds the machines (Docker containers, ...).
+	Provider provider.Provider
+	// Create is what Provider.Create needs beyond the config: the node
+	// image and the artifact cache to mount.
+	Create provider.CreateOptions
+	// Artifacts locates binaries and image archives in the cache; nil
+	// until the cache is resolved (explain works without it).
+	Artifacts *artifacts.Bundle
+	// Preflight checks the host (the check step); nil skips it.
+	Preflight func(ctx context.Context) error
+
+	mu          sync.Mutex
+	pki         *pki.Set
+	kubeconfigs map[string][]byte
+	encryption  []byte
+	nodes       map[string]provider.Node
+}
+
+// NodeArtifactsDir is where a node sees the host's artifact cache.
+const NodeArtifactsDir = provider.ArtifactsMount
+
+// Node returns the running node called name.
+func (c *Cluster) Node(ctx context.Context, name string) (provider.Node, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodes == nil {
+		if c.Provider == nil {
+			return nil, fmt.Errorf("no provider configured")
+		}
+		ns, err := c.Provider.Nodes(ctx, c.Config.Name)
+		if err != nil {
+			return nil, err
+		}
+		c.nodes = map[string]provider.Node{}
+		for _, n := range ns {
+			c.nodes[n.Name()] = n
+		}
+	}
+	n, ok := c.nodes[name]
+	if !ok {
+		return nil, fmt.Errorf("node %s of cluster %s is not running; create it with: hardway up --name %s --from nodes", name, c.Config.Name, c.Config.Name)
+	}
+	return n, nil
+}
+
+// forgetNodes drops the cached node list after nodes are (re)created.
+func (c *Cluster) forgetNodes() {
+	c.mu.Lock()
+	c.nodes = nil
+	c.mu.Unlock()
+}
+
+// binary returns where a node finds a binary in the artifact mount and where
+// it installs it.
+func (c *Cluster) binary(name string) (src, dst string, err error) {
+	if c.Artifacts == nil {
+		return "", "", fmt.Errorf("artifacts not resolved; run: hardway artifacts build")
+	}
+	b, ok := c.Artifacts.Binary(name)
+	if !ok {
+		return "", "", fmt.Errorf("no artifact provides %s; run: hardway artifacts build", name)
+	}
+	return artifacts.NodePath(b.Rel), path.Join(b.DestDir, b.Name), nil
+}

@@ -1,0 +1,207 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/kube"
+	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/wait"
+)
+
+func controlPlaneStep() Step {
+	return Step{
+		Name:    "control-plane",
+		Title:   "Control plane: kube-apiserver, controller-manager, scheduler + API load balancer",
+		Explain: explainControlPlane,
+		Run:     runControlPlane,
+	}
+}
+
+var (
+	apiserverService = service{
+		unit:     "kube-apiserver",
+		binaries: []string{"kube-apiserver", "kubectl"},
+		inputs: []string{"/etc/kubernetes/pki/", "/etc/kubernetes/encryption-config.yaml", "/etc/kubernetes/audit-policy.yaml",
+			"/etc/kubernetes/authentication-config.yaml", "/etc/systemd/system/kube-apiserver.service"},
+	}
+	controllerManagerService = service{
+		unit:     "kube-controller-manager",
+		binaries: []string{"kube-controller-manager"},
+		inputs: []string{"/etc/kubernetes/pki/ca", "/etc/kubernetes/pki/service-account-key.pem",
+			"/etc/kubernetes/kube-controller-manager.kubeconfig", "/etc/systemd/system/kube-controller-manager.service"},
+	}
+	schedulerService = service{
+		unit:     "kube-scheduler",
+		binaries: []string{"kube-scheduler"},
+		inputs:   []string{"/etc/kubernetes/kube-scheduler.kubeconfig", "/etc/kubernetes/kube-scheduler.yaml", "/etc/systemd/system/kube-scheduler.service"},
+	}
+)
+
+func runControlPlane(ctx context.Context, c *Cluster) error {
+	cps := c.Config.ControlPlanes()
+	err := c.forEachNode(ctx, cps, func(ctx context.Context, n config.Node) error {
+		// The API server first: the other two talk to it.
+		for _, svc := range []service{apiserverService, controllerManagerService, schedulerService} {
+			if err := c.deploy(ctx, n, svc, false); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.deployLoadBalancer(ctx); err != nil {
+		return err
+	}
+	admin, err := c.Admin()
+	if err != nil {
+		return err
+	}
+	// Every API server on its own address, then through the load balancer.
+	for _, n := range cps {
+		cl, err := admin.ForServer(fmt.Sprintf("https://%s:%d", n.IP, c.Config.Network.APIServerPort))
+		if err != nil {
+			return err
+		}
+		if err := wait.Until(ctx, "/readyz of kube-apiserver on "+n.Name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+			err := cl.Readyz(ctx)
+			return err == nil, err
+		}); err != nil {
+			return fmt.Errorf("%w\n  see its log: hardway logs %s kube-apiserver --name %s", err, n.Name, c.Config.Name)
+		}
+	}
+	if err := wait.Until(ctx, "/readyz through "+c.Config.APIServerURL(), 500*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
+		err := admin.Readyz(ctx)
+		return err == nil, err
+	}); err != nil {
+		return err
+	}
+	in, err := c.inputs()
+	if err != nil {
+		return err
+	}
+	ms, err := render.Manifests(in)
+	if err != nil {
+		return err
+	}
+	if err := admin.Apply(ctx, ms["kubelet-api-rbac.yaml"]); err != nil {
+		return err
+	}
+	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if err := waitLease(ctx, admin, lease); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// waitLease waits until a leader holds the component's Lease and renews it.
+func waitLease(ctx context.Context, admin *kube.Client, name string) error {
+	return wait.Until(ctx, "a leader for "+name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+		l, err := admin.Clientset.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if leaseHeld(l, time.Now()) {
+			return true, nil
+		}
+		return false, fmt.Errorf("lease %s has no live holder", name)
+	})
+}
+
+func leaseHeld(l *coordinationv1.Lease, now time.Time) bool {
+	s := l.Spec
+	if s.HolderIdentity == nil || *s.HolderIdentity == "" || s.RenewTime == nil || s.LeaseDurationSeconds == nil {
+		return false
+	}
+	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
+}
+
+// deployLoadBalancer configures haproxy in the load balancer machine.
+func (c *Cluster) deployLoadBalancer(ctx context.Context) error {
+	if c.Config.Network.LoadBalancerIP == "" {
+		return nil
+	}
+	in, err := c.inputs()
+	if err != nil {
+		return err
+	}
+	files, err := render.LoadBalancerFiles(in)
+	if err != nil {
+		return err
+	}
+	nd, err := c.Node(ctx, provider.LBName)
+	if err != nil {
+		return err
+	}
+	changed, err := syncFiles(ctx, nd, files)
+	if err != nil {
+		return err
+	}
+	verb := "start"
+	if len(changed) > 0 {
+		verb = "restart"
+	}
+	if _, err := c.shell(ctx, provider.LBName, "systemctl enable --quiet haproxy && systemctl "+verb+" haproxy"); err != nil {
+		return fmt.Errorf("starting haproxy: %w\n  see its log: hardway logs %s haproxy --name %s", err, provider.LBName, c.Config.Name)
+	}
+	return nil
+}
+
+// Admin returns a client with the admin identity, through the API endpoint.
+func (c *Cluster) Admin() (*kube.Client, error) {
+	kcs, err := c.ensureKubeconfigs()
+	if err != nil {
+		return nil, err
+	}
+	return kube.New(kcs["admin"])
+}
+
+func explainControlPlane(c *Cluster) (string, error) {
+	var b strings.Builder
+	b.WriteString(controlPlaneProse)
+	cps := c.Config.ControlPlanes()
+	section(&b, "Where it runs")
+	rows := [][]string{{"NODE", "API SERVER", "CONTROLLER-MANAGER / SCHEDULER"}}
+	for _, n := range cps {
+		rows = append(rows, []string{n.Name, fmt.Sprintf("https://%s:%d", n.IP, c.Config.Network.APIServerPort), "127.0.0.1 only (leader-elected)"})
+	}
+	table(&b, rows)
+	if lb := c.Config.Network.LoadBalancerIP; lb != "" {
+		fmt.Fprintf(&b, "\n  Load balancer: haproxy at %s (container %s-%s), TCP to every API server; the admin kubeconfig points at %s.\n", lb, c.Config.Name, provider.LBName, c.Config.APIServerURL())
+	} else {
+		fmt.Fprintf(&b, "\n  One control-plane node: no load balancer; clients use %s directly.\n", c.Config.APIServerURL())
+	}
+	for _, svc := range []service{apiserverService, controllerManagerService, schedulerService} {
+		if err := c.explainFiles(&b, cps[0], svc); err != nil {
+			return "", err
+		}
+	}
+	section(&b, "Why some flags matter")
+	for _, l := range apiserverFlagNotes {
+		fmt.Fprintf(&b, "  %-40s %s\n", l[0], l[1])
+	}
+	return b.String(), nil
+}
+
+// apiserverFlagNotes says why the less obvious API server flags are there.
+var apiserverFlagNotes = [][2]string{
+	{"--authorization-mode=Node,RBAC", "kubelets may only touch their own Node and its pods' objects; everyone else by RBAC"},
+	{"--enable-admission-plugins", "NodeRestriction stops a kubelet from editing other nodes' labels or pods"},
+	{"--encryption-provider-config", "Secrets are encrypted with aescbc before they reach etcd"},
+	{"--etcd-certfile/--etcd-keyfile", "a client identity used only for etcd"},
+	{"--kubelet-client-certificate", "a separate identity for calls to kubelets (logs, exec, port-forward)"},
+	{"--kubelet-certificate-authority", "the API server verifies each kubelet's serving certificate"},
+	{"--service-account-signing-key-file", "signs the tokens pods use; --service-account-key-file verifies them"},
+	{"--authentication-config", "anonymous requests are allowed only for /livez, /readyz and /healthz"},
+	{"--audit-policy-file / --audit-log-*", "who did what, without logging Secret contents"},
+}

@@ -1,0 +1,54 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"hardway.dev/hardway/internal/encryption"
+)
+
+func encryptionStep() Step {
+	return Step{
+		Name:    "encryption",
+		Title:   "Encryption at rest: a key for Secrets in etcd",
+		Explain: explainEncryption,
+		Run: func(ctx context.Context, c *Cluster) error {
+			_, err := c.ensureEncryption()
+			return err
+		},
+	}
+}
+
+func (c *Cluster) ensureEncryption() ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.encryption != nil {
+		return c.encryption, nil
+	}
+	data, created, err := encryption.Ensure(c.State.EncryptionConfig())
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		c.Log.Logf(1, "  encryption: created a new key in %s", c.State.EncryptionConfig())
+	}
+	c.encryption = data
+	return data, nil
+}
+
+var secretRE = regexp.MustCompile(`(secret:\s*)\S+`)
+
+func explainEncryption(c *Cluster) (string, error) {
+	var b strings.Builder
+	b.WriteString(encryptionProse)
+	section(&b, "The file the API server reads (--encryption-provider-config)")
+	data, err := encryption.Render(make([]byte, 32))
+	if err != nil {
+		return "", err
+	}
+	b.WriteString(indent(secretRE.ReplaceAllString(string(data), "${1}<32 random bytes, base64>"), "  "))
+	fmt.Fprintf(&b, "\nOn each control-plane node: /etc/kubernetes/encryption-config.yaml (0600).\nProof it works: `hardway verify` reads a Secret straight from etcd and expects the prefix k8s:enc:aescbc:v1:key1.\n")
+	return b.String(), nil
+}

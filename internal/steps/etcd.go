@@ -1,0 +1,171 @@
+package steps
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/wait"
+)
+
+func etcdStep() Step {
+	return Step{
+		Name:    "etcd",
+		Title:   "etcd: a 3-member database cluster over mutual TLS",
+		Explain: explainEtcd,
+		Run:     runEtcd,
+	}
+}
+
+var etcdService = service{
+	unit:     "etcd",
+	binaries: []string{"etcd", "etcdctl"},
+	inputs:   []string{"/etc/etcd/", "/etc/systemd/system/etcd.service"},
+}
+
+func runEtcd(ctx context.Context, c *Cluster) error {
+	cps := c.Config.ControlPlanes()
+	// All members must start together: a member of a new cluster waits for
+	// its peers before it serves, so `systemctl start` must not block on one.
+	err := c.forEachNode(ctx, cps, func(ctx context.Context, n config.Node) error {
+		if _, err := c.shell(ctx, n.Name, "mkdir -p /var/lib/etcd && chmod 0700 /var/lib/etcd"); err != nil {
+			return err
+		}
+		return c.deploy(ctx, n, etcdService, true)
+	})
+	if err != nil {
+		return err
+	}
+	return c.waitEtcd(ctx, 2*time.Minute)
+}
+
+// etcdHTTP is an HTTPS client that authenticates to etcd like the API server.
+func (c *Cluster) etcdHTTP() (*http.Client, error) {
+	set, err := c.ensurePKI()
+	if err != nil {
+		return nil, err
+	}
+	ca, _ := set.Get(pki.CA)
+	cl, ok := set.Get(pki.APIServerEtcdClient)
+	if !ok {
+		return nil, fmt.Errorf("no %s certificate; run: hardway up --only pki", pki.APIServerEtcdClient)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(ca.CertPEM)
+	cert, err := tls.X509KeyPair(cl.CertPEM, cl.KeyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+	}}, nil
+}
+
+// waitEtcd polls every member's /health and the member list through etcd's
+// client API (its JSON gateway) until all members are healthy and known.
+func (c *Cluster) waitEtcd(ctx context.Context, timeout time.Duration) error {
+	hc, err := c.etcdHTTP()
+	if err != nil {
+		return err
+	}
+	cps := c.Config.ControlPlanes()
+	return wait.Until(ctx, fmt.Sprintf("%d healthy etcd members", len(cps)), 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+		for _, n := range cps {
+			var h struct {
+				Health string `json:"health"`
+				Reason string `json:"reason"`
+			}
+			if err := etcdCall(ctx, hc, "GET", fmt.Sprintf("https://%s:2379/health", n.IP), &h); err != nil {
+				return false, fmt.Errorf("%s: %v", n.Name, err)
+			}
+			if h.Health != "true" {
+				return false, fmt.Errorf("%s: unhealthy %s", n.Name, h.Reason)
+			}
+		}
+		names, err := etcdMembers(ctx, hc, cps[0].IP)
+		if err != nil {
+			return false, err
+		}
+		if len(names) != len(cps) {
+			return false, fmt.Errorf("member list has %d members (%s), want %d", len(names), strings.Join(names, ","), len(cps))
+		}
+		return true, nil
+	})
+}
+
+func etcdMembers(ctx context.Context, hc *http.Client, ip string) ([]string, error) {
+	var ml struct {
+		Members []struct {
+			Name string `json:"name"`
+		} `json:"members"`
+	}
+	if err := etcdCall(ctx, hc, "POST", fmt.Sprintf("https://%s:2379/v3/cluster/member/list", ip), &ml); err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, m := range ml.Members {
+		names = append(names, m.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func etcdCall(ctx context.Context, hc *http.Client, method, url string, into any) error {
+	var body io.Reader
+	if method == "POST" {
+		body = strings.NewReader("{}")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s %s", url, resp.Status, strings.TrimSpace(string(data)))
+	}
+	return json.Unmarshal(data, into)
+}
+
+// EtcdGet reads a raw key with etcdctl on a control-plane node.
+func (c *Cluster) EtcdGet(ctx context.Context, key string) ([]byte, error) {
+	n := c.Config.ControlPlanes()[0]
+	nd, err := c.Node(ctx, n.Name)
+	if err != nil {
+		return nil, err
+	}
+	return nd.Run(ctx, nil, "etcdctl", "--endpoints=https://127.0.0.1:2379",
+		"--cacert=/etc/etcd/ca.pem", "--cert=/etc/etcd/server.pem", "--key=/etc/etcd/server-key.pem",
+		"get", key, "--print-value-only")
+}
+
+func explainEtcd(c *Cluster) (string, error) {
+	var b strings.Builder
+	b.WriteString(etcdProse)
+	cps := c.Config.ControlPlanes()
+	section(&b, "Members")
+	rows := [][]string{{"MEMBER", "PEER URL", "CLIENT URL"}}
+	for _, n := range cps {
+		rows = append(rows, []string{n.Name, fmt.Sprintf("https://%s:2380", n.IP), fmt.Sprintf("https://%s:2379", n.IP)})
+	}
+	table(&b, rows)
+	fmt.Fprintf(&b, "\n  Quorum: %d of %d members; the cluster survives %d failure(s).\n", len(cps)/2+1, len(cps), (len(cps)-1)/2)
+	if err := c.explainFiles(&b, cps[0], etcdService); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "\nSee it yourself:\n  hardway shell %s -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem \\\n      --cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem member list -w table\n", cps[0].Name)
+	return b.String(), nil
+}

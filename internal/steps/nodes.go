@@ -1,0 +1,56 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"hardway.dev/hardway/internal/provider"
+)
+
+func nodesStep() Step {
+	return Step{
+		Name:    "nodes",
+		Title:   "Nodes: one systemd machine per node on a private network",
+		Explain: explainNodes,
+		Run:     runNodes,
+	}
+}
+
+func runNodes(ctx context.Context, c *Cluster) error {
+	if c.Provider == nil {
+		return fmt.Errorf("no provider configured")
+	}
+	nodes, err := c.Provider.Create(ctx, c.Config, c.Create)
+	c.forgetNodes()
+	if err != nil {
+		return fmt.Errorf("%w\n  remove what was created with: hardway down --name %s", err, c.Config.Name)
+	}
+	for _, n := range nodes {
+		c.Log.Logf(1, "  %s: %s (%s)", n.Name(), n.IP(), n.Role())
+	}
+	return provider.WaitAll(ctx, nodes, 2*time.Minute)
+}
+
+func explainNodes(c *Cluster) (string, error) {
+	var b strings.Builder
+	b.WriteString(nodesProse)
+	section(&b, fmt.Sprintf("The nodes of cluster %q", c.Config.Name))
+	rows := [][]string{{"NODE", "IP", "ROLES", "POD CIDR"}}
+	for _, n := range c.Config.Nodes {
+		rows = append(rows, []string{n.Name, n.IP, strings.Join(n.Roles, ","), dash(n.PodCIDR)})
+	}
+	if lb := c.Config.Network.LoadBalancerIP; lb != "" {
+		rows = append(rows, []string{provider.LBName, lb, "API load balancer (haproxy)", "-"})
+	}
+	table(&b, rows)
+	isolated := "--internal: no route off this machine"
+	if !c.Config.IsIsolated() {
+		isolated = "NAT to the outside allowed (isolated: false)"
+	}
+	fmt.Fprintf(&b, "\n  Network: %s, %s\n", c.Config.Network.NodeSubnet, isolated)
+	fmt.Fprintf(&b, "  Artifact cache: mounted read-only at %s in every node\n", NodeArtifactsDir)
+	fmt.Fprintf(&b, "  Open a shell: hardway shell %s --name %s\n", c.Config.Nodes[0].Name, c.Config.Name)
+	return b.String(), nil
+}

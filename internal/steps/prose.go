@@ -1,0 +1,161 @@
+package steps
+
+// The teaching text of each step. The dynamic part (this cluster's files,
+// flags and names) is appended by each step's Explain.
+
+var checkProse = dedent(`
+	Before anything is created, hardway looks at this machine: is there a
+	Docker engine to run the nodes, which cgroup version does the kernel use,
+	are the kernel features a node needs (overlayfs for container layers,
+	bridge + br_netfilter so kube-proxy's rules see bridged pod traffic, IP
+	forwarding so a node can route pod packets) present, is there disk space,
+	and does the node subnet collide with a route this host already has?
+
+	Why: kubeadm calls this "preflight". Every one of these problems would
+	otherwise surface ten minutes later as a cryptic failure deep inside
+	kubelet or containerd. Checking first turns them into one line each, with
+	the command that fixes it.
+`)
+
+var nodesProse = dedent(`
+	The original tutorial used VMs (or Lima). hardway makes each node a Docker
+	container that boots a real systemd as PID 1, exactly like a small VM:
+	every component later runs as a systemd service you can inspect with
+	systemctl and journalctl (try: hardway shell node-0 -- systemctl status).
+
+	Each node gets a fixed IP on a Docker network created for this cluster
+	only. With isolated: true (the default) that network is --internal: the
+	nodes and this host reach each other, and nothing leaves the machine. A
+	node keeps /var on its own volume (containerd's image store and etcd's data
+	live there) and sees the host's artifact cache read-only, so hundreds of
+	megabytes of binaries are never copied through docker exec.
+
+	Why Kubernetes needs it: a cluster is machines with stable addresses and
+	names. Certificates name them, etcd peers dial them, kubelets register
+	under them.
+`)
+
+var pkiProse = dedent(`
+	Kubernetes components authenticate each other with X.509 client
+	certificates: the Common Name (CN) becomes the user name and each
+	Organization (O) a group. The API server then authorizes that identity
+	with RBAC (and the Node authorizer for kubelets). Every component also
+	checks the server it talks to against the cluster CA, so the same
+	certificates prevent impersonation in both directions.
+
+	hardway creates the whole PKI natively (crypto/x509; the tutorial used
+	cfssl), one entry per identity, each with only the rights it needs: for
+	example the API server uses one certificate to serve, a separate one to
+	call kubelets and another one to call etcd. Only what is missing or no
+	longer matches the config is (re)issued: re-running this step keeps valid
+	certificates, and changing a node's IP reissues exactly the certificates
+	that name it.
+`)
+
+var kubeconfigsProse = dedent(`
+	A kubeconfig bundles three things a client needs: where the API server is
+	(server URL), how to trust it (the cluster CA) and who the client is (its
+	client certificate and key). Each component gets its own, embedding its
+	own certificate, so that access can be audited and revoked per identity.
+
+	Components running on a control-plane node talk to their local API server
+	at 127.0.0.1; kubelets and kube-proxy talk to the load-balanced address so
+	they survive the loss of any single control-plane node.
+`)
+
+var encryptionProse = dedent(`
+	Kubernetes stores Secrets in etcd. By default they are only base64
+	encoded: anyone who can read etcd's data or backups can read every
+	password and token. The API server can encrypt resources before it writes
+	them, with providers listed in an EncryptionConfiguration: the first
+	provider encrypts new writes, the others are tried for reading.
+
+	hardway uses aescbc with a random 32-byte key, then identity so that data
+	written before encryption was enabled stays readable. The key is created
+	once and kept; the file is 0600 because it is the key to every Secret.
+`)
+
+var etcdProse = dedent(`
+	etcd is the cluster's only database: every object you create through the
+	API ends up there, nowhere else. It is a Raft cluster, so a write succeeds
+	once a majority (quorum) of members have it: three members survive the
+	loss of one.
+
+	All members start together, each told the full initial cluster, and every
+	connection is mutual TLS: clients must present a certificate signed by the
+	cluster CA (client-cert-auth), and so must peers (peer-client-cert-auth).
+	The only client is the API server, with its own etcd client certificate.
+	The step waits until every member reports healthy through the etcd client
+	API and the member list has all of them, instead of sleeping.
+`)
+
+var controlPlaneProse = dedent(`
+	The control plane is three programs, run on every control-plane node as
+	systemd services (no kubeadm, no static pods):
+
+	  kube-apiserver           the only component that talks to etcd; it
+	                           authenticates (client certificates, service
+	                           account tokens), authorizes (Node, RBAC), runs
+	                           admission (NodeRestriction) and encrypts Secrets.
+	  kube-controller-manager  the control loops: Deployments make ReplicaSets,
+	                           ReplicaSets make Pods, it signs service-account
+	                           tokens and CSRs with the cluster CA.
+	  kube-scheduler           picks a node for every new Pod.
+
+	Controller manager and scheduler run on every control-plane node but only
+	one instance of each acts at a time: they elect a leader with a Lease
+	object, and the others wait to take over. A load balancer in front of the
+	API servers gives clients one stable address (the tutorial used nginx on
+	the host; hardway runs haproxy in its own small container on the cluster
+	network).
+
+	The step waits for /readyz on every API server and for each leader lease,
+	then grants the API server's kubelet-client identity the right to reach
+	kubelets (needed for kubectl logs, exec and port-forward).
+`)
+
+var workersProse = dedent(`
+	A worker runs pods. Three programs do that:
+
+	  containerd  the container runtime: pulls (here: imports) images, unpacks
+	              them with the overlayfs snapshotter and runs containers with
+	              runc through a shim. kubelet talks to it over the CRI socket.
+	  kubelet     the node agent: registers the Node, watches the Pods bound to
+	              it, asks containerd to run them, calls the CNI plugins to
+	              wire their network and reports status. It serves an HTTPS
+	              API (logs, exec) that only the API server may call.
+	  kube-proxy  turns Services into packet rules (iptables or nftables) so
+	              a ClusterIP reaches a backend pod on any node.
+
+	Pod networking uses the standard CNI plugins: bridge (a cni0 bridge with
+	one veth per pod), host-local IPAM handing out addresses from this node's
+	own pod CIDR, portmap for hostPorts, and loopback. Pod images were built
+	locally and are imported into containerd, so nothing is pulled. The step
+	waits until every Node is Ready through the API.
+`)
+
+var networkProse = dedent(`
+	Every node hands out pod addresses from its own /24, but a packet for a pod
+	on another node must know which node to go to. In a cloud, the VPC's route
+	table does this; with CNI's bridge plugin there is no overlay, so each node
+	gets a plain route per peer: "this pod CIDR is reached via that node's IP".
+	These are the tutorial's static routes, confined to the cluster network.
+`)
+
+var dnsProse = dedent(`
+	Pods find Services by name: kubelet writes the cluster DNS address into
+	every pod's resolv.conf, and CoreDNS answers there for names like
+	kubernetes.default.svc.cluster.local by watching Services and Endpoints
+	through the API. CoreDNS is itself an ordinary Deployment behind a Service
+	with a fixed ClusterIP, from an image built locally from source.
+`)
+
+var verifyProse = dedent(`
+	A cluster is real only when workloads run on it. These checks are the
+	smoke tests of the hard way, automated: a Deployment spread over every
+	node serving "Hello World", pod-to-pod traffic across nodes, a ClusterIP
+	Service through kube-proxy, DNS names from inside a pod, kubectl logs /
+	exec / port-forward (which prove the API server can authenticate to
+	kubelets), a NodePort reached from the host, and Secret encryption at rest
+	read straight out of etcd.
+`)

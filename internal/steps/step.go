@@ -1,0 +1,107 @@
+// Package steps is the cluster build as data: an ordered list of steps, each
+// able to explain itself and to run idempotently against the nodes.
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Step is one stage of `hardway up`. Run must be idempotent: running it on a
+// cluster where it already succeeded changes nothing.
+type Step struct {
+	Name  string
+	Title string
+	// Explain teaches: what the step does, why Kubernetes needs it, and the
+	// concrete files and flags it produces for this cluster.
+	Explain func(c *Cluster) (string, error)
+	Run     func(ctx context.Context, c *Cluster) error
+	// Plan, when set, says what Run would do without doing it (--dry-run).
+	Plan func(c *Cluster) ([]string, error)
+}
+
+// Progress receives the runner's events; the CLI draws them.
+type Progress interface {
+	StepStarted(s Step, index, total int)
+	StepDone(s Step, elapsed time.Duration, err error)
+}
+
+// Result is the outcome of one step.
+type Result struct {
+	Step    Step
+	Elapsed time.Duration
+	Err     error
+}
+
+// Select picks the steps to run: all, those from `from` on, or only `only`.
+func Select(all []Step, from, only string) ([]Step, error) {
+	if from != "" && only != "" {
+		return nil, fmt.Errorf("--from and --only exclude each other; pick one")
+	}
+	name := from
+	if only != "" {
+		name = only
+	}
+	if name == "" {
+		return all, nil
+	}
+	for i, s := range all {
+		if s.Name == name {
+			if only != "" {
+				return all[i : i+1], nil
+			}
+			return all[i:], nil
+		}
+	}
+	return nil, fmt.Errorf("no step %q; the steps are: %s", name, strings.Join(Names(all), ", "))
+}
+
+// Names lists step names in order.
+func Names(all []Step) []string {
+	out := make([]string, len(all))
+	for i, s := range all {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Find returns the step called name.
+func Find(all []Step, name string) (Step, bool) {
+	for _, s := range all {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Step{}, false
+}
+
+// StepError names the step that failed so the CLI can say how to resume.
+type StepError struct {
+	Step string
+	Err  error
+}
+
+func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
+func (e *StepError) Unwrap() error { return e.Err }
+
+// Run executes steps in order and stops at the first failure.
+func Run(ctx context.Context, c *Cluster, list []Step, p Progress) ([]Result, error) {
+	var results []Result
+	for i, s := range list {
+		p.StepStarted(s, i, len(list))
+		start := time.Now()
+		err := s.Run(ctx, c)
+		if err == nil && ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		el := time.Since(start)
+		p.StepDone(s, el, err)
+		results = append(results, Result{Step: s, Elapsed: el, Err: err})
+		if err != nil {
+			return results, &StepError{Step: s.Name, Err: err}
+		}
+	}
+	return results, nil
+}

@@ -1,0 +1,68 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"hardway.dev/hardway/internal/verify"
+)
+
+func verifyStep() Step {
+	return Step{
+		Name:    "verify",
+		Title:   "Smoke tests: pods, services, DNS, logs/exec/port-forward, NodePort, encryption",
+		Explain: explainVerify,
+		Run: func(ctx context.Context, c *Cluster) error {
+			_, err := c.Verify(ctx, func(r verify.Result) {
+				mark, extra := "✓", ""
+				if r.Err != nil {
+					mark, extra = "✗", ": "+r.Err.Error()
+				}
+				c.Log.Logf(0, "    %s %-13s %5.1fs%s", mark, r.Name, r.Elapsed.Seconds(), extra)
+			})
+			return err
+		},
+	}
+}
+
+// Verify runs every smoke test and fails if any fails.
+func (c *Cluster) Verify(ctx context.Context, report func(verify.Result)) ([]verify.Result, error) {
+	admin, err := c.Admin()
+	if err != nil {
+		return nil, err
+	}
+	var ips []string
+	for _, n := range c.Config.Workers() {
+		ips = append(ips, n.IP)
+	}
+	env := verify.Env{
+		REST: admin.REST, Client: admin.Clientset, NodeIPs: ips, Workers: len(c.Config.Workers()),
+		ClusterDomain: c.Config.Network.ClusterDomain, EtcdGet: c.EtcdGet,
+	}
+	results := verify.Run(ctx, env, report)
+	var failed []string
+	for _, r := range results {
+		if r.Err != nil {
+			failed = append(failed, r.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return results, fmt.Errorf("%d of %d checks failed: %s (objects left in namespace %s for inspection)", len(failed), len(results), strings.Join(failed, ", "), verify.Namespace)
+	}
+	if err := verify.Cleanup(ctx, env); err != nil {
+		c.Log.Logf(1, "  verify: cleanup: %v", err)
+	}
+	return results, nil
+}
+
+func explainVerify(c *Cluster) (string, error) {
+	var b strings.Builder
+	b.WriteString(verifyProse)
+	section(&b, "The checks, in order")
+	for _, ch := range verify.Checks() {
+		fmt.Fprintf(&b, "  %s\n", ch.Name)
+	}
+	fmt.Fprintf(&b, "\nRun them any time: hardway verify --name %s\n", c.Config.Name)
+	return b.String(), nil
+}
