@@ -25,8 +25,9 @@ const (
 	KubeProxyDir     = "/var/lib/kube-proxy"
 	SysctlFile       = "/etc/sysctl.d/99-kubernetes.conf"
 
-	// HAProxyConfig is where the official haproxy image reads its config.
-	HAProxyConfig = "/usr/local/etc/haproxy/haproxy.cfg"
+	// HAProxyConfig is where Debian's haproxy.service (in the node image the
+	// load balancer runs from) reads its config.
+	HAProxyConfig = "/etc/haproxy/haproxy.cfg"
 )
 
 // File modes: private keys (and kubeconfigs, which embed one) only for root.
