@@ -149,4 +149,3 @@ func newLogsCmd(a *app) *cobra.Command {
 func components() []string {
 	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "haproxy"}
 }
-

@@ -98,4 +98,6 @@ type progressLogger struct {
 	v int
 }
 
-func (l progressLogger) Logf(level int, format string, args ...any) { l.p.Logf(level, l.v, format, args...) }
+func (l progressLogger) Logf(level int, format string, args ...any) {
+	l.p.Logf(level, l.v, format, args...)
+}

@@ -6,11 +6,11 @@ import (
 	"path"
 	"sync"
 
+	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/logx"
-	"hardway.dev/hardway/internal/artifacts"
-	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
 )

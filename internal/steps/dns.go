@@ -97,7 +97,9 @@ func (c *Cluster) probeDNS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	defer func() { _ = pods.Delete(context.WithoutCancel(ctx), dnsProbePod, metav1.DeleteOptions{GracePeriodSeconds: &zero}) }()
+	defer func() {
+		_ = pods.Delete(context.WithoutCancel(ctx), dnsProbePod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+	}()
 	var logs string
 	err = wait.Until(ctx, "a DNS answer for "+name, time.Second, 90*time.Second, func(ctx context.Context) (bool, error) {
 		p, err := pods.Get(ctx, dnsProbePod, metav1.GetOptions{})

@@ -57,8 +57,10 @@ func (m *memNode) Run(_ context.Context, stdin io.Reader, argv ...string) ([]byt
 	return nil, fmt.Errorf("memNode: unexpected command %q", argv)
 }
 
-func (m *memNode) WriteFile(context.Context, string, []byte, os.FileMode) error { return errors.New("unused") }
-func (m *memNode) ReadFile(context.Context, string) ([]byte, error)             { return nil, errors.New("unused") }
+func (m *memNode) WriteFile(context.Context, string, []byte, os.FileMode) error {
+	return errors.New("unused")
+}
+func (m *memNode) ReadFile(context.Context, string) ([]byte, error) { return nil, errors.New("unused") }
 
 func TestSyncFiles(t *testing.T) {
 	unit := render.File{Path: "/etc/systemd/system/etcd.service", Mode: 0o644, Data: []byte("[Unit]\n")}
