@@ -26,11 +26,12 @@ fix_cgroup_v2() {
   for pid in $(cat /sys/fs/cgroup/cgroup.procs); do
     echo "$pid" >/sys/fs/cgroup/init.scope/cgroup.procs 2>/dev/null || true
   done
-  local c ctrls=""
-  for c in $(cat /sys/fs/cgroup/cgroup.controllers); do ctrls="$ctrls +$c"; done
-  if [ -n "$ctrls" ] && ! echo "$ctrls" >/sys/fs/cgroup/cgroup.subtree_control; then
-    log "warning: could not enable controllers:$ctrls"
-  fi
+  # One at a time: a single write of all of them fails as a whole when the
+  # kernel refuses one.
+  local c
+  for c in $(cat /sys/fs/cgroup/cgroup.controllers); do
+    echo "+$c" >/sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || log "warning: cannot enable the $c controller"
+  done
 }
 
 fix_cgroup_v1() {
