@@ -102,4 +102,71 @@ func TestIntegrationBuildFromSource(t *testing.T) {
 			t.Errorf("%s: layers %v %v", im.Ref, len(layers), err)
 		}
 	}
+	importWithCtr(t, bundle)
+}
+
+// importWithCtr imports every archive into a throwaway containerd (the one
+// just built, with its own root, state and socket) the way nodes will:
+// `ctr -n k8s.io images import`, unpacked into the default snapshotter.
+func importWithCtr(t *testing.T, bundle *Bundle) {
+	if os.Geteuid() != 0 {
+		t.Log("not root: skipping the ctr import check (containerd needs root)")
+		return
+	}
+	bin := func(name string) string {
+		b, ok := bundle.Binary(name)
+		if !ok {
+			t.Fatalf("bundle lacks %s", name)
+		}
+		return bundle.HostPath(b.Rel)
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "containerd.sock")
+	cfg := "version = 3\nroot = \"" + dir + "/root\"\nstate = \"" + dir + "/state\"\n" +
+		"disabled_plugins = [\"io.containerd.grpc.v1.cri\", \"io.containerd.cri.v1.runtime\", \"io.containerd.cri.v1.images\"]\n" +
+		"[grpc]\n  address = \"" + sock + "\"\n"
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var logBuf bytes.Buffer
+	cd := exec.Command(bin("containerd"), "--config", filepath.Join(dir, "config.toml"))
+	cd.Stdout, cd.Stderr = &logBuf, &logBuf
+	if err := cd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cd.Process.Kill(); cd.Wait() }()
+	ctr := func(args ...string) (string, error) {
+		out, err := exec.Command(bin("ctr"), append([]string{"--address", sock, "-n", "k8s.io"}, args...)...).CombinedOutput()
+		return string(out), err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := ctr("version"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("throwaway containerd did not start:\n%s", logBuf.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, im := range bundle.Images {
+		if out, err := ctr("images", "import", bundle.HostPath(im.Rel)); err != nil {
+			t.Errorf("ctr import %s: %v\n%s", im.Ref, err, out)
+		}
+	}
+	out, err := ctr("images", "check")
+	if err != nil {
+		t.Fatalf("ctr images check: %v\n%s", err, out)
+	}
+	for _, im := range bundle.Images {
+		line := ""
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, im.Ref+" ") {
+				line = l
+			}
+		}
+		if !strings.Contains(line, "complete") || !strings.Contains(line, "true") {
+			t.Errorf("%s not imported and unpacked: %q", im.Ref, line)
+		}
+	}
 }
