@@ -100,3 +100,56 @@ func TestDryRunTouchesNothing(t *testing.T) {
 		t.Errorf("dry run created state: %v", entries)
 	}
 }
+
+func TestRenderTree(t *testing.T) {
+	tests := []struct {
+		name  string
+		doc   string
+		nodes []string
+		lb    bool
+	}{
+		{"3 nodes", "", []string{"node-0", "node-1", "node-2"}, true},
+		{"1 node", "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: one\nnodes:\n- name: solo\n", []string{"solo"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("HARDWAY_HOME", t.TempDir())
+			out := t.TempDir()
+			args := []string{"render", "--out", out}
+			if tt.doc != "" {
+				p := filepath.Join(t.TempDir(), "c.yaml")
+				if err := os.WriteFile(p, []byte(tt.doc), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, "-c", p)
+			}
+			if code, _, errOut := runCLI(t, args...); code != 0 {
+				t.Fatalf("render: %s", errOut)
+			}
+			want := []string{"cluster/admin.kubeconfig", "cluster/ca.pem", "cluster/cluster.yaml", "cluster/manifests/coredns.yaml", "cluster/manifests/kubelet-api-rbac.yaml"}
+			for _, n := range tt.nodes {
+				for _, p := range []string{"etc/systemd/system/etcd.service", "etc/systemd/system/kube-apiserver.service", "etc/systemd/system/kube-controller-manager.service",
+					"etc/systemd/system/kube-scheduler.service", "etc/systemd/system/containerd.service", "etc/systemd/system/kubelet.service",
+					"etc/systemd/system/kube-proxy.service", "etc/containerd/config.toml", "etc/cni/net.d/10-bridge.conflist",
+					"var/lib/kubelet/kubelet-config.yaml", "var/lib/kube-proxy/kube-proxy-config.yaml", "etc/kubernetes/kube-scheduler.yaml",
+					"etc/kubernetes/encryption-config.yaml", "etc/kubernetes/audit-policy.yaml", "etc/etcd/server-key.pem"} {
+					want = append(want, filepath.Join(n, p))
+				}
+			}
+			if tt.lb {
+				want = append(want, "cluster/load-balancer/haproxy.cfg")
+			}
+			for _, p := range want {
+				if _, err := os.Stat(filepath.Join(out, p)); err != nil {
+					t.Errorf("missing %s", p)
+				}
+			}
+			if st, err := os.Stat(filepath.Join(out, tt.nodes[0], "etc/etcd/server-key.pem")); err == nil && st.Mode().Perm() != 0o600 {
+				t.Errorf("key mode %o", st.Mode().Perm())
+			}
+			if _, err := os.Stat(filepath.Join(out, "cluster/load-balancer")); (err == nil) != tt.lb {
+				t.Errorf("load balancer files present=%v, want %v", err == nil, tt.lb)
+			}
+		})
+	}
+}

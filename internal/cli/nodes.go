@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/nodeimage"
@@ -44,20 +45,14 @@ func (a *app) clusterName() (string, error) {
 	return config.DefaultName, nil
 }
 
-// artifactCacheDir follows the artifact cache's rule ($HARDWAY_CACHE, else
-// $XDG_CACHE_HOME/hardway, else ~/.cache/hardway).
+// artifactCacheDir is the artifact cache root; errors (no home directory)
+// fall back to the conventional path so checks still have something to show.
 func artifactCacheDir() string {
-	if r := os.Getenv("HARDWAY_CACHE"); r != "" {
-		return r
-	}
-	if x := os.Getenv("XDG_CACHE_HOME"); x != "" {
-		return filepath.Join(x, "hardway")
-	}
-	home, err := os.UserHomeDir()
+	root, err := artifacts.DefaultRoot()
 	if err != nil {
-		home = "/root"
+		return filepath.Join("/root", ".cache", "hardway")
 	}
-	return filepath.Join(home, ".cache", "hardway")
+	return root
 }
 
 func newNodeImageCmd(a *app) *cobra.Command {

@@ -7,11 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"hardway.dev/hardway/internal/encryption"
-	"hardway.dev/hardway/internal/kubeconfig"
-	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
 )
 
 func newRenderCmd(a *app) *cobra.Command {
@@ -20,11 +18,11 @@ func newRenderCmd(a *app) *cobra.Command {
 		Use:   "render --out DIR",
 		Short: "Write every file each node would receive into DIR, to read before (or instead of) `hardway up`",
 		Long: `render writes, under DIR:
-  nodes/NODE/...     every file of that node at its path inside the node
-                     (systemd units, component configs, certificates, kubeconfigs)
-  cluster/           what stays on this machine: admin.kubeconfig, ca.pem, cluster.yaml
-  loadbalancer/...   haproxy.cfg of the API load balancer (when the cluster has one)
-  manifests/         objects applied through the API once it runs (RBAC, CoreDNS)
+  NODE/...                 every file of that node at its path inside the node
+                           (systemd units, component configs, certificates, kubeconfigs)
+  cluster/                 what stays on this machine: admin.kubeconfig, ca.pem, cluster.yaml
+  cluster/manifests/       objects applied through the API once it runs (RBAC, CoreDNS)
+  cluster/load-balancer/   haproxy.cfg of the API load balancer (when the cluster has one)
 
 The PKI, kubeconfigs and encryption config are the cluster's own (created in
 its state directory when missing), so the files match what "up" installs.
@@ -52,55 +50,27 @@ Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine.`,
 				return fmt.Errorf("--cgroup %q: use v1 or v2", cgroup)
 			}
 
-			dir := state.For(c.Name)
-			set, changes, err := pki.Ensure(dir.PKI(), c, nil)
+			sc := &steps.Cluster{Config: c, State: state.For(c.Name), Facts: facts, Log: a.log()}
+			in, err := sc.Inputs()
 			if err != nil {
 				return err
 			}
-			for _, ch := range changes {
-				if ch.Changed() {
-					a.log().Logf(0, "pki: %s %s (%s)", ch.Action, ch.Name, ch.Reason)
-				}
-			}
-			kcs, err := kubeconfig.Build(c, set)
-			if err != nil {
-				return err
-			}
-			enc, created, err := encryption.Ensure(dir.EncryptionConfig())
-			if err != nil {
-				return err
-			}
-			if created {
-				a.log().Logf(0, "encryption: created %s", dir.EncryptionConfig())
-			}
-			in := render.Inputs{Cluster: c, Facts: facts, PKI: set, Kubeconfigs: kcs, EncryptionConfig: enc}
-
 			for _, n := range c.Nodes {
 				files, err := render.NodeFiles(in, n)
 				if err != nil {
 					return err
 				}
-				if err := render.Write(filepath.Join(out, "nodes", n.Name), files); err != nil {
+				if err := render.Write(filepath.Join(out, n.Name), files); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.out, "nodes/%s/  %d files (%s)\n", n.Name, len(files), roles(n.IsControlPlane(), n.IsWorker()))
+				fmt.Fprintf(a.out, "%s/  %d files (%s)\n", n.Name, len(files), roles(n.IsControlPlane(), n.IsWorker()))
 			}
 			files, err := render.ClusterFiles(in)
 			if err != nil {
 				return err
 			}
-			if err := render.Write(filepath.Join(out, "cluster"), files); err != nil {
+			if files, err = appendLB(in, files); err != nil {
 				return err
-			}
-			fmt.Fprintf(a.out, "cluster/  %d files\n", len(files))
-			if files, err = render.LoadBalancerFiles(in); err != nil {
-				return err
-			}
-			if len(files) > 0 {
-				if err := render.Write(filepath.Join(out, "loadbalancer"), files); err != nil {
-					return err
-				}
-				fmt.Fprintf(a.out, "loadbalancer%s\n", files[0].Path)
 			}
 			ms, err := render.Manifests(in)
 			if err != nil {
@@ -113,12 +83,13 @@ Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine.`,
 			sort.Strings(names)
 			var mf []render.File
 			for _, name := range names {
-				mf = append(mf, render.File{Path: name, Mode: render.ModePublic, Data: ms[name]})
+				mf = append(mf, render.File{Path: "manifests/" + name, Mode: render.ModePublic, Data: ms[name]})
 			}
-			if err := render.Write(filepath.Join(out, "manifests"), mf); err != nil {
+			files = append(files, mf...)
+			if err := render.Write(filepath.Join(out, "cluster"), files); err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "manifests/  %d files\n", len(mf))
+			fmt.Fprintf(a.out, "cluster/  %d files (admin kubeconfig, CA, config, manifests, load balancer)\n", len(files))
 			fmt.Fprintf(a.out, "Facts used: cgroup v1=%v, no CAP_SYS_RESOURCE=%v. Files are in %s\n", facts.CgroupV1, facts.NoSysResource, out)
 			return nil
 		},
@@ -137,4 +108,17 @@ func roles(cp, worker bool) string {
 	default:
 		return "worker"
 	}
+}
+
+// appendLB adds the load balancer's files under load-balancer/.
+func appendLB(in render.Inputs, files []render.File) ([]render.File, error) {
+	lb, err := render.LoadBalancerFiles(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range lb {
+		f.Path = "load-balancer/" + filepath.Base(f.Path)
+		files = append(files, f)
+	}
+	return files, nil
 }

@@ -81,6 +81,7 @@ func TestValidate(t *testing.T) {
 		{"bad proxy mode", func(c *Cluster) { c.Network.KubeProxyMode = "userspace" }, []string{`kubeProxyMode: "userspace"`}},
 		{"DNS outside service CIDR", func(c *Cluster) { c.Network.ClusterDNS = "10.33.0.10" }, []string{"clusterDNS: 10.33.0.10 is outside serviceCIDR"}},
 		{"DNS on kubernetes service IP", func(c *Cluster) { c.Network.ClusterDNS = "10.32.0.1" }, []string{"taken by the kubernetes Service"}},
+		{"reserved name", func(c *Cluster) { c.Nodes[0].Name = "lb" }, []string{`nodes[0].name: "lb" is reserved`}},
 		{"bad role", func(c *Cluster) { c.Nodes[0].Roles = []string{"master"} }, []string{`nodes[0].roles: "master" is not a role`}},
 		{"bad key algorithm", func(c *Cluster) { c.PKI.KeyAlgorithm = "dsa" }, []string{`pki.keyAlgorithm: "dsa"`}},
 		{"several problems at once", func(c *Cluster) {

@@ -19,6 +19,9 @@ var (
 	versionRE = regexp.MustCompile(`^v\d+\.\d+\.\d+$`)
 	// Node names become hostnames, container names and certificate CNs.
 	nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	// reservedNodeNames: "lb" is the load balancer machine, "cluster" the
+	// directory of cluster-level files in `hardway render`.
+	reservedNodeNames = map[string]bool{"lb": true, "cluster": true}
 )
 
 // Validate checks the (defaulted) cluster. It returns warnings that do not
@@ -104,6 +107,9 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 		where := fmt.Sprintf("nodes[%d]", i)
 		if !nameRE.MatchString(nd.Name) {
 			bad("%s.name: %q must be lower-case letters, digits and '-'", where, nd.Name)
+		}
+		if reservedNodeNames[nd.Name] {
+			bad("%s.name: %q is reserved (hardway uses it for the load balancer or the cluster's own files)", where, nd.Name)
 		}
 		if j, dup := names[nd.Name]; dup {
 			bad("%s.name: %q is also nodes[%d]", where, nd.Name, j)

@@ -48,6 +48,7 @@ type view struct {
 	CoreDNSImage    string
 	KubeletClientCN string
 	ControlPlanes   []config.Node
+	PodRoutes       []Route
 }
 
 // renderer holds the parsed templates; one is built per call, so nothing is
@@ -86,6 +87,7 @@ func (in Inputs) view(n config.Node) view {
 		CoreDNSImage:    images.CoreDNS,
 		KubeletClientCN: cn,
 		ControlPlanes:   c.ControlPlanes(),
+		PodRoutes:       PodRoutes(c, n),
 	}
 }
 
@@ -221,6 +223,7 @@ func NodeFiles(in Inputs, n config.Node) ([]File, error) {
 		unit("kubelet")
 		unit("kube-proxy")
 	}
+	unit(PodRoutesUnit)
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -328,4 +331,23 @@ func Write(dir string, files []File) error {
 		}
 	}
 	return nil
+}
+
+// PodRoutesUnit is the oneshot unit that installs the routes to the other
+// nodes' pod CIDRs.
+const PodRoutesUnit = "hardway-pod-routes"
+
+// Route sends a pod CIDR to the node that owns it.
+type Route struct{ CIDR, Via string }
+
+// PodRoutes are the routes node n needs: every other worker's pod CIDR via
+// that worker's IP.
+func PodRoutes(c *config.Cluster, n config.Node) []Route {
+	var out []Route
+	for _, w := range c.Workers() {
+		if w.Name != n.Name && w.PodCIDR != "" {
+			out = append(out, Route{CIDR: w.PodCIDR, Via: w.IP})
+		}
+	}
+	return out
 }

@@ -196,8 +196,13 @@ var (
 	}
 )
 
+// routesPath is on every node: routes to the other workers' pod CIDRs.
+const routesPath = "/etc/systemd/system/" + PodRoutesUnit + ".service"
+
 func TestNodeFilesPaths(t *testing.T) {
-	both := append(append([]string{}, controlPlanePaths...), workerPaths...)
+	both := append(append([]string{routesPath}, controlPlanePaths...), workerPaths...)
+	cpOnly := append([]string{routesPath}, controlPlanePaths...)
+	workerOnly := append([]string{routesPath}, workerPaths...)
 	tests := []struct {
 		name string
 		c    *config.Cluster
@@ -207,8 +212,8 @@ func TestNodeFilesPaths(t *testing.T) {
 		{"1 node, both roles", cluster(t, 1), "node-0", both},
 		{"3 nodes, node-0", cluster(t, 3), "node-0", both},
 		{"3 nodes, node-2", cluster(t, 3), "node-2", both},
-		{"control-plane only", cluster(t, 2, []string{config.RoleControlPlane}, []string{config.RoleWorker}), "node-0", controlPlanePaths},
-		{"worker only", cluster(t, 2, []string{config.RoleControlPlane}, []string{config.RoleWorker}), "node-1", workerPaths},
+		{"control-plane only", cluster(t, 2, []string{config.RoleControlPlane}, []string{config.RoleWorker}), "node-0", cpOnly},
+		{"worker only", cluster(t, 2, []string{config.RoleControlPlane}, []string{config.RoleWorker}), "node-1", workerOnly},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -745,7 +750,7 @@ func TestUnitsWellFormed(t *testing.T) {
 				}
 			}
 			name := strings.TrimSuffix(filepath.Base(p), ".service")
-			if !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
+			if name != PodRoutesUnit && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
 				t.Errorf("%s does not start %s/%s", p, BinDir, name)
 			}
 			lines := strings.Split(s, "\n")
@@ -755,8 +760,34 @@ func TestUnitsWellFormed(t *testing.T) {
 				}
 			}
 		}
-		if units != 7 {
-			t.Errorf("%d units, want 7", units)
+		if units != 8 {
+			t.Errorf("%d units, want 8", units)
 		}
+	}
+}
+
+func TestPodRoutes(t *testing.T) {
+	tests := []struct {
+		name  string
+		nodes int
+		node  string
+		want  []string
+	}{
+		{"3 nodes: the two others", 3, "node-1", []string{"ExecStart=/sbin/ip route replace 10.200.0.0/24 via 10.240.0.10", "ExecStart=/sbin/ip route replace 10.200.2.0/24 via 10.240.0.12"}},
+		{"1 node: none", 1, "node-0", []string{"ExecStart=/bin/true"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := nodeFiles(t, inputs(cluster(t, tt.nodes), hostV1), tt.node)
+			unit := string(files[routesPath].Data)
+			for _, w := range tt.want {
+				if !strings.Contains(unit, w) {
+					t.Errorf("routes unit lacks %q:\n%s", w, unit)
+				}
+			}
+			if strings.Count(unit, "ExecStart=") != len(tt.want) {
+				t.Errorf("routes unit has the wrong routes:\n%s", unit)
+			}
+		})
 	}
 }

@@ -85,7 +85,7 @@ func runControlPlane(ctx context.Context, c *Cluster) error {
 	}); err != nil {
 		return err
 	}
-	in, err := c.inputs()
+	in, err := c.Inputs()
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (c *Cluster) deployLoadBalancer(ctx context.Context) error {
 	if c.Config.Network.LoadBalancerIP == "" {
 		return nil
 	}
-	in, err := c.inputs()
+	in, err := c.Inputs()
 	if err != nil {
 		return err
 	}

@@ -67,8 +67,9 @@ func (c *Cluster) forEachNode(ctx context.Context, nodes []config.Node, f func(c
 	return nil
 }
 
-// inputs gathers everything render needs, generating what is missing.
-func (c *Cluster) inputs() (render.Inputs, error) {
+// Inputs gathers everything render needs, generating what is missing (the
+// PKI, kubeconfigs and encryption config live in the state directory).
+func (c *Cluster) Inputs() (render.Inputs, error) {
 	set, err := c.ensurePKI()
 	if err != nil {
 		return render.Inputs{}, err
@@ -86,7 +87,7 @@ func (c *Cluster) inputs() (render.Inputs, error) {
 
 // serviceFiles is the subset of node n's rendered files that svc reads.
 func (c *Cluster) serviceFiles(n config.Node, svc service) ([]render.File, error) {
-	in, err := c.inputs()
+	in, err := c.Inputs()
 	if err != nil {
 		return nil, err
 	}

@@ -27,7 +27,7 @@ func dnsStep() Step {
 const dnsProbePod = "hardway-dns-probe"
 
 func runDNS(ctx context.Context, c *Cluster) error {
-	in, err := c.inputs()
+	in, err := c.Inputs()
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func explainDNS(c *Cluster) (string, error) {
 	fmt.Fprintf(&b, "  Service kube-system/kube-dns at %s (port 53 UDP and TCP); every pod's resolv.conf names it.\n", c.Config.Network.ClusterDNS)
 	fmt.Fprintf(&b, "  Domain %s: a Service web in namespace shop is web.shop.svc.%s.\n", c.Config.Network.ClusterDomain, c.Config.Network.ClusterDomain)
 	fmt.Fprintf(&b, "  Image %s, built from source and imported on every node (never pulled).\n", images.CoreDNS)
-	in, err := c.inputs()
+	in, err := c.Inputs()
 	if err != nil {
 		return "", err
 	}
