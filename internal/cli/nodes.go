@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"text/tabwriter"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,9 +17,6 @@ import (
 	"hardway.dev/hardway/internal/state"
 )
 
-// systemdTimeout bounds how long a fresh node may take to boot systemd; it
-// takes a few seconds on an idle machine, much longer when builds share it.
-const systemdTimeout = 3 * time.Minute
 
 func (a *app) runner() exec.Runner { return exec.OS{Log: a.log()} }
 
@@ -99,44 +95,6 @@ func newNodeImageCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// newNodesCmd is temporary: `hardway up` will own node creation as a step.
-func newNodesCmd(a *app) *cobra.Command {
-	cmd := &cobra.Command{Use: "nodes", Short: "Manage the node containers directly", Hidden: true}
-	create := &cobra.Command{
-		Use:   "create",
-		Short: "Create (or start) the cluster's node containers and wait for systemd in each",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.loadConfig()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			tag, err := nodeimage.Ensure(ctx, nodeimage.Options{Runner: a.runner(), Log: a.log()})
-			if err != nil {
-				return err
-			}
-			opts := provider.CreateOptions{Image: tag}
-			if st, err := os.Stat(artifactCacheDir()); err == nil && st.IsDir() {
-				opts.ArtifactsDir = artifactCacheDir()
-			}
-			p := a.dockerProvider()
-			start := time.Now()
-			nodes, err := p.Create(ctx, c, opts)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(a.errOut, "waiting for systemd in %d nodes...\n", len(nodes))
-			if err := provider.WaitAll(ctx, nodes, systemdTimeout); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.errOut, "nodes ready in %s\n", time.Since(start).Round(time.Second))
-			return a.printStatus(cmd, p, c.Name)
-		},
-	}
-	cmd.AddCommand(create)
-	return cmd
-}
 
 func newStatusCmd(a *app) *cobra.Command {
 	return &cobra.Command{

@@ -91,7 +91,6 @@ func newRoot(a *app) *cobra.Command {
 	root.PersistentFlags().StringVar(&a.name, "name", "", "cluster name (default \"hardway\", or the config's name)")
 	root.PersistentFlags().IntVarP(&a.verbosity, "v", "v", 0, "verbosity: 1 shows commands run on nodes, 2 also host commands")
 	root.AddCommand(newNodeImageCmd(a))
-	root.AddCommand(newNodesCmd(a))
 	root.AddCommand(newShellCmd(a))
 	root.AddCommand(newStatusCmd(a))
 	root.AddCommand(newDownCmd(a))

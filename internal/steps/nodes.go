@@ -30,7 +30,9 @@ func runNodes(ctx context.Context, c *Cluster) error {
 	for _, n := range nodes {
 		c.Log.Logf(1, "  %s: %s (%s)", n.Name(), n.IP(), n.Role())
 	}
-	return provider.WaitAll(ctx, nodes, 2*time.Minute)
+	// A fresh node boots systemd in seconds on an idle machine, much
+	// slower while builds share its cores.
+	return provider.WaitAll(ctx, nodes, 3*time.Minute)
 }
 
 func explainNodes(c *Cluster) (string, error) {
