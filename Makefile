@@ -3,9 +3,11 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 BIN := bin/hardway
 NAME ?= hardway
+# One artifact cache for the CLI and every test, so binaries are built once.
+export HARDWAY_CACHE ?= $(HOME)/.cache/hardway
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all build setup up down test unit e2e vet clean
+.PHONY: all build setup up down test unit integration e2e vet clean
 
 all: build
 
@@ -33,12 +35,16 @@ vet:
 unit:
 	go test ./...
 
-# Everything CI runs: unit tests, then the integration and end-to-end tests
-# against real artifacts, a real node image and real clusters.
-test: setup vet unit e2e
+# Everything CI runs: unit tests, then integration tests against real
+# artifacts (built from source into the shared cache; cold ~15 min) and a real
+# node image, then the end-to-end tests on real clusters.
+test: setup vet unit integration e2e
 
-e2e: build
-	go test -tags integration,e2e -count=1 -timeout 80m -v ./test/e2e/... 2>&1 | tee /tmp/hardway-e2e.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|_test.go' ; exit $${PIPESTATUS[0]}
+integration:
+	HARDWAY_IT_CACHE=$(HARDWAY_CACHE) go test -tags integration -count=1 -timeout 60m -v ./internal/artifacts/ ./internal/provider/docker/
+
+e2e:
+	go test -tags e2e -count=1 -timeout 60m -v ./test/e2e/
 
 clean:
 	rm -rf bin

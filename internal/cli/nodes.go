@@ -1,9 +1,11 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -16,7 +18,6 @@ import (
 	"hardway.dev/hardway/internal/provider/docker"
 	"hardway.dev/hardway/internal/state"
 )
-
 
 func (a *app) runner() exec.Runner { return exec.OS{Log: a.log()} }
 
@@ -95,11 +96,10 @@ func newNodeImageCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-
 func newStatusCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show the cluster's nodes: name, IP, role, state",
+		Short: "Show the cluster's nodes (name, IP, role, state) and which components run on each",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			name, err := a.clusterName()
@@ -120,12 +120,50 @@ func (a *app) printStatus(cmd *cobra.Command, p provider.Provider, name string) 
 		fmt.Fprintf(a.out, "cluster %q has no nodes\n", name)
 		return nil
 	}
+	health := a.componentHealth(cmd.Context(), p, name, st)
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tIP\tROLE\tSTATE\tCONTAINER")
+	fmt.Fprintln(tw, "NAME\tIP\tROLE\tSTATE\tCONTAINER\tCOMPONENTS")
 	for _, s := range st {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container, health[s.Name])
 	}
 	return tw.Flush()
+}
+
+// componentHealth asks systemd on each running node which of the cluster's
+// services are active, in one command per node.
+func (a *app) componentHealth(ctx context.Context, p provider.Provider, cluster string, st []provider.NodeStatus) map[string]string {
+	out := map[string]string{}
+	nodes, err := p.Nodes(ctx, cluster)
+	if err != nil {
+		return out
+	}
+	running := map[string]bool{}
+	for _, s := range st {
+		running[s.Name] = s.State == "running"
+	}
+	units := components()
+	for _, n := range nodes {
+		if !running[n.Name()] {
+			continue
+		}
+		res, _ := n.Run(ctx, nil, append([]string{"systemctl", "is-active"}, units...)...)
+		states := strings.Fields(string(res))
+		var parts []string
+		for i, u := range units {
+			if i < len(states) && states[i] != "inactive" {
+				mark := "✓"
+				if states[i] != "active" {
+					mark = "✗ " + states[i]
+				}
+				parts = append(parts, u+" "+mark)
+			}
+		}
+		if len(parts) == 0 {
+			parts = []string{"-"}
+		}
+		out[n.Name()] = strings.Join(parts, ", ")
+	}
+	return out
 }
 
 func newDownCmd(a *app) *cobra.Command {

@@ -29,7 +29,7 @@ import (
 // Namespace holds every object verify creates; it is removed afterwards.
 const Namespace = "hardway-verify"
 
-const appPort = 8080
+const appPort = images.TestAppPort
 
 // Env is what the checks need from the cluster.
 type Env struct {
@@ -265,7 +265,8 @@ func checkLogs(ctx context.Context, s *session) error {
 		if err != nil {
 			return fmt.Errorf("logs of %s on %s: %w", p.Name, p.Spec.NodeName, err)
 		}
-		if !strings.Contains(string(data), "GET") {
+		// busybox httpd -v logs each request as "url:/" on stderr.
+		if !strings.Contains(string(data), "url:/") {
 			return fmt.Errorf("logs of %s on %s do not show the requests made to it: %q", p.Name, p.Spec.NodeName, string(data))
 		}
 	}
