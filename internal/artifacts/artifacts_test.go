@@ -660,7 +660,7 @@ func TestSourceBuildCommands(t *testing.T) {
 	modDir := t.TempDir()
 	gomod := filepath.Join(modDir, "kubernetes.mod")
 	os.WriteFile(gomod, []byte("module k8s.io/kubernetes\n\ngo 1.26.0\n\nreplace k8s.io/api => ./staging/src/k8s.io/api\n"), 0o644)
-	modJSON := fmt.Sprintf(`{"Path":"x","Version":"v1","Dir":%q,"GoMod":%q}`, modDir, gomod)
+	modJSON := fmt.Sprintf(`{"Path":"x","Version":"v1","Dir":%q,"GoMod":%q,"Time":"2026-10-27T12:01:04Z"}`, modDir, gomod)
 
 	tests := []struct {
 		component string
@@ -668,7 +668,7 @@ func TestSourceBuildCommands(t *testing.T) {
 		want      []string
 		wantErr   string
 	}{
-		{CompKubernetes, true, []string{"CGO_ENABLED=0", "build -mod=mod", "-trimpath", "k8s.io/component-base/version.gitVersion=v1.37.2", "k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-apiserver"}, ""},
+		{CompKubernetes, true, []string{"CGO_ENABLED=0", "build -mod=mod", "-trimpath", "k8s.io/component-base/version.gitVersion=v1.37.2", "k8s.io/client-go/pkg/version.buildDate=2026-10-27T12:01:04Z", "k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-apiserver"}, ""},
 		{CompEtcd, true, []string{"CGO_ENABLED=0", "./cmd/etcd", "./cmd/etcdctl"}, ""},
 		{CompRunc, true, []string{"CGO_ENABLED=1", "seccomp", "-extldflags -static"}, ""},
 		{CompRunc, false, nil, "apt-get install libseccomp-dev"},

@@ -67,7 +67,8 @@ const (
 	// KindKubernetes builds from a generated module that requires
 	// k8s.io/kubernetes and pins each staging module by version, because
 	// kubernetes' own go.mod replaces them with directories its module zip
-	// does not contain.
+	// does not contain. buildDate is stamped from the module proxy's time of
+	// the tag, so rebuilds are reproducible.
 	KindKubernetes SourceKind = "kubernetes"
 	// KindWrapper builds tiny generated main packages against a module (etcd
 	// modules replace their siblings with relative paths, so they cannot be
@@ -159,8 +160,10 @@ const (
 
 // kubeRelease holds what differs between Kubernetes versions.
 type kubeRelease struct {
-	version   string
-	buildDate string // the tag's date, so the stamp is reproducible
+	version string
+	// gitCommit of the tag; empty when not known here (the module proxy does
+	// not say). Stamped anyway so versions do not show "$Format:%H$".
+	gitCommit string
 	crictl    string
 	// sha256 of dl.k8s.io/<v>/bin/linux/<arch>/<binary>, by binary then arch.
 	sha map[string]map[string]string
@@ -171,17 +174,15 @@ type kubeRelease struct {
 func kubeReleases() map[string]kubeRelease {
 	return map[string]kubeRelease{
 		"v1.37.2": {
-			version:   "v1.37.2",
-			buildDate: "2026-10-27T12:01:04Z",
-			crictl:    "v1.37.0",
+			version: "v1.37.2",
+			crictl:  "v1.37.0",
 			// No published checksums found for v1.37.2 binaries (kubespray's
 			// checksums.yml stops at v1.36.4): release download refuses.
 			sha: nil,
 		},
 		"v1.36.3": {
-			version:   "v1.36.3",
-			buildDate: "2026-09-10T00:00:00Z",
-			crictl:    "v1.34.0",
+			version: "v1.36.3",
+			crictl:  "v1.34.0",
 			// From kubespray roles/kubespray_defaults/vars/main/checksums.yml.
 			// Only kubelet and kubectl are listed there; the control-plane
 			// binaries have no pinned value, so the release form of the
@@ -240,7 +241,7 @@ func kubernetesComponent(kr kubeRelease) Component {
 			pkg+".gitMajor="+major,
 			pkg+".gitMinor="+minor,
 			pkg+".gitTreeState=clean",
-			pkg+".buildDate="+kr.buildDate,
+			pkg+".gitCommit="+kr.gitCommit,
 		)
 	}
 	c := Component{

@@ -70,6 +70,7 @@ type moduleInfo struct {
 	Version string
 	Dir     string
 	GoMod   string
+	Time    string // when the version was tagged (RFC 3339)
 	Error   string
 }
 
@@ -181,7 +182,14 @@ func (b *Builder) buildKubernetes(ctx context.Context, r *SourceRecipe, work, ou
 		return err
 	}
 	// -mod=mod lets go fill go.sum for the generated module.
-	args := append([]string{"-C", work, "build", "-mod=mod", "-o", out}, buildFlags(r)...)
+	stamped := *r
+	stamped.LDFlags = append([]string{}, r.LDFlags...)
+	if mi.Time != "" {
+		for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
+			stamped.LDFlags = append(stamped.LDFlags, pkg+".buildDate="+mi.Time)
+		}
+	}
+	args := append([]string{"-C", work, "build", "-mod=mod", "-o", out}, buildFlags(&stamped)...)
 	args = append(args, r.Packages...)
 	if _, err := b.Run.Run(ctx, b.goCmd(b.buildEnv(r), args...)); err != nil {
 		return fmt.Errorf("building Kubernetes %s from source: %w", r.ModuleVersion, err)
