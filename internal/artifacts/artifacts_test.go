@@ -660,7 +660,9 @@ func TestSourceBuildCommands(t *testing.T) {
 	modDir := t.TempDir()
 	gomod := filepath.Join(modDir, "kubernetes.mod")
 	os.WriteFile(gomod, []byte("module k8s.io/kubernetes\n\ngo 1.26.0\n\nreplace k8s.io/api => ./staging/src/k8s.io/api\n"), 0o644)
-	modJSON := fmt.Sprintf(`{"Path":"x","Version":"v1","Dir":%q,"GoMod":%q,"Time":"2026-10-27T12:01:04Z"}`, modDir, gomod)
+	info := filepath.Join(modDir, "kubernetes.info")
+	os.WriteFile(info, []byte(`{"Version":"v1.37.2","Time":"2026-10-27T12:01:04Z"}`), 0o644)
+	modJSON := fmt.Sprintf(`{"Path":"x","Version":"v1","Dir":%q,"GoMod":%q,"Info":%q}`, modDir, gomod, info)
 
 	tests := []struct {
 		component string

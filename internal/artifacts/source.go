@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"time"
 
 	hexec "hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/images"
@@ -70,7 +71,7 @@ type moduleInfo struct {
 	Version string
 	Dir     string
 	GoMod   string
-	Time    string // when the version was tagged (RFC 3339)
+	Info    string // path of the .info file, which holds the tag's Time
 	Error   string
 }
 
@@ -184,9 +185,9 @@ func (b *Builder) buildKubernetes(ctx context.Context, r *SourceRecipe, work, ou
 	// -mod=mod lets go fill go.sum for the generated module.
 	stamped := *r
 	stamped.LDFlags = append([]string{}, r.LDFlags...)
-	if mi.Time != "" {
+	if t := tagTime(mi.Info); t != "" {
 		for _, pkg := range []string{"k8s.io/component-base/version", "k8s.io/client-go/pkg/version"} {
-			stamped.LDFlags = append(stamped.LDFlags, pkg+".buildDate="+mi.Time)
+			stamped.LDFlags = append(stamped.LDFlags, pkg+".buildDate="+t)
 		}
 	}
 	args := append([]string{"-C", work, "build", "-mod=mod", "-o", out}, buildFlags(&stamped)...)
@@ -195,6 +196,20 @@ func (b *Builder) buildKubernetes(ctx context.Context, r *SourceRecipe, work, ou
 		return fmt.Errorf("building Kubernetes %s from source: %w", r.ModuleVersion, err)
 	}
 	return nil
+}
+
+// tagTime reads the version's time from the module cache's .info file, in
+// the form Kubernetes stamps (UTC, seconds); "" if unknown.
+func tagTime(infoPath string) string {
+	b, err := os.ReadFile(infoPath)
+	if err != nil {
+		return ""
+	}
+	var info struct{ Time time.Time }
+	if json.Unmarshal(b, &info) != nil || info.Time.IsZero() {
+		return ""
+	}
+	return info.Time.UTC().Format("2006-01-02T15:04:05Z")
 }
 
 // parseKubernetesGoMod returns the modules kubernetes' go.mod replaces with a
