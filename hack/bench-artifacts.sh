@@ -42,7 +42,10 @@ fi
 run() { # $1 = label
 	local start end
 	start=$(date +%s)
-	"$work/hardway" "${cfg[@]}" artifacts build --source source >"$work/$1.txt"
+	if ! "$work/hardway" "${cfg[@]}" artifacts build --source source >"$work/$1.txt" 2>"$work/$1.err"; then
+		cat "$work/$1.txt" "$work/$1.err" >&2
+		exit 1
+	fi
 	end=$(date +%s)
 	echo "$1 total: $((end - start))s" >>"$work/totals.txt"
 }
@@ -51,7 +54,7 @@ run warm
 
 printf '%-16s %-9s %12s %12s\n' COMPONENT VERSION COLD WARM
 # Progress lines are: component version source status elapsed.
-join <(awk 'NF==5 {print $1, $2, $5}' "$work/cold.txt" | sort) \
-     <(awk 'NF==5 {print $1, $5}' "$work/warm.txt" | sort) |
+join <(awk 'NF==5 && $1 != "all" {print $1, $2, $5}' "$work/cold.txt" | sort) \
+     <(awk 'NF==5 && $1 != "all" {print $1, $5}' "$work/warm.txt" | sort) |
 	awk '{printf "%-16s %-9s %12s %12s\n", $1, $2, $3, $4}'
 cat "$work/totals.txt"
