@@ -1,6 +1,7 @@
 package render
 
 import (
+	"net/netip"
 	"bytes"
 	"embed"
 	"errors"
@@ -49,6 +50,7 @@ type view struct {
 	KubeletClientCN string
 	ControlPlanes   []config.Node
 	PodRoutes       []Route
+	VXLAN           VXLAN
 }
 
 // renderer holds the parsed templates; one is built per call, so nothing is
@@ -88,6 +90,7 @@ func (in Inputs) view(n config.Node) view {
 		KubeletClientCN: cn,
 		ControlPlanes:   c.ControlPlanes(),
 		PodRoutes:       PodRoutes(c, n),
+		VXLAN:           vxlanFor(n),
 	}
 }
 
@@ -223,7 +226,7 @@ func NodeFiles(in Inputs, n config.Node) ([]File, error) {
 		unit("kubelet")
 		unit("kube-proxy")
 	}
-	unit(PodRoutesUnit)
+	unit(PodNetworkUnit)
 	if c.err != nil {
 		return nil, c.err
 	}
@@ -333,20 +336,67 @@ func Write(dir string, files []File) error {
 	return nil
 }
 
-// PodRoutesUnit is the oneshot unit that installs the routes to the other
-// nodes' pod CIDRs.
-const PodRoutesUnit = "hardway-pod-routes"
+// PodNetworkUnit is the oneshot unit that connects this node's pods to the
+// other nodes' pods.
+const PodNetworkUnit = "hardway-pod-network"
 
-// Route sends a pod CIDR to the node that owns it.
-type Route struct{ CIDR, Via string }
+// VXLAN is this node's end of the pod network tunnel.
+type VXLAN struct {
+	Device  string
+	ID      int
+	Port    int
+	MTU     int
+	MAC     string
+	Address string // the pod CIDR's network address; empty on nodes without pods
+}
 
-// PodRoutes are the routes node n needs: every other worker's pod CIDR via
-// that worker's IP.
+// vxlanOverhead is what VXLAN adds to each packet (outer IP, UDP, VXLAN and
+// Ethernet headers); pod interfaces must be this much smaller than the node's.
+const vxlanOverhead = 50
+
+// PodMTU is the MTU of pod interfaces: a 1500-byte node network minus VXLAN.
+const PodMTU = 1500 - vxlanOverhead
+
+// Route sends a pod CIDR through the tunnel to the node that owns it.
+type Route struct {
+	Node, CIDR string
+	Via        string // the peer's tunnel address
+	NodeIP     string // where the tunnel packets go
+	MAC        string // the peer's tunnel MAC
+}
+
+// vtepMAC derives a node's tunnel MAC from its IP, so every node can know
+// every other's without asking: a locally administered unicast address.
+func vtepMAC(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil || !a.Is4() {
+		return "0e:68:77:00:00:00"
+	}
+	b := a.As4()
+	return fmt.Sprintf("0e:68:77:%02x:%02x:%02x", b[1], b[2], b[3])
+}
+
+// vtepAddr is the tunnel address of a node: the network address of its pod
+// CIDR, which host-local IPAM never hands to a pod.
+func vtepAddr(n config.Node) string {
+	p, err := netip.ParsePrefix(n.PodCIDR)
+	if err != nil {
+		return ""
+	}
+	return p.Masked().Addr().String()
+}
+
+func vxlanFor(n config.Node) VXLAN {
+	return VXLAN{Device: "hardway.vxlan", ID: 4242, Port: 4789, MTU: PodMTU, MAC: vtepMAC(n.IP), Address: vtepAddr(n)}
+}
+
+// PodRoutes are the routes node n needs: every other worker's pod CIDR
+// through the tunnel.
 func PodRoutes(c *config.Cluster, n config.Node) []Route {
 	var out []Route
 	for _, w := range c.Workers() {
 		if w.Name != n.Name && w.PodCIDR != "" {
-			out = append(out, Route{CIDR: w.PodCIDR, Via: w.IP})
+			out = append(out, Route{Node: w.Name, CIDR: w.PodCIDR, Via: vtepAddr(w), NodeIP: w.IP, MAC: vtepMAC(w.IP)})
 		}
 	}
 	return out

@@ -197,7 +197,7 @@ var (
 )
 
 // routesPath is on every node: routes to the other workers' pod CIDRs.
-const routesPath = "/etc/systemd/system/" + PodRoutesUnit + ".service"
+const routesPath = "/etc/systemd/system/" + PodNetworkUnit + ".service"
 
 func TestNodeFilesPaths(t *testing.T) {
 	both := append(append([]string{routesPath}, controlPlanePaths...), workerPaths...)
@@ -750,7 +750,7 @@ func TestUnitsWellFormed(t *testing.T) {
 				}
 			}
 			name := strings.TrimSuffix(filepath.Base(p), ".service")
-			if name != PodRoutesUnit && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
+			if name != PodNetworkUnit && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
 				t.Errorf("%s does not start %s/%s", p, BinDir, name)
 			}
 			lines := strings.Split(s, "\n")
@@ -772,9 +772,19 @@ func TestPodRoutes(t *testing.T) {
 		nodes int
 		node  string
 		want  []string
+		execs int
 	}{
-		{"3 nodes: the two others", 3, "node-1", []string{"ExecStart=/sbin/ip route replace 10.200.0.0/24 via 10.240.0.10", "ExecStart=/sbin/ip route replace 10.200.2.0/24 via 10.240.0.12"}},
-		{"1 node: none", 1, "node-0", []string{"ExecStart=/bin/true"}},
+		{"3 nodes: the two others through the tunnel", 3, "node-1", []string{
+			"ip link add hardway.vxlan type vxlan id 4242 local 10.240.0.11 dstport 4789 nolearning",
+			"ip link set hardway.vxlan address 0e:68:77:f0:00:0b mtu 1450 up",
+			"ip addr add 10.200.1.0/32 dev hardway.vxlan",
+			"bridge fdb append 0e:68:77:f0:00:0a dev hardway.vxlan dst 10.240.0.10",
+			"ip neigh replace 10.200.0.0 lladdr 0e:68:77:f0:00:0a dev hardway.vxlan nud permanent",
+			"ip route replace 10.200.0.0/24 via 10.200.0.0 dev hardway.vxlan onlink",
+			"ip route replace 10.200.2.0/24 via 10.200.2.0 dev hardway.vxlan onlink",
+			"-s 10.200.1.0/24 ! -d 10.200.0.0/16",
+		}, 10},
+		{"1 node: no peers", 1, "node-0", []string{"ip link add hardway.vxlan"}, 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -785,7 +795,7 @@ func TestPodRoutes(t *testing.T) {
 					t.Errorf("routes unit lacks %q:\n%s", w, unit)
 				}
 			}
-			if strings.Count(unit, "ExecStart=") != len(tt.want) {
+			if strings.Count(unit, "ExecStart=") != tt.execs {
 				t.Errorf("routes unit has the wrong routes:\n%s", unit)
 			}
 		})

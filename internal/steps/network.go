@@ -19,8 +19,8 @@ func networkStep() Step {
 }
 
 var routesService = service{
-	unit:   render.PodRoutesUnit,
-	inputs: []string{"/etc/systemd/system/" + render.PodRoutesUnit + ".service"},
+	unit:   render.PodNetworkUnit,
+	inputs: []string{"/etc/systemd/system/" + render.PodNetworkUnit + ".service"},
 }
 
 func runNetwork(ctx context.Context, c *Cluster) error {
@@ -35,7 +35,7 @@ func runNetwork(ctx context.Context, c *Cluster) error {
 		}
 		for _, r := range render.PodRoutes(c.Config, n) {
 			if !strings.Contains(string(out), r.CIDR+" via "+r.Via) {
-				return fmt.Errorf("route %s via %s missing after %s started:\n%s", r.CIDR, r.Via, render.PodRoutesUnit, out)
+				return fmt.Errorf("route %s via %s missing after %s started:\n%s", r.CIDR, r.Via, render.PodNetworkUnit, out)
 			}
 		}
 		return nil
