@@ -95,7 +95,7 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 		if !deployOK && c.Name != "encryption" {
 			err = fmt.Errorf("skipped: the test Deployment did not come up")
 		} else {
-			cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+			cctx, cancel := context.WithTimeout(ctx, time.Minute)
 			err = c.Run(cctx, s)
 			cancel()
 		}
@@ -240,8 +240,11 @@ func checkService(ctx context.Context, s *session) error {
 
 func checkDNS(ctx context.Context, s *session) error {
 	p := s.pods[0]
+	// busybox nslookup sends the name as given (no search list), so it gets
+	// fully qualified names; wget below resolves short names the way
+	// applications do, through the search list kubelet wrote.
 	for _, name := range []string{
-		"kubernetes.default",
+		"kubernetes.default.svc." + s.env.ClusterDomain,
 		fmt.Sprintf("hello.%s.svc.%s", Namespace, s.env.ClusterDomain),
 	} {
 		var out string
@@ -251,11 +254,16 @@ func checkDNS(ctx context.Context, s *session) error {
 			return err == nil, nil
 		})
 		if err != nil {
-			return fmt.Errorf("nslookup %s in pod %s: %s", name, p.Name, strings.TrimSpace(out))
+			return fmt.Errorf("nslookup %s in pod %s: %s", name, p.Name, truncate([]byte(strings.TrimSpace(out)), 300))
 		}
 	}
-	// The name must also work for traffic, not just resolve.
-	return s.wgetFrom(ctx, p, "hello")
+	// Short names must work for traffic too, not just resolve.
+	for _, short := range []string{"hello", "hello." + Namespace} {
+		if err := s.wgetFrom(ctx, p, short); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func checkLogs(ctx context.Context, s *session) error {
@@ -265,9 +273,9 @@ func checkLogs(ctx context.Context, s *session) error {
 		if err != nil {
 			return fmt.Errorf("logs of %s on %s: %w", p.Name, p.Spec.NodeName, err)
 		}
-		// busybox httpd -v logs each request as "url:/" on stderr.
-		if !strings.Contains(string(data), "url:/") {
-			return fmt.Errorf("logs of %s on %s do not show the requests made to it: %q", p.Name, p.Spec.NodeName, string(data))
+		// busybox httpd -v logs each answer as "response:200" on stderr.
+		if !strings.Contains(string(data), "response:200") {
+			return fmt.Errorf("logs of %s on %s do not show the requests made to it: %q", p.Name, p.Spec.NodeName, truncate(data, 200))
 		}
 	}
 	return nil
@@ -361,14 +369,18 @@ func (s *session) wgetFrom(ctx context.Context, p corev1.Pod, target string) err
 			target += ":80"
 		}
 	}
+	// No wget -T: Debian's busybox-static wget crashes with it. Each try is
+	// bounded by its own context instead.
 	var out string
+	var last error
 	err := poll(ctx, func() (bool, error) {
-		var err error
-		out, err = s.exec(ctx, p, "wget", "-q", "-T", "3", "-O", "-", "http://"+target+"/")
-		return err == nil && strings.Contains(out, "Hello World"), nil
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		out, last = s.exec(tctx, p, "wget", "-q", "-O", "-", "http://"+target+"/")
+		return last == nil && strings.Contains(out, "Hello World"), nil
 	})
 	if err != nil {
-		return fmt.Errorf("wget http://%s/ from pod %s: %s", target, p.Name, strings.TrimSpace(out))
+		return fmt.Errorf("wget http://%s/ from pod %s: %v %s", target, p.Name, last, truncate([]byte(strings.TrimSpace(out)), 200))
 	}
 	return nil
 }
