@@ -37,7 +37,6 @@ func (c *Cluster) shell(ctx context.Context, name, script string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
-	c.Log.Logf(1, "  %s$ %s", name, script)
 	return node.Sh(ctx, n, script)
 }
 

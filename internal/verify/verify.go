@@ -402,12 +402,29 @@ func (s *session) exec(ctx context.Context, p corev1.Pod, cmd ...string) (string
 	return stdout.String(), nil
 }
 
+// ensureNamespace creates the verify namespace, first waiting out the
+// deletion a previous run's cleanup started.
 func ensureNamespace(ctx context.Context, cs kubernetes.Interface) error {
-	_, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{})
-	if apierrors.IsAlreadyExists(err) {
-		return nil
+	var last string
+	err := poll(ctx, func() (bool, error) {
+		ns, err := cs.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: Namespace}}, metav1.CreateOptions{})
+			return err == nil || apierrors.IsAlreadyExists(err), nil
+		case err != nil:
+			return false, err
+		case ns.DeletionTimestamp != nil:
+			last = "still being deleted by an earlier run"
+			return false, nil
+		default:
+			return true, nil
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("namespace %s: %v %s", Namespace, err, last)
 	}
-	return err
+	return nil
 }
 
 func podReady(p corev1.Pod) bool {
