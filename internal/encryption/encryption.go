@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"slices"
 
+	"hardway.dev/hardway/internal/fsutil"
+
 	"sigs.k8s.io/yaml"
 )
 
@@ -136,26 +138,6 @@ func Ensure(path string) (data []byte, changed bool, err error) {
 	return data, true, nil
 }
 
-// writeFile writes via a temporary file so a crash never leaves a truncated
-// key, which the next run would refuse.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o600)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
-}
+// writeFile writes the key file atomically, 0600: a truncated key would be
+// refused by the next run.
+func writeFile(path string, data []byte) error { return fsutil.WriteFileAtomic(path, data, 0o600) }

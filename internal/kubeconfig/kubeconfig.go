@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"hardway.dev/hardway/internal/fsutil"
+
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -187,24 +189,4 @@ func Merge(path string, admin []byte, contextName string) error {
 }
 
 // writeFile replaces path atomically with mode 0600: the file holds a key.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.Write(data)
-	if cerr := tmp.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Chmod(tmp.Name(), 0o600)
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		return fmt.Errorf("writing %s: %w", path, werr)
-	}
-	return nil
-}
+func writeFile(path string, data []byte) error { return fsutil.WriteFileAtomic(path, data, 0o600) }

@@ -13,6 +13,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"hardway.dev/hardway/internal/fsutil"
+
 	"hardway.dev/hardway/internal/config"
 )
 
@@ -142,26 +144,7 @@ func samePublic(a, b crypto.PublicKey) bool {
 // writeFile replaces path atomically so a crash never leaves half a key, and
 // with mode set explicitly because the umask must not widen a key's access.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return fsutil.WriteFileAtomic(path, data, mode)
 }
 
 // fixMode tightens a kept file whose mode drifted (copied around, umask).

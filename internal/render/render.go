@@ -1,11 +1,11 @@
 package render
 
 import (
-	"net/netip"
 	"bytes"
 	"embed"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+
+	"hardway.dev/hardway/internal/fsutil"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/images"
@@ -318,19 +320,8 @@ func Write(dir string, files []File) error {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return fmt.Errorf("creating directory for %s: %w", dst, err)
 		}
-		tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".tmp-*")
-		if err != nil {
-			return fmt.Errorf("writing %s: %w", dst, err)
-		}
-		_, werr := tmp.Write(f.Data)
-		cerr := tmp.Close()
-		if err := errors.Join(werr, cerr, os.Chmod(tmp.Name(), f.Mode.Perm())); err != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("writing %s: %w", dst, err)
-		}
-		if err := os.Rename(tmp.Name(), dst); err != nil {
-			os.Remove(tmp.Name())
-			return fmt.Errorf("writing %s: %w", dst, err)
+		if err := fsutil.WriteFileAtomic(dst, f.Data, f.Mode); err != nil {
+			return err
 		}
 	}
 	return nil
