@@ -11,9 +11,9 @@ import (
 	"path/filepath"
 	"slices"
 
-	"hardway.dev/hardway/internal/fsutil"
-
 	"sigs.k8s.io/yaml"
+
+	"hardway.dev/hardway/internal/fsutil"
 )
 
 const (

@@ -10,12 +10,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"hardway.dev/hardway/internal/fsutil"
-
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/fsutil"
 	"hardway.dev/hardway/internal/pki"
 )
 

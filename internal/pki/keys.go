@@ -13,9 +13,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"hardway.dev/hardway/internal/fsutil"
-
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/fsutil"
 )
 
 const (

@@ -14,9 +14,8 @@ import (
 	"strings"
 	"text/template"
 
-	"hardway.dev/hardway/internal/fsutil"
-
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/fsutil"
 	"hardway.dev/hardway/internal/images"
 	"hardway.dev/hardway/internal/pki"
 )

@@ -222,4 +222,3 @@ func hasRuntime(cache string) bool {
 	}
 	return true
 }
-
