@@ -85,15 +85,11 @@ func runControlPlane(ctx context.Context, c *Cluster) error {
 	}); err != nil {
 		return err
 	}
-	in, err := c.Inputs()
+	rbac, err := c.manifest("kubelet-api-rbac.yaml")
 	if err != nil {
 		return err
 	}
-	ms, err := render.Manifests(in)
-	if err != nil {
-		return err
-	}
-	if err := admin.Apply(ctx, ms["kubelet-api-rbac.yaml"]); err != nil {
+	if err := admin.Apply(ctx, rbac); err != nil {
 		return err
 	}
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {

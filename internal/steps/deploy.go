@@ -204,3 +204,20 @@ func (c *Cluster) explainFiles(b *strings.Builder, n config.Node, svc service) e
 	}
 	return nil
 }
+
+// manifest renders one cluster-level manifest (applied through the API).
+func (c *Cluster) manifest(name string) ([]byte, error) {
+	in, err := c.Inputs()
+	if err != nil {
+		return nil, err
+	}
+	ms, err := render.Manifests(in)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := ms[name]
+	if !ok {
+		return nil, fmt.Errorf("no manifest %s (a bug in hardway)", name)
+	}
+	return m, nil
+}

@@ -11,7 +11,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/images"
-	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -27,11 +26,7 @@ func dnsStep() Step {
 const dnsProbePod = "hardway-dns-probe"
 
 func runDNS(ctx context.Context, c *Cluster) error {
-	in, err := c.Inputs()
-	if err != nil {
-		return err
-	}
-	ms, err := render.Manifests(in)
+	coredns, err := c.manifest("coredns.yaml")
 	if err != nil {
 		return err
 	}
@@ -39,7 +34,7 @@ func runDNS(ctx context.Context, c *Cluster) error {
 	if err != nil {
 		return err
 	}
-	if err := admin.Apply(ctx, ms["coredns.yaml"]); err != nil {
+	if err := admin.Apply(ctx, coredns); err != nil {
 		return err
 	}
 	deps := admin.Clientset.AppsV1().Deployments("kube-system")
@@ -131,15 +126,11 @@ func explainDNS(c *Cluster) (string, error) {
 	fmt.Fprintf(&b, "  Service kube-system/kube-dns at %s (port 53 UDP and TCP); every pod's resolv.conf names it.\n", c.Config.Network.ClusterDNS)
 	fmt.Fprintf(&b, "  Domain %s: a Service web in namespace shop is web.shop.svc.%s.\n", c.Config.Network.ClusterDomain, c.Config.Network.ClusterDomain)
 	fmt.Fprintf(&b, "  Image %s, built from source and imported on every node (never pulled).\n", images.CoreDNS)
-	in, err := c.Inputs()
-	if err != nil {
-		return "", err
-	}
-	ms, err := render.Manifests(in)
+	coredns, err := c.manifest("coredns.yaml")
 	if err != nil {
 		return "", err
 	}
 	section(&b, "The manifest applied (coredns.yaml)")
-	b.WriteString(indent(string(ms["coredns.yaml"]), "  │ "))
+	b.WriteString(indent(string(coredns), "  │ "))
 	return b.String(), nil
 }
