@@ -12,7 +12,7 @@ import (
 func networkStep() Step {
 	return Step{
 		Name:    "network",
-		Title:   "Pod network routes: each node's pod CIDR via that node",
+		Title:   "Pod network: routes to every node's pod CIDR (over VXLAN)",
 		Explain: explainNetwork,
 		Run:     runNetwork,
 	}
@@ -46,10 +46,10 @@ func explainNetwork(c *Cluster) (string, error) {
 	var b strings.Builder
 	b.WriteString(networkProse)
 	section(&b, "Routes per node")
-	rows := [][]string{{"ON NODE", "DESTINATION", "VIA"}}
+	rows := [][]string{{"ON NODE", "PODS OF", "DESTINATION", "VIA (TUNNEL)", "TUNNEL TO"}}
 	for _, n := range c.Config.Nodes {
 		for _, r := range render.PodRoutes(c.Config, n) {
-			rows = append(rows, []string{n.Name, r.CIDR, r.Via})
+			rows = append(rows, []string{n.Name, r.Node, r.CIDR, r.Via, r.NodeIP})
 		}
 	}
 	if len(rows) == 1 {

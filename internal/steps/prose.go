@@ -137,9 +137,16 @@ var workersProse = dedent(`
 var networkProse = dedent(`
 	Every node hands out pod addresses from its own /24, but a packet for a pod
 	on another node must know which node to go to. In a cloud, the VPC's route
-	table does this; with CNI's bridge plugin there is no overlay, so each node
-	gets a plain route per peer: "this pod CIDR is reached via that node's IP".
-	These are the tutorial's static routes, confined to the cluster network.
+	table does this; the original tutorial added one static route per peer:
+	"this pod CIDR is reached via that node's IP".
+
+	hardway keeps exactly those per-peer routes, with one twist: the nodes sit
+	on an isolated Docker network that drops any packet whose addresses are
+	outside the node subnet (that is what keeps cluster traffic on this
+	machine). So pod packets between nodes ride inside VXLAN, UDP between node
+	IPs. Each route points at the peer's tunnel address, and the peer's tunnel
+	MAC and node IP are written down in advance: no learning, no flooding, no
+	daemon. A oneshot systemd unit sets it up at every boot.
 `)
 
 var dnsProse = dedent(`
