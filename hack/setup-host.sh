@@ -24,6 +24,16 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 
+# Every node runs systemd, containerd and kubelet, and each takes inotify
+# instances from the host's single per-user budget (128 by default): a few
+# nodes exhaust it and kubelet dies with "inotify_init: too many open files".
+if [ "$(sysctl -n fs.inotify.max_user_instances)" -lt 8192 ]; then
+  sysctl -q -w fs.inotify.max_user_instances=8192
+fi
+if [ "$(sysctl -n fs.inotify.max_user_watches)" -lt 524288 ]; then
+  sysctl -q -w fs.inotify.max_user_watches=524288
+fi
+
 if ! docker info >/dev/null 2>&1; then
   if [ -d /run/systemd/system ]; then
     systemctl start docker

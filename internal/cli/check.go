@@ -11,6 +11,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -26,6 +27,9 @@ import (
 // minFreeBytes is what a cluster needs: the node image (~0.5 GB), three /var
 // volumes with images and etcd data, and the artifact cache (~1.5 GB).
 const minFreeBytes = 5 << 30
+
+// minInotifyInstances leaves room for several clusters of a few nodes each.
+const minInotifyInstances = 512
 
 // checkEnv is everything the host checks read, so tests can fake a host.
 type checkEnv struct {
@@ -189,6 +193,16 @@ func (e checkEnv) checks(ctx context.Context, c *config.Cluster) []checkResult {
 		on := strings.TrimSpace(string(b)) == "1"
 		add(checkResult{name: "ip_forward (host)", ok: on, detail: "net.ipv4.ip_forward=" + strings.TrimSpace(string(b)),
 			hint: "sysctl -w net.ipv4.ip_forward=1 (nodes set their own; the host needs it only for non-isolated clusters)"})
+	}
+
+	// Every node's systemd, containerd and kubelet take inotify instances
+	// from one host-wide per-user budget; the default 128 runs out with a
+	// handful of nodes and kubelet dies with "inotify_init: too many open files".
+	if b, err := e.readFile("/proc/sys/fs/inotify/max_user_instances"); err == nil {
+		v, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		add(checkResult{name: "inotify instances (host)", required: true, ok: v >= minInotifyInstances,
+			detail: fmt.Sprintf("fs.inotify.max_user_instances=%d (need %d)", v, minInotifyInstances),
+			hint:   "sysctl -w fs.inotify.max_user_instances=8192 fs.inotify.max_user_watches=524288"})
 	}
 
 	// cgroups: both work; say which so a failure later is easier to read.
