@@ -18,8 +18,6 @@ type Step struct {
 	// concrete files and flags it produces for this cluster.
 	Explain func(c *Cluster) (string, error)
 	Run     func(ctx context.Context, c *Cluster) error
-	// Plan, when set, says what Run would do without doing it (--dry-run).
-	Plan func(c *Cluster) ([]string, error)
 }
 
 // Progress receives the runner's events; the CLI draws them.

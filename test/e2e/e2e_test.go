@@ -259,3 +259,22 @@ func readyz(pkiDir, ip string) error {
 	}
 	return nil
 }
+
+func TestFailedStepSaysHowToResume(t *testing.T) {
+	const name = "e2enone"
+	cleanup(t, name)
+	cfg := writeConfig(t, "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: e2enone\nnetwork:\n  nodeSubnet: 10.247.0.0/24\n")
+	// etcd without nodes: the step must fail, name itself, and say how to go on.
+	out, err := hwRun("up", "-c", cfg, "--from", "etcd")
+	if err == nil {
+		t.Fatalf("up --from etcd without nodes succeeded:\n%s", out)
+	}
+	for _, want := range []string{"step etcd:", "is not running", "hardway up --name e2enone --from etcd"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "goroutine ") || strings.Contains(out, "panic") {
+		t.Errorf("a stack trace reached the user:\n%s", out)
+	}
+}
