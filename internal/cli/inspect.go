@@ -76,7 +76,7 @@ func newCertsCmd(a *app) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCN\tO\tSANS\tISSUER\tEXPIRES")
+			fmt.Fprintln(tw, "NAME\tCN\tO\tISSUER\tEXPIRES\tSANS")
 			for _, spec := range pki.Specs(cfg) {
 				p, ok := set.Get(spec.Name)
 				if !ok {
@@ -87,12 +87,12 @@ func newCertsCmd(a *app) *cobra.Command {
 					return err
 				}
 				if info.KeyOnly {
-					fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t(key pair, %s)\n", info.Name, info.KeyAlgorithm)
+					fmt.Fprintf(tw, "%s\t-\t-\t-\t(key pair, %s)\t-\n", info.Name, info.KeyAlgorithm)
 					continue
 				}
 				sans := strings.Join(append(append([]string{}, info.DNSNames...), info.IPs...), ",")
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s (%s)\n", info.Name, info.CommonName, dashIfEmpty(strings.Join(info.Organization, ",")),
-					dashIfEmpty(sans), info.Issuer, info.NotAfter.Format("2006-01-02"), until(info.NotAfter))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", info.Name, info.CommonName, dashIfEmpty(strings.Join(info.Organization, ",")),
+					info.Issuer, info.NotAfter.Format("2006-01-02"), until(info.NotAfter), dashIfEmpty(sans))
 			}
 			tw.Flush()
 			fmt.Fprintf(a.out, "\nfiles: %s\n", dir.PKI())
