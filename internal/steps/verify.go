@@ -48,10 +48,7 @@ func (c *Cluster) Verify(ctx context.Context, report func(verify.Result)) ([]ver
 		}
 	}
 	if len(failed) > 0 {
-		return results, fmt.Errorf("%d of %d checks failed: %s (objects left in namespace %s for inspection)", len(failed), len(results), strings.Join(failed, ", "), verify.Namespace)
-	}
-	if err := verify.Cleanup(ctx, env); err != nil {
-		c.Log.Logf(1, "  verify: cleanup: %v", err)
+		return results, fmt.Errorf("%d of %d checks failed: %s (inspect: kubectl get all -n %s)", len(failed), len(results), strings.Join(failed, ", "), verify.Namespace)
 	}
 	return results, nil
 }
@@ -63,6 +60,6 @@ func explainVerify(c *Cluster) (string, error) {
 	for _, ch := range verify.Checks() {
 		fmt.Fprintf(&b, "  %s\n", ch.Name)
 	}
-	fmt.Fprintf(&b, "\nRun them any time: hardway verify --name %s\n", c.Config.Name)
+	fmt.Fprintf(&b, "\nThe test objects stay in namespace %s (kubectl get all -n %s).\nRun the checks any time: hardway verify --name %s\n", verify.Namespace, verify.Namespace, c.Config.Name)
 	return b.String(), nil
 }

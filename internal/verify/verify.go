@@ -26,7 +26,9 @@ import (
 	"hardway.dev/hardway/internal/images"
 )
 
-// Namespace holds every object verify creates; it is removed afterwards.
+// Namespace holds every object verify creates. They stay, like the
+// tutorial's nginx Deployment, so a user can look at them and a second run
+// reuses them instead of waiting for a namespace to be deleted.
 const Namespace = "hardway-verify"
 
 const appPort = images.TestAppPort
@@ -109,14 +111,6 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 	return out
 }
 
-// Cleanup removes the verify namespace; it does not wait for it to vanish.
-func Cleanup(ctx context.Context, env Env) error {
-	err := env.Client.CoreV1().Namespaces().Delete(ctx, Namespace, metav1.DeleteOptions{})
-	if apierrors.IsNotFound(err) {
-		return nil
-	}
-	return err
-}
 
 func checkDeployment(ctx context.Context, s *session) error {
 	cs := s.env.Client

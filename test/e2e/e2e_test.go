@@ -162,12 +162,26 @@ network:
 		}
 	})
 	t.Run("auth can-i for admin and a node", func(t *testing.T) {
-		kubectl := []string{"shell", "node-0", "--name", name, "--", "kubectl", "--kubeconfig"}
-		if out, _ := hwRun(append(kubectl, "/var/lib/kubelet/kubeconfig", "auth", "can-i", "list", "secrets", "--all-namespaces")...); !strings.HasPrefix(strings.TrimSpace(out), "no") {
-			t.Errorf("a kubelet may list all secrets: %q", out)
+		// The admin kubeconfig goes into the node so the built kubectl can use it.
+		if out, err := docker("cp", state, "e2e3-node-0:/root/admin.kubeconfig"); err != nil {
+			t.Fatalf("docker cp: %v %s", err, out)
 		}
-		if out, _ := hwRun(append(kubectl, "/var/lib/kubelet/kubeconfig", "auth", "can-i", "get", "nodes")...); strings.TrimSpace(out) != "yes" {
-			t.Errorf("a kubelet may not get nodes: %q", out)
+		tests := []struct {
+			kubeconfig string
+			args       []string
+			want       string
+		}{
+			{"/root/admin.kubeconfig", []string{"*", "*", "--all-namespaces"}, "yes"},
+			{"/var/lib/kubelet/kubeconfig", []string{"get", "node", "node-0"}, "yes"},
+			{"/var/lib/kubelet/kubeconfig", []string{"list", "secrets", "--all-namespaces"}, "no"},
+			{"/var/lib/kubelet/kubeconfig", []string{"delete", "node", "node-1"}, "no"},
+		}
+		for _, tt := range tests {
+			args := append([]string{"shell", "node-0", "--name", name, "--", "kubectl", "--kubeconfig", tt.kubeconfig, "auth", "can-i"}, tt.args...)
+			out, _ := hwRun(args...)
+			if got := strings.Fields(lastLine(out)); len(got) == 0 || got[0] != tt.want {
+				t.Errorf("%s can-i %v = %q, want %s", tt.kubeconfig, tt.args, out, tt.want)
+			}
 		}
 	})
 	t.Run("verify", func(t *testing.T) {
