@@ -149,7 +149,13 @@ func checkDeployment(ctx context.Context, s *session) error {
 	}
 	_, err := cs.AppsV1().Deployments(Namespace).Create(ctx, dep, metav1.CreateOptions{})
 	if apierrors.IsAlreadyExists(err) {
-		_, err = cs.AppsV1().Deployments(Namespace).Update(ctx, dep, metav1.UpdateOptions{})
+		// An earlier run's Deployment: bring it to this spec (unchanged
+		// specs roll nothing).
+		var cur *appsv1.Deployment
+		if cur, err = cs.AppsV1().Deployments(Namespace).Get(ctx, dep.Name, metav1.GetOptions{}); err == nil {
+			dep.ResourceVersion = cur.ResourceVersion
+			_, err = cs.AppsV1().Deployments(Namespace).Update(ctx, dep, metav1.UpdateOptions{})
+		}
 	}
 	if err != nil {
 		return err
