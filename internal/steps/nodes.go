@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/provider"
 )
 
@@ -32,7 +33,30 @@ func runNodes(ctx context.Context, c *Cluster) error {
 	}
 	// A fresh node boots systemd in seconds on an idle machine, much
 	// slower while builds share its cores.
-	return provider.WaitAll(ctx, nodes, 3*time.Minute)
+	if err := provider.WaitAll(ctx, nodes, 3*time.Minute); err != nil {
+		return err
+	}
+	return c.checkArtifactMount(ctx, nodes)
+}
+
+// checkArtifactMount makes sure every node sees the artifact cache. A bind
+// mount keeps pointing at the directory that existed when the container
+// started: if the cache was deleted and rebuilt since, the node sees an
+// empty directory and every install would fail later with a puzzling error.
+func (c *Cluster) checkArtifactMount(ctx context.Context, nodes []provider.Node) error {
+	if c.Artifacts == nil || len(c.Artifacts.Binaries) == 0 {
+		return nil
+	}
+	probe := artifacts.NodePath(c.Artifacts.Binaries[0].Rel)
+	for _, n := range nodes {
+		if n.Role() == provider.RoleLB {
+			continue
+		}
+		if _, err := n.Run(ctx, nil, "test", "-r", probe); err != nil {
+			return fmt.Errorf("node %s does not see the artifact cache (%s is missing; was the cache rebuilt after the node started?); restart the nodes: docker restart $(docker ps -q --filter label=dev.hardway.cluster=%s)", n.Name(), probe, c.Config.Name)
+		}
+	}
+	return nil
 }
 
 func explainNodes(c *Cluster) (string, error) {
