@@ -111,7 +111,6 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 	return out
 }
 
-
 func checkDeployment(ctx context.Context, s *session) error {
 	cs := s.env.Client
 	if err := ensureNamespace(ctx, cs); err != nil {
