@@ -172,9 +172,9 @@ network:
 			want       string
 		}{
 			{"/root/admin.kubeconfig", []string{"*", "*", "--all-namespaces"}, "yes"},
-			{"/var/lib/kubelet/kubeconfig", []string{"get", "node", "node-0"}, "yes"},
+			{"/var/lib/kubelet/kubeconfig", []string{"get", "node/node-0"}, "yes"},
 			{"/var/lib/kubelet/kubeconfig", []string{"list", "secrets", "--all-namespaces"}, "no"},
-			{"/var/lib/kubelet/kubeconfig", []string{"delete", "node", "node-1"}, "no"},
+			{"/var/lib/kubelet/kubeconfig", []string{"delete", "node/node-1"}, "no"},
 		}
 		for _, tt := range tests {
 			args := append([]string{"shell", "node-0", "--name", name, "--", "kubectl", "--kubeconfig", tt.kubeconfig, "auth", "can-i"}, tt.args...)
