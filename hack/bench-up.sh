@@ -28,7 +28,7 @@ network: {nodeSubnet: 10.246.0.0/24}
 YAML
 
 # steps OUT: the per-step times from up's progress lines, as "name=time".
-steps() { grep -E '^[✓✗] \[' "$1" | awk '{print $4 "=" $NF}' | paste -sd' ' -; }
+steps() { grep -E '^[✓✗] \[' "$1" | sed -E 's/^[^]]*\] +([a-z-]+) .* ([0-9.ms]+)$/\1=\2/' | paste -sd' ' -; }
 
 run() { # label config
   local label=$1 cfg=$2 start end
