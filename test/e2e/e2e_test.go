@@ -234,6 +234,7 @@ kind: Cluster
 name: e2e1
 network:
   nodeSubnet: 10.244.0.0/24
+  kubeProxyMode: nftables   # the 3-node cluster covers iptables
 nodes:
 - name: solo
 `)
@@ -243,6 +244,9 @@ nodes:
 	t.Logf("TIMING up (1 node): %s\n%s", time.Since(start).Round(time.Second), out)
 	if !strings.Contains(out, "verify") {
 		t.Errorf("up did not run verify:\n%s", out)
+	}
+	if tables := hw(t, "shell", "solo", "--name", name, "--", "nft", "list", "tables"); !strings.Contains(tables, "table ip kube-proxy") {
+		t.Errorf("kube-proxy did not program nftables:\n%s", tables)
 	}
 }
 
