@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"hardway.dev/hardway/internal/kubeconfig"
 	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/state"
 )
 
@@ -123,11 +125,7 @@ func newLogsCmd(a *app) *cobra.Command {
 		Short: "Show a component's journal on a node (etcd, kube-apiserver, kubelet, containerd, haproxy, ...)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := a.clusterName()
-			if err != nil {
-				return err
-			}
-			n, err := a.dockerProvider().Node(cmd.Context(), name, args[0])
+			n, err := a.node(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -148,4 +146,13 @@ func newLogsCmd(a *app) *cobra.Command {
 
 func components() []string {
 	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "haproxy"}
+}
+
+// node finds a running node of the selected cluster by name.
+func (a *app) node(ctx context.Context, nodeName string) (provider.Node, error) {
+	name, err := a.clusterName()
+	if err != nil {
+		return nil, err
+	}
+	return a.dockerProvider().Node(ctx, name, nodeName)
 }

@@ -19,11 +19,7 @@ func newShellCmd(a *app) *cobra.Command {
 			"  hardway shell node-1 -- systemctl status kubelet",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := a.clusterName()
-			if err != nil {
-				return err
-			}
-			n, err := a.dockerProvider().Node(cmd.Context(), name, args[0])
+			n, err := a.node(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
