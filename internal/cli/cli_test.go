@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,4 +154,67 @@ func TestRenderTree(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A cluster's saved config is what later commands use without -c, and
+// explaining never changes the cluster's state.
+func TestSavedConfigAndReadOnlyExplain(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HARDWAY_HOME", home)
+	t.Setenv("HARDWAY_CACHE", t.TempDir())
+	dir := filepath.Join(home, "clusters", "demo")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	doc := "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: demo\npki:\n  keyAlgorithm: rsa\nnodes:\n- name: solo\n"
+	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCLI(t, "render", "--name", "demo", "--out", t.TempDir()); code != 0 {
+		t.Fatalf("render: %s", errOut)
+	}
+	before := snapshot(t, dir)
+	code, out, errOut := runCLI(t, "explain", "nodes", "--name", "demo")
+	if code != 0 {
+		t.Fatalf("explain: %s", errOut)
+	}
+	if !strings.Contains(out, "solo") || strings.Contains(out, "node-1") {
+		t.Errorf("explain did not use the saved one-node config:\n%s", out)
+	}
+	// A different config (ECDSA, 3 nodes) explained and rendered against the
+	// same cluster must not reissue its certificates.
+	for _, args := range [][]string{{"explain", "pki", "--name", "demo", "-c", writeDefaultConfig(t)}, {"render", "--name", "demo", "-c", writeDefaultConfig(t), "--out", t.TempDir()}} {
+		if code, _, errOut := runCLI(t, args...); code != 0 {
+			t.Fatalf("%v: %s", args, errOut)
+		}
+	}
+	if after := snapshot(t, dir); after != before {
+		t.Errorf("explain/render changed the cluster's state:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+func writeDefaultConfig(t *testing.T) string {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	if err := os.WriteFile(p, []byte("apiVersion: hardway.dev/v1alpha1\nkind: Cluster\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// snapshot lists every file under dir with its content, as one string.
+func snapshot(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		fmt.Fprintf(&b, "%s:%x;", p, sha256.Sum256(data))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

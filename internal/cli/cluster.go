@@ -63,23 +63,18 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 	return c, nil
 }
 
-// explainCluster is a Cluster for teaching: it never touches Docker. When the
-// cluster has no state yet, certificates are generated in a throw-away
-// directory so the text can show real files.
+// explainCluster is a Cluster for teaching: it never touches Docker and never
+// changes the cluster's state. It works on a copy of the state directory (or
+// an empty one), so the text shows the cluster's real certificates and files
+// while anything generated for it is thrown away.
 func (a *app) explainCluster(cfg *config.Cluster) (*steps.Cluster, func(), error) {
 	facts, err := render.DetectHostFacts()
 	if err != nil {
 		return nil, nil, err
 	}
-	dir := state.For(cfg.Name)
-	cleanup := func() {}
-	if !dir.Exists() {
-		tmp, err := os.MkdirTemp("", "hardway-explain-")
-		if err != nil {
-			return nil, nil, err
-		}
-		dir = state.Dir(tmp)
-		cleanup = func() { os.RemoveAll(tmp) }
+	dir, cleanup, err := scratchState(state.For(cfg.Name))
+	if err != nil {
+		return nil, nil, err
 	}
 	c := &steps.Cluster{Config: cfg, State: dir, Facts: facts, Log: logx.Discard{}}
 	if store, err := a.artifactStore(); err == nil {
@@ -88,6 +83,22 @@ func (a *app) explainCluster(cfg *config.Cluster) (*steps.Cluster, func(), error
 		}
 	}
 	return c, cleanup, nil
+}
+
+// scratchState copies a state directory (if it exists) into a temporary one.
+func scratchState(from state.Dir) (state.Dir, func(), error) {
+	tmp, err := os.MkdirTemp("", "hardway-scratch-")
+	if err != nil {
+		return "", nil, err
+	}
+	cleanup := func() { os.RemoveAll(tmp) }
+	if from.Exists() {
+		if err := os.CopyFS(tmp, os.DirFS(from.Path())); err != nil {
+			cleanup()
+			return "", nil, fmt.Errorf("copying %s: %w", from.Path(), err)
+		}
+	}
+	return state.Dir(tmp), cleanup, nil
 }
 
 // planSteps is --dry-run: what would run, in order, without doing it.
@@ -131,28 +142,15 @@ func newVerifyCmd(a *app) *cobra.Command {
 	}
 }
 
-// existingConfig is the config a cluster was built with (saved in its state
-// directory by `up`), so later commands need no -c; -c still wins.
+// existingConfig is the config of a cluster that exists on this host (see
+// loadConfig); without -c it is an error when the cluster has no state.
 func (a *app) existingConfig() (*config.Cluster, error) {
-	if a.configFile != "" {
-		return a.loadConfig()
+	if a.configFile == "" {
+		if dir := state.For(a.nameOrDefault()); !fileExists(dir.Config()) {
+			return nil, fmt.Errorf("cluster %q has no state on this host (%s); create it with: hardway up --name %s", a.nameOrDefault(), dir.Path(), a.nameOrDefault())
+		}
 	}
-	name := a.name
-	if name == "" {
-		name = config.DefaultName
-	}
-	dir := state.For(name)
-	if _, err := os.Stat(dir.Config()); err != nil {
-		return nil, fmt.Errorf("cluster %q has no state on this host (%s); create it with: hardway up --name %s", name, dir.Path(), name)
-	}
-	c, err := config.Load(dir.Config())
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Validate(); err != nil {
-		return nil, err
-	}
-	return c, nil
+	return a.loadConfig()
 }
 
 // preflight runs the host checks for `up`: the required ones must pass.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
 	"hardway.dev/hardway/internal/steps"
@@ -50,7 +51,21 @@ Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine.`,
 				return fmt.Errorf("--cgroup %q: use v1 or v2", cgroup)
 			}
 
-			sc := &steps.Cluster{Config: c, State: state.For(c.Name), Facts: facts, Log: a.log()}
+			// A cluster's own config renders from its state, creating what is
+			// missing so `up` later installs exactly these files. A different
+			// config for an existing cluster renders from a copy: reading must
+			// not reissue a running cluster's certificates.
+			dir := state.For(c.Name)
+			if saved, err := config.Load(dir.Config()); err == nil && !sameConfig(saved, c) {
+				scratch, cleanup, err := scratchState(dir)
+				if err != nil {
+					return err
+				}
+				defer cleanup()
+				fmt.Fprintf(a.errOut, "note: this config differs from the one cluster %q was built with; rendering from a copy of its state (nothing of the cluster changes)\n", c.Name)
+				dir = scratch
+			}
+			sc := &steps.Cluster{Config: c, State: dir, Facts: facts, Log: a.log()}
 			in, err := sc.Inputs()
 			if err != nil {
 				return err
@@ -121,4 +136,10 @@ func appendLB(in render.Inputs, files []render.File) ([]render.File, error) {
 		files = append(files, f)
 	}
 	return files, nil
+}
+
+func sameConfig(a, b *config.Cluster) bool {
+	x, err1 := a.Marshal()
+	y, err2 := b.Marshal()
+	return err1 == nil && err2 == nil && string(x) == string(y)
 }

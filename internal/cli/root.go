@@ -16,6 +16,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/logx"
+	"hardway.dev/hardway/internal/state"
 )
 
 // app carries what every command shares; one per process, never global.
@@ -28,16 +29,23 @@ type app struct {
 
 func (a *app) log() logx.Logger { return &logx.Writer{W: a.errOut, Verbosity: a.verbosity} }
 
-// loadConfig reads -c FILE (or the defaults), applies --name and validates.
+// loadConfig reads -c FILE; without it, the config the cluster was built
+// with (saved by `up`), else the defaults. It applies --name and validates.
+// Reading the saved config matters: `hardway up --from dns` after a failed
+// `up -c one-node.yaml` must not rebuild the cluster from the defaults.
 func (a *app) loadConfig() (*config.Cluster, error) {
 	var c *config.Cluster
-	if a.configFile != "" {
-		var err error
-		if c, err = config.Load(a.configFile); err != nil {
-			return nil, err
-		}
-	} else {
+	var err error
+	switch saved := state.For(a.nameOrDefault()).Config(); {
+	case a.configFile != "":
+		c, err = config.Load(a.configFile)
+	case fileExists(saved):
+		c, err = config.Load(saved)
+	default:
 		c = config.Default()
+	}
+	if err != nil {
+		return nil, err
 	}
 	if a.name != "" {
 		c.Name = a.name
@@ -47,6 +55,18 @@ func (a *app) loadConfig() (*config.Cluster, error) {
 		fmt.Fprintln(a.errOut, "warning:", w)
 	}
 	return c, err
+}
+
+func (a *app) nameOrDefault() string {
+	if a.name != "" {
+		return a.name
+	}
+	return config.DefaultName
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Main runs the CLI and returns the process exit code.
