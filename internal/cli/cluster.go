@@ -34,7 +34,7 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 		State:    state.For(cfg.Name),
 		Facts:    facts,
 		Log:      log,
-		Provider: a.dockerProvider(),
+		Provider: dockerProviderLogging(log),
 		Create:   provider.CreateOptions{Image: nodeimage.Tag(), ArtifactsDir: store.Root},
 	}
 	c.Preflight = func(ctx context.Context) error {

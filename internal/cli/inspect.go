@@ -14,6 +14,7 @@ import (
 	"hardway.dev/hardway/internal/kubeconfig"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
 )
 
@@ -145,7 +146,7 @@ func newLogsCmd(a *app) *cobra.Command {
 }
 
 func components() []string {
-	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", "haproxy"}
+	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", render.PodNetworkUnit, "haproxy"}
 }
 
 // node finds a running node of the selected cluster by name.

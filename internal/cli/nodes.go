@@ -13,6 +13,7 @@ import (
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/nodeimage"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/provider/docker"
@@ -21,8 +22,12 @@ import (
 
 func (a *app) runner() exec.Runner { return exec.OS{Log: a.log()} }
 
-func (a *app) dockerProvider() *docker.Provider {
-	return docker.New(docker.Options{Runner: a.runner(), Log: a.log()})
+func (a *app) dockerProvider() *docker.Provider { return dockerProviderLogging(a.log()) }
+
+// dockerProviderLogging logs through log, e.g. the progress display, so
+// -v output does not write over its spinner.
+func dockerProviderLogging(log logx.Logger) *docker.Provider {
+	return docker.New(docker.Options{Runner: exec.OS{Log: log}, Log: log})
 }
 
 // clusterName is --name, else the config file's name, else the default. It

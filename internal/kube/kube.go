@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -41,6 +42,9 @@ func New(kubeconfig []byte) (*Client, error) {
 		return nil, fmt.Errorf("reading kubeconfig: %w", err)
 	}
 	cfg.QPS, cfg.Burst = 50, 100
+	// No request may hang a step: an API server that accepts connections but
+	// never answers must turn into an error.
+	cfg.Timeout = 30 * time.Second
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err

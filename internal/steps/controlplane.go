@@ -49,12 +49,7 @@ func runControlPlane(ctx context.Context, c *Cluster) error {
 	cps := c.Config.ControlPlanes()
 	err := c.forEachNode(ctx, cps, func(ctx context.Context, n config.Node) error {
 		// The API server first: the other two talk to it.
-		for _, svc := range []service{apiserverService, controllerManagerService, schedulerService} {
-			if err := c.deploy(ctx, n, svc, false); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.deploy(ctx, n, false, apiserverService, controllerManagerService, schedulerService)
 	})
 	if err != nil {
 		return err
@@ -122,6 +117,8 @@ func leaseHeld(l *coordinationv1.Lease, now time.Time) bool {
 	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
 }
 
+var haproxyService = service{unit: "haproxy", inputs: []string{render.HAProxyConfig}}
+
 // deployLoadBalancer configures haproxy in the load balancer machine.
 func (c *Cluster) deployLoadBalancer(ctx context.Context) error {
 	if c.Config.Network.LoadBalancerIP == "" {
@@ -135,22 +132,7 @@ func (c *Cluster) deployLoadBalancer(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	nd, err := c.Node(ctx, provider.LBName)
-	if err != nil {
-		return err
-	}
-	changed, err := syncFiles(ctx, nd, files)
-	if err != nil {
-		return err
-	}
-	verb := "start"
-	if len(changed) > 0 {
-		verb = "restart"
-	}
-	if _, err := c.shell(ctx, provider.LBName, "systemctl enable --quiet haproxy && systemctl "+verb+" haproxy"); err != nil {
-		return fmt.Errorf("starting haproxy: %w\n  see its log: hardway logs %s haproxy --name %s", err, provider.LBName, c.Config.Name)
-	}
-	return nil
+	return c.deployFiles(ctx, provider.LBName, files, false, haproxyService)
 }
 
 // Admin returns a client with the admin identity, through the API endpoint.

@@ -84,8 +84,8 @@ func (c *Cluster) Inputs() (render.Inputs, error) {
 	return render.Inputs{Cluster: c.Config, Facts: c.Facts, PKI: set, Kubeconfigs: kcs, EncryptionConfig: enc}, nil
 }
 
-// serviceFiles is the subset of node n's rendered files that svc reads.
-func (c *Cluster) serviceFiles(n config.Node, svc service) ([]render.File, error) {
+// serviceFiles is the subset of node n's rendered files that any of svcs reads.
+func (c *Cluster) serviceFiles(n config.Node, svcs ...service) ([]render.File, error) {
 	in, err := c.Inputs()
 	if err != nil {
 		return nil, err
@@ -96,86 +96,118 @@ func (c *Cluster) serviceFiles(n config.Node, svc service) ([]render.File, error
 	}
 	var out []render.File
 	for _, f := range all {
-		if svc.owns(f.Path) {
-			out = append(out, f)
+		for _, svc := range svcs {
+			if svc.owns(f.Path) {
+				out = append(out, f)
+				break
+			}
 		}
 	}
 	return out, nil
 }
 
-// deploy brings one service on one node to its desired state: files and
-// binaries in place, unit enabled, running, restarted only if something it
-// depends on changed. noBlock starts it without waiting for readiness (etcd
-// members wait for each other).
-func (c *Cluster) deploy(ctx context.Context, n config.Node, svc service, noBlock bool) error {
-	files, err := c.serviceFiles(n, svc)
+// restartMarkerDir holds one empty file per service that must restart. The
+// marker is written together with the files that caused it, and removed only
+// after the restart succeeded: a run interrupted in between still restarts
+// the service next time, instead of leaving it on its old flags for good.
+const restartMarkerDir = "/var/lib/hardway/restart"
+
+func restartMarker(unit string) string { return restartMarkerDir + "/" + unit }
+
+// deploy brings services on node n to their desired state, in order: files
+// and binaries in place, units enabled and running, each restarted only when
+// something it reads changed. All their files are compared in one pass, so a
+// file two services read (the CA) restarts both. noBlock starts units
+// without waiting for readiness (etcd members wait for each other).
+func (c *Cluster) deploy(ctx context.Context, n config.Node, noBlock bool, svcs ...service) error {
+	files, err := c.serviceFiles(n, svcs...)
 	if err != nil {
 		return err
 	}
-	nd, err := c.Node(ctx, n.Name)
+	return c.deployFiles(ctx, n.Name, files, noBlock, svcs...)
+}
+
+func (c *Cluster) deployFiles(ctx context.Context, nodeName string, files []render.File, noBlock bool, svcs ...service) error {
+	nd, err := c.Node(ctx, nodeName)
 	if err != nil {
 		return err
 	}
-	changed, err := syncFiles(ctx, nd, files)
+	changed, err := diffFiles(ctx, nd, files)
 	if err != nil {
 		return err
 	}
-	for _, p := range changed {
-		c.Log.Logf(1, "  %s: wrote %s", n.Name, p)
+	for _, svc := range svcs {
+		for _, f := range changed {
+			if svc.owns(f.Path) {
+				changed = append(changed, render.File{Path: restartMarker(svc.unit), Mode: 0o644})
+				break
+			}
+		}
 	}
-	bins, err := c.installBinaries(ctx, nd, svc.binaries)
-	if err != nil {
+	if err := writeFiles(ctx, nd, changed); err != nil {
 		return err
 	}
-	script := []string{}
-	if anyChanged(changed, "/etc/systemd/system/") {
-		script = append(script, "systemctl daemon-reload")
+	for _, f := range changed {
+		if !strings.HasPrefix(f.Path, restartMarkerDir) {
+			c.Log.Logf(1, "  %s: wrote %s", nodeName, f.Path)
+		}
 	}
-	script = append(script, "systemctl enable --quiet "+svc.unit+".service")
-	verb := "start"
-	if len(changed) > 0 || len(bins) > 0 {
-		verb = "restart"
+	var script strings.Builder
+	for _, svc := range svcs {
+		if err := c.installBinaries(ctx, nd, svc); err != nil {
+			return err
+		}
+		block := ""
+		if noBlock {
+			block = " --no-block"
+		}
+		// A marker means: reload unit files (one may have changed) and restart.
+		fmt.Fprintf(&script, "if [ -e %[1]s ]; then systemctl daemon-reload && systemctl enable --quiet %[2]s && systemctl restart%[3]s %[2]s && rm -f %[1]s && echo restarted %[2]s; else systemctl enable --quiet %[2]s && systemctl start%[3]s %[2]s; fi || { echo %[2]s failed to start >&2; exit 1; }\n",
+			restartMarker(svc.unit), svc.unit, block)
 	}
-	if noBlock {
-		verb += " --no-block"
+	out, err := node.Sh(ctx, nd, "set -e\n"+script.String())
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			c.Log.Logf(1, "  %s: %s", nodeName, l)
+		}
 	}
-	script = append(script, "systemctl "+verb+" "+svc.unit+".service")
-	if _, err := c.shell(ctx, n.Name, strings.Join(script, " && ")); err != nil {
-		return fmt.Errorf("starting %s: %w\n  see its log: hardway logs %s %s --name %s", svc.unit, err, n.Name, svc.unit, c.Config.Name)
+	if err != nil {
+		units := make([]string, len(svcs))
+		for i, svc := range svcs {
+			units[i] = svc.unit
+		}
+		return fmt.Errorf("starting %s: %w\n  see its log: hardway logs %s UNIT --name %s", strings.Join(units, ", "), err, nodeName, c.Config.Name)
 	}
 	return nil
 }
 
-// installBinaries copies binaries from the read-only artifact mount into
-// place when they differ, and returns the ones it replaced.
-func (c *Cluster) installBinaries(ctx context.Context, nd node.Node, names []string) ([]string, error) {
-	if len(names) == 0 {
-		return nil, nil
+// installBinaries copies a service's binaries from the read-only artifact
+// mount into place when they differ, marking the service for a restart first.
+func (c *Cluster) installBinaries(ctx context.Context, nd node.Node, svc service) error {
+	if len(svc.binaries) == 0 {
+		return nil
 	}
 	var script strings.Builder
 	script.WriteString("set -e\n")
-	sorted := append([]string{}, names...)
+	sorted := append([]string{}, svc.binaries...)
 	sort.Strings(sorted)
 	for _, name := range sorted {
 		src, dst, err := c.binary(name)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		// Replace by rename so a running process keeps its old inode.
-		fmt.Fprintf(&script, "if ! cmp -s %[1]s %[2]s; then mkdir -p %[3]s; cp %[1]s %[2]s.new; chmod 0755 %[2]s.new; mv -f %[2]s.new %[2]s; echo %[2]s; fi\n",
-			src, dst, path.Dir(dst))
+		fmt.Fprintf(&script, "if ! cmp -s %[1]s %[2]s; then mkdir -p %[3]s %[5]s; touch %[4]s; cp %[1]s %[2]s.new; chmod 0755 %[2]s.new; mv -f %[2]s.new %[2]s; echo %[2]s; fi\n",
+			src, dst, path.Dir(dst), restartMarker(svc.unit), restartMarkerDir)
 	}
-	c.Log.Logf(2, "  %s: installing %s", nd.Name(), strings.Join(sorted, " "))
 	out, err := node.Sh(ctx, nd, script.String())
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("installing %s: %w", strings.Join(sorted, ", "), err)
 	}
-	var replaced []string
 	for _, l := range strings.Fields(string(out)) {
-		replaced = append(replaced, l)
 		c.Log.Logf(1, "  %s: installed %s", nd.Name(), l)
 	}
-	return replaced, nil
+	return nil
 }
 
 // explainFiles prints the rendered files a service gets on node n.

@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -112,8 +113,8 @@ func (c *Cluster) probeDNS(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !strings.Contains(logs, c.Config.KubernetesServiceIP()) {
-		return fmt.Errorf("%s resolved, but not to %s: %s", name, c.Config.KubernetesServiceIP(), logs)
+	if got := answers(logs); !slices.Contains(got, c.Config.KubernetesServiceIP()) {
+		return fmt.Errorf("%s resolved to %v, want %s: %s", name, got, c.Config.KubernetesServiceIP(), logs)
 	}
 	c.Log.Logf(1, "  dns: %s → %s", name, c.Config.KubernetesServiceIP())
 	return nil
@@ -133,4 +134,25 @@ func explainDNS(c *Cluster) (string, error) {
 	section(&b, "The manifest applied (coredns.yaml)")
 	b.WriteString(indent(string(coredns), "  │ "))
 	return b.String(), nil
+}
+
+// answers are the addresses in nslookup's output after the "Name:" line (the
+// lines before it name the server that was asked).
+func answers(out string) []string {
+	var got []string
+	seenName := false
+	for _, l := range strings.Split(out, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "Name:"):
+			seenName = true
+		case seenName && strings.HasPrefix(l, "Address:"):
+			addr := strings.TrimSpace(strings.TrimPrefix(l, "Address:"))
+			if i := strings.LastIndex(addr, ":"); i > 0 && strings.Count(addr, ".") == 3 {
+				addr = addr[:i] // "10.32.0.10:53" style
+			}
+			got = append(got, addr)
+		}
+	}
+	return got
 }

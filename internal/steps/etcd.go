@@ -20,7 +20,7 @@ import (
 func etcdStep() Step {
 	return Step{
 		Name:    "etcd",
-		Title:   "etcd: a 3-member database cluster over mutual TLS",
+		Title:   "etcd: the cluster database, one member per control-plane node, mutual TLS",
 		Explain: explainEtcd,
 		Run:     runEtcd,
 	}
@@ -40,7 +40,7 @@ func runEtcd(ctx context.Context, c *Cluster) error {
 		if _, err := c.shell(ctx, n.Name, "mkdir -p /var/lib/etcd && chmod 0700 /var/lib/etcd"); err != nil {
 			return err
 		}
-		return c.deploy(ctx, n, etcdService, true)
+		return c.deploy(ctx, n, true, etcdService)
 	})
 	if err != nil {
 		return err
@@ -54,10 +54,10 @@ func (c *Cluster) etcdHTTP() (*http.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	ca, _ := set.Get(pki.CA)
+	ca, okCA := set.Get(pki.CA)
 	cl, ok := set.Get(pki.APIServerEtcdClient)
-	if !ok {
-		return nil, fmt.Errorf("no %s certificate; run: hardway up --only pki", pki.APIServerEtcdClient)
+	if !ok || !okCA {
+		return nil, fmt.Errorf("the PKI lacks the CA or the %s certificate; run: hardway up --only pki", pki.APIServerEtcdClient)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(ca.CertPEM)
@@ -140,7 +140,8 @@ func etcdCall(ctx context.Context, hc *http.Client, method, url string, into any
 	return json.Unmarshal(data, into)
 }
 
-// EtcdGet reads a raw key with etcdctl on a control-plane node.
+// EtcdGet reads a raw key with etcdctl on a control-plane node, as the API
+// server's etcd client identity (the only client etcd has).
 func (c *Cluster) EtcdGet(ctx context.Context, key string) ([]byte, error) {
 	n := c.Config.ControlPlanes()[0]
 	nd, err := c.Node(ctx, n.Name)
@@ -148,7 +149,7 @@ func (c *Cluster) EtcdGet(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	return nd.Run(ctx, nil, "etcdctl", "--endpoints=https://127.0.0.1:2379",
-		"--cacert=/etc/etcd/ca.pem", "--cert=/etc/etcd/server.pem", "--key=/etc/etcd/server-key.pem",
+		"--cacert=/etc/etcd/ca.pem", "--cert=/etc/kubernetes/pki/apiserver-etcd-client.pem", "--key=/etc/kubernetes/pki/apiserver-etcd-client-key.pem",
 		"get", key, "--print-value-only")
 }
 

@@ -14,11 +14,9 @@ import (
 	"hardway.dev/hardway/internal/render"
 )
 
-// syncFiles makes the node's files equal to files and returns the paths that
-// changed. It costs two commands per node whatever the number of files: one
-// to hash what is there, one tar stream with what differs. Knowing what
-// changed is what lets a re-run restart only the services whose inputs moved.
-func syncFiles(ctx context.Context, n node.Node, files []render.File) ([]string, error) {
+// diffFiles returns the files whose content or mode on the node differs from
+// files (missing ones included). One command whatever the number of files.
+func diffFiles(ctx context.Context, n node.Node, files []render.File) ([]render.File, error) {
 	if len(files) == 0 {
 		return nil, nil
 	}
@@ -46,19 +44,35 @@ func syncFiles(ctx context.Context, n node.Node, files []render.File) ([]string,
 			changed = append(changed, f)
 		}
 	}
-	if len(changed) == 0 {
-		return nil, nil
+	return changed, nil
+}
+
+// writeFiles sends files to the node in one tar stream.
+func writeFiles(ctx context.Context, n node.Node, files []render.File) error {
+	if len(files) == 0 {
+		return nil
 	}
-	archive, err := tarFiles(changed)
+	archive, err := tarFiles(files)
+	if err != nil {
+		return err
+	}
+	_, err = n.Run(ctx, bytes.NewReader(archive), "tar", "-x", "-p", "-C", "/", "-f", "-")
+	return err
+}
+
+// syncFiles makes the node's files equal to files and returns the paths that
+// changed: two commands per node whatever the number of files.
+func syncFiles(ctx context.Context, n node.Node, files []render.File) ([]string, error) {
+	changed, err := diffFiles(ctx, n, files)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := n.Run(ctx, bytes.NewReader(archive), "tar", "-x", "-p", "-C", "/", "-f", "-"); err != nil {
+	if err := writeFiles(ctx, n, changed); err != nil {
 		return nil, err
 	}
-	paths := make([]string, len(changed))
-	for i, f := range changed {
-		paths[i] = f.Path
+	var paths []string
+	for _, f := range changed {
+		paths = append(paths, f.Path)
 	}
 	return paths, nil
 }
@@ -81,16 +95,4 @@ func tarFiles(files []render.File) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
-}
-
-// anyChanged reports whether one of the changed paths starts with a prefix.
-func anyChanged(changed []string, prefixes ...string) bool {
-	for _, c := range changed {
-		for _, p := range prefixes {
-			if strings.HasPrefix(c, p) {
-				return true
-			}
-		}
-	}
-	return false
 }

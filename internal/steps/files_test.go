@@ -142,3 +142,18 @@ func TestStepOrderMatchesTheTutorial(t *testing.T) {
 		}
 	}
 }
+
+func TestAnswers(t *testing.T) {
+	tests := []struct {
+		out  string
+		want []string
+	}{
+		{"Server:\t\t10.32.0.10\nAddress:\t10.32.0.10:53\n\nName:\tkubernetes.default.svc.cluster.local\nAddress: 10.32.0.1\n", []string{"10.32.0.1"}},
+		{"Server:\t\t10.32.0.10\nAddress:\t10.32.0.10:53\n\n** server can't find x: NXDOMAIN\n", nil},
+	}
+	for _, tt := range tests {
+		if got := answers(tt.out); !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("answers(%q) = %q, want %q", tt.out, got, tt.want)
+		}
+	}
+}

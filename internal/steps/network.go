@@ -25,7 +25,7 @@ var routesService = service{
 
 func runNetwork(ctx context.Context, c *Cluster) error {
 	return c.forEachNode(ctx, c.Config.Nodes, func(ctx context.Context, n config.Node) error {
-		if err := c.deploy(ctx, n, routesService, false); err != nil {
+		if err := c.deploy(ctx, n, false, routesService); err != nil {
 			return err
 		}
 		// Prove the kernel has the routes, not just that the unit ran.
@@ -35,7 +35,7 @@ func runNetwork(ctx context.Context, c *Cluster) error {
 		}
 		for _, r := range render.PodRoutes(c.Config, n) {
 			if !strings.Contains(string(out), r.CIDR+" via "+r.Via) {
-				return fmt.Errorf("route %s via %s missing after %s started:\n%s", r.CIDR, r.Via, render.PodNetworkUnit, out)
+				return fmt.Errorf("route %s via %s missing after %s started (see: hardway logs %s %s --name %s):\n%s", r.CIDR, r.Via, render.PodNetworkUnit, n.Name, render.PodNetworkUnit, c.Config.Name, out)
 			}
 		}
 		return nil

@@ -46,7 +46,7 @@ var (
 func runWorkers(ctx context.Context, c *Cluster) error {
 	workers := c.Config.Workers()
 	err := c.forEachNode(ctx, workers, func(ctx context.Context, n config.Node) error {
-		if err := c.deploy(ctx, n, containerdService, false); err != nil {
+		if err := c.deploy(ctx, n, false, containerdService); err != nil {
 			return err
 		}
 		// Forwarding and bridge netfilter are per network namespace: the
@@ -58,12 +58,7 @@ func runWorkers(ctx context.Context, c *Cluster) error {
 		if err := c.importImages(ctx, n); err != nil {
 			return err
 		}
-		for _, svc := range []service{kubeletService, kubeProxyService} {
-			if err := c.deploy(ctx, n, svc, false); err != nil {
-				return err
-			}
-		}
-		return nil
+		return c.deploy(ctx, n, false, kubeletService, kubeProxyService)
 	})
 	if err != nil {
 		return err

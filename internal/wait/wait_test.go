@@ -37,3 +37,12 @@ func TestUntil(t *testing.T) {
 		})
 	}
 }
+
+func TestUntilInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := Until(ctx, "thing", time.Millisecond, time.Minute, func(context.Context) (bool, error) { return false, nil })
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+}
