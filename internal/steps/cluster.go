@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path"
+	"strings"
 	"sync"
 
 	"hardway.dev/hardway/internal/artifacts"
@@ -38,6 +39,7 @@ type Cluster struct {
 	kubeconfigs map[string][]byte
 	encryption  []byte
 	nodes       map[string]provider.Node
+	stopped     []string
 }
 
 // NodeArtifactsDir is where a node sees the host's artifact cache.
@@ -55,12 +57,29 @@ func (c *Cluster) Node(ctx context.Context, name string) (provider.Node, error) 
 		if err != nil {
 			return nil, err
 		}
+		st, err := c.Provider.Status(ctx, c.Config.Name)
+		if err != nil {
+			return nil, err
+		}
+		state := map[string]string{}
+		for _, s := range st {
+			state[s.Name] = s.State
+		}
 		c.nodes = map[string]provider.Node{}
 		for _, n := range ns {
+			if state[n.Name()] != "running" {
+				// A stopped container would fail every command with a
+				// docker message that says nothing about the fix.
+				c.stopped = append(c.stopped, n.Name()+" ("+state[n.Name()]+")")
+				continue
+			}
 			c.nodes[n.Name()] = n
 		}
 	}
 	n, ok := c.nodes[name]
+	if !ok && len(c.stopped) > 0 {
+		return nil, fmt.Errorf("node %s of cluster %s is not running (stopped: %s); start the nodes with: hardway up --name %s --from nodes", name, c.Config.Name, strings.Join(c.stopped, ", "), c.Config.Name)
+	}
 	if !ok {
 		return nil, fmt.Errorf("node %s of cluster %s is not running; create it with: hardway up --name %s --from nodes", name, c.Config.Name, c.Config.Name)
 	}
@@ -70,7 +89,7 @@ func (c *Cluster) Node(ctx context.Context, name string) (provider.Node, error) 
 // forgetNodes drops the cached node list after nodes are (re)created.
 func (c *Cluster) forgetNodes() {
 	c.mu.Lock()
-	c.nodes = nil
+	c.nodes, c.stopped = nil, nil
 	c.mu.Unlock()
 }
 
