@@ -62,7 +62,15 @@ func (e *RunError) Error() string {
 	if e.Where != "" {
 		where = " on " + e.Where
 	}
-	msg := fmt.Sprintf("command failed%s (exit %d): %s", where, e.ExitCode, e.Cmd)
+	// A long script would bury the cause: show its first line only.
+	cmd := e.Cmd
+	if i := strings.IndexByte(cmd, '\n'); i >= 0 {
+		cmd = cmd[:i] + " …"
+	}
+	if len(cmd) > 200 {
+		cmd = cmd[:200] + "…"
+	}
+	msg := fmt.Sprintf("command failed%s (exit %d): %s", where, e.ExitCode, cmd)
 	if out != "" {
 		msg += ": " + out
 	} else if e.Err != nil {
