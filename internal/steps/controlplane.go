@@ -46,6 +46,7 @@ var (
 )
 
 func runControlPlane(ctx context.Context, c *Cluster) error {
+	start := time.Now()
 	cps := c.Config.ControlPlanes()
 	err := c.forEachNode(ctx, cps, func(ctx context.Context, n config.Node) error {
 		// The API server first: the other two talk to it.
@@ -88,21 +89,23 @@ func runControlPlane(ctx context.Context, c *Cluster) error {
 		return err
 	}
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
-		if err := waitLease(ctx, admin, lease); err != nil {
+		if err := waitLease(ctx, admin, lease, start); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// waitLease waits until a leader holds the component's Lease and renews it.
-func waitLease(ctx context.Context, admin *kube.Client, name string) error {
+// waitLease waits until a leader holds the component's Lease and has renewed
+// it since the step started: a lease left by a process this step restarted
+// stays valid for a while and proves nothing.
+func waitLease(ctx context.Context, admin *kube.Client, name string, since time.Time) error {
 	return wait.Until(ctx, "a leader for "+name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		l, err := admin.Clientset.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
-		if leaseHeld(l, time.Now()) {
+		if leaseHeld(l, time.Now()) && l.Spec.RenewTime.After(since) {
 			return true, nil
 		}
 		return false, fmt.Errorf("lease %s has no live holder", name)

@@ -1,6 +1,11 @@
 package steps
 
 import (
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"archive/tar"
 	"bytes"
 	"context"
@@ -154,6 +159,31 @@ func TestAnswers(t *testing.T) {
 	for _, tt := range tests {
 		if got := answers(tt.out); !reflect.DeepEqual(got, tt.want) {
 			t.Errorf("answers(%q) = %q, want %q", tt.out, got, tt.want)
+		}
+	}
+}
+
+func TestLeaseHeld(t *testing.T) {
+	now := time.Now()
+	holder, dur := "node-0_abc", int32(15)
+	lease := func(h *string, renew time.Time) *coordinationv1.Lease {
+		rt := metav1.NewMicroTime(renew)
+		return &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{HolderIdentity: h, RenewTime: &rt, LeaseDurationSeconds: &dur}}
+	}
+	empty := ""
+	tests := []struct {
+		name string
+		l    *coordinationv1.Lease
+		want bool
+	}{
+		{"fresh", lease(&holder, now.Add(-time.Second)), true},
+		{"expired", lease(&holder, now.Add(-time.Minute)), false},
+		{"no holder", lease(&empty, now), false},
+		{"never renewed", &coordinationv1.Lease{Spec: coordinationv1.LeaseSpec{HolderIdentity: &holder}}, false},
+	}
+	for _, tt := range tests {
+		if got := leaseHeld(tt.l, now); got != tt.want {
+			t.Errorf("%s: leaseHeld = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }
