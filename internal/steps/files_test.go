@@ -1,11 +1,6 @@
 package steps
 
 import (
-	"time"
-
-	coordinationv1 "k8s.io/api/coordination/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"archive/tar"
 	"bytes"
 	"context"
@@ -18,6 +13,10 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	coordinationv1 "k8s.io/api/coordination/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/render"
 )
