@@ -57,9 +57,7 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 		return nil
 	}
 	// Steps after check need the bundle even when check is skipped (--from).
-	if b, err := store.Resolve(cfg.KubernetesVersion); err == nil {
-		c.Artifacts = b
-	}
+	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
 	return c, nil
 }
 

@@ -31,6 +31,9 @@ type Cluster struct {
 	// Artifacts locates binaries and image archives in the cache; nil
 	// until the cache is resolved (explain works without it).
 	Artifacts *artifacts.Bundle
+	// ArtifactsErr says why Artifacts is nil (what is not built, for which
+	// version), so a step that needs a binary can say so.
+	ArtifactsErr error
 	// Preflight checks the host (the check step); nil skips it.
 	Preflight func(ctx context.Context) error
 
@@ -97,11 +100,18 @@ func (c *Cluster) forgetNodes() {
 // it installs it.
 func (c *Cluster) binary(name string) (src, dst string, err error) {
 	if c.Artifacts == nil {
-		return "", "", fmt.Errorf("artifacts not resolved; run: hardway artifacts build")
+		return "", "", c.artifactsMissing()
 	}
 	b, ok := c.Artifacts.Binary(name)
 	if !ok {
 		return "", "", fmt.Errorf("no artifact provides %s; run: hardway artifacts build", name)
 	}
 	return artifacts.NodePath(b.Rel), path.Join(b.DestDir, b.Name), nil
+}
+
+func (c *Cluster) artifactsMissing() error {
+	if c.ArtifactsErr != nil {
+		return c.ArtifactsErr
+	}
+	return fmt.Errorf("the artifacts for Kubernetes %s are not built; run: hardway artifacts build --name %s", c.Config.KubernetesVersion, c.Config.Name)
 }

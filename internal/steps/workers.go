@@ -71,7 +71,7 @@ func runWorkers(ctx context.Context, c *Cluster) error {
 // re-run skip archives already imported and re-import rebuilt ones.
 func (c *Cluster) importImages(ctx context.Context, n config.Node) error {
 	if c.Artifacts == nil {
-		return fmt.Errorf("artifacts not resolved; run: hardway artifacts build")
+		return c.artifactsMissing()
 	}
 	var script strings.Builder
 	script.WriteString("set -e\nmkdir -p /var/lib/hardway/images\n")
