@@ -47,7 +47,13 @@ func diffFiles(ctx context.Context, n node.Node, files []render.File) ([]render.
 	return changed, nil
 }
 
-// writeFiles sends files to the node in one tar stream.
+// newSuffix marks a file extracted next to its target; a rename in the same
+// directory then replaces the target at once, so a watcher (containerd reads
+// /etc/cni/net.d as it changes) never sees half a file.
+const newSuffix = ".hardway-new"
+
+// writeFiles sends files to the node in one tar stream, each replaced
+// atomically.
 func writeFiles(ctx context.Context, n node.Node, files []render.File) error {
 	if len(files) == 0 {
 		return nil
@@ -56,7 +62,11 @@ func writeFiles(ctx context.Context, n node.Node, files []render.File) error {
 	if err != nil {
 		return err
 	}
-	_, err = n.Run(ctx, bytes.NewReader(archive), "tar", "-x", "-p", "-C", "/", "-f", "-")
+	args := []string{"sh", "-c", `tar -x -p -C / -f - && for f in "$@"; do mv -f "$f` + newSuffix + `" "$f"; done`, "sh"}
+	for _, f := range files {
+		args = append(args, f.Path)
+	}
+	_, err = n.Run(ctx, bytes.NewReader(archive), args...)
 	return err
 }
 
@@ -83,7 +93,7 @@ func tarFiles(files []render.File) ([]byte, error) {
 	// GNU tar creates missing parent directories itself (0755).
 	now := time.Now()
 	for _, f := range files {
-		h := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Path, "/"), Mode: int64(f.Mode.Perm()), Size: int64(len(f.Data)), ModTime: now}
+		h := &tar.Header{Typeflag: tar.TypeReg, Name: strings.TrimPrefix(f.Path, "/") + newSuffix, Mode: int64(f.Mode.Perm()), Size: int64(len(f.Data)), ModTime: now}
 		if err := tw.WriteHeader(h); err != nil {
 			return nil, err
 		}

@@ -43,7 +43,7 @@ func (m *memNode) Run(_ context.Context, stdin io.Reader, argv ...string) ([]byt
 			}
 		}
 		return []byte(out.String()), nil
-	case argv[0] == "tar":
+	case argv[0] == "sh" && strings.HasPrefix(argv[2], "tar -x"):
 		tr := tar.NewReader(stdin)
 		for {
 			h, err := tr.Next()
@@ -54,7 +54,11 @@ func (m *memNode) Run(_ context.Context, stdin io.Reader, argv ...string) ([]byt
 				return nil, err
 			}
 			data, _ := io.ReadAll(tr)
-			p := "/" + h.Name
+			// Extracted beside the target, then renamed over it.
+			p := strings.TrimSuffix("/"+h.Name, newSuffix)
+			if p == "/"+h.Name {
+				return nil, fmt.Errorf("memNode: %s was not extracted beside its target", h.Name)
+			}
 			m.files[p] = render.File{Path: p, Mode: os.FileMode(h.Mode), Data: data}
 		}
 	}
