@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/remotecommand"
 
 	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/wait"
 )
 
 // Namespace holds every object verify creates. They stay, like the
@@ -452,24 +453,20 @@ func describePods(pods []corev1.Pod) string {
 	return strings.Join(parts, "; ")
 }
 
-// poll calls f every half second until it returns true, an error, or ctx ends.
+// poll calls f every half second until it returns true, an error, or ctx
+// (each check's own deadline) ends.
 func poll(ctx context.Context, f func() (bool, error)) error {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	for {
+	timeout := time.Minute
+	if d, ok := ctx.Deadline(); ok {
+		timeout = time.Until(d)
+	}
+	return wait.Until(ctx, "the check's condition", 500*time.Millisecond, timeout, func(context.Context) (bool, error) {
 		ok, err := f()
 		if err != nil {
-			return err
+			return false, wait.Permanent(err)
 		}
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("timed out")
-		case <-t.C:
-		}
-	}
+		return ok, nil
+	})
 }
 
 func truncate(b []byte, n int) []byte {

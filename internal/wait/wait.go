@@ -4,14 +4,26 @@ package wait
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
 
+// permanent marks a check error that no amount of waiting will fix.
+type permanent struct{ err error }
+
+func (p permanent) Error() string { return p.err.Error() }
+func (p permanent) Unwrap() error { return p.err }
+
+// Permanent wraps an error a check returns to stop waiting at once (a
+// request the server rejects, say), instead of retrying until the timeout.
+func Permanent(err error) error { return permanent{err} }
+
 // Until calls check every interval until it reports done or timeout passes.
 // check's last "not yet" reason is in the timeout error, so a failure says
 // what was still wrong. When the caller's context ends first, the error wraps
-// its cause (context.Canceled on Ctrl-C).
+// its cause (context.Canceled on Ctrl-C); a caller's deadline counts as a
+// timeout. A check error wrapped with Permanent ends the wait with that error.
 func Until(parent context.Context, what string, interval, timeout time.Duration, check func(ctx context.Context) (done bool, notYet error)) error {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
@@ -23,12 +35,16 @@ func Until(parent context.Context, what string, interval, timeout time.Duration,
 		if done {
 			return nil
 		}
+		var p permanent
+		if errors.As(notYet, &p) {
+			return p.err
+		}
 		if notYet != nil {
 			last = notYet
 		}
 		select {
 		case <-ctx.Done():
-			if parent.Err() != nil {
+			if errors.Is(parent.Err(), context.Canceled) {
 				// Interrupted (Ctrl-C), not timed out: say so.
 				return fmt.Errorf("waiting for %s: %w", what, parent.Err())
 			}

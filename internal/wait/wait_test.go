@@ -46,3 +46,21 @@ func TestUntilInterrupted(t *testing.T) {
 		t.Fatalf("got %v, want context.Canceled", err)
 	}
 }
+
+func TestUntilPermanentAndCallerDeadline(t *testing.T) {
+	calls := 0
+	boom := errors.New("forbidden")
+	err := Until(context.Background(), "thing", time.Millisecond, time.Minute, func(context.Context) (bool, error) {
+		calls++
+		return false, Permanent(boom)
+	})
+	if err != boom || calls != 1 {
+		t.Fatalf("permanent error: got %v after %d calls, want %v after 1", err, calls, boom)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	err = Until(ctx, "thing", time.Millisecond, time.Minute, func(context.Context) (bool, error) { return false, errors.New("still starting") })
+	if err == nil || !strings.Contains(err.Error(), "timed out") || !strings.Contains(err.Error(), "still starting") {
+		t.Fatalf("caller deadline: got %v, want a timeout with the last reason", err)
+	}
+}
