@@ -42,11 +42,9 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 			return err
 		}
 		// Binaries and images must exist before any node is touched.
-		bundle, err := store.Resolve(cfg.KubernetesVersion)
-		if err != nil {
-			return err
+		if c.ArtifactsErr != nil {
+			return c.ArtifactsErr
 		}
-		c.Artifacts = bundle
 		ok, err := nodeimage.Exists(ctx, a.runner(), c.Create.Image)
 		if err != nil {
 			return err
@@ -56,7 +54,8 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 		}
 		return nil
 	}
-	// Steps after check need the bundle even when check is skipped (--from).
+	// Resolved once here: the check step reports a missing artifact, and the
+	// later steps need the bundle even when check is skipped (--from).
 	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
 	return c, nil
 }

@@ -34,17 +34,14 @@ func dockerProviderLogging(log logx.Logger) *docker.Provider {
 // does not validate: `down` and `status` must work with a config that no
 // longer validates.
 func (a *app) clusterName() (string, error) {
-	if a.name != "" {
-		return a.name, nil
-	}
-	if a.configFile != "" {
+	if a.name == "" && a.configFile != "" {
 		c, err := config.Load(a.configFile)
 		if err != nil {
 			return "", err
 		}
 		return c.Name, nil
 	}
-	return config.DefaultName, nil
+	return a.nameOrDefault(), nil
 }
 
 // artifactCacheDir is the artifact cache root; errors (no home directory)
