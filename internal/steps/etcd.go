@@ -36,10 +36,8 @@ func runEtcd(ctx context.Context, c *Cluster) error {
 	cps := c.Config.ControlPlanes()
 	// All members must start together: a member of a new cluster waits for
 	// its peers before it serves, so `systemctl start` must not block on one.
+	// The unit's StateDirectory= creates /var/lib/etcd with mode 0700.
 	err := c.forEachNode(ctx, cps, func(ctx context.Context, n config.Node) error {
-		if _, err := c.shell(ctx, n.Name, "mkdir -p /var/lib/etcd && chmod 0700 /var/lib/etcd"); err != nil {
-			return err
-		}
 		return c.deploy(ctx, n, true, etcdService)
 	})
 	if err != nil {
