@@ -4,7 +4,9 @@
 set -euo pipefail
 
 need_pkgs=()
-command -v docker >/dev/null 2>&1 || need_pkgs+=(docker.io)
+# Test for the engine, not the client: many machines carry a static docker CLI
+# (e.g. /usr/local/bin/docker) with no dockerd beside it.
+command -v dockerd >/dev/null 2>&1 || docker info >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 [ -e /usr/include/seccomp.h ] || need_pkgs+=(libseccomp-dev)   # runc is built with seccomp
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)      # tests cross-check certificates
