@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/nodeimage"
 	"hardway.dev/hardway/internal/provider"
@@ -98,14 +99,48 @@ func scratchState(from state.Dir) (state.Dir, func(), error) {
 	return state.Dir(tmp), cleanup, nil
 }
 
-// planSteps is --dry-run: what would run, in order, without doing it.
-func (a *app) planSteps(cfg *config.Cluster, list []steps.Step) error {
+// dryRun is `up --dry-run`. For a cluster that exists it runs every step
+// in dry-run mode against the live nodes, on a scratch copy of the state, and
+// lists the changes a real run would make; for a new cluster it lists the
+// steps (everything would be created).
+func (a *app) dryRun(ctx context.Context, cfg *config.Cluster, list []steps.Step) error {
 	fmt.Fprintf(a.out, "Dry run for cluster %q (%d nodes, Kubernetes %s). Nothing is changed.\n", cfg.Name, len(cfg.Nodes), cfg.KubernetesVersion)
-	fmt.Fprintf(a.out, "Every file these steps write is what `hardway render --out DIR` produces.\n\n")
-	for i, s := range list {
-		fmt.Fprintf(a.out, "%2d  %-13s %s\n", i+1, s.Name, s.Title)
+	st, err := a.dockerProvider().Status(ctx, cfg.Name)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(a.out, "\nRead what each does: hardway explain STEP\n")
+	if len(st) == 0 {
+		fmt.Fprintf(a.out, "The cluster does not exist yet: every step would create what it owns.\n")
+		fmt.Fprintf(a.out, "Every file these steps write is what `hardway render --out DIR` produces.\n\n")
+		for i, s := range list {
+			fmt.Fprintf(a.out, "%2d  %-13s %s\n", i+1, s.Name, s.Title)
+		}
+		fmt.Fprintf(a.out, "\nRead what each does: hardway explain STEP\n")
+		return nil
+	}
+	c, err := a.cluster(ctx, cfg, a.log())
+	if err != nil {
+		return err
+	}
+	dir, cleanup, err := scratchState(c.State)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	c.State, c.DryRun = dir, true
+	var total []converge.Change
+	for _, s := range list {
+		changes, err := s.Run(ctx, c)
+		if err != nil {
+			return fmt.Errorf("dry run of step %s: %w", s.Name, err)
+		}
+		fmt.Fprintf(a.out, "\n%-13s %s\n", s.Name, converge.Summary(changes))
+		for _, ch := range changes {
+			fmt.Fprintf(a.out, "  %s\n", ch)
+		}
+		total = append(total, changes...)
+	}
+	fmt.Fprintf(a.out, "\nA real run would make %s.\n", converge.Summary(total))
 	return nil
 }
 

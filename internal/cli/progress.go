@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/steps"
 )
 
@@ -56,7 +57,7 @@ func (p *progress) StepStarted(s steps.Step, i, total int) {
 	}()
 }
 
-func (p *progress) StepDone(s steps.Step, el time.Duration, err error) {
+func (p *progress) StepDone(s steps.Step, el time.Duration, changes []converge.Change, err error) {
 	if p.tty {
 		close(p.stop)
 		<-p.done
@@ -66,7 +67,11 @@ func (p *progress) StepDone(s steps.Step, el time.Duration, err error) {
 	if err != nil {
 		mark = "✗"
 	}
-	fmt.Fprintf(p.w, "%s %s  %s\n", mark, p.label, fmtDur(el))
+	summary := ""
+	if err == nil {
+		summary = "  " + converge.Summary(changes)
+	}
+	fmt.Fprintf(p.w, "%s %s  %s%s\n", mark, p.label, fmtDur(el), summary)
 }
 
 // Logf lets step logs print between spinner frames without garbling them.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/state"
 
 	"hardway.dev/hardway/internal/steps"
@@ -86,7 +87,7 @@ func newUpCmd(a *app) *cobra.Command {
 				return err
 			}
 			if dryRun {
-				return a.planSteps(cfg, list)
+				return a.dryRun(cmd.Context(), cfg, list)
 			}
 			p := newProgress(a.errOut)
 			c, err := a.cluster(cmd.Context(), cfg, progressLogger{p: p, v: a.verbosity})
@@ -119,10 +120,17 @@ func newUpCmd(a *app) *cobra.Command {
 func (a *app) summary(name, node0 string, results []steps.Result, total time.Duration) {
 	fmt.Fprintf(a.errOut, "\nCluster %q is up in %s.\n", name, fmtDur(total))
 	var slow []string
+	var changes []converge.Change
 	for _, r := range results {
 		slow = append(slow, fmt.Sprintf("%s %s", r.Step.Name, fmtDur(r.Elapsed)))
+		changes = append(changes, r.Changes...)
 	}
 	fmt.Fprintf(a.errOut, "  steps: %s\n", strings.Join(slow, ", "))
+	if len(changes) == 0 {
+		fmt.Fprintf(a.errOut, "  changes: none (the cluster already matched its config)\n")
+	} else {
+		fmt.Fprintf(a.errOut, "  changes: %s (list them with -v 1)\n", converge.Summary(changes))
+	}
 	fmt.Fprintf(a.errOut, "  use it: export KUBECONFIG=$(hardway kubeconfig --name %s | tail -1); kubectl get nodes -o wide\n", name)
 	fmt.Fprintf(a.errOut, "  look inside: hardway shell %s --name %s -- systemctl status kubelet\n", node0, name)
 	fmt.Fprintf(a.errOut, "  remove it:   hardway down --name %s\n", name)

@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
@@ -61,38 +63,49 @@ func New(kubeconfig []byte) (*Client, error) {
 }
 
 // Apply server-side-applies every document of a multi-document YAML stream,
-// so re-applying unchanged manifests changes nothing.
-func (c *Client) Apply(ctx context.Context, manifests []byte) error {
+// so re-applying unchanged manifests changes nothing. It returns the objects
+// that changed ("Kind namespace/name"). With dryRun the server computes the
+// result without storing it, and the objects that would change are returned.
+func (c *Client) Apply(ctx context.Context, manifests []byte, dryRun bool) ([]string, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
+	var changed []string
 	for {
 		var obj unstructured.Unstructured
 		if err := dec.Decode(&obj.Object); err != nil {
 			if errors.Is(err, io.EOF) {
-				return nil
+				return changed, nil
 			}
-			return fmt.Errorf("decoding manifest: %w", err)
+			return changed, fmt.Errorf("decoding manifest: %w", err)
 		}
 		if len(obj.Object) == 0 {
 			continue
 		}
-		if err := c.applyOne(ctx, &obj); err != nil {
-			return fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		did, err := c.applyOne(ctx, &obj, dryRun)
+		if err != nil {
+			return changed, fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
+		}
+		if did {
+			name := obj.GetName()
+			if ns := obj.GetNamespace(); ns != "" {
+				name = ns + "/" + name
+			}
+			changed = append(changed, obj.GetKind()+" "+name)
 		}
 	}
 }
 
-func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured) error {
+func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, dryRun bool) (bool, error) {
 	gvk := obj.GroupVersionKind()
 	m, err := c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if err != nil {
 		c.mapper.Reset()
 		if m, err = c.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
-			return err
+			return false, err
 		}
 	}
 	data, err := obj.MarshalJSON()
 	if err != nil {
-		return err
+		return false, err
 	}
 	var ri dynamic.ResourceInterface = c.dynamic.Resource(m.Resource)
 	if m.Scope.Name() == "namespace" {
@@ -102,9 +115,36 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured) e
 		}
 		ri = c.dynamic.Resource(m.Resource).Namespace(ns)
 	}
+	live, err := ri.Get(ctx, obj.GetName(), metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		live = nil
+	case err != nil:
+		return false, err
+	}
 	force := true
-	_, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, metav1.PatchOptions{FieldManager: FieldManager, Force: &force})
-	return err
+	opts := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	if dryRun {
+		opts.DryRun = []string{metav1.DryRunAll}
+	}
+	after, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
+	if err != nil {
+		return false, err
+	}
+	return live == nil || !sameContent(live, after), nil
+}
+
+// sameContent compares two versions of an object without the bookkeeping the
+// server updates on every write (a dry run reports a new managedFields time).
+func sameContent(a, b *unstructured.Unstructured) bool {
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		o := u.DeepCopy().Object
+		for _, f := range []string{"managedFields", "resourceVersion", "generation"} {
+			unstructured.RemoveNestedField(o, "metadata", f)
+		}
+		return o
+	}
+	return reflect.DeepEqual(strip(a), strip(b))
 }
 
 // Readyz asks one API server for /readyz and returns its verbose answer.

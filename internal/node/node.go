@@ -25,3 +25,11 @@ type Node interface {
 func Sh(ctx context.Context, n Node, script string) ([]byte, error) {
 	return n.Run(ctx, nil, "sh", "-c", script)
 }
+
+// ArtifactMount is implemented by nodes that see the host's artifact cache
+// in their own file system (a read-only bind mount): binaries are copied from
+// there on the node instead of being sent over the transport.
+type ArtifactMount interface {
+	// ArtifactDir is where the cache root appears inside the node.
+	ArtifactDir() string
+}

@@ -34,6 +34,8 @@ const (
 const (
 	ModePublic  = 0o644
 	ModePrivate = 0o600
+	// ModeUnit is the mode of systemd unit files.
+	ModeUnit = 0o644
 )
 
 // paths is what templates see as .Path: every file a flag points at.

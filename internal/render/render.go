@@ -15,6 +15,7 @@ import (
 	"text/template"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/fsutil"
 	"hardway.dev/hardway/internal/images"
 	"hardway.dev/hardway/internal/pki"
@@ -102,12 +103,13 @@ func (in Inputs) check() error {
 	return nil
 }
 
-// collector gathers files and the first error, so NodeFiles reads as a list.
+// collector gathers units and the first error, so NodeUnits reads as a list:
+// open a unit, declare what it reads, open the next.
 type collector struct {
 	in    Inputs
 	r     *renderer
 	v     view
-	files []File
+	units []converge.Unit
 	err   error
 }
 
@@ -117,8 +119,24 @@ func (c *collector) fail(err error) {
 	}
 }
 
-func (c *collector) add(p string, mode os.FileMode, data []byte) {
-	c.files = append(c.files, File{Path: p, Mode: mode, Data: data})
+// unit opens the next unit; the files declared after it belong to it. Its
+// unit file comes from the template of the same name.
+func (c *collector) unit(name string, binaries ...string) *converge.Unit {
+	c.units = append(c.units, converge.Unit{Name: name, Binaries: binaries})
+	c.tmpl(SystemdDir+"/"+name+".service", ModeUnit, name+".service")
+	return &c.units[len(c.units)-1]
+}
+
+func (c *collector) add(f File) {
+	if len(c.units) == 0 {
+		c.fail(fmt.Errorf("render: %s declared outside a unit (a bug in hardway)", f.Path))
+		return
+	}
+	u := &c.units[len(c.units)-1]
+	if f.Owner == "" && u.User != "" && strings.HasPrefix(f.Path, EtcdDir+"/") {
+		f.Owner = u.User + ":" + u.User
+	}
+	u.Files = append(u.Files, f)
 }
 
 // tmpl renders template name to path p.
@@ -131,7 +149,7 @@ func (c *collector) tmpl(p string, mode os.FileMode, name string) {
 		c.fail(err)
 		return
 	}
-	c.add(p, mode, b)
+	c.add(File{Path: p, Mode: mode, Data: b})
 }
 
 // cert places the certificate (and, when keyPath is set, the key) of a PKI entry.
@@ -148,10 +166,28 @@ func (c *collector) cert(name, certPath, keyPath string) {
 		c.fail(fmt.Errorf("render: the PKI has no complete %q entry for node %s: regenerate the PKI (it is missing a certificate or key)", name, c.v.N.Name))
 		return
 	}
-	c.add(certPath, ModePublic, p.CertPEM)
+	c.add(File{Path: certPath, Mode: ModePublic, Data: p.CertPEM})
 	if keyPath != "" {
-		c.add(keyPath, ModePrivate, p.KeyPEM)
+		c.add(File{Path: keyPath, Mode: ModePrivate, Data: p.KeyPEM})
 	}
+}
+
+// key places only the private key of a PKI entry (the controller manager
+// signs with the service-account key and needs no public half).
+func (c *collector) key(name, keyPath string) {
+	if c.err != nil {
+		return
+	}
+	if c.in.PKI == nil {
+		c.fail(errors.New("render: no PKI given: generate the PKI before rendering node files"))
+		return
+	}
+	p, ok := c.in.PKI.Get(name)
+	if !ok || len(p.KeyPEM) == 0 {
+		c.fail(fmt.Errorf("render: the PKI has no %q key for node %s: regenerate the PKI", name, c.v.N.Name))
+		return
+	}
+	c.add(File{Path: keyPath, Mode: ModePrivate, Data: p.KeyPEM})
 }
 
 func (c *collector) kubeconfig(name, p string) {
@@ -164,12 +200,26 @@ func (c *collector) kubeconfig(name, p string) {
 		return
 	}
 	// A kubeconfig embeds a client key: private.
-	c.add(p, ModePrivate, b)
+	c.add(File{Path: p, Mode: ModePrivate, Data: b})
 }
 
-// NodeFiles returns every file node n receives, sorted by path. A node with
+// Units of a node, by name. Steps pick theirs by these names.
+const (
+	UnitEtcd              = "etcd"
+	UnitAPIServer         = "kube-apiserver"
+	UnitControllerManager = "kube-controller-manager"
+	UnitScheduler         = "kube-scheduler"
+	UnitContainerd        = "containerd"
+	UnitKubelet           = "kubelet"
+	UnitKubeProxy         = "kube-proxy"
+	UnitHAProxy           = "haproxy"
+)
+
+// NodeUnits returns every systemd unit node n runs, each with the binaries
+// and files it reads, in start order. A file read by several units (the CA)
+// is declared under each, so a change restarts all of them. A node with
 // both roles gets both sets.
-func NodeFiles(in Inputs, n config.Node) ([]File, error) {
+func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
@@ -179,60 +229,92 @@ func NodeFiles(in Inputs, n config.Node) ([]File, error) {
 	}
 	c := &collector{in: in, r: r, v: in.view(n)}
 	P := c.v.Path
-	unit := func(name string) { c.tmpl(SystemdDir+"/"+name+".service", ModePublic, name+".service") }
 
 	if n.IsControlPlane() {
+		etcd := c.unit(UnitEtcd, "etcd", "etcdctl")
+		etcd.NoBlock = true
 		c.cert(pki.CA, P.EtcdCA, "")
 		c.cert(pki.EtcdServerName(n.Name), P.EtcdServerCert, P.EtcdServerKey)
 		c.cert(pki.EtcdPeerName(n.Name), P.EtcdPeerCert, P.EtcdPeerKey)
 
-		c.cert(pki.CA, P.CA, P.CAKey)
+		c.unit(UnitAPIServer, "kube-apiserver", "kubectl")
+		c.cert(pki.CA, P.CA, "")
 		c.cert(pki.APIServer, P.APIServerCert, P.APIServerKey)
 		c.cert(pki.APIServerKubeletClient, P.KubeletClientCert, P.KubeletClientKey)
 		c.cert(pki.APIServerEtcdClient, P.EtcdClientCert, P.EtcdClientKey)
 		c.cert(pki.FrontProxyCA, P.FrontProxyCA, "")
 		c.cert(pki.FrontProxyClient, P.FrontProxyClientCert, P.FrontProxyClientKey)
 		c.cert(pki.ServiceAccount, P.ServiceAccountPub, P.ServiceAccountKey)
-
 		if len(in.EncryptionConfig) == 0 && c.err == nil {
 			c.fail(errors.New("render: no encryption config given: create it before rendering control-plane files"))
 		}
-		c.add(P.EncryptionConfig, ModePrivate, in.EncryptionConfig)
+		c.add(File{Path: P.EncryptionConfig, Mode: ModePrivate, Data: in.EncryptionConfig})
 		c.tmpl(P.AuditPolicy, ModePublic, "audit-policy.yaml")
 		c.tmpl(P.AuthenticationConfig, ModePublic, "authentication-config.yaml")
+
+		c.unit(UnitControllerManager, "kube-controller-manager")
+		c.cert(pki.CA, P.CA, P.CAKey)
+		c.cert(pki.FrontProxyCA, P.FrontProxyCA, "")
+		c.key(pki.ServiceAccount, P.ServiceAccountKey)
 		c.kubeconfig(pki.ControllerManager, P.ControllerManagerKubeconfig)
+
+		c.unit(UnitScheduler, "kube-scheduler")
 		c.kubeconfig(pki.Scheduler, P.SchedulerKubeconfig)
 		c.tmpl(P.SchedulerConfig, ModePublic, "kube-scheduler.yaml")
-
-		unit("etcd")
-		unit("kube-apiserver")
-		unit("kube-controller-manager")
-		unit("kube-scheduler")
 	}
 	if n.IsWorker() {
+		c.unit(UnitContainerd, "containerd", "containerd-shim-runc-v2", "ctr", "runc", "crictl",
+			"bridge", "host-local", "loopback", "portmap")
 		c.tmpl(P.ContainerdConfig, ModePublic, "containerd-config.toml")
 		c.tmpl(CNIConfDir+"/10-bridge.conflist", ModePublic, "10-bridge.conflist")
 		c.tmpl(CNIConfDir+"/99-loopback.conf", ModePublic, "99-loopback.conf")
-		c.tmpl("/etc/crictl.yaml", ModePublic, "crictl.yaml")
 		c.tmpl(P.Sysctl, ModePublic, "99-kubernetes.conf")
+		// crictl reads it, not containerd: no restart when it changes.
+		if c.tmpl("/etc/crictl.yaml", ModePublic, "crictl.yaml"); c.err == nil {
+			u := &c.units[len(c.units)-1]
+			u.Files[len(u.Files)-1].NoRestart = true
+		}
 
+		c.unit(UnitKubelet, "kubelet")
 		c.tmpl(P.KubeletConfig, ModePublic, "kubelet-config.yaml")
 		c.kubeconfig(pki.KubeletName(n.Name), P.KubeletKubeconfig)
 		c.cert(pki.KubeletName(n.Name), P.KubeletCert, P.KubeletKey)
 		c.cert(pki.CA, P.KubeletCA, "")
+
+		c.unit(UnitKubeProxy, "kube-proxy")
 		c.tmpl(P.KubeProxyConfig, ModePublic, "kube-proxy-config.yaml")
 		c.kubeconfig(pki.KubeProxy, P.KubeProxyKubeconfig)
-
-		unit("containerd")
-		unit("kubelet")
-		unit("kube-proxy")
 	}
-	unit(PodNetworkUnit)
+	c.unit(PodNetworkUnit)
 	if c.err != nil {
 		return nil, c.err
 	}
-	sort.Slice(c.files, func(i, j int) bool { return c.files[i].Path < c.files[j].Path })
-	return c.files, nil
+	return c.units, nil
+}
+
+// NodeFiles returns every file node n receives, sorted by path: the files
+// of all its units, each once.
+func NodeFiles(in Inputs, n config.Node) ([]File, error) {
+	units, err := NodeUnits(in, n)
+	if err != nil {
+		return nil, err
+	}
+	return unitFiles(units), nil
+}
+
+func unitFiles(units []converge.Unit) []File {
+	seen := map[string]bool{}
+	var out []File
+	for _, u := range units {
+		for _, f := range u.Files {
+			if !seen[f.Path] {
+				seen[f.Path] = true
+				out = append(out, f)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	return out
 }
 
 // ClusterFiles returns the files kept on the host, with paths relative to
@@ -264,9 +346,10 @@ func ClusterFiles(in Inputs) ([]File, error) {
 	}, nil
 }
 
-// LoadBalancerFiles returns the configuration of the API load balancer
-// container, or nothing when the cluster has none (network.loadBalancerIP empty).
-func LoadBalancerFiles(in Inputs) ([]File, error) {
+// LoadBalancerUnits returns the API load balancer's unit (haproxy, from the
+// node image's Debian package, so no binary), or nothing when the cluster has
+// none (network.loadBalancerIP empty).
+func LoadBalancerUnits(in Inputs) ([]converge.Unit, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
@@ -281,7 +364,16 @@ func LoadBalancerFiles(in Inputs) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []File{{Path: HAProxyConfig, Mode: ModePublic, Data: b}}, nil
+	return []converge.Unit{{Name: UnitHAProxy, Files: []File{{Path: HAProxyConfig, Mode: ModePublic, Data: b}}}}, nil
+}
+
+// LoadBalancerFiles returns the load balancer's files.
+func LoadBalancerFiles(in Inputs) ([]File, error) {
+	units, err := LoadBalancerUnits(in)
+	if err != nil {
+		return nil, err
+	}
+	return unitFiles(units), nil
 }
 
 // Manifests returns the cluster-level objects applied through the API once it

@@ -2,7 +2,7 @@
 // component configs, certificates, kubeconfigs) from embedded templates.
 package render
 
-import "os"
+import "hardway.dev/hardway/internal/converge"
 
 // Facts are what render must know about the machine a node runs on, because
 // the right settings differ between hosts.
@@ -16,8 +16,4 @@ type Facts struct {
 }
 
 // File is one file destined for a node, at its absolute path there.
-type File struct {
-	Path string
-	Mode os.FileMode
-	Data []byte
-}
+type File = converge.File

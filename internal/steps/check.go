@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"hardway.dev/hardway/internal/converge"
 )
 
 func checkStep() Step {
@@ -11,11 +13,11 @@ func checkStep() Step {
 		Name:    "check",
 		Title:   "Preflight: this host can run the cluster",
 		Explain: explainCheck,
-		Run: func(ctx context.Context, c *Cluster) error {
+		Run: func(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 			if c.Preflight == nil {
-				return nil
+				return nil, nil
 			}
-			return c.Preflight(ctx)
+			return nil, c.Preflight(ctx)
 		},
 	}
 }

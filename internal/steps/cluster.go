@@ -3,12 +3,12 @@ package steps
 import (
 	"context"
 	"fmt"
-	"path"
 	"strings"
 	"sync"
 
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/provider"
@@ -36,13 +36,21 @@ type Cluster struct {
 	ArtifactsErr error
 	// Preflight checks the host (the check step); nil skips it.
 	Preflight func(ctx context.Context) error
+	// DryRun: steps change nothing (State is a scratch copy) and return
+	// the changes they would make; waits and checks that need the result
+	// of a change are skipped.
+	DryRun bool
 
 	mu          sync.Mutex
 	pki         *pki.Set
+	pkiChanges  []converge.Change
 	kubeconfigs map[string][]byte
 	encryption  []byte
-	nodes       map[string]provider.Node
-	stopped     []string
+	// encryptionNew: this run generated the key (for the step's changes).
+	encryptionNew      bool
+	kubeconfigsChanged []string
+	nodes              map[string]provider.Node
+	stopped            []string
 }
 
 // NodeArtifactsDir is where a node sees the host's artifact cache.
@@ -94,19 +102,6 @@ func (c *Cluster) forgetNodes() {
 	c.mu.Lock()
 	c.nodes, c.stopped = nil, nil
 	c.mu.Unlock()
-}
-
-// binary returns where a node finds a binary in the artifact mount and where
-// it installs it.
-func (c *Cluster) binary(name string) (src, dst string, err error) {
-	if c.Artifacts == nil {
-		return "", "", c.artifactsMissing()
-	}
-	b, ok := c.Artifacts.Binary(name)
-	if !ok {
-		return "", "", fmt.Errorf("no artifact provides %s; run: hardway artifacts build", name)
-	}
-	return artifacts.NodePath(b.Rel), path.Join(b.DestDir, b.Name), nil
 }
 
 func (c *Cluster) artifactsMissing() error {

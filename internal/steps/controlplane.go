@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
@@ -25,75 +26,87 @@ func controlPlaneStep() Step {
 	}
 }
 
-var (
-	apiserverService = service{
-		unit:     "kube-apiserver",
-		binaries: []string{"kube-apiserver", "kubectl"},
-		inputs: []string{"/etc/kubernetes/pki/", "/etc/kubernetes/encryption-config.yaml", "/etc/kubernetes/audit-policy.yaml",
-			"/etc/kubernetes/authentication-config.yaml", "/etc/systemd/system/kube-apiserver.service"},
-	}
-	controllerManagerService = service{
-		unit:     "kube-controller-manager",
-		binaries: []string{"kube-controller-manager"},
-		inputs: []string{"/etc/kubernetes/pki/ca", "/etc/kubernetes/pki/service-account-key.pem",
-			"/etc/kubernetes/kube-controller-manager.kubeconfig", "/etc/systemd/system/kube-controller-manager.service"},
-	}
-	schedulerService = service{
-		unit:     "kube-scheduler",
-		binaries: []string{"kube-scheduler"},
-		inputs:   []string{"/etc/kubernetes/kube-scheduler.kubeconfig", "/etc/kubernetes/kube-scheduler.yaml", "/etc/systemd/system/kube-scheduler.service"},
-	}
-)
-
-func runControlPlane(ctx context.Context, c *Cluster) error {
+func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	start := time.Now()
 	cps := c.Config.ControlPlanes()
-	err := c.forEachNode(ctx, cps, func(ctx context.Context, n config.Node) error {
-		// The API server first: the other two talk to it.
-		return c.deploy(ctx, n, false, apiserverService, controllerManagerService, schedulerService)
-	})
-	if err != nil {
-		return err
-	}
-	if err := c.deployLoadBalancer(ctx); err != nil {
-		return err
-	}
 	admin, err := c.Admin()
 	if err != nil {
-		return err
+		return nil, err
+	}
+	// The API server first on each node: the other two talk to it. A change
+	// to running API servers rolls one node at a time, each ready again
+	// before the next restarts, so the load balancer always has one.
+	targets, err := c.nodeTargets(cps, func(ctx context.Context, n config.Node, _ time.Time) error {
+		return c.waitAPIServer(ctx, admin, n)
+	}, controlPlaneUnits()...)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.rollout(ctx, targets)
+	if err != nil {
+		return changes, err
+	}
+	lb, err := c.lbTarget()
+	if err != nil {
+		return changes, err
+	}
+	lbChanges, err := c.rollout(ctx, lb)
+	changes = append(changes, lbChanges...)
+	if err != nil || c.DryRun {
+		return changes, err
 	}
 	// Every API server on its own address, then through the load balancer.
 	for _, n := range cps {
-		cl, err := admin.ForServer(fmt.Sprintf("https://%s:%d", n.IP, c.Config.Network.APIServerPort))
-		if err != nil {
-			return err
-		}
-		if err := wait.Until(ctx, "/readyz of kube-apiserver on "+n.Name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
-			err := cl.Readyz(ctx)
-			return err == nil, err
-		}); err != nil {
-			return fmt.Errorf("%w\n  see its log: hardway logs %s kube-apiserver --name %s", err, n.Name, c.Config.Name)
+		if err := c.waitAPIServer(ctx, admin, n); err != nil {
+			return changes, err
 		}
 	}
 	if err := wait.Until(ctx, "/readyz through "+c.Config.APIServerURL(), 500*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
 		err := admin.Readyz(ctx)
 		return err == nil, err
 	}); err != nil {
-		return err
+		return changes, err
 	}
 	rbac, err := c.manifest("kubelet-api-rbac.yaml")
 	if err != nil {
-		return err
+		return changes, err
 	}
-	if err := admin.Apply(ctx, rbac); err != nil {
-		return err
+	applied, err := admin.Apply(ctx, rbac, false)
+	changes = append(changes, appliedChanges(applied)...)
+	if err != nil {
+		return changes, err
 	}
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
 		if err := waitLease(ctx, admin, lease, start); err != nil {
-			return err
+			return changes, err
 		}
 	}
+	return changes, nil
+}
+
+// waitAPIServer waits for /readyz of the API server on node n, on its own
+// address (not through the load balancer).
+func (c *Cluster) waitAPIServer(ctx context.Context, admin *kube.Client, n config.Node) error {
+	cl, err := admin.ForServer(fmt.Sprintf("https://%s:%d", n.IP, c.Config.Network.APIServerPort))
+	if err != nil {
+		return err
+	}
+	if err := wait.Until(ctx, "/readyz of kube-apiserver on "+n.Name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+		err := cl.Readyz(ctx)
+		return err == nil, err
+	}); err != nil {
+		return fmt.Errorf("%w\n  see its log: hardway logs %s kube-apiserver --name %s", err, n.Name, c.Config.Name)
+	}
 	return nil
+}
+
+// appliedChanges turns the objects an apply changed into changes.
+func appliedChanges(objs []string) []converge.Change {
+	out := make([]converge.Change, len(objs))
+	for i, o := range objs {
+		out[i] = converge.Change{Action: converge.Wrote, Target: o, Reason: "applied through the API"}
+	}
+	return out
 }
 
 // waitLease waits until a leader holds the component's Lease and has renewed
@@ -120,24 +133,6 @@ func leaseHeld(l *coordinationv1.Lease, now time.Time) bool {
 	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
 }
 
-var haproxyService = service{unit: "haproxy", inputs: []string{render.HAProxyConfig}}
-
-// deployLoadBalancer configures haproxy in the load balancer machine.
-func (c *Cluster) deployLoadBalancer(ctx context.Context) error {
-	if c.Config.Network.LoadBalancerIP == "" {
-		return nil
-	}
-	in, err := c.Inputs()
-	if err != nil {
-		return err
-	}
-	files, err := render.LoadBalancerFiles(in)
-	if err != nil {
-		return err
-	}
-	return c.deployFiles(ctx, provider.LBName, files, false, haproxyService)
-}
-
 // Admin returns a client with the admin identity, through the API endpoint.
 func (c *Cluster) Admin() (*kube.Client, error) {
 	kcs, err := c.ensureKubeconfigs()
@@ -162,8 +157,8 @@ func explainControlPlane(c *Cluster) (string, error) {
 	} else {
 		fmt.Fprintf(&b, "\n  One control-plane node: no load balancer; clients use %s directly.\n", c.Config.APIServerURL())
 	}
-	for _, svc := range []service{apiserverService, controllerManagerService, schedulerService} {
-		if err := c.explainFiles(&b, cps[0], svc); err != nil {
+	for _, u := range []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler} {
+		if err := c.explainUnit(&b, cps[0], u); err != nil {
 			return "", err
 		}
 	}

@@ -2,34 +2,19 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/node"
+	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
 )
-
-// service is one systemd service a step installs: its binaries (copied from
-// the artifact cache) and the rendered files it reads. A change to either is
-// what makes a re-run restart it; otherwise a re-run leaves it alone.
-type service struct {
-	unit     string
-	binaries []string
-	inputs   []string // path prefixes of the rendered files it reads
-}
-
-func (s service) owns(p string) bool {
-	for _, in := range s.inputs {
-		if strings.HasPrefix(p, in) {
-			return true
-		}
-	}
-	return false
-}
 
 // shell runs a shell snippet on a node by name.
 func (c *Cluster) shell(ctx context.Context, name, script string) ([]byte, error) {
@@ -42,15 +27,23 @@ func (c *Cluster) shell(ctx context.Context, name, script string) ([]byte, error
 
 // forEachNode runs f for every node concurrently and joins the errors.
 func (c *Cluster) forEachNode(ctx context.Context, nodes []config.Node, f func(ctx context.Context, n config.Node) error) error {
+	return parallel(len(nodes), func(i int) error {
+		if err := f(ctx, nodes[i]); err != nil {
+			return fmt.Errorf("%s: %w", nodes[i].Name, err)
+		}
+		return nil
+	})
+}
+
+// parallel runs f(0..n-1) concurrently and joins the errors, one per line.
+func parallel(n int, f func(i int) error) error {
 	var wg sync.WaitGroup
-	errs := make([]error, len(nodes))
-	for i, n := range nodes {
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := f(ctx, n); err != nil {
-				errs[i] = fmt.Errorf("%s: %w", n.Name, err)
-			}
+			errs[i] = f(i)
 		}()
 	}
 	wg.Wait()
@@ -61,7 +54,7 @@ func (c *Cluster) forEachNode(ctx context.Context, nodes []config.Node, f func(c
 		}
 	}
 	if len(msgs) > 0 {
-		return fmt.Errorf("%s", strings.Join(msgs, "\n  "))
+		return errors.New(strings.Join(msgs, "\n  "))
 	}
 	return nil
 }
@@ -84,155 +77,222 @@ func (c *Cluster) Inputs() (render.Inputs, error) {
 	return render.Inputs{Cluster: c.Config, Facts: c.Facts, PKI: set, Kubeconfigs: kcs, EncryptionConfig: enc}, nil
 }
 
-// serviceFiles is the subset of node n's rendered files that any of svcs reads.
-func (c *Cluster) serviceFiles(n config.Node, svcs ...service) ([]render.File, error) {
+// units renders node n and returns the named units, in the order named. A
+// name the node does not run is a bug in the caller.
+func (c *Cluster) units(n config.Node, names ...string) ([]converge.Unit, error) {
 	in, err := c.Inputs()
 	if err != nil {
 		return nil, err
 	}
-	all, err := render.NodeFiles(in, n)
+	all, err := render.NodeUnits(in, n)
 	if err != nil {
 		return nil, err
 	}
-	var out []render.File
-	for _, f := range all {
-		for _, svc := range svcs {
-			if svc.owns(f.Path) {
-				out = append(out, f)
-				break
+	out := make([]converge.Unit, 0, len(names))
+	for _, name := range names {
+		found := false
+		for _, u := range all {
+			if u.Name == name {
+				out = append(out, u)
+				found = true
 			}
+		}
+		if !found {
+			return nil, fmt.Errorf("node %s runs no unit %s (a bug in hardway)", n.Name, name)
 		}
 	}
 	return out, nil
 }
 
-// restartMarkerDir holds one empty file per service that must restart. The
-// marker is written together with the files that caused it, and removed only
-// after the restart succeeded: a run interrupted in between still restarts
-// the service next time, instead of leaving it on its old flags for good.
-const restartMarkerDir = "/var/lib/hardway/restart"
-
-func restartMarker(unit string) string { return restartMarkerDir + "/" + unit }
-
-// deploy brings services on node n to their desired state, in order: files
-// and binaries in place, units enabled and running, each restarted only when
-// something it reads changed. All their files are compared in one pass, so a
-// file two services read (the CA) restarts both. noBlock starts units
-// without waiting for readiness (etcd members wait for each other).
-func (c *Cluster) deploy(ctx context.Context, n config.Node, noBlock bool, svcs ...service) error {
-	files, err := c.serviceFiles(n, svcs...)
-	if err != nil {
-		return err
-	}
-	return c.deployFiles(ctx, n.Name, files, noBlock, svcs...)
+// convergeOptions tells converge where each binary comes from.
+func (c *Cluster) convergeOptions() converge.Options {
+	return converge.Options{Binary: func(name string) (converge.Binary, error) {
+		if c.Artifacts == nil {
+			return converge.Binary{}, c.artifactsMissing()
+		}
+		b, ok := c.Artifacts.Binary(name)
+		if !ok {
+			return converge.Binary{}, fmt.Errorf("no artifact provides %s; run: hardway artifacts build", name)
+		}
+		return converge.Binary{Name: b.Name, Dst: path.Join(b.DestDir, b.Name), SHA256: b.SHA256,
+			HostPath: c.Artifacts.HostPath(b.Rel), CacheRel: b.Rel}, nil
+	}}
 }
 
-func (c *Cluster) deployFiles(ctx context.Context, nodeName string, files []render.File, noBlock bool, svcs ...service) error {
-	nd, err := c.Node(ctx, nodeName)
-	if err != nil {
-		return err
+// target is one machine to converge and how to tell it is healthy again.
+type target struct {
+	node  string
+	units []converge.Unit
+	// gate, when set, waits until the node serves again after its running
+	// units were restarted at since.
+	gate func(ctx context.Context, since time.Time) error
+}
+
+// nodeTargets renders the named units for each node.
+func (c *Cluster) nodeTargets(nodes []config.Node, gate func(ctx context.Context, n config.Node, since time.Time) error, unitNames ...string) ([]target, error) {
+	var out []target
+	for _, n := range nodes {
+		us, err := c.units(n, unitNames...)
+		if err != nil {
+			return nil, err
+		}
+		t := target{node: n.Name, units: us}
+		if gate != nil {
+			n := n
+			t.gate = func(ctx context.Context, since time.Time) error { return gate(ctx, n, since) }
+		}
+		out = append(out, t)
 	}
-	changed, err := diffFiles(ctx, nd, files)
-	if err != nil {
-		return err
-	}
-	for _, svc := range svcs {
-		for _, f := range changed {
-			if svc.owns(f.Path) {
-				changed = append(changed, render.File{Path: restartMarker(svc.unit), Mode: 0o644})
-				break
+	return out, nil
+}
+
+// rollout converges targets. Every node is probed at once (one command
+// each). Nodes where nothing running restarts (first starts, new files for
+// stopped units) are changed together; nodes whose running services restart
+// go one at a time, each gated on its health, so etcd keeps its quorum and
+// the API stays reachable through the load balancer while a change rolls
+// through the cluster. In a dry run nothing is changed and the plan is
+// returned.
+func (c *Cluster) rollout(ctx context.Context, targets []target) ([]converge.Change, error) {
+	plans := make([]*converge.Plan, len(targets))
+	nodes := make([]node.Node, len(targets))
+	var missing []converge.Change
+	var mu sync.Mutex
+	err := parallel(len(targets), func(i int) error {
+		n, err := c.Node(ctx, targets[i].node)
+		if err != nil && c.DryRun {
+			// The machine would be made by the nodes step: all of it is new.
+			mu.Lock()
+			defer mu.Unlock()
+			for _, u := range targets[i].units {
+				missing = append(missing, converge.Change{Node: targets[i].node, Action: converge.Started, Target: "unit " + u.Name, Reason: "new machine: every file and binary is written"})
 			}
+			return nil
 		}
-	}
-	if err := writeFiles(ctx, nd, changed); err != nil {
-		return err
-	}
-	for _, f := range changed {
-		if !strings.HasPrefix(f.Path, restartMarkerDir) {
-			c.Log.Logf(1, "  %s: wrote %s", nodeName, f.Path)
-		}
-	}
-	var script strings.Builder
-	for _, svc := range svcs {
-		if err := c.installBinaries(ctx, nd, svc); err != nil {
-			return err
-		}
-		block := ""
-		if noBlock {
-			block = " --no-block"
-		}
-		// A marker means: reload unit files (one may have changed) and restart.
-		fmt.Fprintf(&script, "if [ -e %[1]s ]; then systemctl daemon-reload && systemctl enable --quiet %[2]s && systemctl restart%[3]s %[2]s && rm -f %[1]s && echo restarted %[2]s; else systemctl enable --quiet %[2]s && systemctl start%[3]s %[2]s; fi || { echo %[2]s failed to start >&2; exit 1; }\n",
-			restartMarker(svc.unit), svc.unit, block)
-	}
-	out, err := node.Sh(ctx, nd, "set -e\n"+script.String())
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l != "" {
-			c.Log.Logf(1, "  %s: %s", nodeName, l)
-		}
-	}
-	if err != nil {
-		units := make([]string, len(svcs))
-		for i, svc := range svcs {
-			units[i] = svc.unit
-		}
-		return fmt.Errorf("starting %s: %w\n  see its log: hardway logs %s UNIT --name %s", strings.Join(units, ", "), err, nodeName, c.Config.Name)
-	}
-	return nil
-}
-
-// installBinaries copies a service's binaries from the read-only artifact
-// mount into place when they differ, marking the service for a restart first.
-func (c *Cluster) installBinaries(ctx context.Context, nd node.Node, svc service) error {
-	if len(svc.binaries) == 0 {
-		return nil
-	}
-	var script strings.Builder
-	script.WriteString("set -e\n")
-	sorted := append([]string{}, svc.binaries...)
-	sort.Strings(sorted)
-	for _, name := range sorted {
-		src, dst, err := c.binary(name)
 		if err != nil {
 			return err
 		}
-		// Replace by rename so a running process keeps its old inode.
-		fmt.Fprintf(&script, "if ! cmp -s %[1]s %[2]s; then mkdir -p %[3]s %[5]s; touch %[4]s; cp %[1]s %[2]s.new; chmod 0755 %[2]s.new; mv -f %[2]s.new %[2]s; echo %[2]s; fi\n",
-			src, dst, path.Dir(dst), restartMarker(svc.unit), restartMarkerDir)
-	}
-	out, err := node.Sh(ctx, nd, script.String())
+		nodes[i] = n
+		plans[i], err = converge.NewPlan(ctx, n, targets[i].units, c.convergeOptions())
+		if err != nil {
+			return fmt.Errorf("%s: %w", targets[i].node, err)
+		}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("installing %s: %w", strings.Join(sorted, ", "), err)
+		return nil, err
 	}
-	for _, l := range strings.Fields(string(out)) {
-		c.Log.Logf(1, "  %s: installed %s", nd.Name(), l)
+	var changes []converge.Change
+	if c.DryRun {
+		for _, p := range plans {
+			if p != nil {
+				changes = append(changes, p.Changes()...)
+			}
+		}
+		return append(changes, missing...), nil
 	}
-	return nil
+	var together, rolling []int
+	for i, p := range plans {
+		switch {
+		case p.Empty():
+		case len(p.RestartsRunning()) > 0 && targets[i].gate != nil && len(targets) > 1:
+			rolling = append(rolling, i)
+		default:
+			together = append(together, i)
+		}
+	}
+	results := make([][]converge.Change, len(targets))
+	err = parallel(len(together), func(j int) error {
+		i := together[j]
+		var err error
+		results[i], err = c.apply(ctx, nodes[i], plans[i])
+		return err
+	})
+	if err != nil {
+		return collectChanges(results), err
+	}
+	for _, i := range rolling {
+		c.Log.Logf(1, "  %s: restarting %s (one node at a time)", targets[i].node, strings.Join(plans[i].RestartsRunning(), ", "))
+		since := time.Now()
+		var err error
+		if results[i], err = c.apply(ctx, nodes[i], plans[i]); err != nil {
+			return collectChanges(results), err
+		}
+		if err := targets[i].gate(ctx, since); err != nil {
+			return collectChanges(results), fmt.Errorf("%s did not come back after its restart, so the rollout stopped there: %w", targets[i].node, err)
+		}
+	}
+	return collectChanges(results), nil
 }
 
-// explainFiles prints the rendered files a service gets on node n.
-func (c *Cluster) explainFiles(b *strings.Builder, n config.Node, svc service) error {
-	files, err := c.serviceFiles(n, svc)
+func collectChanges(results [][]converge.Change) []converge.Change {
+	var out []converge.Change
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
+}
+
+// apply carries out one node's plan and logs each change at -v 1.
+func (c *Cluster) apply(ctx context.Context, n node.Node, p *converge.Plan) ([]converge.Change, error) {
+	changes, err := converge.Apply(ctx, n, p, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
+	var ue *converge.UnitError
+	if errors.As(err, &ue) {
+		return nil, fmt.Errorf("%w\n  see its log: hardway logs %s %s --name %s", err, ue.Node, ue.Unit, c.Config.Name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, ch := range changes {
+		c.Log.Logf(1, "  %s", ch)
+	}
+	return changes, nil
+}
+
+// lbTarget is the load balancer machine, when the cluster has one.
+func (c *Cluster) lbTarget() ([]target, error) {
+	in, err := c.Inputs()
+	if err != nil {
+		return nil, err
+	}
+	us, err := render.LoadBalancerUnits(in)
+	if err != nil || len(us) == 0 {
+		return nil, err
+	}
+	return []target{{node: provider.LBName, units: us}}, nil
+}
+
+// explainUnit prints the files a unit gets on node n.
+func (c *Cluster) explainUnit(b *strings.Builder, n config.Node, unit string) error {
+	us, err := c.units(n, unit)
 	if err != nil {
 		return err
 	}
-	section(b, fmt.Sprintf("Files for %s on %s", svc.unit, n.Name))
-	for _, f := range files {
+	u := us[0]
+	section(b, fmt.Sprintf("Files for %s on %s", u.Name, n.Name))
+	for _, f := range u.Files {
+		owner := ""
+		if f.Owner != "" {
+			owner = ", owner " + f.Owner
+		}
 		if strings.HasSuffix(f.Path, ".service") || strings.HasSuffix(f.Path, ".yaml") && !strings.Contains(f.Path, "kubeconfig") || strings.HasSuffix(f.Path, ".toml") || strings.HasSuffix(f.Path, ".conflist") {
-			fmt.Fprintf(b, "\n  %s (mode %o):\n", f.Path, f.Mode.Perm())
+			fmt.Fprintf(b, "\n  %s (mode %o%s):\n", f.Path, f.Mode.Perm(), owner)
 			b.WriteString(indent(string(f.Data), "    │ "))
 			continue
 		}
-		fmt.Fprintf(b, "  %s (mode %o, %d bytes)\n", f.Path, f.Mode.Perm(), len(f.Data))
+		fmt.Fprintf(b, "  %s (mode %o%s, %d bytes)\n", f.Path, f.Mode.Perm(), owner, len(f.Data))
 	}
-	binDirs := []string{}
-	for _, name := range svc.binaries {
-		if _, dst, err := c.binary(name); err == nil {
-			binDirs = append(binDirs, dst)
+	if u.User != "" {
+		fmt.Fprintf(b, "  runs as system user %s (created by this step)\n", u.User)
+	}
+	var bins []string
+	for _, name := range u.Binaries {
+		if b, err := c.convergeOptions().Binary(name); err == nil {
+			bins = append(bins, b.Dst)
 		}
 	}
-	if len(binDirs) > 0 {
-		fmt.Fprintf(b, "  binaries: %s (copied from %s)\n", strings.Join(binDirs, ", "), NodeArtifactsDir)
+	if len(bins) > 0 {
+		fmt.Fprintf(b, "  binaries: %s (from the artifact cache, %s)\n", strings.Join(bins, ", "), NodeArtifactsDir)
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/images"
 	"hardway.dev/hardway/internal/wait"
 )
@@ -26,17 +27,19 @@ func dnsStep() Step {
 
 const dnsProbePod = "hardway-dns-probe"
 
-func runDNS(ctx context.Context, c *Cluster) error {
+func runDNS(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	coredns, err := c.manifest("coredns.yaml")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	admin, err := c.Admin()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := admin.Apply(ctx, coredns); err != nil {
-		return err
+	applied, err := admin.Apply(ctx, coredns, c.DryRun)
+	changes := appliedChanges(applied)
+	if err != nil || c.DryRun {
+		return changes, err
 	}
 	deps := admin.Clientset.AppsV1().Deployments("kube-system")
 	if err := wait.Until(ctx, "CoreDNS pods to be available", time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
@@ -53,9 +56,9 @@ func runDNS(ctx context.Context, c *Cluster) error {
 		}
 		return false, fmt.Errorf("%d of %d available", d.Status.AvailableReplicas, want)
 	}); err != nil {
-		return err
+		return changes, err
 	}
-	return c.probeDNS(ctx)
+	return changes, c.probeDNS(ctx)
 }
 
 // probeDNS proves an answer comes back the way a pod asks: a short-lived pod

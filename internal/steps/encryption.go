@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/encryption"
 )
 
@@ -14,9 +15,12 @@ func encryptionStep() Step {
 		Name:    "encryption",
 		Title:   "Encryption at rest: a key for Secrets in etcd",
 		Explain: explainEncryption,
-		Run: func(ctx context.Context, c *Cluster) error {
-			_, err := c.ensureEncryption()
-			return err
+		Run: func(ctx context.Context, c *Cluster) ([]converge.Change, error) {
+			created, err := c.encryptionCreated()
+			if err != nil || !created {
+				return nil, err
+			}
+			return []converge.Change{{Action: converge.Created, Target: c.State.EncryptionConfig(), Reason: "a new random AES-256 key"}}, nil
 		},
 	}
 }
@@ -34,8 +38,18 @@ func (c *Cluster) ensureEncryption() ([]byte, error) {
 	if created {
 		c.Log.Logf(1, "  encryption: created a new key in %s", c.State.EncryptionConfig())
 	}
-	c.encryption = data
+	c.encryption, c.encryptionNew = data, created
 	return data, nil
+}
+
+// encryptionCreated ensures the config and reports whether this run made it.
+func (c *Cluster) encryptionCreated() (bool, error) {
+	if _, err := c.ensureEncryption(); err != nil {
+		return false, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.encryptionNew, nil
 }
 
 var secretRE = regexp.MustCompile(`(secret:\s*)\S+`)

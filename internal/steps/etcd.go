@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -26,24 +28,22 @@ func etcdStep() Step {
 	}
 }
 
-var etcdService = service{
-	unit:     "etcd",
-	binaries: []string{"etcd", "etcdctl"},
-	inputs:   []string{"/etc/etcd/", "/etc/systemd/system/etcd.service"},
-}
-
-func runEtcd(ctx context.Context, c *Cluster) error {
-	cps := c.Config.ControlPlanes()
-	// All members must start together: a member of a new cluster waits for
-	// its peers before it serves, so `systemctl start` must not block on one.
-	// The unit's StateDirectory= creates /var/lib/etcd with mode 0700.
-	err := c.forEachNode(ctx, cps, func(ctx context.Context, n config.Node) error {
-		return c.deploy(ctx, n, true, etcdService)
-	})
+func runEtcd(ctx context.Context, c *Cluster) ([]converge.Change, error) {
+	// All members of a new cluster start together (the unit is NoBlock: a
+	// member waits for its peers before it serves). A change to a running
+	// cluster rolls one member at a time, each back in the quorum before the
+	// next restarts. The unit's StateDirectory= creates /var/lib/etcd 0700.
+	targets, err := c.nodeTargets(c.Config.ControlPlanes(), func(ctx context.Context, _ config.Node, _ time.Time) error {
+		return c.waitEtcd(ctx, 2*time.Minute)
+	}, etcdUnits()...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return c.waitEtcd(ctx, 2*time.Minute)
+	changes, err := c.rollout(ctx, targets)
+	if err != nil || c.DryRun {
+		return changes, err
+	}
+	return changes, c.waitEtcd(ctx, 2*time.Minute)
 }
 
 // etcdHTTP is an HTTPS client that authenticates to etcd like the API server.
@@ -162,7 +162,7 @@ func explainEtcd(c *Cluster) (string, error) {
 	}
 	table(&b, rows)
 	fmt.Fprintf(&b, "\n  Quorum: %d of %d members; the cluster survives %d failure(s).\n", len(cps)/2+1, len(cps), (len(cps)-1)/2)
-	if err := c.explainFiles(&b, cps[0], etcdService); err != nil {
+	if err := c.explainUnit(&b, cps[0], render.UnitEtcd); err != nil {
 		return "", err
 	}
 	fmt.Fprintf(&b, "\nSee it yourself:\n  hardway shell %s -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem \\\n      --cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem member list -w table\n", cps[0].Name)

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/kubeconfig"
 )
 
@@ -14,9 +15,17 @@ func kubeconfigsStep() Step {
 		Name:    "kubeconfigs",
 		Title:   "Kubeconfigs: server, CA and identity for each client",
 		Explain: explainKubeconfigs,
-		Run: func(ctx context.Context, c *Cluster) error {
-			_, err := c.ensureKubeconfigs()
-			return err
+		Run: func(ctx context.Context, c *Cluster) ([]converge.Change, error) {
+			if _, err := c.ensureKubeconfigs(); err != nil {
+				return nil, err
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			var out []converge.Change
+			for _, name := range c.kubeconfigsChanged {
+				out = append(out, converge.Change{Action: converge.Wrote, Target: "kubeconfig " + name})
+			}
+			return out, nil
 		},
 	}
 }
@@ -40,9 +49,9 @@ func (c *Cluster) ensureKubeconfigs() (map[string][]byte, error) {
 		return nil, err
 	}
 	for _, name := range changed {
-		c.Log.Logf(1, "  kubeconfig: wrote %s", name)
+		c.Log.Logf(1, "  host: wrote kubeconfig %s", name)
 	}
-	c.kubeconfigs = kcs
+	c.kubeconfigs, c.kubeconfigsChanged = kcs, changed
 	return kcs, nil
 }
 

@@ -1,5 +1,7 @@
 package steps
 
+import "hardway.dev/hardway/internal/render"
+
 // All is the whole build, in order. `hardway steps` prints it; `hardway up`
 // runs it; --from/--only pick from it.
 func All() []Step {
@@ -16,4 +18,24 @@ func All() []Step {
 		dnsStep(),
 		verifyStep(),
 	}
+}
+
+// The units each step converges on a node, in start order. render.NodeUnits
+// declares what a node runs; a test checks that these lists cover every unit
+// it can declare, so no rendered file is left undeployed.
+func etcdUnits() []string { return []string{render.UnitEtcd} }
+func controlPlaneUnits() []string {
+	return []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler}
+}
+func runtimeUnits() []string { return []string{render.UnitContainerd} }
+func agentUnits() []string   { return []string{render.UnitKubelet, render.UnitKubeProxy} }
+func networkUnits() []string { return []string{render.PodNetworkUnit} }
+
+// deployedUnits is every unit some step converges.
+func deployedUnits() []string {
+	var out []string
+	for _, l := range [][]string{etcdUnits(), controlPlaneUnits(), runtimeUnits(), agentUnits(), networkUnits()} {
+		out = append(out, l...)
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -18,16 +19,16 @@ func networkStep() Step {
 	}
 }
 
-var routesService = service{
-	unit:   render.PodNetworkUnit,
-	inputs: []string{"/etc/systemd/system/" + render.PodNetworkUnit + ".service"},
-}
-
-func runNetwork(ctx context.Context, c *Cluster) error {
-	return c.forEachNode(ctx, c.Config.Nodes, func(ctx context.Context, n config.Node) error {
-		if err := c.deploy(ctx, n, false, routesService); err != nil {
-			return err
-		}
+func runNetwork(ctx context.Context, c *Cluster) ([]converge.Change, error) {
+	targets, err := c.nodeTargets(c.Config.Nodes, nil, networkUnits()...)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.rollout(ctx, targets)
+	if err != nil || c.DryRun {
+		return changes, err
+	}
+	return changes, c.forEachNode(ctx, c.Config.Nodes, func(ctx context.Context, n config.Node) error {
 		// Prove the kernel has the routes, not just that the unit ran.
 		out, err := c.shell(ctx, n.Name, "ip -4 route show")
 		if err != nil {
@@ -57,7 +58,7 @@ func explainNetwork(c *Cluster) (string, error) {
 	} else {
 		table(&b, rows)
 	}
-	if err := c.explainFiles(&b, c.Config.Nodes[0], routesService); err != nil {
+	if err := c.explainUnit(&b, c.Config.Nodes[0], render.PodNetworkUnit); err != nil {
 		return "", err
 	}
 	return b.String(), nil

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/artifacts"
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/provider"
 )
 
@@ -19,24 +21,57 @@ func nodesStep() Step {
 	}
 }
 
-func runNodes(ctx context.Context, c *Cluster) error {
+func runNodes(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	if c.Provider == nil {
-		return fmt.Errorf("no provider configured")
+		return nil, fmt.Errorf("no provider configured")
+	}
+	before, err := c.Provider.Status(ctx, c.Config.Name)
+	if err != nil {
+		return nil, err
+	}
+	changes := machineChanges(c.Config, before)
+	if c.DryRun {
+		return changes, nil
 	}
 	nodes, err := c.Provider.Create(ctx, c.Config, c.Create)
 	c.forgetNodes()
 	if err != nil {
-		return fmt.Errorf("%w\n  remove what was created with: hardway down --name %s", err, c.Config.Name)
+		return nil, fmt.Errorf("%w\n  remove what was created with: hardway down --name %s", err, c.Config.Name)
 	}
-	for _, n := range nodes {
-		c.Log.Logf(1, "  %s: %s (%s)", n.Name(), n.IP(), n.Role())
+	for _, ch := range changes {
+		c.Log.Logf(1, "  %s", ch)
 	}
 	// A fresh node boots systemd in seconds on an idle machine, much
 	// slower while builds share its cores.
 	if err := provider.WaitAll(ctx, nodes, 3*time.Minute); err != nil {
-		return err
+		return changes, err
 	}
-	return c.checkArtifactMount(ctx, nodes)
+	return changes, c.checkArtifactMount(ctx, nodes)
+}
+
+// machineChanges says which machines Create will make or start.
+func machineChanges(cfg *config.Cluster, have []provider.NodeStatus) []converge.Change {
+	state := map[string]string{}
+	for _, s := range have {
+		state[s.Name] = s.State
+	}
+	want := []string{}
+	for _, n := range cfg.Nodes {
+		want = append(want, n.Name)
+	}
+	if cfg.Network.LoadBalancerIP != "" {
+		want = append(want, provider.LBName)
+	}
+	var out []converge.Change
+	for _, name := range want {
+		switch st, ok := state[name]; {
+		case !ok:
+			out = append(out, converge.Change{Node: name, Action: converge.Created, Target: "machine " + name})
+		case st != "running":
+			out = append(out, converge.Change{Node: name, Action: converge.Started, Target: "machine " + name, Reason: "was " + st})
+		}
+	}
+	return out
 }
 
 // checkArtifactMount makes sure every node sees the artifact cache. A bind

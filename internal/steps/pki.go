@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/pki"
 )
 
@@ -14,9 +15,13 @@ func pkiStep() Step {
 		Name:    "pki",
 		Title:   "Certificates: a CA and one identity per component",
 		Explain: explainPKI,
-		Run: func(ctx context.Context, c *Cluster) error {
-			_, err := c.ensurePKI()
-			return err
+		Run: func(ctx context.Context, c *Cluster) ([]converge.Change, error) {
+			if _, err := c.ensurePKI(); err != nil {
+				return nil, err
+			}
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			return c.pkiChanges, nil
 		},
 	}
 }
@@ -33,9 +38,16 @@ func (c *Cluster) ensurePKI() (*pki.Set, error) {
 		return nil, err
 	}
 	for _, ch := range changes {
-		if ch.Changed() {
-			c.Log.Logf(1, "  pki: %s %s (%s)", strings.ToLower(string(ch.Action)), ch.Name, ch.Reason)
+		if !ch.Changed() {
+			continue
 		}
+		action := converge.Reissued
+		if ch.Action == pki.Created {
+			action = converge.Created
+		}
+		cc := converge.Change{Action: action, Target: "certificate " + ch.Name, Reason: ch.Reason}
+		c.Log.Logf(1, "  %s", cc)
+		c.pkiChanges = append(c.pkiChanges, cc)
 	}
 	c.pki = set
 	return set, nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"hardway.dev/hardway/internal/converge"
 )
 
 // Step is one stage of `hardway up`. Run must be idempotent: running it on a
@@ -17,19 +19,23 @@ type Step struct {
 	// Explain teaches: what the step does, why Kubernetes needs it, and the
 	// concrete files and flags it produces for this cluster.
 	Explain func(c *Cluster) (string, error)
-	Run     func(ctx context.Context, c *Cluster) error
+	// Run brings the cluster to this step's desired state and returns what
+	// it changed (nothing, when it already was there). With c.DryRun it
+	// changes nothing and returns what it would change.
+	Run func(ctx context.Context, c *Cluster) ([]converge.Change, error)
 }
 
 // Progress receives the runner's events; the CLI draws them.
 type Progress interface {
 	StepStarted(s Step, index, total int)
-	StepDone(s Step, elapsed time.Duration, err error)
+	StepDone(s Step, elapsed time.Duration, changes []converge.Change, err error)
 }
 
 // Result is the outcome of one step.
 type Result struct {
 	Step    Step
 	Elapsed time.Duration
+	Changes []converge.Change
 	Err     error
 }
 
@@ -90,13 +96,13 @@ func Run(ctx context.Context, c *Cluster, list []Step, p Progress) ([]Result, er
 	for i, s := range list {
 		p.StepStarted(s, i, len(list))
 		start := time.Now()
-		err := s.Run(ctx, c)
+		changes, err := s.Run(ctx, c)
 		if err == nil && ctx.Err() != nil {
 			err = ctx.Err()
 		}
 		el := time.Since(start)
-		p.StepDone(s, el, err)
-		results = append(results, Result{Step: s, Elapsed: el, Err: err})
+		p.StepDone(s, el, changes, err)
+		results = append(results, Result{Step: s, Elapsed: el, Changes: changes, Err: err})
 		if err != nil {
 			return results, &StepError{Step: s.Name, Err: err}
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -12,6 +13,8 @@ import (
 
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -24,79 +27,130 @@ func workersStep() Step {
 	}
 }
 
-var (
-	containerdService = service{
-		unit: "containerd",
-		binaries: []string{"containerd", "containerd-shim-runc-v2", "ctr", "runc", "crictl",
-			"bridge", "host-local", "loopback", "portmap"},
-		inputs: []string{"/etc/containerd/", "/etc/cni/net.d/", "/etc/crictl.yaml", "/etc/sysctl.d/", "/etc/systemd/system/containerd.service"},
-	}
-	kubeletService = service{
-		unit:     "kubelet",
-		binaries: []string{"kubelet"},
-		inputs:   []string{"/var/lib/kubelet/", "/etc/systemd/system/kubelet.service"},
-	}
-	kubeProxyService = service{
-		unit:     "kube-proxy",
-		binaries: []string{"kube-proxy"},
-		inputs:   []string{"/var/lib/kube-proxy/", "/etc/systemd/system/kube-proxy.service"},
-	}
-)
-
-func runWorkers(ctx context.Context, c *Cluster) error {
+func runWorkers(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	workers := c.Config.Workers()
-	err := c.forEachNode(ctx, workers, func(ctx context.Context, n config.Node) error {
-		if err := c.deploy(ctx, n, false, containerdService); err != nil {
-			return err
-		}
-		// Forwarding and bridge netfilter are per network namespace: the
-		// node's own. A sysctl the kernel does not offer is not fatal here;
-		// kube-proxy reports what it really needs.
-		if out, err := c.shell(ctx, n.Name, "sysctl -q -p /etc/sysctl.d/99-kubernetes.conf 2>&1 || true"); err == nil && len(out) > 0 {
-			c.Log.Logf(1, "  %s: sysctl: %s", n.Name, strings.TrimSpace(string(out)))
-		}
-		if err := c.importImages(ctx, n); err != nil {
-			return err
-		}
-		return c.deploy(ctx, n, false, kubeletService, kubeProxyService)
+	// containerd first, then the pod images into it, then kubelet and
+	// kube-proxy. The kernel settings pods need are applied by containerd's
+	// unit (ExecStartPre) whenever it starts.
+	runtime, err := c.nodeTargets(workers, nil, runtimeUnits()...)
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.rollout(ctx, runtime)
+	if err != nil {
+		return changes, err
+	}
+	var mu sync.Mutex
+	err = c.forEachNode(ctx, workers, func(ctx context.Context, n config.Node) error {
+		imported, err := c.importImages(ctx, n)
+		mu.Lock()
+		changes = append(changes, imported...)
+		mu.Unlock()
+		return err
 	})
 	if err != nil {
-		return err
+		return changes, err
 	}
-	return c.waitNodesReady(ctx, 3*time.Minute)
-}
-
-// importImages loads the locally built pod images into containerd's k8s.io
-// namespace (the one the CRI uses). A marker per archive digest makes a
-// re-run skip archives already imported and re-import rebuilt ones.
-func (c *Cluster) importImages(ctx context.Context, n config.Node) error {
-	if c.Artifacts == nil {
-		return c.artifactsMissing()
-	}
-	var script strings.Builder
-	script.WriteString("set -e\nmkdir -p /var/lib/hardway/images\n")
-	for _, img := range c.Artifacts.Images {
-		marker := "/var/lib/hardway/images/" + img.SHA256
-		fmt.Fprintf(&script, "if [ ! -e %[1]s ]; then ctr -n k8s.io images import %[2]s >/dev/null && touch %[1]s && echo %[3]s; fi\n",
-			marker, artifacts.NodePath(img.Rel), img.Ref)
-	}
-	out, err := c.shell(ctx, n.Name, script.String())
+	// A running kubelet restarts one node at a time, each Ready again
+	// before the next, so the pods of a Deployment keep a home.
+	agents, err := c.nodeTargets(workers, func(ctx context.Context, n config.Node, since time.Time) error {
+		return c.waitKubeletBack(ctx, n, since, 3*time.Minute)
+	}, agentUnits()...)
 	if err != nil {
-		return fmt.Errorf("importing pod images: %w", err)
+		return changes, err
 	}
-	for _, ref := range strings.Fields(string(out)) {
-		c.Log.Logf(1, "  %s: imported %s", n.Name, ref)
+	more, err := c.rollout(ctx, agents)
+	changes = append(changes, more...)
+	if err != nil || c.DryRun {
+		return changes, err
 	}
-	return nil
+	return changes, c.waitNodesReady(ctx, workers, 3*time.Minute)
 }
 
-// waitNodesReady waits until every worker is a Ready Node in the API.
-func (c *Cluster) waitNodesReady(ctx context.Context, timeout time.Duration) error {
+// imageMarkerDir holds one empty file per imported image archive, named by
+// its digest: a re-run skips archives already imported and imports rebuilt
+// ones.
+const imageMarkerDir = "/var/lib/hardway/images"
+
+// importScript imports the pod image archives into containerd's k8s.io
+// namespace (the one the CRI uses). Arguments come in triples: the archive
+// path on the node, its digest and its image reference; "check" as $1 only
+// reports which would be imported.
+const importScript = `set -e
+mode=$1; shift
+mkdir -p ` + imageMarkerDir + `
+while [ $# -ge 3 ]; do
+  if [ ! -e "` + imageMarkerDir + `/$2" ]; then
+    if [ "$mode" = import ]; then
+      ctr -n k8s.io images import "$1" >/dev/null
+      touch "` + imageMarkerDir + `/$2"
+    fi
+    echo "$3"
+  fi
+  shift 3
+done`
+
+// importImages loads the locally built pod images into containerd.
+func (c *Cluster) importImages(ctx context.Context, n config.Node) ([]converge.Change, error) {
+	if c.Artifacts == nil {
+		return nil, c.artifactsMissing()
+	}
+	nd, err := c.Node(ctx, n.Name)
+	if err != nil {
+		return nil, err
+	}
+	mode := "import"
+	if c.DryRun {
+		mode = "check"
+	}
+	args := []string{"sh", "-c", importScript, "import", mode}
+	for _, img := range c.Artifacts.Images {
+		args = append(args, artifacts.NodePath(img.Rel), img.SHA256, img.Ref)
+	}
+	out, err := nd.Run(ctx, nil, args...)
+	if err != nil {
+		return nil, fmt.Errorf("importing pod images: %w", err)
+	}
+	var changes []converge.Change
+	for _, ref := range strings.Fields(string(out)) {
+		ch := converge.Change{Node: n.Name, Action: converge.Imported, Target: "image " + ref}
+		c.Log.Logf(1, "  %s", ch)
+		changes = append(changes, ch)
+	}
+	return changes, nil
+}
+
+// waitKubeletBack waits until node n's kubelet, restarted at since, has
+// renewed its Lease (kube-node-lease) and the Node is Ready: a Ready
+// condition alone is stale for 40 s after kubelet stops.
+func (c *Cluster) waitKubeletBack(ctx context.Context, n config.Node, since time.Time, timeout time.Duration) error {
 	admin, err := c.Admin()
 	if err != nil {
 		return err
 	}
-	want := c.Config.Workers()
+	leases := admin.Clientset.CoordinationV1().Leases("kube-node-lease")
+	err = wait.Until(ctx, "kubelet on "+n.Name+" to renew its lease", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+		l, err := leases.Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if r := l.Spec.RenewTime; r != nil && r.After(since) {
+			return true, nil
+		}
+		return false, fmt.Errorf("lease last renewed %v", l.Spec.RenewTime)
+	})
+	if err != nil {
+		return fmt.Errorf("%w (see: hardway logs %s kubelet --name %s)", err, n.Name, c.Config.Name)
+	}
+	return c.waitNodesReady(ctx, []config.Node{n}, timeout)
+}
+
+// waitNodesReady waits until every node of want is a Ready Node in the API.
+func (c *Cluster) waitNodesReady(ctx context.Context, want []config.Node, timeout time.Duration) error {
+	admin, err := c.Admin()
+	if err != nil {
+		return err
+	}
 	return wait.Until(ctx, fmt.Sprintf("%d Ready nodes", len(want)), time.Second, timeout, func(ctx context.Context) (bool, error) {
 		list, err := admin.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
@@ -144,8 +198,8 @@ func explainWorkers(c *Cluster) (string, error) {
 	table(&b, rows)
 	fmt.Fprintf(&b, "\n  Host facts used: cgroup v1=%v (kubelet failCgroupV1: false only then), no CAP_SYS_RESOURCE=%v (containerd restrict_oom_score_adj).\n", c.Facts.CgroupV1, c.Facts.NoSysResource)
 	first := c.Config.Workers()[0]
-	for _, svc := range []service{containerdService, kubeletService, kubeProxyService} {
-		if err := c.explainFiles(&b, first, svc); err != nil {
+	for _, u := range []string{render.UnitContainerd, render.UnitKubelet, render.UnitKubeProxy} {
+		if err := c.explainUnit(&b, first, u); err != nil {
 			return "", err
 		}
 	}

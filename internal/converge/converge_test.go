@@ -1,0 +1,480 @@
+package converge
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/node"
+)
+
+// dirNode is a machine whose root is a temporary directory. It runs the real
+// node scripts with /bin/sh, with $HARDWAY_ROOT pointing at the directory and
+// a fake systemctl (and id/useradd) first on PATH that keeps unit state in
+// files: the scripts under test are exactly the ones nodes run.
+type dirNode struct {
+	root, fakebin, mount string
+	runs                 int
+}
+
+const fakeSystemctl = `#!/bin/sh
+d=$HARDWAY_ROOT/.systemd
+mkdir -p "$d"
+cmd=$1; shift
+while [ "${1#--}" != "$1" ]; do shift; done
+case $cmd in
+is-active)
+  if [ -f "$d/$1.active" ]; then echo active; else echo inactive; exit 3; fi ;;
+is-enabled)
+  if [ -f "$d/$1.enabled" ]; then echo enabled; else echo disabled; exit 1; fi ;;
+enable) touch "$d/$1.enabled" ;;
+daemon-reload) echo reload >>"$d/log" ;;
+start|restart)
+  if [ -f "$d/$1.fail" ]; then echo "Job for $1.service failed." >&2; exit 1; fi
+  touch "$d/$1.active"
+  echo "$cmd $1" >>"$d/log" ;;
+*) echo "fake systemctl: $cmd" >&2; exit 1 ;;
+esac
+`
+
+const fakeID = `#!/bin/sh
+[ -f "$HARDWAY_ROOT/.users/$2" ] && echo 999
+[ -f "$HARDWAY_ROOT/.users/$2" ]
+`
+
+const fakeUseradd = `#!/bin/sh
+for last; do :; done
+mkdir -p "$HARDWAY_ROOT/.users"
+touch "$HARDWAY_ROOT/.users/$last"
+`
+
+func newDirNode(t *testing.T) *dirNode {
+	t.Helper()
+	if _, err := osexec.LookPath("sha256sum"); err != nil {
+		t.Skip("needs coreutils")
+	}
+	d := &dirNode{root: t.TempDir(), fakebin: t.TempDir(), mount: t.TempDir()}
+	for name, body := range map[string]string{"systemctl": fakeSystemctl, "id": fakeID, "useradd": fakeUseradd} {
+		if err := os.WriteFile(filepath.Join(d.fakebin, name), []byte(body), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func (d *dirNode) Name() string { return "mem" }
+func (d *dirNode) IP() string   { return "10.0.0.1" }
+
+func (d *dirNode) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte, error) {
+	d.runs++
+	cmd := osexec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = append(os.Environ(), "HARDWAY_ROOT="+d.root, "PATH="+d.fakebin+":"+os.Getenv("PATH"))
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		code := -1
+		var ee *osexec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+		}
+		return out.Bytes(), &exec.RunError{Where: "mem", Cmd: argv[0], ExitCode: code, Stdout: out.Bytes(), Stderr: errb.Bytes(), Err: err}
+	}
+	return out.Bytes(), nil
+}
+
+func (d *dirNode) WriteFile(context.Context, string, []byte, os.FileMode) error {
+	return errors.New("unused")
+}
+func (d *dirNode) ReadFile(context.Context, string) ([]byte, error) { return nil, errors.New("unused") }
+
+// mountedNode also sees an artifact cache, like a Docker node.
+type mountedNode struct{ *dirNode }
+
+func (m mountedNode) ArtifactDir() string { return m.mount }
+
+func (d *dirNode) read(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(d.root, p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func (d *dirNode) log(t *testing.T) []string {
+	b, _ := os.ReadFile(filepath.Join(d.root, ".systemd", "log"))
+	return strings.Fields(strings.ReplaceAll(string(b), "\n", " ; "))
+}
+
+func (d *dirNode) resetLog() { os.Remove(filepath.Join(d.root, ".systemd", "log")) }
+
+func (d *dirNode) restarts(t *testing.T) []string {
+	b, _ := os.ReadFile(filepath.Join(d.root, ".systemd", "log"))
+	var out []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if strings.HasPrefix(l, "restart ") || strings.HasPrefix(l, "start ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// binaries is a tiny artifact cache: a host file per binary.
+type binaries struct {
+	dir  string
+	bins map[string]Binary
+}
+
+func newBinaries(t *testing.T, mount string, contents map[string]string) *binaries {
+	b := &binaries{dir: t.TempDir(), bins: map[string]Binary{}}
+	for name, body := range contents {
+		b.set(t, mount, name, body)
+	}
+	return b
+}
+
+func (b *binaries) set(t *testing.T, mount, name, body string) {
+	t.Helper()
+	host := filepath.Join(b.dir, name)
+	if err := os.WriteFile(host, []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// The same file where a mounting node sees the cache.
+	if err := os.WriteFile(filepath.Join(mount, name), []byte(body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	b.bins[name] = Binary{Name: name, Dst: "/usr/local/bin/" + name, SHA256: hex.EncodeToString(sum[:]), HostPath: host, CacheRel: name}
+}
+
+func (b *binaries) opts() Options {
+	return Options{Binary: func(name string) (Binary, error) {
+		x, ok := b.bins[name]
+		if !ok {
+			return Binary{}, errors.New("no artifact " + name)
+		}
+		return x, nil
+	}}
+}
+
+func converge(t *testing.T, n node.Node, units []Unit, opts Options) []Change {
+	t.Helper()
+	p, err := NewPlan(context.Background(), n, units, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := Apply(context.Background(), n, p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func targets(changes []Change) []string {
+	var out []string
+	for _, c := range changes {
+		out = append(out, string(c.Action)+" "+c.Target)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func testUnits(caData string) []Unit {
+	return []Unit{
+		{Name: "etcd", Binaries: []string{"etcd"}, NoBlock: true, Files: []File{
+			{Path: "/etc/systemd/system/etcd.service", Mode: 0o600, Data: []byte("[Service]\nExecStart=/usr/local/bin/etcd\n")},
+			{Path: "/etc/etcd/ca.pem", Mode: 0o644, Data: []byte(caData)},
+		}},
+		{Name: "kube-apiserver", Binaries: []string{"kube-apiserver", "kubectl"}, Files: []File{
+			{Path: "/etc/systemd/system/kube-apiserver.service", Mode: 0o600, Data: []byte("[Service]\n")},
+			{Path: "/etc/etcd/ca.pem", Mode: 0o644, Data: []byte(caData)},
+			{Path: "/etc/kubernetes/pki/kube-apiserver-key.pem", Mode: 0o600, Data: []byte("KEY")},
+			{Path: "/etc/crictl.yaml", Mode: 0o644, Data: []byte("x"), NoRestart: true},
+		}},
+	}
+}
+
+func TestFreshNodeThenNoChanges(t *testing.T) {
+	for _, mounted := range []bool{false, true} {
+		name := "streamed binaries"
+		if mounted {
+			name = "binaries from the mounted cache"
+		}
+		t.Run(name, func(t *testing.T) {
+			d := newDirNode(t)
+			var n node.Node = d
+			if mounted {
+				n = mountedNode{d}
+			}
+			bins := newBinaries(t, d.mount, map[string]string{"etcd": "ETCD1", "kube-apiserver": "APISERVER1", "kubectl": "KUBECTL1"})
+			got := targets(converge(t, n, testUnits("CA1"), bins.opts()))
+			want := []string{
+				"enabled unit etcd", "enabled unit kube-apiserver",
+				"installed /usr/local/bin/etcd", "installed /usr/local/bin/kube-apiserver", "installed /usr/local/bin/kubectl",
+				"started unit etcd", "started unit kube-apiserver",
+				"wrote /etc/crictl.yaml", "wrote /etc/etcd/ca.pem", "wrote /etc/kubernetes/pki/kube-apiserver-key.pem",
+				"wrote /etc/systemd/system/etcd.service", "wrote /etc/systemd/system/kube-apiserver.service",
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("first run changes:\n got %q\nwant %q", got, want)
+			}
+			if s := d.read(t, "/usr/local/bin/etcd"); s != "ETCD1" {
+				t.Errorf("etcd binary = %q", s)
+			}
+			fi, err := os.Stat(filepath.Join(d.root, "/etc/kubernetes/pki/kube-apiserver-key.pem"))
+			if err != nil || fi.Mode().Perm() != 0o600 {
+				t.Errorf("key mode: %v %v", fi.Mode(), err)
+			}
+			if left, _ := filepath.Glob(filepath.Join(d.root, "etc/etcd/*"+newSuffix)); len(left) > 0 {
+				t.Errorf("temporary files left: %v", left)
+			}
+			if r := d.restarts(t); !reflect.DeepEqual(r, []string{"start etcd", "start kube-apiserver"}) {
+				t.Errorf("systemctl calls = %q", r)
+			}
+			d.runs = 0
+			p, err := NewPlan(context.Background(), n, testUnits("CA1"), bins.opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Empty() {
+				t.Fatalf("second run would change: %v", p.Changes())
+			}
+			if d.runs != 1 {
+				t.Errorf("a no-op plan took %d commands, want 1", d.runs)
+			}
+		})
+	}
+}
+
+func TestChangesRestartExactlyTheirUnits(t *testing.T) {
+	tests := []struct {
+		name         string
+		mutate       func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit
+		wantRestarts []string
+		wantChanges  []string
+	}{
+		{
+			name: "a shared file (the CA) restarts every unit that reads it",
+			mutate: func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit {
+				return testUnits("CA2")
+			},
+			wantRestarts: []string{"restart etcd", "restart kube-apiserver"},
+			wantChanges:  []string{"restarted unit etcd", "restarted unit kube-apiserver", "wrote /etc/etcd/ca.pem"},
+		},
+		{
+			name: "a file of one unit restarts only that unit",
+			mutate: func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit {
+				units[1].Files[2].Data = []byte("NEWKEY")
+				return units
+			},
+			wantRestarts: []string{"restart kube-apiserver"},
+			wantChanges:  []string{"restarted unit kube-apiserver", "wrote /etc/kubernetes/pki/kube-apiserver-key.pem"},
+		},
+		{
+			name: "a NoRestart file is written without a restart",
+			mutate: func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit {
+				units[1].Files[3].Data = []byte("y")
+				return units
+			},
+			wantRestarts: nil,
+			wantChanges:  []string{"wrote /etc/crictl.yaml"},
+		},
+		{
+			name: "a wrong mode on the node is repaired and restarts",
+			mutate: func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit {
+				if err := os.Chmod(filepath.Join(d.root, "/etc/systemd/system/etcd.service"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return units
+			},
+			wantRestarts: []string{"restart etcd"},
+			wantChanges:  []string{"restarted unit etcd", "wrote /etc/systemd/system/etcd.service"},
+		},
+		{
+			name: "a new binary restarts its unit",
+			mutate: func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit {
+				bins.set(t, d.mount, "kubectl", "KUBECTL2")
+				return units
+			},
+			wantRestarts: []string{"restart kube-apiserver"},
+			wantChanges:  []string{"installed /usr/local/bin/kubectl", "restarted unit kube-apiserver"},
+		},
+		{
+			name: "a binary changed on the node behind hardway's back is reinstalled",
+			mutate: func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit {
+				if err := os.WriteFile(filepath.Join(d.root, "/usr/local/bin/etcd"), []byte("tampered, longer"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				return units
+			},
+			wantRestarts: []string{"restart etcd"},
+			wantChanges:  []string{"installed /usr/local/bin/etcd", "restarted unit etcd"},
+		},
+		{
+			name: "a stopped unit is started, nothing else",
+			mutate: func(t *testing.T, d *dirNode, bins *binaries, units []Unit) []Unit {
+				os.Remove(filepath.Join(d.root, ".systemd", "etcd.active"))
+				return units
+			},
+			wantRestarts: []string{"start etcd"},
+			wantChanges:  []string{"started unit etcd"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDirNode(t)
+			bins := newBinaries(t, d.mount, map[string]string{"etcd": "ETCD1", "kube-apiserver": "APISERVER1", "kubectl": "KUBECTL1"})
+			converge(t, d, testUnits("CA1"), bins.opts())
+			d.resetLog()
+			units := tt.mutate(t, d, bins, testUnits("CA1"))
+			got := targets(converge(t, d, units, bins.opts()))
+			if !reflect.DeepEqual(got, tt.wantChanges) {
+				t.Errorf("changes:\n got %q\nwant %q", got, tt.wantChanges)
+			}
+			if r := d.restarts(t); !reflect.DeepEqual(r, tt.wantRestarts) {
+				t.Errorf("systemctl restarts = %q, want %q", r, tt.wantRestarts)
+			}
+			p, err := NewPlan(context.Background(), d, units, bins.opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !p.Empty() {
+				t.Errorf("not converged after apply: %v", p.Changes())
+			}
+		})
+	}
+}
+
+func TestInterruptedRestartIsRetried(t *testing.T) {
+	d := newDirNode(t)
+	bins := newBinaries(t, d.mount, map[string]string{"etcd": "ETCD1", "kube-apiserver": "APISERVER1", "kubectl": "KUBECTL1"})
+	converge(t, d, testUnits("CA1"), bins.opts())
+
+	// The new CA is written, then the restart fails (as if the run died
+	// between writing files and restarting).
+	fail := filepath.Join(d.root, ".systemd", "etcd.fail")
+	if err := os.WriteFile(fail, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPlan(context.Background(), d, testUnits("CA2"), bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Apply(context.Background(), d, p, nil)
+	var ue *UnitError
+	if !errors.As(err, &ue) || ue.Unit != "etcd" {
+		t.Fatalf("want a UnitError for etcd, got %v", err)
+	}
+	if s := d.read(t, "/etc/etcd/ca.pem"); s != "CA2" {
+		t.Fatalf("files were not written before the restart: %q", s)
+	}
+	os.Remove(fail)
+	d.resetLog()
+
+	// Same files on the node now: only the marker says etcd still runs the
+	// old CA. (kube-apiserver was never reached: it has its marker too.)
+	p, err = NewPlan(context.Background(), d, testUnits("CA2"), bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := p.Changes()
+	want := []Change{
+		{Node: "mem", Action: Restarted, Target: "unit etcd", Reason: "interrupted restart of an earlier run"},
+		{Node: "mem", Action: Restarted, Target: "unit kube-apiserver", Reason: "interrupted restart of an earlier run"},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("plan after interruption:\n got %+v\nwant %+v", got, want)
+	}
+	if _, err := Apply(context.Background(), d, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	if r := d.restarts(t); !reflect.DeepEqual(r, []string{"restart etcd", "restart kube-apiserver"}) {
+		t.Errorf("restarts = %q", r)
+	}
+	if p, _ := NewPlan(context.Background(), d, testUnits("CA2"), bins.opts()); !p.Empty() {
+		t.Errorf("markers left behind: %v", p.Changes())
+	}
+}
+
+func TestUserIsCreatedBeforeFilesItOwns(t *testing.T) {
+	d := newDirNode(t)
+	if os.Geteuid() != 0 {
+		t.Skip("owning files needs root")
+	}
+	units := []Unit{{Name: "etcd", User: "nobody", Files: []File{
+		{Path: "/etc/etcd/server-key.pem", Mode: 0o600, Owner: "nobody:nogroup", Data: []byte("K")},
+	}}}
+	got := targets(converge(t, d, units, Options{}))
+	want := []string{"created user nobody", "enabled unit etcd", "started unit etcd", "wrote /etc/etcd/server-key.pem"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %q want %q", got, want)
+	}
+	out, err := osexec.Command("stat", "-c", "%U:%G %a", filepath.Join(d.root, "/etc/etcd/server-key.pem")).Output()
+	if err != nil || strings.TrimSpace(string(out)) != "nobody:nogroup 600" {
+		t.Fatalf("owner/mode = %q %v", out, err)
+	}
+	if p, _ := NewPlan(context.Background(), d, units, Options{}); !p.Empty() {
+		t.Errorf("second plan: %v", p.Changes())
+	}
+}
+
+func TestBadDeclarationsAreRefused(t *testing.T) {
+	tests := []struct {
+		name  string
+		units []Unit
+		want  string
+	}{
+		{"same path, different content", []Unit{
+			{Name: "a", Files: []File{{Path: "/etc/x", Mode: 0o644, Data: []byte("1")}}},
+			{Name: "b", Files: []File{{Path: "/etc/x", Mode: 0o644, Data: []byte("2")}}},
+		}, "/etc/x is declared by two units"},
+		{"relative path", []Unit{{Name: "a", Files: []File{{Path: "etc/x"}}}}, "not a clean absolute path"},
+		{"binary without artifacts", []Unit{{Name: "a", Binaries: []string{"etcd"}}}, "no artifacts are given"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := newDirNode(t)
+			_, err := NewPlan(context.Background(), d, tt.units, Options{})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q", err, tt.want)
+			}
+			if d.runs != 0 {
+				t.Errorf("a bad declaration reached the node")
+			}
+		})
+	}
+}
+
+func TestRestartsRunning(t *testing.T) {
+	d := newDirNode(t)
+	bins := newBinaries(t, d.mount, map[string]string{"etcd": "ETCD1", "kube-apiserver": "APISERVER1", "kubectl": "KUBECTL1"})
+	p, err := NewPlan(context.Background(), d, testUnits("CA1"), bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.RestartsRunning(); len(r) != 0 {
+		t.Errorf("first start restarts running units: %v", r)
+	}
+	if _, err := Apply(context.Background(), d, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err = NewPlan(context.Background(), d, testUnits("CA2"), bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := p.RestartsRunning(); !reflect.DeepEqual(r, []string{"etcd", "kube-apiserver"}) {
+		t.Errorf("RestartsRunning = %v", r)
+	}
+}
