@@ -6,10 +6,7 @@ import (
 	osexec "os/exec"
 	"syscall"
 
-	"github.com/spf13/cobra"
-
-	"hardway.dev/hardway/internal/provider/docker"
-)
+	"github.com/spf13/cobra")
 
 func newShellCmd(a *app) *cobra.Command {
 	return &cobra.Command{
@@ -23,19 +20,15 @@ func newShellCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			argv := []string{"docker", "exec", "-i"}
-			if isTerminal(os.Stdin) && isTerminal(os.Stdout) {
-				argv = append(argv, "-t")
-			}
-			argv = append(argv, "--env", "TERM="+envOr("TERM", "xterm"), n.(*docker.Node).Container())
+			command := []string{"bash", "-l"}
 			if len(args) > 1 {
-				argv = append(argv, args[1:]...)
-			} else {
-				argv = append(argv, "bash", "-l")
+				command = args[1:]
 			}
-			bin, err := osexec.LookPath("docker")
+			tty := isTerminal(os.Stdin) && isTerminal(os.Stdout)
+			argv := n.Attach(tty, []string{"TERM=" + envOr("TERM", "xterm")}, command)
+			bin, err := osexec.LookPath(argv[0])
 			if err != nil {
-				return fmt.Errorf("docker client not found on PATH: apt-get install docker.io")
+				return fmt.Errorf("%s not found on PATH: it is how hardway reaches node %s", argv[0], n.Name())
 			}
 			// Replace this process: the terminal, signals and the exit code
 			// then belong to the command in the node, as with ssh.

@@ -36,6 +36,10 @@ type Node interface {
 	// (or "degraded": one failed unit must not block the cluster; steps check
 	// their own services).
 	WaitForSystemd(ctx context.Context, timeout time.Duration) error
+	// Attach returns the command line that runs argv in the machine from
+	// this host with the user's terminal attached (docker exec -it, ssh -t):
+	// `hardway shell` execs it.
+	Attach(tty bool, env []string, argv []string) []string
 }
 
 // CreateOptions are the inputs of Create beyond the cluster config.

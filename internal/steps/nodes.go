@@ -3,12 +3,13 @@ package steps
 import (
 	"context"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
-	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/node"
 	"hardway.dev/hardway/internal/provider"
 )
 
@@ -74,21 +75,23 @@ func machineChanges(cfg *config.Cluster, have []provider.NodeStatus) []converge.
 	return out
 }
 
-// checkArtifactMount makes sure every node sees the artifact cache. A bind
-// mount keeps pointing at the directory that existed when the container
-// started: if the cache was deleted and rebuilt since, the node sees an
-// empty directory and every install would fail later with a puzzling error.
+// checkArtifactMount makes sure every node that mounts the artifact cache
+// sees it. A bind mount keeps pointing at the directory that existed when
+// the machine started: if the cache was deleted and rebuilt since, the node
+// sees an empty directory and every install would fail later with a puzzling
+// error.
 func (c *Cluster) checkArtifactMount(ctx context.Context, nodes []provider.Node) error {
 	if c.Artifacts == nil || len(c.Artifacts.Binaries) == 0 {
 		return nil
 	}
-	probe := artifacts.NodePath(c.Artifacts.Binaries[0].Rel)
 	for _, n := range nodes {
-		if n.Role() == provider.RoleLB {
+		m, ok := n.(node.ArtifactMount)
+		if !ok || n.Role() == provider.RoleLB {
 			continue
 		}
+		probe := path.Join(m.ArtifactDir(), c.Artifacts.Binaries[0].Rel)
 		if _, err := n.Run(ctx, nil, "test", "-r", probe); err != nil {
-			return fmt.Errorf("node %s does not see the artifact cache (%s is missing; was the cache rebuilt after the node started?); restart the nodes: docker restart $(docker ps -q --filter label=dev.hardway.cluster=%s)", n.Name(), probe, c.Config.Name)
+			return fmt.Errorf("node %s does not see the artifact cache (%s is missing: was the cache rebuilt after the node started?); restart its machines so they mount it again: hardway stop --name %s && hardway start --name %s", n.Name(), probe, c.Config.Name, c.Config.Name)
 		}
 	}
 	return nil

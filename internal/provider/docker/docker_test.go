@@ -536,3 +536,24 @@ func TestPrivilegedPossible(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeAttach(t *testing.T) {
+	n := testNode(&fakeDocker{})
+	tests := []struct {
+		tty  bool
+		env  []string
+		argv []string
+		want string
+	}{
+		{true, []string{"TERM=xterm"}, []string{"bash", "-l"}, "docker exec -i -t --env TERM=xterm one-solo bash -l"},
+		{false, nil, []string{"systemctl", "status", "kubelet"}, "docker exec -i one-solo systemctl status kubelet"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(n.Attach(tt.tty, tt.env, tt.argv), " "); got != tt.want {
+			t.Errorf("Attach(%v, %v, %v) = %q, want %q", tt.tty, tt.env, tt.argv, got, tt.want)
+		}
+	}
+	if n.ArtifactDir() != "/opt/hardway/artifacts" {
+		t.Errorf("ArtifactDir = %q", n.ArtifactDir())
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/provider"
 )
 
 // Node is one container of a cluster.
@@ -53,6 +54,22 @@ func (n *Node) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte
 	}
 	return out, nil
 }
+
+// Attach implements provider.Node with docker exec.
+func (n *Node) Attach(tty bool, env []string, argv []string) []string {
+	out := []string{"docker", "exec", "-i"}
+	if tty {
+		out = append(out, "-t")
+	}
+	for _, e := range env {
+		out = append(out, "--env", e)
+	}
+	out = append(out, n.container)
+	return append(out, argv...)
+}
+
+// ArtifactDir implements node.ArtifactMount: the cache is bind-mounted.
+func (n *Node) ArtifactDir() string { return provider.ArtifactsMount }
 
 // writeScript writes stdin to a temporary file next to the target and
 // renames it, so a reader in the node never sees half a file. $1 is the
