@@ -80,7 +80,7 @@ func Build(c *config.Cluster, set *pki.Set) (map[string][]byte, error) {
 		}
 		cfg := clientcmdapi.Config{
 			Clusters: map[string]*clientcmdapi.Cluster{
-				c.Name: {Server: s.Server, CertificateAuthorityData: ca.CertPEM},
+				c.Name: {Server: s.Server, CertificateAuthorityData: ca.Trust()},
 			},
 			AuthInfos: map[string]*clientcmdapi.AuthInfo{
 				s.User: {ClientCertificateData: p.CertPEM, ClientKeyData: p.KeyPEM},

@@ -58,8 +58,30 @@ const (
 // CA is an error that says how to start over. now is the clock (time.Now
 // when nil); tests inject one to age certificates.
 func Ensure(dir string, c *config.Cluster, now func() time.Time) (*Set, []Change, error) {
+	return EnsureWith(dir, c, Options{Now: now})
+}
+
+// Options change what Ensure does beyond generating what is missing.
+type Options struct {
+	// Now is the clock (time.Now when nil); tests inject one to age
+	// certificates.
+	Now func() time.Time
+	// Renew lists leaf entries to reissue even though they are still good
+	// (`hardway certs renew NAME...`); RenewAll reissues every leaf.
+	Renew    []string
+	RenewAll bool
+}
+
+// EnsureWith is Ensure with options.
+func EnsureWith(dir string, c *config.Cluster, opts Options) (*Set, []Change, error) {
+	now := opts.Now
 	if now == nil {
 		now = time.Now
+	}
+	if _, migrating, err := Rotation(dir, EtcdCA); err != nil {
+		return nil, nil, err
+	} else if !migrating && needsEtcdCA(dir) {
+		return nil, nil, fmt.Errorf("the PKI in %s predates etcd's own CA (its etcd trusts the cluster CA, so any kubelet certificate opens the database); move etcd to its own CA without downtime: hardway certs renew --ca %s --name %s", dir, EtcdCA, c.Name)
 	}
 	if err := os.MkdirAll(dir, dirMode); err != nil {
 		return nil, nil, fmt.Errorf("creating PKI directory: %w", err)
@@ -68,7 +90,7 @@ func Ensure(dir string, c *config.Cluster, now func() time.Time) (*Set, []Change
 		return nil, nil, err
 	}
 	t := now()
-	e := &ensurer{dir: dir, c: c, now: t, signers: map[string]signer{}}
+	e := &ensurer{dir: dir, c: c, now: t, signers: map[string]signer{}, opts: opts}
 	var pairs []Pair
 	var changes []Change
 	for _, s := range Specs(c) {
@@ -95,6 +117,10 @@ func Ensure(dir string, c *config.Cluster, now func() time.Time) (*Set, []Change
 type signer struct {
 	cert *x509.Certificate
 	key  crypto.Signer
+	// previous is the CA being rotated out, if any, and phase the
+	// rotation's phase.
+	previous *x509.Certificate
+	phase    Phase
 }
 
 type ensurer struct {
@@ -102,6 +128,12 @@ type ensurer struct {
 	c       *config.Cluster
 	now     time.Time
 	signers map[string]signer
+	opts    Options
+}
+
+// renew reports whether the caller asked to reissue entry name.
+func (e *ensurer) renew(name string) bool {
+	return e.opts.RenewAll || slices.Contains(e.opts.Renew, name)
 }
 
 func (e *ensurer) startOver() string {
@@ -118,9 +150,19 @@ func (e *ensurer) ca(s Spec) (Pair, Change, error) {
 	if err != nil {
 		return Pair{}, Change{}, err
 	}
+	prev, phase, err := previousCA(e.dir, s.Name)
+	if err != nil {
+		return Pair{}, Change{}, err
+	}
 	switch {
 	case certPEM == nil && keyPEM == nil:
 		p, err := e.createCA(s)
+		if err == nil && prev != nil {
+			p.TrustPEM = bundle(p.CertPEM, prev.pem)
+			sg := e.signers[s.Name]
+			sg.previous, sg.phase = prev.cert, phase
+			e.signers[s.Name] = sg
+		}
 		return p, Change{Name: s.Name, Action: Created, Reason: "missing"}, err
 	case keyPEM == nil:
 		return Pair{}, Change{}, fmt.Errorf("CA key %s is missing while its certificate exists: restore it, or %s", keyPath, e.startOver())
@@ -158,8 +200,15 @@ func (e *ensurer) ca(s Spec) (Pair, Change, error) {
 	if !keyMatches(cert.PublicKey, e.c.PKI.KeyAlgorithm) {
 		reason += fmt.Sprintf("; its key is %s, not %s, which only new leaves use (a CA is never replaced in place)", keyAlgName(cert.PublicKey), e.c.PKI.KeyAlgorithm)
 	}
-	e.signers[s.Name] = signer{cert: cert, key: key}
-	return Pair{Name: s.Name, CertPEM: certPEM, KeyPEM: keyPEM, Cert: cert}, Change{Name: s.Name, Action: Kept, Reason: reason}, nil
+	sg := signer{cert: cert, key: key}
+	pair := Pair{Name: s.Name, CertPEM: certPEM, KeyPEM: keyPEM, Cert: cert}
+	if prev != nil {
+		sg.previous, sg.phase = prev.cert, phase
+		pair.TrustPEM = bundle(certPEM, prev.pem)
+		reason += fmt.Sprintf("; rotation under way (phase %s): %s is trusted too", phase, prev.cert.Subject.CommonName)
+	}
+	e.signers[s.Name] = sg
+	return pair, Change{Name: s.Name, Action: Kept, Reason: reason}, nil
 }
 
 func (e *ensurer) createCA(s Spec) (Pair, error) {
@@ -223,6 +272,9 @@ func (e *ensurer) leaf(s Spec) (Pair, Change, error) {
 		action = Reissued
 		var cert *x509.Certificate
 		cert, reason = e.checkLeaf(certPEM, keyPEM, want, ca)
+		if reason == "" && e.renew(s.Name) {
+			reason = "renewal asked for"
+		}
 		if reason == "" {
 			for _, f := range []struct {
 				path string
@@ -300,7 +352,12 @@ func (e *ensurer) checkLeaf(certPEM, keyPEM []byte, want identity, ca signer) (*
 	switch {
 	case !samePublic(key.Public(), cert.PublicKey):
 		return nil, "key does not belong to the certificate"
-	case !bytes.Equal(cert.RawIssuer, ca.cert.RawSubject) || cert.CheckSignatureFrom(ca.cert) != nil:
+	case !signedBy(cert, ca.cert) && !(ca.phase == PhaseTrust && ca.previous != nil && signedBy(cert, ca.previous)):
+		// During a rotation's trust phase, certificates of the old CA are
+		// kept: the new CA is not trusted everywhere yet.
+		if ca.previous != nil && signedBy(cert, ca.previous) {
+			return nil, "signed by the CA being rotated out"
+		}
 		return nil, "not signed by the current CA"
 	case !keyMatches(cert.PublicKey, e.c.PKI.KeyAlgorithm):
 		return nil, fmt.Sprintf("key is %s, config wants %s", keyAlgName(cert.PublicKey), e.c.PKI.KeyAlgorithm)
@@ -445,6 +502,10 @@ func (e *ensurer) write(name string, certPEM []byte, key crypto.Signer) (Pair, e
 		return Pair{}, err
 	}
 	return Pair{Name: name, CertPEM: certPEM, KeyPEM: keyPEM}, nil
+}
+
+func signedBy(cert, ca *x509.Certificate) bool {
+	return bytes.Equal(cert.RawIssuer, ca.RawSubject) && cert.CheckSignatureFrom(ca) == nil
 }
 
 func expiringSoon(cert *x509.Certificate, now time.Time) bool {

@@ -54,7 +54,7 @@ func TestSpecsExpandPerNode(t *testing.T) {
 		{Name: "w1", IP: "10.240.0.11", Roles: []string{config.RoleWorker}},
 		{Name: "w2", IP: "10.240.0.12", Roles: []string{config.RoleWorker}},
 	}
-	common := []string{"admin", "apiserver-etcd-client", "apiserver-kubelet-client", "ca", "front-proxy-ca", "front-proxy-client",
+	common := []string{"admin", "apiserver-etcd-client", "apiserver-kubelet-client", "ca", "etcd-ca", "etcd-healthcheck-client", "front-proxy-ca", "front-proxy-client",
 		"kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "service-account"}
 	tests := []struct {
 		name string
@@ -117,10 +117,11 @@ func TestEnsureIdentities(t *testing.T) {
 				"localhost", "node-0", "node-1", "node-2"},
 			ips: []string{"10.32.0.1", "127.0.0.1", "10.240.0.10", "10.240.0.11", "10.240.0.12", "10.240.0.2"}},
 		{name: "apiserver-kubelet-client", ca: "ca", cn: "kube-apiserver-kubelet-client", uses: client},
-		{name: "apiserver-etcd-client", ca: "ca", cn: "kube-apiserver-etcd-client", uses: client},
-		{name: "etcd-server-node-2", ca: "ca", cn: "node-2", uses: both,
+		{name: "apiserver-etcd-client", ca: "etcd-ca", cn: "kube-apiserver-etcd-client", uses: client},
+		{name: "etcd-healthcheck-client", ca: "etcd-ca", cn: "kube-etcd-healthcheck-client", uses: client},
+		{name: "etcd-server-node-2", ca: "etcd-ca", cn: "node-2", uses: both,
 			dns: []string{"node-2", "localhost"}, ips: []string{"10.240.0.12", "127.0.0.1"}},
-		{name: "etcd-peer-node-0", ca: "ca", cn: "node-0", uses: both,
+		{name: "etcd-peer-node-0", ca: "etcd-ca", cn: "node-0", uses: both,
 			dns: []string{"node-0", "localhost"}, ips: []string{"10.240.0.10", "127.0.0.1"}},
 		{name: "front-proxy-client", ca: "front-proxy-ca", cn: "front-proxy-client", uses: client},
 	}
@@ -167,11 +168,17 @@ func TestEnsureIdentities(t *testing.T) {
 					}
 				}
 			}
-			other := map[string]string{"ca": "front-proxy-ca", "front-proxy-ca": "ca"}[tt.ca]
-			wrong := x509.NewCertPool()
-			wrong.AddCert(pair(t, set, other).Cert)
-			if _, err := cert.Verify(x509.VerifyOptions{Roots: wrong, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: t0}); err == nil {
-				t.Errorf("verifies against %s too", other)
+			// No certificate verifies against another CA: above all, nothing
+			// the cluster CA signed (a kubelet's) opens etcd.
+			for _, other := range []string{"ca", "etcd-ca", "front-proxy-ca"} {
+				if other == tt.ca {
+					continue
+				}
+				wrong := x509.NewCertPool()
+				wrong.AddCert(pair(t, set, other).Cert)
+				if _, err := cert.Verify(x509.VerifyOptions{Roots: wrong, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}, CurrentTime: t0}); err == nil {
+					t.Errorf("verifies against %s too", other)
+				}
 			}
 			if _, ok := pair(t, set, tt.name).Cert.PublicKey.(*ecdsa.PublicKey); !ok {
 				t.Errorf("key is %T, want ECDSA by default", cert.PublicKey)
@@ -355,7 +362,7 @@ func TestEnsureReuseAndReissue(t *testing.T) {
 				return t0
 			},
 			created:  []string{CA},
-			reissued: slices.DeleteFunc(leavesOf(cluster3()), func(n string) bool { return n == FrontProxyClient }), reasonSubstr: "current CA"},
+			reissued: leavesSignedBy(cluster3(), CA), reasonSubstr: "current CA"},
 		{name: "service-account public key missing",
 			change: func(t *testing.T, dir string, _ *config.Cluster) time.Time {
 				removeT(t, CertPath(dir, ServiceAccount))
@@ -421,6 +428,16 @@ func TestEnsureReuseAndReissue(t *testing.T) {
 			}
 		})
 	}
+}
+
+func leavesSignedBy(c *config.Cluster, ca string) []string {
+	var out []string
+	for _, s := range Specs(c) {
+		if s.CA == ca && s.Usage != UsageKeyPair {
+			out = append(out, s.Name)
+		}
+	}
+	return out
 }
 
 func leavesOf(c *config.Cluster) []string {

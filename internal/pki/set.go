@@ -9,6 +9,7 @@ import (
 // are built with KubeletName, EtcdServerName and EtcdPeerName.
 const (
 	CA                     = "ca"
+	EtcdCA                 = "etcd-ca"
 	FrontProxyCA           = "front-proxy-ca"
 	Admin                  = "admin"
 	ControllerManager      = "kube-controller-manager"
@@ -17,6 +18,7 @@ const (
 	APIServer              = "kube-apiserver"
 	APIServerKubeletClient = "apiserver-kubelet-client"
 	APIServerEtcdClient    = "apiserver-etcd-client"
+	EtcdHealthcheckClient  = "etcd-healthcheck-client"
 	FrontProxyClient       = "front-proxy-client"
 	// ServiceAccount is a bare key pair (no certificate): the apiserver signs
 	// service-account tokens with the private key and verifies with the public.
@@ -34,6 +36,18 @@ type Pair struct {
 	CertPEM []byte
 	KeyPEM  []byte
 	Cert    *x509.Certificate
+	// TrustPEM, for a CA, is what its relying parties trust: the CA, plus
+	// the CA it replaces while a rotation is under way. Components that
+	// verify peers read it; only signing uses CertPEM and KeyPEM.
+	TrustPEM []byte
+}
+
+// Trust is TrustPEM, or CertPEM when the pair has no separate bundle.
+func (p Pair) Trust() []byte {
+	if len(p.TrustPEM) > 0 {
+		return p.TrustPEM
+	}
+	return p.CertPEM
 }
 
 // Set is the whole PKI of a cluster, by name.

@@ -34,8 +34,10 @@ const (
 const (
 	ModePublic  = 0o644
 	ModePrivate = 0o600
-	// ModeUnit is the mode of systemd unit files.
-	ModeUnit = 0o644
+	// ModeUnit: a unit file names every key and flag of a component and
+	// only systemd (root) reads it (CIS benchmark 1.1.1, 1.1.3, 1.1.5,
+	// 1.1.7, 4.1.1).
+	ModeUnit = 0o600
 )
 
 // paths is what templates see as .Path: every file a flag points at.
@@ -43,8 +45,10 @@ type paths struct {
 	Bin, CNIBin, CNIConf, ContainerdSocket, ContainerdConfig string
 
 	EtcdCA, EtcdServerCert, EtcdServerKey, EtcdPeerCert, EtcdPeerKey, EtcdData string
+	EtcdHealthcheckCert, EtcdHealthcheckKey                                    string
 
-	CA, CAKey, APIServerCert, APIServerKey                  string
+	CA, CAKey, CASigning, APIServerCert, APIServerKey       string
+	APIServerEtcdCA                                         string
 	KubeletClientCert, KubeletClientKey                     string
 	EtcdClientCert, EtcdClientKey                           string
 	FrontProxyCA, FrontProxyClientCert, FrontProxyClientKey string
@@ -70,9 +74,19 @@ func nodePaths() paths {
 		EtcdPeerCert:   EtcdDir + "/peer.pem",
 		EtcdPeerKey:    EtcdDir + "/peer-key.pem",
 		EtcdData:       EtcdDataDir,
+		// etcdctl on the node authenticates with this one (not the
+		// server's certificate, not the API server's).
+		EtcdHealthcheckCert: EtcdDir + "/healthcheck-client.pem",
+		EtcdHealthcheckKey:  EtcdDir + "/healthcheck-client-key.pem",
 
-		CA:                   p + "/ca.pem",
-		CAKey:                p + "/ca-key.pem",
+		CA:    p + "/ca.pem",
+		CAKey: p + "/ca-key.pem",
+		// The CA certificate alone, beside its key, for signing: ca.pem is
+		// what components trust, which during a CA rotation holds two.
+		CASigning: p + "/ca-signing.pem",
+		// What the API server trusts etcd with: the etcd CA, not the
+		// cluster CA.
+		APIServerEtcdCA:      p + "/etcd-ca.pem",
 		APIServerCert:        p + "/kube-apiserver.pem",
 		APIServerKey:         p + "/kube-apiserver-key.pem",
 		KubeletClientCert:    p + "/apiserver-kubelet-client.pem",

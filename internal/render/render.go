@@ -53,6 +53,26 @@ type view struct {
 	ControlPlanes   []config.Node
 	PodRoutes       []Route
 	VXLAN           VXLAN
+	EtcdUser        string
+	// TLS 1.2 cipher suites every component serves with (TLS 1.3 ones are
+	// not configurable and always on).
+	TLSCipherSuites    string
+	TLSCipherSuiteList []string
+}
+
+// tlsCipherSuites are the TLS 1.2 suites hardway's components accept: ECDHE
+// key exchange (forward secrecy) with AEAD ciphers only, for ECDSA and RSA
+// keys (pki.keyAlgorithm may be either). The CIS benchmark's list of strong
+// ciphers contains all of them.
+func tlsCipherSuites() []string {
+	return []string{
+		"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+		"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+		"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+		"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+		"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+		"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+	}
 }
 
 // renderer holds the parsed templates; one is built per call, so nothing is
@@ -93,6 +113,10 @@ func (in Inputs) view(n config.Node) view {
 		ControlPlanes:   c.ControlPlanes(),
 		PodRoutes:       PodRoutes(c, n),
 		VXLAN:           vxlanFor(n),
+		EtcdUser:        EtcdUser,
+
+		TLSCipherSuites:    strings.Join(tlsCipherSuites(), ","),
+		TLSCipherSuiteList: tlsCipherSuites(),
 	}
 }
 
@@ -172,6 +196,24 @@ func (c *collector) cert(name, certPath, keyPath string) {
 	}
 }
 
+// trust places what a CA's relying parties trust: the CA certificate, and
+// during a rotation the one it replaces as well.
+func (c *collector) trust(name, path string) {
+	if c.err != nil {
+		return
+	}
+	if c.in.PKI == nil {
+		c.fail(errors.New("render: no PKI given: generate the PKI before rendering node files"))
+		return
+	}
+	p, ok := c.in.PKI.Get(name)
+	if !ok || len(p.Trust()) == 0 {
+		c.fail(fmt.Errorf("render: the PKI has no %q certificate for node %s: regenerate the PKI", name, c.v.N.Name))
+		return
+	}
+	c.add(File{Path: path, Mode: ModePublic, Data: p.Trust()})
+}
+
 // key places only the private key of a PKI entry (the controller manager
 // signs with the service-account key and needs no public half).
 func (c *collector) key(name, keyPath string) {
@@ -203,6 +245,9 @@ func (c *collector) kubeconfig(name, p string) {
 	c.add(File{Path: p, Mode: ModePrivate, Data: b})
 }
 
+// EtcdUser is the system account etcd runs as.
+const EtcdUser = "etcd"
+
 // Units of a node, by name. Steps pick theirs by these names.
 const (
 	UnitEtcd              = "etcd"
@@ -231,18 +276,27 @@ func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 	P := c.v.Path
 
 	if n.IsControlPlane() {
+		// etcd runs as its own user, which owns its keys and data
+		// directory: a bug in etcd cannot read the cluster's other keys.
 		etcd := c.unit(UnitEtcd, "etcd", "etcdctl")
-		etcd.NoBlock = true
-		c.cert(pki.CA, P.EtcdCA, "")
+		etcd.NoBlock, etcd.User = true, EtcdUser
+		c.trust(pki.EtcdCA, P.EtcdCA)
 		c.cert(pki.EtcdServerName(n.Name), P.EtcdServerCert, P.EtcdServerKey)
 		c.cert(pki.EtcdPeerName(n.Name), P.EtcdPeerCert, P.EtcdPeerKey)
+		if c.cert(pki.EtcdHealthcheckClient, P.EtcdHealthcheckCert, P.EtcdHealthcheckKey); c.err == nil {
+			// etcdctl's identity: etcd itself does not read it.
+			u := &c.units[len(c.units)-1]
+			u.Files[len(u.Files)-1].NoRestart = true
+			u.Files[len(u.Files)-2].NoRestart = true
+		}
 
 		c.unit(UnitAPIServer, "kube-apiserver", "kubectl")
-		c.cert(pki.CA, P.CA, "")
+		c.trust(pki.CA, P.CA)
+		c.trust(pki.EtcdCA, P.APIServerEtcdCA)
 		c.cert(pki.APIServer, P.APIServerCert, P.APIServerKey)
 		c.cert(pki.APIServerKubeletClient, P.KubeletClientCert, P.KubeletClientKey)
 		c.cert(pki.APIServerEtcdClient, P.EtcdClientCert, P.EtcdClientKey)
-		c.cert(pki.FrontProxyCA, P.FrontProxyCA, "")
+		c.trust(pki.FrontProxyCA, P.FrontProxyCA)
 		c.cert(pki.FrontProxyClient, P.FrontProxyClientCert, P.FrontProxyClientKey)
 		c.cert(pki.ServiceAccount, P.ServiceAccountPub, P.ServiceAccountKey)
 		if len(in.EncryptionConfig) == 0 && c.err == nil {
@@ -253,8 +307,9 @@ func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 		c.tmpl(P.AuthenticationConfig, ModePublic, "authentication-config.yaml")
 
 		c.unit(UnitControllerManager, "kube-controller-manager")
-		c.cert(pki.CA, P.CA, P.CAKey)
-		c.cert(pki.FrontProxyCA, P.FrontProxyCA, "")
+		c.trust(pki.CA, P.CA)
+		c.cert(pki.CA, P.CASigning, P.CAKey)
+		c.trust(pki.FrontProxyCA, P.FrontProxyCA)
 		c.key(pki.ServiceAccount, P.ServiceAccountKey)
 		c.kubeconfig(pki.ControllerManager, P.ControllerManagerKubeconfig)
 
@@ -276,10 +331,11 @@ func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 		}
 
 		c.unit(UnitKubelet, "kubelet")
-		c.tmpl(P.KubeletConfig, ModePublic, "kubelet-config.yaml")
+		// 0600: CIS 4.1.9 (it names the node's key and who may call it).
+		c.tmpl(P.KubeletConfig, ModePrivate, "kubelet-config.yaml")
 		c.kubeconfig(pki.KubeletName(n.Name), P.KubeletKubeconfig)
 		c.cert(pki.KubeletName(n.Name), P.KubeletCert, P.KubeletKey)
-		c.cert(pki.CA, P.KubeletCA, "")
+		c.trust(pki.CA, P.KubeletCA)
 
 		c.unit(UnitKubeProxy, "kube-proxy")
 		c.tmpl(P.KubeProxyConfig, ModePublic, "kube-proxy-config.yaml")

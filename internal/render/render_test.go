@@ -42,8 +42,8 @@ func inputs(c *config.Cluster, f Facts) Inputs {
 	pair := func(name string) pki.Pair {
 		return pki.Pair{Name: name, CertPEM: []byte(dummyPrefix + "cert " + name + "\n"), KeyPEM: []byte(dummyPrefix + "key " + name + "\n")}
 	}
-	names := []string{pki.CA, pki.FrontProxyCA, pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KubeProxy,
-		pki.APIServer, pki.APIServerKubeletClient, pki.APIServerEtcdClient, pki.FrontProxyClient, pki.ServiceAccount}
+	names := []string{pki.CA, pki.EtcdCA, pki.FrontProxyCA, pki.Admin, pki.ControllerManager, pki.Scheduler, pki.KubeProxy,
+		pki.APIServer, pki.APIServerKubeletClient, pki.APIServerEtcdClient, pki.EtcdHealthcheckClient, pki.FrontProxyClient, pki.ServiceAccount}
 	kcs := map[string][]byte{}
 	for _, k := range []string{"admin", "kube-proxy", "kube-controller-manager", "kube-scheduler"} {
 		kcs[k] = []byte(dummyPrefix + "kubeconfig " + k + "\n")
@@ -175,11 +175,12 @@ func contains(list []string, s string) bool {
 var (
 	controlPlanePaths = []string{
 		"/etc/etcd/ca.pem", "/etc/etcd/peer-key.pem", "/etc/etcd/peer.pem", "/etc/etcd/server-key.pem", "/etc/etcd/server.pem",
+		"/etc/etcd/healthcheck-client.pem", "/etc/etcd/healthcheck-client-key.pem",
 		"/etc/kubernetes/audit-policy.yaml", "/etc/kubernetes/authentication-config.yaml", "/etc/kubernetes/encryption-config.yaml",
 		"/etc/kubernetes/kube-controller-manager.kubeconfig", "/etc/kubernetes/kube-scheduler.kubeconfig", "/etc/kubernetes/kube-scheduler.yaml",
 		"/etc/kubernetes/pki/apiserver-etcd-client-key.pem", "/etc/kubernetes/pki/apiserver-etcd-client.pem",
 		"/etc/kubernetes/pki/apiserver-kubelet-client-key.pem", "/etc/kubernetes/pki/apiserver-kubelet-client.pem",
-		"/etc/kubernetes/pki/ca-key.pem", "/etc/kubernetes/pki/ca.pem",
+		"/etc/kubernetes/pki/ca-key.pem", "/etc/kubernetes/pki/ca.pem", "/etc/kubernetes/pki/ca-signing.pem", "/etc/kubernetes/pki/etcd-ca.pem",
 		"/etc/kubernetes/pki/front-proxy-ca.pem", "/etc/kubernetes/pki/front-proxy-client-key.pem", "/etc/kubernetes/pki/front-proxy-client.pem",
 		"/etc/kubernetes/pki/kube-apiserver-key.pem", "/etc/kubernetes/pki/kube-apiserver.pem",
 		"/etc/kubernetes/pki/service-account-key.pem", "/etc/kubernetes/pki/service-account.pem",
@@ -237,11 +238,20 @@ func TestNodeFilesModesAndSources(t *testing.T) {
 	files := nodeFiles(t, in, "node-1")
 	for p, f := range files {
 		want := os.FileMode(ModePublic)
-		if strings.HasSuffix(p, "-key.pem") || strings.Contains(p, "kubeconfig") || strings.HasSuffix(p, "encryption-config.yaml") {
+		if strings.HasSuffix(p, "-key.pem") || strings.Contains(p, "kubeconfig") || strings.HasSuffix(p, "encryption-config.yaml") ||
+			strings.HasSuffix(p, ".service") || strings.HasSuffix(p, "kubelet-config.yaml") {
 			want = ModePrivate
 		}
 		if f.Mode != want {
 			t.Errorf("%s: mode %o, want %o", p, f.Mode, want)
+		}
+		// etcd's files belong to the etcd user, nothing else does.
+		wantOwner := ""
+		if strings.HasPrefix(p, EtcdDir+"/") {
+			wantOwner = "etcd:etcd"
+		}
+		if f.Owner != wantOwner {
+			t.Errorf("%s: owner %q, want %q", p, f.Owner, wantOwner)
 		}
 		if len(f.Data) == 0 {
 			t.Errorf("%s is empty", p)
@@ -251,7 +261,11 @@ func TestNodeFilesModesAndSources(t *testing.T) {
 	for p, want := range map[string]string{
 		"/etc/etcd/server.pem":                        "cert etcd-server-node-1",
 		"/etc/etcd/peer-key.pem":                      "key etcd-peer-node-1",
-		"/etc/etcd/ca.pem":                            "cert ca",
+		"/etc/etcd/ca.pem":                            "cert etcd-ca",
+		"/etc/kubernetes/pki/etcd-ca.pem":             "cert etcd-ca",
+		"/etc/kubernetes/pki/ca.pem":                  "cert ca",
+		"/etc/kubernetes/pki/ca-signing.pem":          "cert ca",
+		"/etc/etcd/healthcheck-client.pem":            "cert etcd-healthcheck-client",
 		"/etc/kubernetes/pki/service-account.pem":     "cert service-account",
 		"/etc/kubernetes/pki/service-account-key.pem": "key service-account",
 		"/var/lib/kubelet/kubelet.pem":                "cert kubelet-node-1",
@@ -534,7 +548,7 @@ func TestMissingInputs(t *testing.T) {
 	}{
 		{"no PKI", func(in *Inputs) { in.PKI = nil }, "no PKI"},
 		{"no etcd peer cert", func(in *Inputs) {
-			in.PKI = pki.NewSet(pki.Pair{Name: pki.CA, CertPEM: []byte("x"), KeyPEM: []byte("y")})
+			in.PKI = pki.NewSet(pki.Pair{Name: pki.CA, CertPEM: []byte("x"), KeyPEM: []byte("y")}, pki.Pair{Name: pki.EtcdCA, CertPEM: []byte("x"), KeyPEM: []byte("y")})
 		}, `"etcd-server-node-0"`},
 		{"no kubelet kubeconfig", func(in *Inputs) { delete(in.Kubeconfigs, "kubelet-node-0") }, `"kubelet-node-0" kubeconfig`},
 		{"no encryption config", func(in *Inputs) { in.EncryptionConfig = nil }, "encryption config"},

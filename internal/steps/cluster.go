@@ -36,6 +36,8 @@ type Cluster struct {
 	ArtifactsErr error
 	// Preflight checks the host (the check step); nil skips it.
 	Preflight func(ctx context.Context) error
+	// PKIOptions are passed to pki.EnsureWith (certificate renewal).
+	PKIOptions pki.Options
 	// DryRun: steps change nothing (State is a scratch copy) and return
 	// the changes they would make; waits and checks that need the result
 	// of a change are skipped.
@@ -95,6 +97,38 @@ func (c *Cluster) Node(ctx context.Context, name string) (provider.Node, error) 
 		return nil, fmt.Errorf("node %s of cluster %s is not running; create it with: hardway up --name %s --from nodes", name, c.Config.Name, c.Config.Name)
 	}
 	return n, nil
+}
+
+// Reload forgets what this run generated or read from the state directory
+// (PKI, kubeconfigs, encryption config), so the next step reads it afresh:
+// day-2 procedures change those files between rollouts.
+func (c *Cluster) Reload() {
+	c.mu.Lock()
+	c.pki, c.pkiChanges, c.kubeconfigs, c.kubeconfigsChanged, c.encryption, c.encryptionNew = nil, nil, nil, nil, nil, false
+	c.mu.Unlock()
+}
+
+// RequireRunning fails, before anything is changed, when a machine of the
+// cluster is missing or stopped: a rollout would stop half-way there.
+func (c *Cluster) RequireRunning(ctx context.Context) error {
+	if c.Provider == nil {
+		return fmt.Errorf("no provider configured")
+	}
+	st, err := c.Provider.Status(ctx, c.Config.Name)
+	if err != nil {
+		return err
+	}
+	if len(st) == 0 {
+		return fmt.Errorf("cluster %s does not exist; create it with: hardway up --name %s", c.Config.Name, c.Config.Name)
+	}
+	for _, ch := range machineChanges(c.Config, st) {
+		verb := "is missing"
+		if ch.Action == converge.Started {
+			verb = "is not running (" + ch.Reason + ")"
+		}
+		return fmt.Errorf("machine %s of cluster %s %s; bring it back first: hardway up --name %s --from nodes", ch.Node, c.Config.Name, verb, c.Config.Name)
+	}
+	return nil
 }
 
 // forgetNodes drops the cached node list after nodes are (re)created.

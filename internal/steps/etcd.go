@@ -46,19 +46,21 @@ func runEtcd(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	return changes, c.waitEtcd(ctx, 2*time.Minute)
 }
 
-// etcdHTTP is an HTTPS client that authenticates to etcd like the API server.
+// etcdHTTP is an HTTPS client that authenticates to etcd like the API
+// server: during an etcd CA rotation that identity is the one every member
+// accepts at every phase (the health-check client is new in the first one).
 func (c *Cluster) etcdHTTP() (*http.Client, error) {
 	set, err := c.ensurePKI()
 	if err != nil {
 		return nil, err
 	}
-	ca, okCA := set.Get(pki.CA)
+	ca, okCA := set.Get(pki.EtcdCA)
 	cl, ok := set.Get(pki.APIServerEtcdClient)
 	if !ok || !okCA {
-		return nil, fmt.Errorf("the PKI lacks the CA or the %s certificate; run: hardway up --only pki", pki.APIServerEtcdClient)
+		return nil, fmt.Errorf("the PKI lacks the etcd CA or the %s certificate; run: hardway up --only pki", pki.APIServerEtcdClient)
 	}
 	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(ca.CertPEM)
+	pool.AppendCertsFromPEM(ca.Trust())
 	cert, err := tls.X509KeyPair(cl.CertPEM, cl.KeyPEM)
 	if err != nil {
 		return nil, err
@@ -138,17 +140,24 @@ func etcdCall(ctx context.Context, hc *http.Client, method, url string, into any
 	return json.Unmarshal(data, into)
 }
 
-// EtcdGet reads a raw key with etcdctl on a control-plane node, as the API
-// server's etcd client identity (the only client etcd has).
+// EtcdctlArgs is etcdctl on a control-plane node, as the health-check
+// client: the identity etcd gives to everything but the API server.
+func EtcdctlArgs(endpoints ...string) []string {
+	if len(endpoints) == 0 {
+		endpoints = []string{"https://127.0.0.1:2379"}
+	}
+	return []string{"etcdctl", "--endpoints=" + strings.Join(endpoints, ","), "--cacert=/etc/etcd/ca.pem",
+		"--cert=/etc/etcd/healthcheck-client.pem", "--key=/etc/etcd/healthcheck-client-key.pem"}
+}
+
+// EtcdGet reads a raw key with etcdctl on a control-plane node.
 func (c *Cluster) EtcdGet(ctx context.Context, key string) ([]byte, error) {
 	n := c.Config.ControlPlanes()[0]
 	nd, err := c.Node(ctx, n.Name)
 	if err != nil {
 		return nil, err
 	}
-	return nd.Run(ctx, nil, "etcdctl", "--endpoints=https://127.0.0.1:2379",
-		"--cacert=/etc/etcd/ca.pem", "--cert=/etc/kubernetes/pki/apiserver-etcd-client.pem", "--key=/etc/kubernetes/pki/apiserver-etcd-client-key.pem",
-		"get", key, "--print-value-only")
+	return nd.Run(ctx, nil, append(EtcdctlArgs(), "get", key, "--print-value-only")...)
 }
 
 func explainEtcd(c *Cluster) (string, error) {
@@ -165,6 +174,35 @@ func explainEtcd(c *Cluster) (string, error) {
 	if err := c.explainUnit(&b, cps[0], render.UnitEtcd); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(&b, "\nSee it yourself:\n  hardway shell %s -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem \\\n      --cert=/etc/etcd/server.pem --key=/etc/etcd/server-key.pem member list -w table\n", cps[0].Name)
+	fmt.Fprintf(&b, "\nSee it yourself (etcdctl authenticates as the health-check client):\n  hardway shell %s --name %s -- %s member list -w table\n", cps[0].Name, c.Config.Name, strings.Join(EtcdctlArgs(), " "))
+	fmt.Fprintf(&b, "And that the cluster CA does not open it (a kubelet's certificate is refused):\n  hardway shell %s --name %s -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem --cert=/var/lib/kubelet/kubelet.pem --key=/var/lib/kubelet/kubelet-key.pem get /registry --prefix --keys-only\n", cps[0].Name, c.Config.Name)
 	return b.String(), nil
+}
+
+// EtcdGetPrefix reads every key under prefix, raw, with etcdctl on a
+// control-plane node (one command, JSON so binary values survive).
+func (c *Cluster) EtcdGetPrefix(ctx context.Context, prefix string) (map[string][]byte, error) {
+	n := c.Config.ControlPlanes()[0]
+	nd, err := c.Node(ctx, n.Name)
+	if err != nil {
+		return nil, err
+	}
+	out, err := nd.Run(ctx, nil, append(EtcdctlArgs(), "get", prefix, "--prefix", "-w", "json")...)
+	if err != nil {
+		return nil, err
+	}
+	var resp struct {
+		KVs []struct {
+			Key   []byte `json:"key"`
+			Value []byte `json:"value"`
+		} `json:"kvs"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return nil, fmt.Errorf("reading etcdctl's answer: %w", err)
+	}
+	kv := map[string][]byte{}
+	for _, x := range resp.KVs {
+		kv[string(x.Key)] = x.Value
+	}
+	return kv, nil
 }

@@ -33,7 +33,11 @@ func (c *Cluster) ensurePKI() (*pki.Set, error) {
 	if c.pki != nil {
 		return c.pki, nil
 	}
-	set, changes, err := pki.Ensure(c.State.PKI(), c.Config, time.Now)
+	opts := c.PKIOptions
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	set, changes, err := pki.EnsureWith(c.State.PKI(), c.Config, opts)
 	if err != nil {
 		return nil, err
 	}

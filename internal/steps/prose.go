@@ -46,10 +46,18 @@ var pkiProse = dedent(`
 	hardway creates the whole PKI natively (crypto/x509; the tutorial used
 	cfssl), one entry per identity, each with only the rights it needs: for
 	example the API server uses one certificate to serve, a separate one to
-	call kubelets and another one to call etcd. Only what is missing or no
-	longer matches the config is (re)issued: re-running this step keeps valid
-	certificates, and changing a node's IP reissues exactly the certificates
-	that name it.
+	call kubelets and another one to call etcd. There are three CAs, because
+	trusting a CA means trusting everything it signs: the cluster CA for the
+	Kubernetes components and users, the etcd CA for the database (no kubelet
+	certificate must open it), and the front-proxy CA for the aggregation
+	layer. Only what is missing or no longer matches the config is
+	(re)issued: re-running this step keeps valid certificates, and changing a
+	node's IP reissues exactly the certificates that name it.
+
+	Certificates expire (leaves after a year here). Renew them without
+	downtime with "hardway certs renew --all" (one node at a time); replace a
+	CA with "hardway certs renew --ca NAME", which first makes every component
+	trust old and new CA, then reissues, then drops the old one.
 `)
 
 var kubeconfigsProse = dedent(`
@@ -83,8 +91,17 @@ var etcdProse = dedent(`
 
 	All members start together, each told the full initial cluster, and every
 	connection is mutual TLS: clients must present a certificate signed by the
-	cluster CA (client-cert-auth), and so must peers (peer-client-cert-auth).
-	The only client is the API server, with its own etcd client certificate.
+	etcd CA (client-cert-auth), and so must peers (peer-client-cert-auth).
+
+	Why etcd has a CA of its own: etcd has no users and no RBAC. Any client
+	with a certificate it trusts can read and write every key, every Secret
+	included, bypassing the API server's authorization entirely. If etcd
+	trusted the cluster CA, the certificate every kubelet holds would open the
+	database, and one compromised worker would own the cluster. So the etcd CA
+	signs only etcd's own member certificates, the API server's etcd client
+	certificate and a health-check client for etcdctl on control-plane nodes
+	(kubeadm does the same). etcd runs as its own system user, which owns its
+	keys and its data directory and nothing else.
 	The step waits until every member reports healthy through the etcd client
 	API and the member list has all of them, instead of sleeping.
 `)
