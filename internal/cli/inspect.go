@@ -6,13 +6,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"hardway.dev/hardway/internal/kubeconfig"
-	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
@@ -61,47 +59,6 @@ func userKubeconfig() string {
 		home = "/root"
 	}
 	return filepath.Join(home, ".kube", "config")
-}
-
-func newCertsCmd(a *app) *cobra.Command {
-	return &cobra.Command{
-		Use:   "certs",
-		Short: "List the cluster's certificates: identity, names, issuer and expiry",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := a.existingConfig()
-			if err != nil {
-				return err
-			}
-			dir := state.For(cfg.Name)
-			set, err := pki.Load(dir.PKI(), cfg)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tCN\tO\tISSUER\tEXPIRES\tSANS")
-			for _, spec := range pki.Specs(cfg) {
-				p, ok := set.Get(spec.Name)
-				if !ok {
-					continue
-				}
-				info, err := pki.Describe(p)
-				if err != nil {
-					return err
-				}
-				if info.KeyOnly {
-					fmt.Fprintf(tw, "%s\t-\t-\t-\t(key pair, %s)\t-\n", info.Name, info.KeyAlgorithm)
-					continue
-				}
-				sans := strings.Join(append(append([]string{}, info.DNSNames...), info.IPs...), ",")
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s (%s)\t%s\n", info.Name, info.CommonName, dashIfEmpty(strings.Join(info.Organization, ",")),
-					info.Issuer, info.NotAfter.Format("2006-01-02"), until(info.NotAfter), dashIfEmpty(sans))
-			}
-			tw.Flush()
-			fmt.Fprintf(a.out, "\nfiles: %s\n", dir.PKI())
-			return nil
-		},
-	}
 }
 
 func until(t time.Time) string {

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 
@@ -53,11 +55,30 @@ type key struct {
 	Secret string `json:"secret"`
 }
 
+// Key is one named AES key of the aescbc provider.
+type Key struct {
+	Name   string
+	Secret []byte
+}
+
 // Render returns the configuration that encrypts Secrets with aescbc under
 // key, and still reads Secrets written before encryption was on (identity).
 func Render(k []byte) ([]byte, error) {
-	if !validAESKey(k) {
-		return nil, fmt.Errorf("encryption key is %d bytes; AES needs 16, 24 or 32", len(k))
+	return RenderKeys([]Key{{Name: KeyName, Secret: k}})
+}
+
+// RenderKeys is Render with several keys: the first encrypts every write,
+// all of them decrypt (the state in the middle of a key rotation).
+func RenderKeys(keys []Key) ([]byte, error) {
+	if len(keys) == 0 {
+		return nil, errors.New("an encryption config needs at least one key")
+	}
+	var ks []key
+	for _, k := range keys {
+		if !validAESKey(k.Secret) {
+			return nil, fmt.Errorf("encryption key %s is %d bytes; AES needs 16, 24 or 32", k.Name, len(k.Secret))
+		}
+		ks = append(ks, key{Name: k.Name, Secret: base64.StdEncoding.EncodeToString(k.Secret)})
 	}
 	c := config{
 		APIVersion: APIVersion,
@@ -65,13 +86,77 @@ func Render(k []byte) ([]byte, error) {
 		Resources: []resource{{
 			Resources: []string{"secrets"},
 			Providers: []provider{
-				{AESCBC: &aesConfig{Keys: []key{{Name: KeyName, Secret: base64.StdEncoding.EncodeToString(k)}}}},
+				{AESCBC: &aesConfig{Keys: ks}},
 				{Identity: &struct{}{}},
 			},
 		}},
 	}
 	return yaml.Marshal(c)
 }
+
+// Keys returns every aescbc key of a configuration, the one that encrypts
+// first.
+func Keys(data []byte) ([]Key, error) {
+	if _, err := Parse(data); err != nil {
+		return nil, err
+	}
+	var c config
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		return nil, err
+	}
+	var out []Key
+	for _, r := range c.Resources {
+		if !slices.Contains(r.Resources, "secrets") {
+			continue
+		}
+		for _, k := range r.Providers[0].AESCBC.Keys {
+			secret, err := base64.StdEncoding.DecodeString(k.Secret)
+			if err != nil || !validAESKey(secret) || k.Name == "" {
+				return nil, fmt.Errorf("aescbc key %q must be named, base64 and 16, 24 or 32 bytes", k.Name)
+			}
+			out = append(out, Key{Name: k.Name, Secret: secret})
+		}
+		return out, nil
+	}
+	return nil, errors.New("no resources entry covers secrets")
+}
+
+// NewKey makes a random key named after the highest-numbered one in use
+// plus one ("key2" after "key1"), so names never repeat: etcd keeps the name
+// of the key each Secret was written with.
+func NewKey(existing []Key) (Key, error) {
+	n := 0
+	for _, k := range existing {
+		if v, ok := keyNumber(k.Name); ok && v > n {
+			n = v
+		}
+	}
+	secret := make([]byte, keySize)
+	if _, err := rand.Read(secret); err != nil {
+		return Key{}, fmt.Errorf("generating encryption key: %w", err)
+	}
+	return Key{Name: fmt.Sprintf("key%d", n+1), Secret: secret}, nil
+}
+
+// keyNumber reads N from "keyN".
+func keyNumber(name string) (int, bool) {
+	rest, ok := strings.CutPrefix(name, "key")
+	if !ok {
+		return 0, false
+	}
+	v, err := strconv.Atoi(rest)
+	return v, err == nil
+}
+
+// Newer reports whether key a was made after key b (by its number).
+func Newer(a, b Key) bool {
+	x, okA := keyNumber(a.Name)
+	y, okB := keyNumber(b.Name)
+	return okA && okB && x > y
+}
+
+// WriteFile stores a configuration atomically with mode 0600.
+func WriteFile(path string, data []byte) error { return writeFile(path, data) }
 
 // Parse checks that data is a configuration this package would accept and
 // returns the key Secrets are encrypted with.

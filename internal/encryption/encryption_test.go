@@ -134,3 +134,39 @@ resources:
 		})
 	}
 }
+
+func TestKeysRoundTripAndNewKey(t *testing.T) {
+	k1 := Key{Name: "key1", Secret: bytes.Repeat([]byte{1}, 32)}
+	k2, err := NewKey([]Key{k1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k2.Name != "key2" || len(k2.Secret) != 32 || bytes.Equal(k2.Secret, k1.Secret) {
+		t.Fatalf("NewKey = %s (%d bytes)", k2.Name, len(k2.Secret))
+	}
+	if !Newer(k2, k1) || Newer(k1, k2) {
+		t.Error("Newer does not order key2 after key1")
+	}
+	data, err := RenderKeys([]Key{k2, k1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Keys(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Name != "key2" || got[1].Name != "key1" || !bytes.Equal(got[1].Secret, k1.Secret) {
+		t.Fatalf("Keys = %+v", got)
+	}
+	// The first key is what Parse (and the API server) encrypts with.
+	first, err := Parse(data)
+	if err != nil || !bytes.Equal(first, k2.Secret) {
+		t.Fatalf("Parse = %x, %v", first, err)
+	}
+	if k11, _ := NewKey([]Key{{Name: "key10", Secret: k1.Secret}, k1}); k11.Name != "key11" {
+		t.Errorf("after key10 comes %s", k11.Name)
+	}
+	if _, err := RenderKeys([]Key{{Name: "key1", Secret: []byte("short")}}); err == nil {
+		t.Error("a 5-byte key was accepted")
+	}
+}

@@ -149,7 +149,7 @@ network:
 
 	t.Run("etcd has 3 healthy members", func(t *testing.T) {
 		out := hw(t, "shell", "node-0", "--name", name, "--", "etcdctl", "--endpoints=https://10.243.0.10:2379,https://10.243.0.11:2379,https://10.243.0.12:2379",
-			"--cacert=/etc/etcd/ca.pem", "--cert=/etc/etcd/server.pem", "--key=/etc/etcd/server-key.pem", "endpoint", "health")
+			"--cacert=/etc/etcd/ca.pem", "--cert=/etc/etcd/healthcheck-client.pem", "--key=/etc/etcd/healthcheck-client-key.pem", "endpoint", "health")
 		if strings.Count(out, "is healthy") != 3 {
 			t.Fatalf("want 3 healthy endpoints:\n%s", out)
 		}
@@ -188,6 +188,7 @@ network:
 		out := hw(t, "verify", "--name", name)
 		t.Log(out)
 	})
+	securityChecks(t, name, pkiDir)
 	t.Run("second up changes nothing", func(t *testing.T) {
 		start := time.Now()
 		out := hw(t, "up", "-c", cfg, "-v", "1")
@@ -242,9 +243,17 @@ network:
 			t.Errorf("API through the LB with node-2 down: %v", err)
 		}
 		out, _ := hwRun("shell", "node-0", "--name", name, "--", "etcdctl", "--endpoints=https://10.243.0.10:2379,https://10.243.0.11:2379",
-			"--cacert=/etc/etcd/ca.pem", "--cert=/etc/etcd/server.pem", "--key=/etc/etcd/server-key.pem", "put", "/hardway/e2e", "quorum")
+			"--cacert=/etc/etcd/ca.pem", "--cert=/etc/etcd/healthcheck-client.pem", "--key=/etc/etcd/healthcheck-client-key.pem", "put", "/hardway/e2e", "quorum")
 		if !strings.Contains(out, "OK") {
 			t.Errorf("etcd lost quorum with one member down: %s", out)
+		}
+		// Day-2 procedures refuse to start with a machine down, before
+		// changing anything, and say how to bring it back.
+		for _, args := range [][]string{{"certs", "renew", "--all"}, {"encryption", "rotate"}} {
+			out, err := hwRun(append(args, "--name", name)...)
+			if err == nil || !strings.Contains(out, "machine node-2 of cluster e2e3 is not running") || !strings.Contains(out, "hardway up --name e2e3 --from nodes") {
+				t.Errorf("hardway %v with node-2 stopped: err=%v\n%s", args, err, out)
+			}
 		}
 		if out, err := docker("start", "e2e3-node-2"); err != nil {
 			t.Fatalf("docker start: %v %s", err, out)
