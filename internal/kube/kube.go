@@ -127,24 +127,58 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, d
 	if dryRun {
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
-	after, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts)
-	if err != nil {
+	if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts); err != nil {
 		return false, err
 	}
-	return live == nil || !sameContent(live, after), nil
+	return live == nil || !contains(live.Object, obj.Object), nil
 }
 
-// sameContent compares two versions of an object without the bookkeeping the
-// server updates on every write (a dry run reports a new managedFields time).
-func sameContent(a, b *unstructured.Unstructured) bool {
-	strip := func(u *unstructured.Unstructured) map[string]any {
-		o := u.DeepCopy().Object
-		for _, f := range []string{"managedFields", "resourceVersion", "generation"} {
-			unstructured.RemoveNestedField(o, "metadata", f)
+// contains reports whether have already holds every field want sets, with
+// the same value: then applying want changed nothing hardway cares about
+// (fields others own, such as a Node's status, may change at any time).
+func contains(have, want any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		h, ok := have.(map[string]any)
+		if !ok {
+			return false
 		}
-		return o
+		for k, v := range w {
+			if !contains(h[k], v) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		h, ok := have.([]any)
+		if !ok || len(h) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !contains(h[i], w[i]) {
+				return false
+			}
+		}
+		return true
+	case int64:
+		return numEqual(have, float64(w))
+	case float64:
+		return numEqual(have, w)
+	default:
+		return reflect.DeepEqual(have, want)
 	}
-	return reflect.DeepEqual(strip(a), strip(b))
+}
+
+// numEqual compares numbers decoded from YAML (int64) and from the server's
+// JSON (int64 or float64).
+func numEqual(have any, w float64) bool {
+	switch h := have.(type) {
+	case int64:
+		return float64(h) == w
+	case float64:
+		return h == w
+	}
+	return false
 }
 
 // Readyz asks one API server for /readyz and returns its verbose answer.

@@ -64,7 +64,47 @@ func runWorkers(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	if err != nil || c.DryRun {
 		return changes, err
 	}
-	return changes, c.waitNodesReady(ctx, workers, 3*time.Minute)
+	if err := c.waitNodesReady(ctx, workers, 3*time.Minute); err != nil {
+		return changes, err
+	}
+	labeled, err := c.labelRoles(ctx)
+	return append(changes, labeled...), err
+}
+
+// RoleLabel marks control-plane nodes, so `kubectl get nodes` shows ROLES as
+// kubeadm and kind users expect. A kubelet may not set node-role labels on
+// itself (NodeRestriction), so hardway applies them with the admin identity.
+const RoleLabel = "node-role.kubernetes.io/control-plane"
+
+// nodeLabelsManifest is a partial Node for server-side apply: hardway owns
+// only this label.
+const nodeLabelsManifest = `apiVersion: v1
+kind: Node
+metadata:
+  name: %q
+  labels:
+    %s: ""
+`
+
+func (c *Cluster) labelRoles(ctx context.Context) ([]converge.Change, error) {
+	admin, err := c.Admin()
+	if err != nil {
+		return nil, err
+	}
+	var changes []converge.Change
+	for _, n := range c.Config.ControlPlanes() {
+		if !n.IsWorker() {
+			continue // registers no Node
+		}
+		applied, err := admin.Apply(ctx, []byte(fmt.Sprintf(nodeLabelsManifest, n.Name, RoleLabel)), c.DryRun)
+		if err != nil {
+			return changes, fmt.Errorf("labeling node %s: %w", n.Name, err)
+		}
+		for _, a := range applied {
+			changes = append(changes, converge.Change{Action: converge.Wrote, Target: a + " label " + RoleLabel, Reason: "control-plane node"})
+		}
+	}
+	return changes, nil
 }
 
 // imageMarkerDir holds one empty file per imported image archive, named by

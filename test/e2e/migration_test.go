@@ -1,0 +1,102 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// beforeEtcdCA is the last commit whose clusters have no etcd CA (etcd trusts
+// the cluster CA).
+const beforeEtcdCA = "798422c"
+
+// buildOld builds hardway as of commit rev into dir, or skips when the
+// clone does not have that commit.
+func buildOld(t *testing.T, rev string) string {
+	t.Helper()
+	if err := osexec.Command("git", "cat-file", "-e", rev+"^{commit}").Run(); err != nil {
+		t.Skipf("commit %s is not in this clone (shallow?): cannot build the old hardway", rev)
+	}
+	src := t.TempDir()
+	archive := osexec.Command("sh", "-c", `git archive "$1" | tar -x -C "$2"`, "sh", rev, src)
+	archive.Dir = "../.."
+	if out, err := archive.CombinedOutput(); err != nil {
+		t.Fatalf("git archive %s: %v\n%s", rev, err, out)
+	}
+	bin := filepath.Join(t.TempDir(), "hardway-old")
+	build := osexec.Command("go", "build", "-o", bin, "./cmd/hardway")
+	build.Dir = src
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building hardway %s: %v\n%s", rev, err, out)
+	}
+	return bin
+}
+
+// A cluster made before etcd had its own CA: the new up refuses in one line
+// with the command that migrates it, and that command moves etcd to its own
+// CA while the API keeps answering and no data is lost.
+func TestEtcdCAMigration(t *testing.T) {
+	const name = "e2emig"
+	old := buildOld(t, beforeEtcdCA)
+	cfg := writeConfig(t, "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: e2emig\nnetwork:\n  nodeSubnet: 10.245.0.0/24\n")
+	cleanup(t, name)
+	// The old binary skips verify: the new one checks the result.
+	if out, err := osexec.Command(old, "up", "-c", cfg, "--only", "check").CombinedOutput(); err != nil {
+		t.Fatalf("old up --only check: %v\n%s", err, out)
+	}
+	for _, step := range []string{"nodes", "pki", "kubeconfigs", "encryption", "etcd", "control-plane", "workers", "network", "dns"} {
+		if out, err := osexec.Command(old, "up", "-c", cfg, "--only", step).CombinedOutput(); err != nil {
+			t.Fatalf("old up --only %s: %v\n%s", step, err, out)
+		}
+	}
+	state := strings.TrimSpace(lastLine(hw(t, "kubeconfig", "--name", name)))
+	pkiDir := filepath.Join(filepath.Dir(filepath.Dir(state)), "pki")
+	if _, err := os.Stat(filepath.Join(pkiDir, "etcd-ca.pem")); err == nil {
+		t.Fatal("the old hardway made an etcd CA: the test does not start from the old layout")
+	}
+	adminKubeconfig := state
+	kubectl := func(args ...string) (string, error) {
+		if out, err := docker("cp", adminKubeconfig, name+"-node-0:/root/admin.kubeconfig"); err != nil {
+			return out, err
+		}
+		return docker(append([]string{"exec", name + "-node-0", "kubectl", "--kubeconfig=/root/admin.kubeconfig"}, args...)...)
+	}
+	if out, err := kubectl("create", "configmap", "before-migration", "--from-literal=k=v"); err != nil {
+		t.Fatalf("create configmap: %v %s", err, out)
+	}
+
+	out, err := hwRun("up", "--name", name)
+	if err == nil || !strings.Contains(out, "hardway certs renew --ca etcd-ca --name e2emig") {
+		t.Fatalf("up on an old cluster did not refuse with the migration command: %v\n%s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(pkiDir, "etcd-ca.pem")); err == nil {
+		t.Fatal("the refused up still made an etcd CA")
+	}
+
+	p := pollAPI(t, pkiDir, "https://10.245.0.2:6443/api/v1/namespaces/default/configmaps/before-migration", 200*time.Millisecond)
+	start := time.Now()
+	out, err = hwRun("certs", "renew", "--ca", "etcd-ca", "--name", name)
+	total, failures, longest := p.stop()
+	t.Logf("TIMING etcd CA migration: %s; %d API requests, %d failed, longest outage %s\n%s", time.Since(start).Round(time.Second), total, len(failures), longest, out)
+	if err != nil {
+		t.Fatalf("migration: %v\n%s", err, out)
+	}
+	if len(failures) > 0 {
+		t.Errorf("the API failed %d of %d requests during the migration:\n%s", len(failures), total, strings.Join(failures, "\n"))
+	}
+	if got, err := kubectl("get", "configmap", "before-migration", "-o", "jsonpath={.data.k}"); err != nil || got != "v" {
+		t.Errorf("data from before the migration: %q %v", got, err)
+	}
+	if out, err := docker("exec", name+"-node-0", "etcdctl", "--endpoints=https://127.0.0.1:2379", "--cacert=/etc/etcd/ca.pem",
+		"--cert=/var/lib/kubelet/kubelet.pem", "--key=/var/lib/kubelet/kubelet-key.pem", "--command-timeout=5s", "get", "/registry", "--prefix", "--keys-only", "--limit=1"); err == nil {
+		t.Errorf("after the migration etcd still answers a kubelet certificate:\n%s", out)
+	}
+	if out := hw(t, "up", "--name", name); !strings.Contains(out, "changes: none") {
+		t.Errorf("up after the migration is not a no-op:\n%s", out)
+	}
+}
