@@ -6,7 +6,8 @@ import (
 	osexec "os/exec"
 	"syscall"
 
-	"github.com/spf13/cobra")
+	"github.com/spf13/cobra"
+)
 
 func newShellCmd(a *app) *cobra.Command {
 	return &cobra.Command{
