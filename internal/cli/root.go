@@ -118,6 +118,7 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(newArtifactsCmd(a))
 	root.AddCommand(newRenderCmd(a))
 	root.AddCommand(newStepsCmd(a), newExplainCmd(a), newUpCmd(a), newVerifyCmd(a),
-		newKubeconfigCmd(a), newCertsCmd(a), newEncryptionCmd(a), newLogsCmd(a))
+		newKubeconfigCmd(a), newCertsCmd(a), newEncryptionCmd(a), newLogsCmd(a),
+		newStopCmd(a), newStartCmd(a))
 	return root
 }

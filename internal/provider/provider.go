@@ -74,6 +74,11 @@ type Provider interface {
 	// Delete removes every machine and network of the cluster, also after a
 	// half-failed Create, and returns what it removed.
 	Delete(ctx context.Context, cluster string) ([]string, error)
+	// Stop stops every machine of the cluster, keeping its disks, and
+	// returns the ones it stopped; Start starts them again (same addresses)
+	// and returns them all. Neither creates anything.
+	Stop(ctx context.Context, cluster string) ([]string, error)
+	Start(ctx context.Context, cluster string) ([]Node, error)
 }
 
 // ErrNotFound is returned (wrapped) when a named node does not exist.

@@ -91,7 +91,7 @@ func (c *Cluster) Node(ctx context.Context, name string) (provider.Node, error) 
 	}
 	n, ok := c.nodes[name]
 	if !ok && len(c.stopped) > 0 {
-		return nil, fmt.Errorf("node %s of cluster %s is not running (stopped: %s); start the nodes with: hardway up --name %s --from nodes", name, c.Config.Name, strings.Join(c.stopped, ", "), c.Config.Name)
+		return nil, fmt.Errorf("node %s of cluster %s is not running (stopped: %s); start the cluster with: hardway start --name %s", name, c.Config.Name, strings.Join(c.stopped, ", "), c.Config.Name)
 	}
 	if !ok {
 		return nil, fmt.Errorf("node %s of cluster %s is not running; create it with: hardway up --name %s --from nodes", name, c.Config.Name, c.Config.Name)
@@ -122,14 +122,17 @@ func (c *Cluster) RequireRunning(ctx context.Context) error {
 		return fmt.Errorf("cluster %s does not exist; create it with: hardway up --name %s", c.Config.Name, c.Config.Name)
 	}
 	for _, ch := range machineChanges(c.Config, st) {
-		verb := "is missing"
 		if ch.Action == converge.Started {
-			verb = "is not running (" + ch.Reason + ")"
+			return fmt.Errorf("machine %s of cluster %s is not running (%s); start it first: hardway start --name %s", ch.Node, c.Config.Name, ch.Reason, c.Config.Name)
 		}
-		return fmt.Errorf("machine %s of cluster %s %s; bring it back first: hardway up --name %s --from nodes", ch.Node, c.Config.Name, verb, c.Config.Name)
+		return fmt.Errorf("machine %s of cluster %s is missing; recreate it first: hardway up --name %s", ch.Node, c.Config.Name, c.Config.Name)
 	}
 	return nil
 }
+
+// ForgetNodes drops the cached node list after machines were (re)created
+// or started.
+func (c *Cluster) ForgetNodes() { c.forgetNodes() }
 
 // forgetNodes drops the cached node list after nodes are (re)created.
 func (c *Cluster) forgetNodes() {

@@ -31,6 +31,13 @@ func runNodes(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 		return nil, err
 	}
 	changes := machineChanges(c.Config, before)
+	for _, ch := range changes {
+		if ch.Action == converge.Started {
+			// A stopped machine is not lost: starting it is a decision of
+			// its own (hardway start waits until the cluster serves again).
+			return nil, fmt.Errorf("machine %s of cluster %s is stopped (%s); start the cluster with: hardway start --name %s", ch.Node, c.Config.Name, ch.Reason, c.Config.Name)
+		}
+	}
 	if c.DryRun {
 		return changes, nil
 	}

@@ -251,16 +251,20 @@ network:
 		// changing anything, and say how to bring it back.
 		for _, args := range [][]string{{"certs", "renew", "--all"}, {"encryption", "rotate"}} {
 			out, err := hwRun(append(args, "--name", name)...)
-			if err == nil || !strings.Contains(out, "machine node-2 of cluster e2e3 is not running") || !strings.Contains(out, "hardway up --name e2e3 --from nodes") {
+			if err == nil || !strings.Contains(out, "machine node-2 of cluster e2e3 is not running") || !strings.Contains(out, "hardway start --name e2e3") {
 				t.Errorf("hardway %v with node-2 stopped: err=%v\n%s", args, err, out)
 			}
 		}
-		if out, err := docker("start", "e2e3-node-2"); err != nil {
-			t.Fatalf("docker start: %v %s", err, out)
+		// up does not start a stopped machine behind the user's back.
+		if out, err := hwRun("up", "-c", cfg); err == nil || !strings.Contains(out, "machine node-2 of cluster e2e3 is stopped") || !strings.Contains(out, "hardway start --name e2e3") {
+			t.Errorf("up with node-2 stopped: err=%v\n%s", err, out)
 		}
-		// Rejoin: the same up on the restarted node converges and verifies.
-		out = hw(t, "up", "-c", cfg, "--from", "nodes")
+		// start brings it back and waits until everything serves.
+		out = hw(t, "start", "--name", name)
 		t.Log(out)
+		if !strings.Contains(out, "All checks passed") && !strings.Contains(out, "verify") {
+			t.Errorf("start did not verify:\n%s", out)
+		}
 	})
 }
 
