@@ -119,5 +119,6 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(newRenderCmd(a))
 	root.AddCommand(newStepsCmd(a), newExplainCmd(a), newUpCmd(a), newVerifyCmd(a),
 		newKubeconfigCmd(a), newCertsCmd(a), newEncryptionCmd(a), newLogsCmd(a))
+	root.AddCommand(newTutorialCmd(a))
 	return root
 }

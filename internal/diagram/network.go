@@ -37,10 +37,10 @@ func Network(c *config.Cluster) []byte {
 		col := column{node: n, rects: map[string]rect{}}
 		vx := render.VXLANFor(n)
 		if n.IsWorker() {
-			first, last := podRange(n.PodCIDR)
+			first, last := PodRange(n.PodCIDR)
 			col.layers = append(col.layers,
 				layer{"pod", "pod", []string{"a pod: eth0 " + first + "…" + last, "resolv.conf: nameserver " + c.Network.ClusterDNS}},
-				layer{"cni0", "bridge", []string{"cni0 bridge " + gateway(n.PodCIDR), fmt.Sprintf("pod CIDR %s, MTU %d", n.PodCIDR, vx.MTU)}},
+				layer{"cni0", "bridge", []string{"cni0 bridge " + Gateway(n.PodCIDR), fmt.Sprintf("pod CIDR %s, MTU %d", n.PodCIDR, vx.MTU)}},
 				layer{"kube-proxy", "service", []string{"kube-proxy rules (" + c.Network.KubeProxyMode + ")", "Service IP:port → a pod IP:port"}},
 			)
 		} else {
@@ -51,7 +51,7 @@ func Network(c *config.Cluster) []byte {
 			routes = append(routes, r.CIDR+" via "+r.Via+" dev "+vx.Device)
 		}
 		if len(routes) == 1 {
-			routes = append(routes, "none: no other node has pods")
+			routes = append(routes, noRoutes)
 		}
 		col.layers = append(col.layers, layer{"routes", "routes", routes})
 		addr := "no tunnel address (no pod CIDR)"
@@ -137,10 +137,16 @@ func Network(c *config.Cluster) []byte {
 				body.rect(r, "")
 				for k, line := range l.lines {
 					cls := "route"
-					if k == 0 {
+					switch {
+					case k == 0:
 						cls = "bold"
+					case line == noRoutes:
+						cls = ""
 					}
-					lineAttrs := []attr{{"x", num(r.X + padX)}, {"y", num(r.Y + padY + fontSize + float64(k)*lineGap)}, {"class", cls}}
+					lineAttrs := []attr{{"x", num(r.X + padX)}, {"y", num(r.Y + padY + fontSize + float64(k)*lineGap)}}
+					if cls != "" {
+						lineAttrs = append(lineAttrs, attr{"class", cls})
+					}
 					body.b.WriteString("<text")
 					body.attrs(lineAttrs)
 					body.b.WriteString(">" + esc(line) + "</text>\n")
@@ -173,7 +179,7 @@ func Network(c *config.Cluster) []byte {
 	y += nodeH + 24
 
 	// The node network.
-	gw := gateway(c.Network.NodeSubnet)
+	gw := Gateway(c.Network.NodeSubnet)
 	netLines := []string{fmt.Sprintf("Docker network %s: %s, --internal (nothing leaves this host); this host is %s", docker.NetworkName(c.Name), c.Network.NodeSubnet, gw)}
 	_, nh := boxSize(netLines)
 	bar := rect{margin, y, width - 2*margin, nh}
@@ -209,6 +215,9 @@ func Network(c *config.Cluster) []byte {
 	return document(width, y+margin-6, title, &body)
 }
 
+// noRoutes stands in the routes box of a node that needs none.
+const noRoutes = "none: no other node has pods"
+
 // routes reports whether a or b sends pods' packets to the other.
 func routes(c *config.Cluster, a, b config.Node) bool {
 	for _, r := range render.PodRoutes(c, a) {
@@ -236,19 +245,19 @@ func walk(c *config.Cluster) []string {
 		return []string{fmt.Sprintf("Every pod runs on %s: pods reach each other through the cni0 bridge, no route or tunnel is involved.", name)}
 	}
 	a, b := ws[0], ws[1]
-	src, _ := podRange(a.PodCIDR)
-	dst, _ := podRange(b.PodCIDR)
+	src, _ := PodRange(a.PodCIDR)
+	dst, _ := PodRange(b.PodCIDR)
 	vb := render.VXLANFor(b)
 	return []string{
-		fmt.Sprintf("A packet from pod %s on %s to pod %s on %s: out of the pod's eth0 into cni0 (its default gateway %s),", src, a.Name, dst, b.Name, gateway(a.PodCIDR)),
+		fmt.Sprintf("A packet from pod %s on %s to pod %s on %s: out of the pod's eth0 into cni0 (its default gateway %s),", src, a.Name, dst, b.Name, Gateway(a.PodCIDR)),
 		fmt.Sprintf("the route %s via %s sends it into %s, which wraps it in UDP from %s to %s:%d;", b.PodCIDR, vb.Address, vb.Device, a.IP, b.IP, vb.Port),
 		fmt.Sprintf("%s unwraps it and its cni0 bridge delivers it to the pod. Replies take the mirror path.", b.Name),
 	}
 }
 
-// podRange is the first and last address host-local IPAM hands to pods in
+// PodRange is the first and last address host-local IPAM hands to pods in
 // cidr: the network address is the tunnel's, the first host the bridge's.
-func podRange(cidr string) (first, last string) {
+func PodRange(cidr string) (first, last string) {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil || !p.Addr().Is4() {
 		return "?", "?"
@@ -263,9 +272,9 @@ func podRange(cidr string) (first, last string) {
 	return a.String(), bc.Prev().String()
 }
 
-// gateway is the first host address of cidr, with its prefix length: where
+// Gateway is the first host address of cidr, with its prefix length: where
 // the cni0 bridge (pod CIDR) or the host (node subnet) sits.
-func gateway(cidr string) string {
+func Gateway(cidr string) string {
 	p, err := netip.ParsePrefix(cidr)
 	if err != nil {
 		return "?"

@@ -114,7 +114,7 @@ func PKI(c *config.Cluster, specs []pki.Spec) []byte {
 		y += h + rowGap
 	}
 	y += 12
-	body.text(margin, y, "", "small", fmt.Sprintf("Leaves are valid %s, CAs %s. Arrows run from the signer to what it signs.", c.PKI.CertValidity, c.PKI.CAValidity))
+	body.text(margin, y, "", "small", fmt.Sprintf("Leaves are valid %.0f days, CAs %.0f days. Arrows run from the signer to what it signs.", c.PKI.CertValidity.Hours()/24, c.PKI.CAValidity.Hours()/24))
 	return document(width, y+margin, title, &body)
 }
 

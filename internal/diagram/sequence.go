@@ -106,11 +106,11 @@ func sequence(title string, ps []participant, events []event) []byte {
 	return document(width, y+margin, title, &body)
 }
 
-// chosenWorker is the node the pictures let the scheduler pick. The real
-// scheduler scores nodes at run time; the picture names one so the story
-// has concrete addresses (the second worker, as there is more to see when
-// the pod is not on the first node).
-func chosenWorker(c *config.Cluster) (config.Node, bool) {
+// ChosenWorker is the node the pictures (and the tutorial's story) let the
+// scheduler pick. The real scheduler scores nodes at run time; the story
+// names one so it has concrete addresses: the second worker, as there is
+// more to see when the pod is not on the first node.
+func ChosenWorker(c *config.Cluster) (config.Node, bool) {
 	ws := c.Workers()
 	if len(ws) == 0 {
 		return config.Node{}, false
@@ -125,13 +125,13 @@ func LaunchOverview(c *config.Cluster) []byte {
 	for _, w := range c.Workers() {
 		names = append(names, w.Name)
 	}
-	chosen, _ := chosenWorker(c)
+	chosen, _ := ChosenWorker(c)
 	ps := []participant{
 		{"you", []string{"you", "kubectl"}},
 		{"control-plane", []string{"the control plane", c.APIServerURL()}},
 		{"nodes", []string{"the worker nodes", strings.Join(names, ", ")}},
 	}
-	first, _ := podRange(chosen.PodCIDR)
+	first, _ := PodRange(chosen.PodCIDR)
 	events := []event{
 		message("you", "control-plane", "please run hello (a Deployment, 1 replica)"),
 		message("control-plane", "you", "recorded; I will make it so"),
@@ -147,9 +147,9 @@ func LaunchOverview(c *config.Cluster) []byte {
 // Launch is the whole story of `kubectl create deployment hello`: every
 // component that takes part, in order, with this cluster's names.
 func Launch(c *config.Cluster) []byte {
-	chosen, _ := chosenWorker(c)
+	chosen, _ := ChosenWorker(c)
 	cps := len(c.ControlPlanes())
-	first, _ := podRange(chosen.PodCIDR)
+	first, _ := PodRange(chosen.PodCIDR)
 	ps := []participant{
 		{"kubectl", []string{"kubectl", "CN=admin"}},
 		{"kube-apiserver", []string{"kube-apiserver", fmt.Sprintf("%d instance(s)", cps)}},
