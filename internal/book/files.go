@@ -12,10 +12,10 @@ import (
 
 const filesTitle = "Appendix: every file on every node"
 
-// fileRole says which step of `hardway up` puts a node file in place and
+// FileRole says which step of `hardway up` puts a node file in place and
 // which program reads it. It goes by path, the way a learner reading a node
 // would; a file it cannot place has step "" (a test catches that).
-func fileRole(p string) (step, readBy string) {
+func FileRole(p string) (step, readBy string) {
 	base := path.Base(p)
 	if dir := render.SystemdDir + "/"; strings.HasPrefix(p, dir) && strings.HasSuffix(base, ".service") {
 		unit := strings.TrimSuffix(base, ".service")
@@ -98,7 +98,7 @@ func (w *writer) fileRows() []fileRow {
 		for _, f := range w.in.Files[n.Name] {
 			r, ok := byPath[f.Path]
 			if !ok {
-				step, by := fileRole(f.Path)
+				step, by := FileRole(f.Path)
 				r = &fileRow{Path: f.Path, Mode: fmt.Sprintf("%04o", f.Mode.Perm()), Step: step, ReadBy: by, Size: len(f.Data)}
 				byPath[f.Path] = r
 			}

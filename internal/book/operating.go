@@ -30,7 +30,7 @@ func (w *writer) operating() Chapter {
 		fmt.Sprintf("Leaf certificates are valid %s, the CAs %s.", lifetime(c.PKI.CertValidity.Duration), lifetime(c.PKI.CAValidity.Duration)),
 		"**Renewal** is «"+v.hw("up")+"»: a leaf with less than a tenth of its lifetime left is reissued with a new key, copied to the nodes that use it, and exactly the services that read it are restarted. Nothing else changes.",
 		"**Changing the config** works the same way: give a node a new IP and the next «hardway up» reissues the certificates that name it (the node's kubelet and etcd certificates, the API server's), and only those.",
-		"**CAs are never replaced in place**: every certificate and kubeconfig depends on them. A new CA means a new cluster: «"+v.hw("down")+"», then «"+v.hw("up")+"».",
+		"**CAs are never replaced in place**: every certificate and kubeconfig depends on them. A new CA means a new cluster: keep a copy of «"+filepath.Join(w.in.StateDir, "cluster.yaml")+"», run «"+v.hw("down")+"», then «hardway up -c» with the copy.",
 	)
 
 	d.h2("Encryption at rest")

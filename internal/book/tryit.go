@@ -39,7 +39,7 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{v.kubeconfigLine(), "points kubectl at this cluster for this shell"},
 			{"kubectl get nodes -o wide", "the nodes as Kubernetes sees them: " + nodeList(c.Nodes)},
 			{v.hw("status"), "the machines behind them and which components run on each"},
-			{"hardway steps", "the steps of «hardway up», which the chapters follow"},
+			{v.hw("steps"), "the steps of «hardway up», which the chapters follow"},
 		},
 		"architecture": {
 			{v.hw("status"), "every node, its IP, role and components with their state"},

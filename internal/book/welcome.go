@@ -65,7 +65,7 @@ func (w *writer) welcome() Chapter {
 
 	d.h2("What you need")
 	d.list(
-		"A Linux machine with Docker where «hardway up --name "+v.Name+"» has run (the README's «make up» does everything from a fresh Debian or Ubuntu).",
+		"A Linux machine with Docker where «"+v.Build+"» has run (the README's «make up» does everything from a fresh Debian or Ubuntu).",
 		"«kubectl» of a version close to "+c.KubernetesVersion+". The control-plane nodes have one too: «"+v.shell(v.CP.Name, "kubectl version --client")+"».",
 		"Nothing else: the nodes are containers on this host and nothing is pulled from the internet.",
 	)

@@ -17,13 +17,21 @@ type vars struct {
 	C    *config.Cluster
 	// State is the cluster's state directory on this host.
 	State string
+	// Build is the command that builds this cluster from its config.
+	Build string
 	// CP is the first control-plane node, Worker the first worker, Chosen
 	// the worker the pod-launch story runs on.
 	CP, Worker, Chosen config.Node
 }
 
-func newVars(c *config.Cluster, stateDir string) vars {
+func newVars(c *config.Cluster, stateDir, configFile string) vars {
 	v := vars{Name: c.Name, C: c, State: stateDir, CP: c.Nodes[0], Worker: c.Nodes[0]}
+	// Without -c, up uses the saved config of a built cluster, else the
+	// defaults; a config file must be named until up has saved it.
+	v.Build = "hardway up --name " + c.Name
+	if configFile != "" {
+		v.Build = "hardway up -c " + configFile
+	}
 	if cps := c.ControlPlanes(); len(cps) > 0 {
 		v.CP = cps[0]
 	}
@@ -94,7 +102,7 @@ type writer struct {
 func newWriter(in Input) *writer {
 	c := in.Cluster
 	return &writer{
-		in: in, c: c, v: newVars(c, in.StateDir),
+		in: in, c: c, v: newVars(c, in.StateDir, in.ConfigFile),
 		arch:    Picture{File: "architecture.svg", Alt: fmt.Sprintf("Architecture of cluster %s: nodes, components, ports and identities", c.Name), SVG: diagram.Architecture(c, nil)},
 		pkiTree: Picture{File: "pki.svg", Alt: fmt.Sprintf("PKI of cluster %s: CAs, certificates and who uses them", c.Name), SVG: diagram.PKI(c, pki.Specs(c))},
 		network: Picture{File: "network.svg", Alt: fmt.Sprintf("Pod network of cluster %s: pod CIDRs, bridges, routes, VXLAN and Service IPs", c.Name), SVG: diagram.Network(c)},
