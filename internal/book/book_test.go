@@ -223,6 +223,7 @@ func TestHandler(t *testing.T) {
 		{"GET", "/architecture.html", 200, "text/html; charset=utf-8", "architecture.svg"},
 		{"GET", "/img/network.svg", 200, "image/svg+xml", "<svg"},
 		{"GET", "/index.md", 200, "text/markdown; charset=utf-8", "# Welcome"},
+		{"GET", "/favicon.ico", 200, "image/svg+xml", "<svg"},
 		{"GET", "/../../etc/passwd", 404, "", ""},
 		{"GET", "/nope.html", 404, "", ""},
 		{"POST", "/index.html", 405, "", ""},

@@ -82,7 +82,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.Title}} — hardway: {{.Cluster}}</title>
-<link rel="icon" href="data:,">
+<link rel="icon" href="favicon.svg" type="image/svg+xml">
 <style>{{.CSS}}</style>
 </head>
 <body>
@@ -109,6 +109,10 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 </body>
 </html>
 `))
+
+// favicon is the book's icon: a ship's wheel, drawn inline like the rest.
+const favicon = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><circle cx="16" cy="16" r="15" fill="#326ce5"/><circle cx="16" cy="16" r="6" fill="none" stroke="#fff" stroke-width="3"/><path d="M16 3v26M3 16h26M6.8 6.8l18.4 18.4M25.2 6.8L6.8 25.2" stroke="#fff" stroke-width="2.5"/></svg>
+`
 
 // css keeps pages readable on a laptop and a phone, with nothing fetched.
 const css = `

@@ -15,6 +15,9 @@ import (
 	"hardway.dev/hardway/internal/fsutil"
 )
 
+// faviconFile is the book's icon, beside the pages.
+const faviconFile = "favicon.svg"
+
 // File is one file of the site, its path relative to the site's root.
 type File struct {
 	Path string
@@ -49,6 +52,7 @@ func Build(in Input) (*Site, error) {
 	for _, p := range pics {
 		s.Files = append(s.Files, File{Path: ImageDir + "/" + p.File, Data: p.SVG})
 	}
+	s.Files = append(s.Files, File{Path: faviconFile, Data: []byte(favicon)})
 	sort.Slice(s.Files, func(i, j int) bool { return s.Files[i].Path < s.Files[j].Path })
 	return s, nil
 }
@@ -142,8 +146,12 @@ func (s *Site) Handler() http.Handler {
 			return
 		}
 		p := strings.TrimPrefix(path.Clean("/"+r.URL.Path), "/")
-		if p == "" {
+		switch p {
+		case "":
 			p = "index.html"
+		case "favicon.ico":
+			// Browsers ask for it when showing a picture on its own.
+			p = faviconFile
 		}
 		data, ok := files[p]
 		if !ok {
