@@ -14,13 +14,16 @@ func (w *writer) architecture() Chapter {
 	cps, workers := c.ControlPlanes(), c.Workers()
 	port := c.Network.APIServerPort
 	var d doc
+	where := fmt.Sprintf("the control plane runs on %s and workloads run on %s", nodeNames(cps), nodeNames(workers))
+	if nodeNames(cps) == nodeNames(workers) {
+		where = fmt.Sprintf("every node (%s) does both, as in the original tutorial", nodeNames(cps))
+	}
 	d.p(`
 		A Kubernetes cluster does two kinds of work: it *decides* what should
 		run where, and it *runs* it. The deciding is the **control plane**
 		(etcd, kube-apiserver, kube-controller-manager, kube-scheduler); the
 		running is the **worker** machinery (containerd, kubelet, kube-proxy).
-		In cluster «%s» the control plane runs on %s and workloads run on %s.`,
-		c.Name, nodeNames(cps), nodeNames(workers))
+		In cluster «%s», %s.`, c.Name, where)
 	d.img(w.arch)
 	d.p(`
 		Read the picture from the top. You sit on this host with «kubectl» and
@@ -46,7 +49,7 @@ func (w *writer) architecture() Chapter {
 	d.h2("Every component, its address and its identity")
 	lb := c.APIServerURL()
 	rows := [][]string{
-		{"etcd", nodeNames(cps), "«:2379» clients, «:2380» peers", "its peers", "«etcd-peer-NODE» (peers); clients must show a CA-signed certificate"},
+		{"etcd", nodeNames(cps), "«:2379» clients, «:2380» peers", "its peers", "«NODE» (certificate «etcd-peer-NODE»); its clients must show a certificate the CA signed"},
 		{"kube-apiserver", nodeNames(cps), fmt.Sprintf("«:%d» on every address", port), "every etcd member; kubelets on «:10250»", "«kube-apiserver-etcd-client», «kube-apiserver-kubelet-client»"},
 		{"kube-controller-manager", nodeNames(cps), "«127.0.0.1:10257» (health, metrics)", fmt.Sprintf("«%s»", c.LocalAPIServerURL()), "«system:kube-controller-manager»"},
 		{"kube-scheduler", nodeNames(cps), "«127.0.0.1:10259» (health, metrics)", fmt.Sprintf("«%s»", c.LocalAPIServerURL()), "«system:kube-scheduler»"},
@@ -58,7 +61,7 @@ func (w *writer) architecture() Chapter {
 	if c.Network.LoadBalancerIP != "" {
 		rows = append(rows, []string{"haproxy", fmt.Sprintf("container «%s»", docker.ContainerName(c.Name, "lb")), fmt.Sprintf("«%s:%d»", c.Network.LoadBalancerIP, port), "every kube-apiserver, checking «/readyz» every 5s", "none: it passes TLS through untouched"})
 	}
-	d.table([]string{"Component", "Runs on", "Listens on", "Calls", "As (certificate)"}, rows)
+	d.table([]string{"Component", "Runs on", "Listens on", "Calls", "As (certificate CN)"}, rows)
 	d.p(`
 		The controller manager and the scheduler run on every control-plane
 		node but talk only to the API server on the same node, at
@@ -70,7 +73,7 @@ func (w *writer) architecture() Chapter {
 	d.p(`
 		A node here is a Docker container that boots systemd as its first
 		process, like a small virtual machine. Container «%s» is node «%s», on
-		the Docker network «%s» (%s). Each node keeps «/var» on its own
+		the Docker network «%s» («%s»). Each node keeps «/var» on its own
 		volume, so containerd's images and etcd's data survive a restart, and
 		sees the host's artifact cache read-only, so binaries are copied from
 		there instead of being pushed through «docker exec».`,
@@ -78,7 +81,7 @@ func (w *writer) architecture() Chapter {
 	d.p(`
 		Because every component is an ordinary systemd service, the tools you
 		would use on a real server work: «%s» lists them, «%s» shows one's
-		journal. %s explains the nodes in detail.`,
+		journal. The chapter on %s tells more about the nodes.`,
 		v.shell(v.CP.Name, "systemctl list-units 'kube*' etcd.service containerd.service"), v.logs(v.CP.Name, "kube-apiserver"), w.stepLink("nodes"))
 
 	d.h2("What survives a failure")

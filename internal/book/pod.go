@@ -133,15 +133,19 @@ func (w *writer) podLevel1() Chapter {
 	d.img(w.launch)
 
 	d.h2("kube-apiserver: the front door (messages 1–3)")
+	who := "The API server on " + nodeNames(cps)
+	if len(cps) > 1 {
+		who = "One of the API servers (on " + nodeNames(cps) + ")"
+	}
 	d.p(`
-		The API server on %s receives the request. Before anything is stored,
+		%s receives the request. Before anything is stored,
 		it runs the same gauntlet for every request: **authentication** (who
 		is this? the client certificate says «admin»), **authorization** (may
 		«admin» create Deployments in «default»? the group «system:masters»
 		may do anything), **admission** (plugins that default, validate or
 		reject; «NodeRestriction» is one) and **validation** against the
 		Deployment schema. Then it writes the object to etcd and answers
-		«201 Created».`, nodeNames(cps))
+		«201 Created».`, who)
 	d.p(`
 		The API server keeps no state of its own: everything it knows is in
 		etcd, which is why you can run %s of it behind one address.`, plural(len(cps), "copy", "copies"))
@@ -335,8 +339,9 @@ func (w *writer) podLevel3() Chapter {
 		For each container, containerd starts a *shim* («containerd-shim-runc-v2»),
 		which calls **runc**. runc reads an OCI bundle (a root filesystem and a
 		«config.json») and asks the Linux kernel for what a container is made
-		of: namespaces (the pod's network namespace, joined; a new PID, mount
-		and UTS namespace), cgroups that limit CPU and memory (kubelet uses the
+		of: namespaces (the sandbox's network, IPC and UTS namespaces, joined,
+		so the pod's containers share an IP and a hostname; a PID and a mount
+		namespace of its own), cgroups that limit CPU and memory (kubelet uses the
 		«cgroupfs» driver here), mounts (the image's overlayfs, the service
 		account token, «/etc/resolv.conf»). Then it executes the image's entry
 		point, «/bin/busybox httpd», and exits. The shim stays, as the

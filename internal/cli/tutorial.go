@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -101,6 +102,9 @@ func (a *app) bookInput() (book.Input, func(), error) {
 			cleanup()
 			return in, nil, fmt.Errorf("explain %s for the tutorial: %w", s.Name, err)
 		}
+		// The texts name the scratch copy; the reader's files are in the
+		// cluster's own state directory.
+		text = strings.ReplaceAll(text, c.State.Path(), dir.Path())
 		in.Steps = append(in.Steps, book.StepText{Name: s.Name, Title: s.Title, Explain: text})
 	}
 	inputs, err := c.Inputs()

@@ -96,6 +96,7 @@ func TestTutorialBook(t *testing.T) {
 			checkLinks(t, out)
 			checkPictures(t, out, tc.nodes)
 			checkNoSecrets(t, out)
+			checkNoScratch(t, out)
 			pages, _ := filepath.Glob(filepath.Join(out, "*.html"))
 			for _, p := range pages {
 				data, _ := os.ReadFile(p)
@@ -296,6 +297,21 @@ func checkNoSecrets(t *testing.T, dir string) {
 		data, _ := os.ReadFile(p)
 		if m := secret.Find(data); m != nil {
 			t.Errorf("%s holds a secret: %q", p, m)
+		}
+		return nil
+	})
+}
+
+// checkNoScratch: the book names the cluster's state directory, never the
+// scratch copy it was read from (which is gone once the book is written).
+func checkNoScratch(t *testing.T, dir string) {
+	t.Helper()
+	_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if data, _ := os.ReadFile(p); bytes.Contains(data, []byte("hardway-scratch-")) {
+			t.Errorf("%s names the scratch copy of the state", p)
 		}
 		return nil
 	})

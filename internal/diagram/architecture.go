@@ -122,7 +122,11 @@ func Architecture(c *config.Cluster, st *Status) []byte {
 	}
 	width := 2*margin + float64(len(nodes))*nodeW + float64(len(nodes)-1)*gap
 
-	title := fmt.Sprintf("Cluster %q: %d node(s), Kubernetes %s", c.Name, len(c.Nodes), c.KubernetesVersion)
+	nodeWord := "nodes"
+	if len(c.Nodes) == 1 {
+		nodeWord = "node"
+	}
+	title := fmt.Sprintf("Cluster %q: %d %s, Kubernetes %s", c.Name, len(c.Nodes), nodeWord, c.KubernetesVersion)
 	if st != nil {
 		title += " — live status"
 	}
@@ -269,7 +273,10 @@ func Architecture(c *config.Cluster, st *Status) []byte {
 	y += nodeH + 26
 	legend := []string{
 		"Arrows point from caller to callee; \"as X\" is the client certificate's CN (O = group).",
-		"Every connection is TLS checked against the cluster CA; etcd members talk to each other on :2380 (a full mesh).",
+		"Every connection is TLS checked against the cluster CA.",
+	}
+	if len(etcds) > 1 {
+		legend[1] = "Every connection is TLS checked against the cluster CA; etcd members talk to each other on :2380 (a full mesh)."
 	}
 	if st != nil {
 		legend = append(legend, "Green: active; red: failed or machine down; amber: any other state (hardway logs NODE UNIT says why).")
