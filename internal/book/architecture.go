@@ -36,7 +36,9 @@ func (w *writer) architecture() Chapter {
 		Look at which arrows end at the API server: all of them. The
 		controller manager, the scheduler, every kubelet and kube-proxy, CoreDNS
 		and you only ever talk to kube-apiserver. Only the API server talks to
-		etcd. That is the most important fact about the architecture: the API
+		etcd, and etcd makes sure of it: it trusts only certificates of its own
+		CA, which signs no one else's. That is the most important fact about
+		the architecture: the API
 		server is the single front door, so it is the one place that
 		authenticates, authorizes, validates and records every change, and every
 		other component is a client that *watches* the objects it cares about
@@ -49,7 +51,7 @@ func (w *writer) architecture() Chapter {
 	d.h2("Every component, its address and its identity")
 	lb := c.APIServerURL()
 	rows := [][]string{
-		{"etcd", nodeNames(cps), "«:2379» clients, «:2380» peers", "its peers", "«NODE» (certificate «etcd-peer-NODE»); its clients must show a certificate the CA signed"},
+		{"etcd", nodeNames(cps), "«:2379» clients, «:2380» peers", "its peers", "«NODE» (certificate «etcd-peer-NODE»); it accepts only certificates its own CA, «etcd-ca», signed"},
 		{"kube-apiserver", nodeNames(cps), fmt.Sprintf("«:%d» on every address", port), "every etcd member; kubelets on «:10250»", "«kube-apiserver-etcd-client», «kube-apiserver-kubelet-client»"},
 		{"kube-controller-manager", nodeNames(cps), "«127.0.0.1:10257» (health, metrics)", fmt.Sprintf("«%s»", c.LocalAPIServerURL()), "«system:kube-controller-manager»"},
 		{"kube-scheduler", nodeNames(cps), "«127.0.0.1:10259» (health, metrics)", fmt.Sprintf("«%s»", c.LocalAPIServerURL()), "«system:kube-scheduler»"},

@@ -137,8 +137,10 @@ func (w *writer) stepFiles(step string) string {
 	d.h2("The files this step puts on the nodes")
 	d.p(`
 		Exactly what «hardway up» writes (and «hardway render --out DIR»
-		would write under «DIR/NODE/»). Mode «0600» files hold private keys;
-		their content stays in the state directory and on the nodes.`)
+		would write under «DIR/NODE/»). Private keys («*-key.pem»),
+		kubeconfigs (which embed one) and the encryption config are secrets:
+		their content stays in the state directory and on the nodes, never in
+		this book.`)
 	d.table([]string{"Path", "Mode", "On", "Read by"}, rows)
 	return d.String()
 }

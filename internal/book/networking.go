@@ -145,12 +145,17 @@ func (w *writer) networking() Chapter {
 	return Chapter{ID: "networking", Part: PartNetwork, Title: networkingTitle, Short: "Networking end to end", Body: d.String()}
 }
 
-// nodeFile is the content of a public node file as hardway renders it.
+// nodeFile is the content of a node file as hardway renders it; files that
+// hold secrets (keys, kubeconfigs, the encryption config) are never quoted.
 func (w *writer) nodeFile(node, path string) string {
 	for _, f := range w.in.Files[node] {
-		if f.Path == path && f.Mode.Perm()&0o044 != 0 {
-			return redact(string(f.Data))
+		if f.Path != path {
+			continue
 		}
+		if step, _ := FileRole(f.Path); step == "pki" || step == "kubeconfigs" || step == "encryption" {
+			return fmt.Sprintf("(%s holds a secret: read it on the node with hardway shell %s --name %s -- cat %s)", path, node, w.c.Name, path)
+		}
+		return redact(string(f.Data))
 	}
 	return fmt.Sprintf("(%s has no %s; run hardway render --name %s --out DIR to see every file)", node, path, w.c.Name)
 }

@@ -27,29 +27,30 @@ func (w *writer) operating() Chapter {
 		left.`, w.stepLink("pki"), filepath.Join(w.in.StateDir, "pki"), v.hw("certs"))
 	d.img(w.pkiTree)
 	d.list(
-		fmt.Sprintf("Leaf certificates are valid %s, the CAs %s.", lifetime(c.PKI.CertValidity.Duration), lifetime(c.PKI.CAValidity.Duration)),
-		"**Renewal** is «"+v.hw("up")+"»: a leaf with less than a tenth of its lifetime left is reissued with a new key, copied to the nodes that use it, and exactly the services that read it are restarted. Nothing else changes.",
-		"**Changing the config** works the same way: give a node a new IP and the next «hardway up» reissues the certificates that name it (the node's kubelet and etcd certificates, the API server's), and only those.",
-		"**CAs are never replaced in place**: every certificate and kubeconfig depends on them. A new CA means a new cluster: keep a copy of «"+filepath.Join(w.in.StateDir, "cluster.yaml")+"», run «"+v.hw("down")+"», then «hardway up -c» with the copy.",
+		fmt.Sprintf("Leaf certificates are valid %s, the CAs %s. «%s» exits non-zero when one expires within 30 days: a line for cron or monitoring.",
+			lifetime(c.PKI.CertValidity.Duration), lifetime(c.PKI.CAValidity.Duration), v.hw("certs", "check", "--within", "720h")),
+		"**Renewal** is «"+v.hw("certs", "renew", "--all")+"» (or name the certificates): new leaves are issued and rolled out one node at a time, etcd one member at a time, the API servers one at a time behind the load balancer, the kubelets one node at a time, each healthy again before the next, then the smoke tests run. The API stays up throughout.",
+		"**Changing the config** reissues what it touches: give a node a new IP and the next «"+v.Build+"» reissues the certificates that name it (the node's kubelet and etcd certificates, the API server's), and only those.",
+		"**A CA** is replaced with «"+v.hw("certs", "renew", "--ca", "CA")+"» (CA is «ca», «etcd-ca» or «front-proxy-ca») in three rolled-out phases: every component first trusts the old and the new CA, then every certificate the old one signed is reissued, then the old CA is dropped.",
 	)
 
 	d.h2("Encryption at rest")
 	d.p(`
-		Secrets reach etcd encrypted with AES-CBC (%s). The key was generated
-		once, is kept in «%s» on this host (mode 0600) and in
-		«%s/encryption-config.yaml» on the control-plane nodes. Two habits
-		follow from that:`, w.stepLink("encryption"), filepath.Join(w.in.StateDir, "encryption-config.yaml"), render.KubernetesDir)
+		Secrets reach etcd encrypted with AES-CBC (%s). The key is kept in
+		«%s» on this host and in «%s/encryption-config.yaml» on the
+		control-plane nodes, both readable by root only. Two habits follow:`,
+		w.stepLink("encryption"), filepath.Join(w.in.StateDir, "encryption-config.yaml"), render.KubernetesDir)
 	d.list(
 		"back up the state directory: without the key, a restored etcd has unreadable Secrets;",
-		"check now and then that it still works: «hardway verify» writes a Secret «hardway-encryption-check» in «"+verify.Namespace+"» and reads it straight from etcd, expecting the «k8s:enc:aescbc:v1:key1:» prefix instead of the plain text.",
+		"check now and then that it still works: «hardway verify» writes a Secret «hardway-encryption-check» in «"+verify.Namespace+"» and reads it straight from etcd, expecting the «k8s:enc:aescbc:v1:» prefix instead of the plain text.",
 	)
 	d.p(`
-		hardway does not rotate the key: rotation means adding a second key to
-		the configuration, restarting every API server, rewriting every Secret
-		(«kubectl get secrets -A -o json | kubectl replace -f -») and only then
-		removing the old key. Reading «%s» on a control-plane node shows why
-		the order matters: the first provider encrypts, all of them decrypt.`,
-		render.KubernetesDir+"/encryption-config.yaml")
+		«%s» replaces the key, and shows why the order of the providers in
+		that file matters (the first one encrypts, all of them decrypt): it
+		adds a new key second, so every API server can read it; promotes it
+		to first; rewrites every Secret, checking each one raw in etcd; and
+		only then drops the old key. Each stage reaches every API server
+		before the next starts, so a rerun resumes where it stopped.`, v.hw("encryption", "rotate"))
 
 	d.h2("When something is red")
 	d.p(`Work from the outside in, the way the onion chapters went:`)

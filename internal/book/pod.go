@@ -239,7 +239,7 @@ func (w *writer) podLevel2() Chapter {
 		{"ReplicaSet controller → API server", "«system:serviceaccount:kube-system:replicaset-controller»", "ClusterRole «system:controller:replicaset-controller»"},
 		{"scheduler → API server", "«system:kube-scheduler»", "ClusterRole «system:kube-scheduler» (bindings are allowed)"},
 		{"kubelet on " + chosen + " → API server", "«system:node:" + chosen + "», group «system:nodes»", "Node authorizer: the pod is bound to «" + chosen + "»"},
-		{"API server → etcd", "«kube-apiserver-etcd-client»", "etcd accepts any client certificate signed by the CA («--client-cert-auth»)"},
+		{"API server → etcd", "«kube-apiserver-etcd-client»", "signed by «etcd-ca», the only CA etcd trusts («--client-cert-auth», «--trusted-ca-file»); etcd has no users or RBAC, so that CA is its whole access control"},
 		{"API server → kubelet (logs, exec)", "«kube-apiserver-kubelet-client»", "the kubelet asks the API (webhook authorization); the control-plane step bound this user to «system:kubelet-api-admin»"},
 	})
 	d.p(`

@@ -93,6 +93,7 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 		},
 		"operating": {
 			{v.hw("certs"), "every certificate: identity, issuer, names, days left"},
+			{v.hw("certs", "check", "--within", "720h"), "«ok» and the first certificate to expire, or which expire within 30 days (and a non-zero exit)"},
 			{v.hw("status"), "machines and components, one line per node"},
 			{v.hw("status", "--svg", "/tmp/"+v.Name+"-status.svg"), "the same as a picture, each component coloured by health"},
 			{v.logs(cp, "kube-apiserver"), "the API server's journal on " + cp},
@@ -123,7 +124,7 @@ func stepCheck(v vars, step string) Try {
 		"kubeconfigs": {"kubectl --kubeconfig $(" + v.hw("kubeconfig") + " | tail -1) auth whoami",
 			"who the admin kubeconfig says you are: «admin», in the group «system:masters»"},
 		"encryption": {v.etcdctl("get /registry/secrets/"+verify.Namespace+"/hardway-encryption-check --print-value-only") + " | head -c 40",
-			"a Secret straight out of etcd: it starts with «k8s:enc:aescbc:v1:key1:», the rest is ciphertext (the Secret exists once «hardway verify» has run)"},
+			"a Secret straight out of etcd: it starts with «k8s:enc:aescbc:v1:» and the key's name, the rest is ciphertext (the Secret exists once «hardway verify» has run)"},
 		"etcd":          {v.etcdctl("member list -w table"), fmt.Sprintf("%s, all «started»", plural(len(c.ControlPlanes()), "member", "members"))},
 		"control-plane": {"kubectl get --raw='/readyz?verbose'", "every check of the API server «ok», etcd's included, then «readyz check passed»"},
 		"workers":       {"kubectl get nodes -o wide", "every worker «Ready», with its internal IP and containerd's version"},

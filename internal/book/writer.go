@@ -8,7 +8,7 @@ import (
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/diagram"
 	"hardway.dev/hardway/internal/pki"
-	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/steps"
 )
 
 // vars are the names every chapter uses for this cluster.
@@ -60,10 +60,10 @@ func (v vars) logs(node, unit string) string {
 	return fmt.Sprintf("hardway logs %s %s --name %s", node, unit, v.Name)
 }
 
-// etcdctl runs etcdctl on the first control-plane node with the node's own
-// etcd certificate, the way `hardway explain etcd` shows.
+// etcdctl runs etcdctl on the first control-plane node as the health-check
+// client, the way `hardway explain etcd` shows.
 func (v vars) etcdctl(args string) string {
-	return v.shell(v.CP.Name, fmt.Sprintf("etcdctl --endpoints=https://127.0.0.1:2379 --cacert=%[1]s/ca.pem --cert=%[1]s/server.pem --key=%[1]s/server-key.pem %s", render.EtcdDir, args))
+	return v.shell(v.CP.Name, strings.Join(steps.EtcdctlArgs(), " ")+" "+args)
 }
 
 // nodeNames lists the names of nodes.

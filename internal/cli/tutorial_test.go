@@ -630,3 +630,4 @@ func (n fakeNode) Run(_ context.Context, _ io.Reader, argv ...string) ([]byte, e
 func (n fakeNode) WriteFile(context.Context, string, []byte, os.FileMode) error { return nil }
 func (n fakeNode) ReadFile(context.Context, string) ([]byte, error)             { return nil, nil }
 func (n fakeNode) WaitForSystemd(context.Context, time.Duration) error          { return nil }
+func (n fakeNode) Attach(bool, []string, []string) []string                     { return nil }

@@ -152,6 +152,10 @@ func Users(s pki.Spec) string {
 	switch s.Name {
 	case pki.CA:
 		return "every component trusts it"
+	case pki.EtcdCA:
+		return "etcd trusts it, and nothing else"
+	case pki.EtcdHealthcheckClient:
+		return "etcdctl and hardway's etcd checks"
 	case pki.FrontProxyCA:
 		return "kube-apiserver (aggregation layer)"
 	case pki.Admin:
