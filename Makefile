@@ -7,7 +7,7 @@ NAME ?= hardway
 export HARDWAY_CACHE ?= $(HOME)/.cache/hardway
 GOFLAGS_BUILD := -trimpath
 
-.PHONY: all build setup up down test unit integration e2e vet clean
+.PHONY: all build setup up down test unit browser integration e2e vet clean
 
 all: build
 
@@ -31,14 +31,20 @@ down: build
 vet:
 	go vet ./...
 	go vet -tags integration,e2e ./...
+	go vet -tags browser ./...
 
 unit:
 	go test ./...
 
-# Everything CI runs: unit tests, then integration tests against real
+# The tutorial book in headless Chromium (setup installs it), served from
+# memory: no cluster needed.
+browser:
+	go test -tags browser -count=1 -timeout 10m -run 'TestCheck$$|InBrowser' ./internal/browsercheck/ ./internal/cli/
+
+# Everything CI runs: unit and browser tests, then integration tests against real
 # artifacts (built from source into the shared cache; cold ~15 min) and a real
 # node image, then the end-to-end tests on real clusters.
-test: setup vet unit integration e2e
+test: setup vet unit browser integration e2e
 
 integration:
 	HARDWAY_IT_CACHE=$(HARDWAY_CACHE) go test -tags integration -count=1 -timeout 60m -v ./internal/artifacts/ ./internal/provider/docker/

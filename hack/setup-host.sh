@@ -13,6 +13,7 @@ command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)      # tests cross-ch
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)    # cgo for runc
 command -v dpkg-deb >/dev/null 2>&1 || need_pkgs+=(dpkg)
 command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)    # the tutorial's browser tests
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup-host: run as root (it installs packages and starts dockerd)" >&2

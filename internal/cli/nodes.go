@@ -12,6 +12,7 @@ import (
 
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/diagram"
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/nodeimage"
@@ -99,42 +100,72 @@ func newNodeImageCmd(a *app) *cobra.Command {
 }
 
 func newStatusCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var svg string
+	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the cluster's nodes (name, IP, role, state) and which components run on each",
+		Short: "Show the cluster's nodes (name, IP, role, state) and which components run on each; --svg draws it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			name, err := a.clusterName()
 			if err != nil {
 				return err
 			}
-			return a.printStatus(cmd, a.dockerProvider(), name)
+			return a.printStatus(cmd, a.dockerProvider(), name, svg)
 		},
 	}
+	cmd.Flags().StringVar(&svg, "svg", "", "also write the architecture picture with each component's health to this file")
+	return cmd
 }
 
-func (a *app) printStatus(cmd *cobra.Command, p provider.Provider, name string) error {
+func (a *app) printStatus(cmd *cobra.Command, p provider.Provider, name, svg string) error {
 	st, err := p.Status(cmd.Context(), name)
 	if err != nil {
 		return err
 	}
 	if len(st) == 0 {
 		fmt.Fprintf(a.out, "cluster %q has no nodes\n", name)
+		if svg != "" {
+			return fmt.Errorf("no picture written: cluster %q has no nodes; create it with: hardway up --name %s", name, name)
+		}
 		return nil
 	}
-	health := a.componentHealth(cmd.Context(), p, name, st)
+	states := a.componentStates(cmd.Context(), p, name, st)
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tIP\tROLE\tSTATE\tCONTAINER\tCOMPONENTS")
 	for _, s := range st {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container, health[s.Name])
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container, formatHealth(states[s.Name]))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if svg == "" {
+		return nil
+	}
+	return a.writeStatusSVG(name, svg, st, states)
 }
 
-// componentHealth asks systemd on each running node which of the cluster's
-// services are active, in one command per node.
-func (a *app) componentHealth(ctx context.Context, p provider.Provider, cluster string, st []provider.NodeStatus) map[string]string {
-	out := map[string]string{}
+// writeStatusSVG draws the cluster as its config describes it, coloured by
+// what status saw.
+func (a *app) writeStatusSVG(name, path string, st []provider.NodeStatus, states map[string]map[string]string) error {
+	cfg, err := a.existingConfig()
+	if err != nil {
+		return fmt.Errorf("no picture written: %w", err)
+	}
+	ds := &diagram.Status{Machines: map[string]string{}, Units: states}
+	for _, s := range st {
+		ds.Machines[s.Name] = s.State
+	}
+	if err := os.WriteFile(path, diagram.Architecture(cfg, ds), 0o644); err != nil {
+		return fmt.Errorf("writing the status picture: %w (choose another --svg path)", err)
+	}
+	fmt.Fprintf(a.out, "wrote the architecture of cluster %q with each component's health to %s\n", name, path)
+	return nil
+}
+
+// componentStates asks systemd on each running node for the state of every
+// cluster service, in one command per node: node → unit → state.
+func (a *app) componentStates(ctx context.Context, p provider.Provider, cluster string, st []provider.NodeStatus) map[string]map[string]string {
+	out := map[string]map[string]string{}
 	nodes, err := p.Nodes(ctx, cluster)
 	if err != nil {
 		return out
@@ -150,22 +181,39 @@ func (a *app) componentHealth(ctx context.Context, p provider.Provider, cluster 
 		}
 		res, _ := n.Run(ctx, nil, append([]string{"systemctl", "is-active"}, units...)...)
 		states := strings.Fields(string(res))
-		var parts []string
+		m := map[string]string{}
 		for i, u := range units {
-			if i < len(states) && states[i] != "inactive" {
-				mark := "✓"
-				if states[i] != "active" {
-					mark = "✗ " + states[i]
-				}
-				parts = append(parts, u+" "+mark)
+			if i < len(states) {
+				m[u] = states[i]
 			}
 		}
-		if len(parts) == 0 {
-			parts = []string{"-"}
-		}
-		out[n.Name()] = strings.Join(parts, ", ")
+		out[n.Name()] = m
 	}
 	return out
+}
+
+// formatHealth is the COMPONENTS column: each unit that is not inactive,
+// with ✓ when active and its state otherwise, in the order of components().
+func formatHealth(states map[string]string) string {
+	if states == nil {
+		return ""
+	}
+	var parts []string
+	for _, u := range components() {
+		s, ok := states[u]
+		if !ok || s == "inactive" {
+			continue
+		}
+		mark := "✓"
+		if s != "active" {
+			mark = "✗ " + s
+		}
+		parts = append(parts, u+" "+mark)
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, ", ")
 }
 
 func newDownCmd(a *app) *cobra.Command {

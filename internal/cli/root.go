@@ -120,5 +120,6 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(newStepsCmd(a), newExplainCmd(a), newUpCmd(a), newVerifyCmd(a),
 		newKubeconfigCmd(a), newCertsCmd(a), newEncryptionCmd(a), newLogsCmd(a),
 		newStopCmd(a), newStartCmd(a))
+	root.AddCommand(newTutorialCmd(a))
 	return root
 }

@@ -1,0 +1,355 @@
+package book
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/diagram"
+	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/render"
+)
+
+const (
+	level0Title = "Launching a pod, level 0: kubectl is an HTTP client"
+	level1Title = "Launching a pod, level 1: API server, etcd, controller manager, scheduler"
+	level2Title = "Launching a pod, level 2: who may do it, and where its packets go"
+	level3Title = "Launching a pod, level 3: on the node: kubelet, containerd, runc, CNI"
+)
+
+// createHello is the command the four levels follow.
+const createHello = "kubectl create deployment hello --image=" + images.TestApp
+
+func (w *writer) podLevel0() Chapter {
+	c := w.c
+	var d doc
+	d.p(`
+		The next four chapters follow one command from your keyboard to a
+		running process, peeling one layer at a time:`)
+	d.pre("sh", createHello)
+	d.p(`
+		«%s» is a tiny web server built for this cluster (busybox «httpd»
+		saying "Hello World"). It was built locally and imported into every
+		node, so nothing is pulled: the pod starts in a second or two.`, images.TestApp)
+	d.p(`
+		At level 0 the cluster is a black box. You state a wish; the control
+		plane writes it down and answers at once; later, a worker node runs it
+		and the control plane records that it does. The picture names the
+		nodes of this cluster; the story lets the scheduler pick «%s».`, w.v.Chosen.Name)
+	d.img(w.launch0)
+
+	d.h2("Nothing but HTTPS")
+	d.p(`
+		«kubectl» holds no connection to the cluster and no state of its own.
+		It reads a kubeconfig, turns your command into a JSON object and sends
+		one HTTPS request. The admin kubeconfig of «%s» holds three things:`, c.Name)
+	d.list(
+		"the server: «"+c.APIServerURL()+"»,",
+		"the CA that signed the API server's certificate, so kubectl can check it is talking to the real one,",
+		"your client certificate and key: «CN=admin», «O=system:masters». This *is* your login; there is no password.",
+	)
+	d.p(`
+		Turn up the verbosity and kubectl tells you everything it sends and
+		receives. At «-v=8» you get the URL, the headers and the bodies. On
+		this cluster it looks like this (abridged; times, ids and the exact
+		layout of the log lines vary between kubectl versions):`)
+	d.pre("text", w.kubectlV8())
+	d.p(`Line by line:`)
+	d.list(
+		"**Config loaded from file**: the kubeconfig found through «$KUBECONFIG». Everything below comes from it.",
+		"**Request**: one «POST». The URL is the whole API in miniature: «/apis/apps/v1» is the API group «apps» at version «v1», «namespaces/default» the namespace and «deployments» the resource. Every object in Kubernetes has such a URL; «kubectl get», «apply» and «delete» are «GET», «PATCH» and «DELETE» on it.",
+		"«fieldManager=kubectl-create» records who owns which fields of the object (server-side apply uses it); «fieldValidation=Strict» makes the server reject fields it does not know instead of dropping them.",
+		"**Request Body**: the Deployment kubectl built from your flags: one replica of a pod template running «"+images.TestApp+"».",
+		"There is no «Authorization» header: your identity travelled in the TLS handshake as a client certificate, below HTTP, so «-v=8» cannot show it.",
+		"**Response 201 Created** in a few milliseconds. «Audit-Id» is the key of this request in the API server's audit log («"+render.AuditLogPath+"» on the control-plane nodes); the «X-Kubernetes-Pf-*» headers say which API Priority and Fairness queue the request went through.",
+		"**Response Body**: the object as stored, now with a «uid», a «resourceVersion» (etcd's revision) and «generation: 1». Its «status» is empty: **nothing runs yet**. kubectl is done; the rest is the cluster's work.",
+	)
+	d.p(`
+		The first time you run kubectl against a cluster you also see «GET /api»
+		and «GET /apis»: kubectl discovering which resources exist. It caches
+		the answers under «~/.kube/cache», so later commands skip them.`)
+
+	d.h2("Do it without kubectl")
+	d.p(`
+		Since kubectl is an HTTP client, any HTTP client with the admin
+		certificate is kubectl's equal. «hardway» keeps the certificates in
+		the state directory; «curl» can list the nodes with them:`)
+	d.pre("sh", w.v.curlNodes())
+	d.p(`
+		The API answers with JSON; «?watch=true» on the same URL keeps the
+		connection open and streams every change, which is how the
+		%s of the next chapters learn about your Deployment.`, chapterLink("control-loops", "control loops"))
+	return Chapter{ID: "pod-0-kubectl", Part: PartPod, Title: level0Title, Short: "Level 0: kubectl is HTTP", Body: d.String()}
+}
+
+// kubectlV8 is what `kubectl create deployment hello -v=8` prints on this
+// cluster, abridged: the shape is kubectl's, the addresses are this cluster's.
+func (w *writer) kubectlV8() string {
+	c := w.c
+	kubeconfig := filepath.Join(w.in.StateDir, "kubeconfigs", "admin.kubeconfig")
+	url := c.APIServerURL() + "/apis/apps/v1/namespaces/default/deployments?fieldManager=kubectl-create&fieldValidation=Strict"
+	lines := []string{
+		"$ " + createHello + " -v=8",
+		fmt.Sprintf(`I1127 10:15:02.118342   4242 loader.go:402] "Config loaded from file" filename=%q`, kubeconfig),
+		`I1127 10:15:02.121588   4242 request.go:1208] "Request Body" body=<`,
+		`	{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"hello","labels":{"app":"hello"}},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"hello"}},"template":{"metadata":{"labels":{"app":"hello"}},"spec":{"containers":[{"name":"testapp","image":"` + images.TestApp + `"}]}}}}`,
+		` >`,
+		fmt.Sprintf(`I1127 10:15:02.121805   4242 round_trippers.go:527] "Request" verb="POST" url=%q headers=<`, url),
+		`	Accept: application/json, */*`,
+		`	Content-Type: application/json`,
+		fmt.Sprintf(`	User-Agent: kubectl/%s (linux/amd64) kubernetes/…`, c.KubernetesVersion),
+		` >`,
+		`I1127 10:15:02.139467   4242 round_trippers.go:632] "Response" status="201 Created" headers=<`,
+		`	Audit-Id: 5f0c2a6e-…`,
+		`	Cache-Control: no-cache, private`,
+		`	Content-Type: application/json`,
+		`	X-Kubernetes-Pf-Flowschema-Uid: …`,
+		`	X-Kubernetes-Pf-Prioritylevel-Uid: …`,
+		` > milliseconds=17`,
+		`I1127 10:15:02.140015   4242 request.go:1208] "Response Body" body=<`,
+		`	{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"hello","namespace":"default","uid":"…","resourceVersion":"…","generation":1,…},"spec":{…},"status":{}}`,
+		` >`,
+		`deployment.apps/hello created`,
+	}
+	return strings.Join(lines, "\n")
+}
+
+// curlNodes lists the nodes over plain HTTPS with the admin certificate.
+func (v vars) curlNodes() string {
+	p := filepath.Join(v.State, "pki")
+	return fmt.Sprintf("curl --cacert %[1]s/ca.pem --cert %[1]s/admin.pem --key %[1]s/admin-key.pem %[2]s/api/v1/nodes", p, v.C.APIServerURL())
+}
+
+func (w *writer) podLevel1() Chapter {
+	c, v := w.c, w.v
+	cps := c.ControlPlanes()
+	var d doc
+	d.p(`
+		Open the box called "control plane" and four programs fall out. Here is
+		everything that happens between your «POST» and a running pod, with
+		the names of this cluster (the scheduler's choice of «%s» is the
+		story's; yours may differ):`, v.Chosen.Name)
+	d.img(w.launch)
+
+	d.h2("kube-apiserver: the front door (messages 1–3)")
+	who := "The API server on " + nodeNames(cps)
+	if len(cps) > 1 {
+		who = "One of the API servers (on " + nodeNames(cps) + ")"
+	}
+	d.p(`
+		%s receives the request. Before anything is stored,
+		it runs the same gauntlet for every request: **authentication** (who
+		is this? the client certificate says «admin»), **authorization** (may
+		«admin» create Deployments in «default»? the group «system:masters»
+		may do anything), **admission** (plugins that default, validate or
+		reject; «NodeRestriction» is one) and **validation** against the
+		Deployment schema. Then it writes the object to etcd and answers
+		«201 Created».`, who)
+	d.p(`
+		The API server keeps no state of its own: everything it knows is in
+		etcd, which is why you can run %s of it behind one address.`, plural(len(cps), "copy", "copies"))
+
+	d.h2("etcd: the only database")
+	d.p(`
+		etcd is a key-value store. The API server keeps each object under a
+		key built from its URL: your Deployment is
+		«/registry/deployments/default/hello», its pods will be
+		«/registry/pods/default/hello-…». The values are protobuf, not JSON
+		(and Secrets are encrypted, see %s). Every write bumps etcd's revision,
+		which is what the API calls «resourceVersion»; watches are etcd watches
+		underneath.`, w.stepLink("encryption"))
+	d.p(`
+		With %s, a write is committed once %s it (Raft quorum). You can list
+		the keys yourself with etcdctl on «%s» (see the table below).`,
+		plural(len(cps), "member", "members"), plural(len(cps)/2+1, "member has", "members have"), v.CP.Name)
+
+	d.h2("kube-controller-manager: from Deployment to Pod (messages 4–5)")
+	d.p(`
+		The leading controller manager watches Deployments. «hello» has no
+		ReplicaSet, so the Deployment controller creates one, named after a
+		hash of the pod template («hello-<hash>»). The ReplicaSet controller
+		then sees a ReplicaSet that wants one pod and has none, and creates a
+		Pod from the template. Each object points at its parent in
+		«metadata.ownerReferences»: delete the Deployment and the garbage
+		collector removes the rest. None of this touches a node; so far these
+		are only objects in etcd.`)
+
+	d.h2("kube-scheduler: picking a node (messages 6–7)")
+	d.p(`
+		The new Pod has no «spec.nodeName». The leading scheduler watches for
+		exactly such pods. It first *filters* the nodes that cannot run it
+		(not Ready, not enough CPU or memory left, a taint the pod does not
+		tolerate, a node selector that does not match) and then *scores* the
+		rest (spread pods of the same owner, prefer nodes with the image, …).
+		Here the candidates are %s. It writes its decision as a «Binding»,
+		which sets «spec.nodeName». The scheduler never talks to a node either.`, nodeNames(c.Workers()))
+
+	d.h2("And then a node takes over")
+	d.p(`
+		From here on the kubelet on the chosen node does the work, which is
+		%s. First, though, %s looks at what every arrow in the picture had to
+		prove: who it was, and whether it was allowed.`,
+		chapterLink("pod-3-node", "level 3"), chapterLink("pod-2-auth-network", "level 2"))
+
+	d.h2("Where these programs are in this cluster")
+	d.table([]string{"Program", "systemd unit on " + nodeNames(cps), "Read its flags", "Read its log"}, [][]string{
+		{"kube-apiserver", "«kube-apiserver.service»", "«" + v.shell(v.CP.Name, "systemctl cat kube-apiserver") + "»", "«" + v.logs(v.CP.Name, "kube-apiserver") + "»"},
+		{"etcd", "«etcd.service»", "«" + v.shell(v.CP.Name, "systemctl cat etcd") + "»", "«" + v.logs(v.CP.Name, "etcd") + "»"},
+		{"kube-controller-manager", "«kube-controller-manager.service»", "«" + v.shell(v.CP.Name, "systemctl cat kube-controller-manager") + "»", "«" + v.logs(v.CP.Name, "kube-controller-manager") + "»"},
+		{"kube-scheduler", "«kube-scheduler.service»", "«" + v.shell(v.CP.Name, "systemctl cat kube-scheduler") + "»", "«" + v.logs(v.CP.Name, "kube-scheduler") + "»"},
+	})
+	d.p(`%s explain every flag.`, strings.Join([]string{w.stepLink("etcd"), w.stepLink("control-plane")}, " and "))
+	return Chapter{ID: "pod-1-control-plane", Part: PartPod, Title: level1Title, Short: "Level 1: the control plane", Body: d.String()}
+}
+
+func (w *writer) podLevel2() Chapter {
+	c, v := w.c, w.v
+	chosen := v.Chosen.Name
+	var d doc
+	d.p(`
+		Every arrow of level 1 is a TLS connection, and at the end of each one
+		the server asks two questions: *who are you?* (authentication) and
+		*may you do this?* (authorization). Then the pod needs an address that
+		every other pod can reach. This chapter is about both.`)
+
+	d.h2("Who are you? Authentication")
+	d.p(`The API server of «%s» accepts three kinds of identity:`, c.Name)
+	d.list(
+		"**Client certificates** signed by the cluster CA («--client-ca-file»). The certificate's Common Name is the user name, each Organization a group. Every component and you log in this way; see "+w.stepLink("pki")+".",
+		"**Service account tokens**: JWTs the API server signs with the service-account key («--service-account-signing-key-file») for pods, with the issuer «https://kubernetes.default.svc."+c.Network.ClusterDomain+"». Kubelet mounts one into every pod.",
+		"**Nobody** (anonymous), but only for «/livez», «/readyz» and «/healthz», so the load balancer can check health without a certificate («--authentication-config»).",
+	)
+
+	d.h2("May you? Authorization")
+	d.p(`
+		«--authorization-mode=Node,RBAC»: the **Node** authorizer answers for
+		kubelets (user «system:node:NAME» in group «system:nodes») and lets each
+		one read and write only what concerns its own node and the pods bound
+		to it. Everyone else goes through **RBAC**: Roles and ClusterRoles
+		list allowed verbs on resources, bindings grant them to users, groups
+		or service accounts. Members of «system:masters» skip the check.
+		After authorization, the **NodeRestriction** admission plugin stops a
+		kubelet from changing other nodes' objects or its own labels that
+		steer workloads.`)
+	d.p(`Each arrow of the pod launch, with the identity it used and why it was allowed:`)
+	d.table([]string{"Who → whom", "Identity", "Why it is allowed"}, [][]string{
+		{"kubectl → API server", "«admin», group «system:masters»", "the group is a superuser"},
+		{"Deployment controller → API server", "«system:serviceaccount:kube-system:deployment-controller»", "ClusterRole «system:controller:deployment-controller»"},
+		{"ReplicaSet controller → API server", "«system:serviceaccount:kube-system:replicaset-controller»", "ClusterRole «system:controller:replicaset-controller»"},
+		{"scheduler → API server", "«system:kube-scheduler»", "ClusterRole «system:kube-scheduler» (bindings are allowed)"},
+		{"kubelet on " + chosen + " → API server", "«system:node:" + chosen + "», group «system:nodes»", "Node authorizer: the pod is bound to «" + chosen + "»"},
+		{"API server → etcd", "«kube-apiserver-etcd-client»", "signed by «etcd-ca», the only CA etcd trusts («--client-cert-auth», «--trusted-ca-file»); etcd has no users or RBAC, so that CA is its whole access control"},
+		{"API server → kubelet (logs, exec)", "«kube-apiserver-kubelet-client»", "the kubelet asks the API (webhook authorization); the control-plane step bound this user to «system:kubelet-api-admin»"},
+	})
+	d.p(`
+		Ask the API what an identity may do with «kubectl auth can-i», and
+		«--as» to ask on behalf of someone else (only a superuser may
+		impersonate); the commands are in the table at the end.`)
+
+	d.h2("Where will the pod's packets go?")
+	d.p(`Three networks are involved, and keeping them apart is most of Kubernetes networking:`)
+	rows := [][]string{
+		{"Node network", "«" + c.Network.NodeSubnet + "»", "the nodes' own addresses: " + nodeIPs(c.Nodes), "Docker, when the nodes are created"},
+		{"Pod network", "«" + c.Network.PodCIDR + "»", "one /24 per worker: " + podCIDRs(c.Workers()), "the CNI plugins on each node, from that node's /24"},
+		{"Service network", "«" + c.Network.ServiceCIDR + "»", fmt.Sprintf("virtual IPs: «kubernetes» is «%s», DNS is «%s»", c.KubernetesServiceIP(), c.Network.ClusterDNS), "the API server, when a Service is created"},
+	}
+	d.table([]string{"Network", "Range", "Addresses", "Handed out by"}, rows)
+	d.p(`
+		Kubernetes asks three things of the pod network: every pod has its own
+		IP; every pod can reach every other pod at that IP, on any node,
+		without NAT; and what a pod sees as its own address is what others
+		see. The pod of our story gets an address from «%s», the /24 of
+		«%s». How a packet crosses from one node's /24 to another's, and how a
+		Service IP that no machine owns reaches a pod, is %s.`,
+		v.Chosen.PodCIDR, chosen, chapterLink("networking", "the networking chapter"))
+	return Chapter{ID: "pod-2-auth-network", Part: PartPod, Title: level2Title, Short: "Level 2: identity and network", Body: d.String()}
+}
+
+func nodeIPs(ns []config.Node) string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, fmt.Sprintf("«%s» %s", n.IP, n.Name))
+	}
+	return strings.Join(out, ", ")
+}
+
+func podCIDRs(ns []config.Node) string {
+	var out []string
+	for _, n := range ns {
+		out = append(out, fmt.Sprintf("«%s» %s", n.PodCIDR, n.Name))
+	}
+	return strings.Join(out, ", ")
+}
+
+func (w *writer) podLevel3() Chapter {
+	v := w.v
+	n := v.Chosen
+	vx := render.VXLANFor(n)
+	var d doc
+	d.p(`
+		The scheduler has written «spec.nodeName: %s». On «%s», the kubelet
+		watches the API for pods with exactly that field, so the change
+		reaches it within milliseconds. Everything from here happens inside
+		that node, through three layers of programs, each doing one thing.`, n.Name, n.Name)
+
+	d.h2("kubelet: the node's agent")
+	d.p(`
+		The kubelet («%s», configured by «%s/kubelet-config.yaml») compares
+		the pods bound to its node with the containers that exist, and closes
+		the gap. It does not start containers itself: it speaks the
+		**Container Runtime Interface** (CRI), a gRPC API, to containerd on
+		«unix://%s». For a new pod it makes three calls:`, render.BinDir+"/kubelet", render.KubeletDir, render.ContainerdSocket)
+	d.list(
+		"«RunPodSandbox»: create the pod's environment, its network namespace above all;",
+		"«PullImage»: here it finds «"+images.TestApp+"» already imported, and pulls nothing;",
+		"«CreateContainer» and «StartContainer» for each container of the pod.",
+	)
+	d.p(`
+		Then it runs the pod's probes, restarts containers that die (the pod's
+		«restartPolicy») and writes the pod's status back to the API: phase,
+		pod IP, container states. That status is what «kubectl get pods»
+		shows you.`)
+
+	d.h2("containerd: images, snapshots, sandboxes")
+	d.p(`
+		containerd (config «%s») unpacks images into layered filesystems with
+		the overlayfs snapshotter and keeps its state under «/var/lib/containerd»
+		in the «k8s.io» namespace, the one CRI uses. A pod *sandbox* is a
+		network namespace plus a tiny container from «%s» whose only job is to
+		exist: it holds the namespaces the pod's containers then join, so a
+		container can restart without the pod losing its IP.`, render.ContainerdConfig, images.Pause)
+
+	d.h2("CNI: giving the pod a network")
+	d.p(`
+		Before the sandbox is ready, containerd runs the CNI plugins listed in
+		«%s/10-bridge.conflist», from «%s». For our pod on «%s»:`, render.CNIConfDir, render.CNIBinDir, n.Name)
+	d.list(
+		"**bridge** creates the «cni0» bridge if it is missing, with the gateway address «"+diagram.Gateway(n.PodCIDR)+"», and a veth pair: one end becomes «eth0» inside the pod, the other is plugged into «cni0». The MTU is "+fmt.Sprint(vx.MTU)+", 50 bytes below the node's, to leave room for VXLAN.",
+		"**host-local** picks a free address from «"+n.PodCIDR+"» and remembers it in «/var/lib/cni/networks/bridge».",
+		"**portmap** forwards «hostPort»s, if the pod asks for any; **loopback** brings up «lo».",
+	)
+	d.p(`
+		The plugins are plain executables: containerd runs them with the
+		network namespace's path in an environment variable and the JSON
+		config on stdin, and reads the result (the IP) from stdout.`)
+
+	d.h2("runc: the process at last")
+	d.p(`
+		For each container, containerd starts a *shim* («containerd-shim-runc-v2»),
+		which calls **runc**. runc reads an OCI bundle (a root filesystem and a
+		«config.json») and asks the Linux kernel for what a container is made
+		of: namespaces (the sandbox's network, IPC and UTS namespaces, joined,
+		so the pod's containers share an IP and a hostname; a PID and a mount
+		namespace of its own), cgroups that limit CPU and memory (kubelet uses the
+		«cgroupfs» driver here), mounts (the image's overlayfs, the service
+		account token, «/etc/resolv.conf»). Then it executes the image's entry
+		point, «/bin/busybox httpd», and exits. The shim stays, as the
+		process's parent, so containerd can restart without killing your pod.`)
+	d.p(`
+		That is the bottom of the onion: a Linux process in a few namespaces
+		and cgroups. The kubelet sees it running, the readiness probe passes,
+		the pod's status says «Running» with its IP, and «kubectl get pods»
+		finally shows what you asked for.`)
+	return Chapter{ID: "pod-3-node", Part: PartPod, Title: level3Title, Short: "Level 3: the node", Body: d.String()}
+}

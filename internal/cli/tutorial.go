@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/book"
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
+)
+
+func newTutorialCmd(a *app) *cobra.Command {
+	var out, serve string
+	cmd := &cobra.Command{
+		Use:   "tutorial (--out DIR | --serve ADDR)",
+		Short: "Write the tutorial book about this cluster (HTML and Markdown, with pictures), or serve it to a browser",
+		Long: `tutorial writes a book about the cluster: its architecture, control loops,
+what happens when a pod is launched, one chapter per step of "hardway up",
+networking end to end and how to operate it, with pictures drawn from the
+config and "try it" commands for this cluster.
+
+When the cluster exists, the book uses its saved config, certificates and
+files (read from a scratch copy of its state: nothing changes). Otherwise it
+is rendered from the config (-c FILE, or the defaults) and says so on every
+page. Private keys and the encryption key never appear in it.
+
+  --out DIR     writes DIR/index.html (start there), DIR/*.md and DIR/img/*.svg
+  --serve ADDR  serves the same pages, e.g. --serve 127.0.0.1:8080 (port 0
+                picks a free one); stops on Ctrl-C`,
+		Example: "  hardway tutorial --out /tmp/book && xdg-open /tmp/book/index.html\n  hardway tutorial --serve 127.0.0.1:8080",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" && serve == "" {
+				return fmt.Errorf("say where the book goes: --out DIR writes it, --serve ADDR (e.g. 127.0.0.1:8080) serves it")
+			}
+			site, in, err := a.buildBook()
+			if err != nil {
+				return err
+			}
+			if out != "" {
+				if err := site.Write(out); err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "wrote %d chapters (HTML and Markdown) and %d pictures about cluster %q to %s; start at %s/index.html\n",
+					len(site.Chapters), len(site.Pictures), in.Cluster.Name, out, out)
+			}
+			if serve != "" {
+				return a.serveBook(cmd.Context(), serve, site, in.Cluster.Name)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&out, "out", "", "directory to write the book into")
+	cmd.Flags().StringVar(&serve, "serve", "", "address to serve the book on, e.g. 127.0.0.1:8080")
+	return cmd
+}
+
+// buildBook gathers what the book needs and writes it in memory.
+func (a *app) buildBook() (*book.Site, book.Input, error) {
+	in, cleanup, err := a.bookInput()
+	if err != nil {
+		return nil, in, err
+	}
+	defer cleanup()
+	site, err := book.Build(in)
+	return site, in, err
+}
+
+// bookInput reads the cluster the way `hardway explain` does: its saved
+// config, and its state through a scratch copy, so nothing of a live
+// cluster changes (and nothing is created for one that does not exist).
+func (a *app) bookInput() (book.Input, func(), error) {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return book.Input{}, nil, err
+	}
+	dir := state.For(cfg.Name)
+	saved, savedErr := config.Load(dir.Config())
+	in := book.Input{
+		Cluster:    cfg,
+		Live:       savedErr == nil && sameConfig(saved, cfg),
+		StateDir:   dir.Path(),
+		ConfigFile: a.configFile,
+	}
+	c, cleanup, err := a.explainCluster(cfg)
+	if err != nil {
+		return in, nil, err
+	}
+	for _, s := range steps.All() {
+		text, err := s.Explain(c)
+		if err != nil {
+			cleanup()
+			return in, nil, fmt.Errorf("explain %s for the tutorial: %w", s.Name, err)
+		}
+		// The texts name the scratch copy; the reader's files are in the
+		// cluster's own state directory.
+		text = strings.ReplaceAll(text, c.State.Path(), dir.Path())
+		in.Steps = append(in.Steps, book.StepText{Name: s.Name, Title: s.Title, Explain: text})
+	}
+	inputs, err := c.Inputs()
+	if err != nil {
+		cleanup()
+		return in, nil, err
+	}
+	in.Files = map[string][]render.File{}
+	for _, n := range cfg.Nodes {
+		if in.Files[n.Name], err = render.NodeFiles(inputs, n); err != nil {
+			cleanup()
+			return in, nil, err
+		}
+	}
+	if in.Live {
+		if in.Certs, err = describeCerts(c.State.PKI(), cfg); err != nil {
+			cleanup()
+			return in, nil, err
+		}
+	}
+	return in, cleanup, nil
+}
+
+// describeCerts describes every entry of the PKI in dir, in table order.
+func describeCerts(dir string, cfg *config.Cluster) ([]pki.Info, error) {
+	set, err := pki.Load(dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	var out []pki.Info
+	for _, s := range pki.Specs(cfg) {
+		p, ok := set.Get(s.Name)
+		if !ok {
+			continue
+		}
+		info, err := pki.Describe(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
+// serveBook serves site on addr until ctx ends (Ctrl-C).
+func (a *app) serveBook(ctx context.Context, addr string, site *book.Site, cluster string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("serving the book on %s: %w (pick a free address, e.g. --serve 127.0.0.1:0)", addr, err)
+	}
+	srv := &http.Server{Handler: site.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	fmt.Fprintf(a.out, "serving the book of cluster %q at %s (Ctrl-C stops)\n", cluster, bookURL(ln.Addr()))
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// bookURL is the address to open in a browser: a wildcard listener is
+// reachable on loopback.
+func bookURL(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return "http://" + addr.String() + "/"
+	}
+	host := tcp.IP.String()
+	if tcp.IP.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, fmt.Sprint(tcp.Port)) + "/"
+}
