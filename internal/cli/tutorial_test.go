@@ -615,6 +615,10 @@ func (f *fakeProvider) Status(context.Context, string) ([]provider.NodeStatus, e
 }
 
 func (f *fakeProvider) Delete(context.Context, string) ([]string, error) { return nil, nil }
+func (f *fakeProvider) Stop(context.Context, string) ([]string, error)   { return nil, nil }
+func (f *fakeProvider) Start(context.Context, string) ([]provider.Node, error) {
+	return nil, fmt.Errorf("fake provider starts nothing")
+}
 
 type fakeNode struct{ name, states string }
 
