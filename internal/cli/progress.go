@@ -25,9 +25,7 @@ type progress struct {
 func newProgress(w io.Writer) *progress {
 	tty := false
 	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			tty = os.Getenv("TERM") != "dumb"
-		}
+		tty = isTerminal(f) && os.Getenv("TERM") != "dumb"
 	}
 	return &progress{w: w, tty: tty}
 }

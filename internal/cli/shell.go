@@ -7,6 +7,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 )
 
 func newShellCmd(a *app) *cobra.Command {
@@ -38,10 +39,10 @@ func newShellCmd(a *app) *cobra.Command {
 	}
 }
 
-func isTerminal(f *os.File) bool {
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal asks the terminal driver, not the file mode: /dev/null is a
+// character device too, and docker exec -t refuses it ("the input device
+// is not a TTY").
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 func envOr(k, def string) string {
 	if v := os.Getenv(k); v != "" {

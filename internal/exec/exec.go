@@ -34,6 +34,20 @@ func (c Cmd) String() string {
 	return strings.Join(parts, " ")
 }
 
+// Short is String with every multi-line argument (a script passed to sh -c)
+// replaced by <script>: the words after it (its $0 and arguments) say what
+// runs, and -v 2 shows the script itself.
+func (c Cmd) Short() string {
+	args := make([]string, len(c.Args))
+	for i, a := range c.Args {
+		args[i] = a
+		if strings.Contains(a, "\n") {
+			args[i] = "\x00script"
+		}
+	}
+	return strings.ReplaceAll(Cmd{Name: c.Name, Args: args}.String(), "\x00script", "<script>")
+}
+
 // Runner runs commands. It returns stdout; a failure is a *RunError.
 type Runner interface {
 	Run(ctx context.Context, c Cmd) ([]byte, error)

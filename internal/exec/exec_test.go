@@ -46,3 +46,13 @@ func TestOSRunCarriesOutput(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestCmdShort(t *testing.T) {
+	c := Cmd{Name: "sh", Args: []string{"-c", "set -e\necho $1", "probe", "f", "/etc/a b"}}
+	if got, want := c.Short(), "sh -c <script> probe f '/etc/a b'"; got != want {
+		t.Errorf("Short() = %q, want %q", got, want)
+	}
+	if got := (Cmd{Name: "cat", Args: []string{"/x"}}).Short(); got != "cat /x" {
+		t.Errorf("Short() = %q", got)
+	}
+}

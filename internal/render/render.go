@@ -58,21 +58,34 @@ type view struct {
 	// not configurable and always on).
 	TLSCipherSuites    string
 	TLSCipherSuiteList []string
+	EtcdCipherSuites   string
 }
 
-// tlsCipherSuites are the TLS 1.2 suites hardway's components accept: ECDHE
-// key exchange (forward secrecy) with AEAD ciphers only, for ECDSA and RSA
-// keys (pki.keyAlgorithm may be either). The CIS benchmark's list of strong
-// ciphers contains all of them.
+// tlsCipherSuites are the TLS 1.2 suites the Kubernetes components accept:
+// ECDHE key exchange (forward secrecy) with AEAD ciphers only, for ECDSA and
+// RSA keys (pki.keyAlgorithm may be either). ChaCha20 is spelled the way the
+// CIS benchmark lists it for kubelet (component-base accepts both names).
 func tlsCipherSuites() []string {
 	return []string{
 		"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
 		"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-		"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+		"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
 		"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
 		"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
-		"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+		"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
 	}
+}
+
+// etcdCipherSuites are the same suites by Go's names, the only ones etcd
+// knows.
+func etcdCipherSuites() []string {
+	out := tlsCipherSuites()
+	for i, s := range out {
+		if strings.HasSuffix(s, "_CHACHA20_POLY1305") {
+			out[i] = s + "_SHA256"
+		}
+	}
+	return out
 }
 
 // renderer holds the parsed templates; one is built per call, so nothing is
@@ -116,6 +129,7 @@ func (in Inputs) view(n config.Node) view {
 		EtcdUser:        EtcdUser,
 
 		TLSCipherSuites:    strings.Join(tlsCipherSuites(), ","),
+		EtcdCipherSuites:   strings.Join(etcdCipherSuites(), ","),
 		TLSCipherSuiteList: tlsCipherSuites(),
 	}
 }

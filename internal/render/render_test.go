@@ -337,7 +337,7 @@ func TestAPIServerFlags(t *testing.T) {
 		"advertise-address":                c.Nodes[1].IP,
 		"secure-port":                      "6443",
 		"authorization-mode":               "Node,RBAC",
-		"enable-admission-plugins":         "NodeRestriction",
+		"enable-admission-plugins":         "NodeRestriction,DenyServiceExternalIPs",
 		"etcd-servers":                     "https://10.240.0.10:2379,https://10.240.0.11:2379,https://10.240.0.12:2379",
 		"etcd-certfile":                    P.EtcdClientCert,
 		"kubelet-client-certificate":       P.KubeletClientCert,

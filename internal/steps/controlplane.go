@@ -172,7 +172,7 @@ func explainControlPlane(c *Cluster) (string, error) {
 // apiserverFlagNotes says why the less obvious API server flags are there.
 var apiserverFlagNotes = [][2]string{
 	{"--authorization-mode=Node,RBAC", "kubelets may only touch their own Node and its pods' objects; everyone else by RBAC"},
-	{"--enable-admission-plugins", "NodeRestriction stops a kubelet from editing other nodes' labels or pods"},
+	{"--enable-admission-plugins", "NodeRestriction stops a kubelet from editing other nodes' labels or pods; DenyServiceExternalIPs stops a Service from claiming external IPs (CVE-2020-8554)"},
 	{"--encryption-provider-config", "Secrets are encrypted with aescbc before they reach etcd"},
 	{"--etcd-certfile/--etcd-keyfile", "a client identity used only for etcd"},
 	{"--kubelet-client-certificate", "a separate identity for calls to kubelets (logs, exec, port-forward)"},

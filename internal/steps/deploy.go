@@ -275,7 +275,7 @@ func (c *Cluster) explainUnit(b *strings.Builder, n config.Node, unit string) er
 		if f.Owner != "" {
 			owner = ", owner " + f.Owner
 		}
-		if strings.HasSuffix(f.Path, ".service") || strings.HasSuffix(f.Path, ".yaml") && !strings.Contains(f.Path, "kubeconfig") || strings.HasSuffix(f.Path, ".toml") || strings.HasSuffix(f.Path, ".conflist") {
+		if showable(f.Path) {
 			fmt.Fprintf(b, "\n  %s (mode %o%s):\n", f.Path, f.Mode.Perm(), owner)
 			b.WriteString(indent(string(f.Data), "    │ "))
 			continue
@@ -295,6 +295,22 @@ func (c *Cluster) explainUnit(b *strings.Builder, n config.Node, unit string) er
 		fmt.Fprintf(b, "  binaries: %s (from the artifact cache, %s)\n", strings.Join(bins, ", "), NodeArtifactsDir)
 	}
 	return nil
+}
+
+// showable reports whether explain may print a file's content: configs and
+// units, never keys, kubeconfigs (they embed a key) or the encryption
+// config (it is the key to every Secret).
+func showable(p string) bool {
+	switch {
+	case strings.HasSuffix(p, "-key.pem"), strings.Contains(p, "kubeconfig"), strings.HasSuffix(p, "encryption-config.yaml"):
+		return false
+	}
+	for _, ext := range []string{".service", ".yaml", ".toml", ".conflist", ".conf"} {
+		if strings.HasSuffix(p, ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // manifest renders one cluster-level manifest (applied through the API).

@@ -147,3 +147,22 @@ func dummyKubeconfigs(c *config.Cluster) map[string][]byte {
 	}
 	return out
 }
+
+// explain shows configs and units but never a key, a kubeconfig or the
+// encryption config: the text is for the terminal and for the book.
+func TestExplainHidesSecrets(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/etc/systemd/system/kube-apiserver.service":  true,
+		"/var/lib/kubelet/kubelet-config.yaml":        true,
+		"/etc/containerd/config.toml":                 true,
+		"/etc/kubernetes/encryption-config.yaml":      false,
+		"/etc/kubernetes/kube-scheduler.kubeconfig":   false,
+		"/etc/etcd/server-key.pem":                    false,
+		"/var/lib/kubelet/kubeconfig":                 false,
+		"/etc/kubernetes/pki/service-account-key.pem": false,
+	} {
+		if got := showable(p); got != want {
+			t.Errorf("showable(%s) = %v, want %v", p, got, want)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -182,7 +183,41 @@ func (c *Cluster) waitKubeletBack(ctx context.Context, n config.Node, since time
 	if err != nil {
 		return fmt.Errorf("%w (see: hardway logs %s kubelet --name %s)", err, n.Name, c.Config.Name)
 	}
-	return c.waitNodesReady(ctx, []config.Node{n}, timeout)
+	if err := c.waitNodesReady(ctx, []config.Node{n}, timeout); err != nil {
+		return err
+	}
+	// A kubelet that just started answers exec and logs for a pod only once
+	// it has taken the pod over again: wait until it knows every pod the
+	// API server has bound to its node.
+	pods := admin.Clientset.CoreV1()
+	return wait.Until(ctx, "kubelet on "+n.Name+" to take its pods over", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+		bound, err := pods.Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Name})
+		if err != nil {
+			return false, err
+		}
+		raw, err := pods.RESTClient().Get().AbsPath("/api/v1/nodes", n.Name, "proxy", "pods").DoRaw(ctx)
+		if err != nil {
+			return false, err
+		}
+		var known corev1.PodList
+		if err := json.Unmarshal(raw, &known); err != nil {
+			return false, fmt.Errorf("reading the kubelet's pod list: %w", err)
+		}
+		have := map[string]bool{}
+		for _, p := range known.Items {
+			have[string(p.UID)] = true
+		}
+		var missing []string
+		for _, p := range bound.Items {
+			if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed && !have[string(p.UID)] {
+				missing = append(missing, p.Namespace+"/"+p.Name)
+			}
+		}
+		if len(missing) > 0 {
+			return false, fmt.Errorf("it does not know %s yet", strings.Join(missing, ", "))
+		}
+		return true, nil
+	})
 }
 
 // waitNodesReady waits until every node of want is a Ready Node in the API.

@@ -185,7 +185,17 @@ func checkDeployment(ctx context.Context, s *session) error {
 		return fmt.Errorf("%d ready pods on %d different nodes not reached: %v (pods: %s)", replicas, replicas, err, last)
 	}
 	for _, p := range s.pods {
-		out, err := s.exec(ctx, p, "wget", "-q", "-O", "-", fmt.Sprintf("http://127.0.0.1:%d/", appPort))
+		var out string
+		// A kubelet that restarted a moment ago answers "pod does not exist"
+		// until it has taken its pods over again: that passes by itself.
+		err := poll(ctx, func() (bool, error) {
+			var err error
+			out, err = s.exec(ctx, p, "wget", "-q", "-O", "-", fmt.Sprintf("http://127.0.0.1:%d/", appPort))
+			if err != nil && strings.Contains(err.Error(), "pod does not exist") {
+				return false, nil
+			}
+			return err == nil, err
+		})
 		if err != nil {
 			return fmt.Errorf("pod %s on %s: %w", p.Name, p.Spec.NodeName, err)
 		}

@@ -41,7 +41,9 @@ func (n *Node) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte
 	}
 	args = append(args, n.container)
 	args = append(args, argv...)
-	n.p.log.Logf(1, "  [%s] $ %s", n.name, exec.Cmd{Name: argv[0], Args: argv[1:]})
+	cmd := exec.Cmd{Name: argv[0], Args: argv[1:]}
+	n.p.log.Logf(1, "  [%s] $ %s", n.name, cmd.Short())
+	n.p.log.Logf(2, "  [%s] full command: %s", n.name, cmd)
 	out, err := n.p.r.Run(ctx, exec.Cmd{Name: "docker", Args: args, Stdin: stdin})
 	if err != nil {
 		if re, ok := exec.IsRunError(err); ok {
