@@ -163,8 +163,9 @@ func TestExplicitSourceIgnoresOtherSourcesEntry(t *testing.T) {
 	// A source build must not satisfy --source release: it should try (and
 	// here fail for want of a checksum), not silently reuse.
 	_, err := b.Build(context.Background(), m, Option{Source: SourceRelease})
-	if err == nil || !strings.Contains(err.Error(), "no pinned checksum for tool v1.2.3") {
-		t.Fatalf("err = %v, want no pinned checksum", err)
+	want := "no pinned or published checksum for t.tgz (tool v1.2.3) on " + runtime.GOARCH + "; use --source source"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 	// auto takes whatever is cached.
 	got := progressRecorder(b)
@@ -455,13 +456,15 @@ func TestParseSource(t *testing.T) {
 }
 
 func TestManifestFor(t *testing.T) {
+	// The versions upstream validates for each Kubernetes release (see
+	// kubeReleases for where each one is read).
 	tests := []struct {
-		kube       string
-		crictl     string
-		releaseErr string // the kubernetes component's missing checksum, "" if complete
+		kube                            string
+		etcd, coredns, cni, crictl      string
+		containerd, runc, corednsImageV string
 	}{
-		{"v1.37.2", "v1.37.0", "kube-apiserver"},
-		{"v1.36.3", "v1.34.0", "kube-apiserver"},
+		{"v1.37.2", "v3.7.0", "v1.14.6", "v1.9.1", "v1.37.0", "v2.2.0", "v1.5.2", "v1.14.6"},
+		{"v1.36.3", "v3.6.8", "v1.14.2", "v1.9.1", "v1.36.0", "v2.2.0", "v1.5.2", "v1.14.2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kube, func(t *testing.T) {
@@ -484,30 +487,37 @@ func TestManifestFor(t *testing.T) {
 					t.Errorf("ldflags lack %s", want)
 				}
 			}
-			if c, _ := m.Component(CompCrictl); c.Version != tt.crictl {
-				t.Errorf("crictl %s, want %s", c.Version, tt.crictl)
-			}
-			for _, name := range []string{CompEtcd, CompContainerd, CompRunc, CompCNI, CompCoreDNS, CompPauseImage, CompCoreDNSImage, CompTestAppImage} {
-				if _, ok := m.Component(name); !ok {
-					t.Errorf("manifest lacks %s", name)
-				}
-			}
-			b := &Builder{Store: &Store{Arch: "amd64"}}
-			if got := b.missingChecksum(k); !strings.Contains(got, tt.releaseErr) {
-				t.Errorf("missing checksum %q, want %q", got, tt.releaseErr)
-			}
+			got := map[string]string{}
 			for _, c := range m.Components {
-				for _, d := range c.Release {
-					for arch, s := range d.SHA256 {
-						if len(s) != 64 {
-							t.Errorf("%s %s: sha256 %q is not 64 hex digits", c.Name, arch, s)
-						}
-					}
+				got[c.Name] = c.Version
+			}
+			want := map[string]string{
+				CompKubernetes: tt.kube, CompEtcd: tt.etcd, CompCoreDNS: tt.coredns, CompCNI: tt.cni,
+				CompCrictl: tt.crictl, CompContainerd: tt.containerd, CompRunc: tt.runc,
+				CompPauseImage: "3.10", CompCoreDNSImage: tt.corednsImageV, CompTestAppImage: "1.0",
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("versions\n got %v\nwant %v", got, want)
+			}
+			// Every release file can be verified: by a pin or a published sum.
+			b := &Builder{Store: &Store{Arch: "amd64"}}
+			for _, c := range m.Components {
+				if u := b.missingChecksum(&c); u != "" {
+					t.Errorf("%s: %s has neither a pin nor a published checksum", c.Name, u)
 				}
+			}
+			// Version checks follow the version table.
+			etcd, _ := m.Component(CompEtcd)
+			if w := "etcd Version: " + strings.TrimPrefix(tt.etcd, "v"); etcd.Files[0].VersionWant != w {
+				t.Errorf("etcd version check %q, want %q", etcd.Files[0].VersionWant, w)
+			}
+			cd, _ := m.Component(CompCoreDNS)
+			if w := "CoreDNS-" + strings.TrimPrefix(tt.coredns, "v"); cd.Files[0].VersionWant != w {
+				t.Errorf("coredns version check %q, want %q", cd.Files[0].VersionWant, w)
 			}
 		})
 	}
-	if _, err := ManifestFor("v1.20.0"); err == nil || !strings.Contains(err.Error(), "v1.36.3, v1.37.2") {
+	if _, err := ManifestFor("v1.20.0"); err == nil || err.Error() != "kubernetesVersion v1.20.0 has no pinned artifacts; use one of v1.36.3, v1.37.2" {
 		t.Errorf("unknown version: %v", err)
 	}
 }
@@ -559,7 +569,7 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ResolveManifest(m); err == nil || !strings.Contains(err.Error(), "artifact etcd v3.6.5 not built; run: hardway artifacts build") {
+	if _, err := s.ResolveManifest(m); err == nil || !strings.Contains(err.Error(), "artifact etcd v3.7.0 not built; run: hardway artifacts build") {
 		t.Fatalf("err = %v", err)
 	}
 	// Fill every entry with placeholder files.
@@ -675,7 +685,7 @@ func TestSourceBuildCommands(t *testing.T) {
 		{CompRunc, true, []string{"CGO_ENABLED=1", "seccomp", "-extldflags -static"}, ""},
 		{CompRunc, false, nil, "apt-get install libseccomp-dev"},
 		{CompContainerd, true, []string{"CGO_ENABLED=0", "github.com/containerd/containerd/v2/version.Version=v2.2.0", "./cmd/ctr"}, ""},
-		{CompCNI, true, []string{"install", "GOBIN=", "plugins/main/bridge@v1.9.0", "buildversion.BuildVersion=v1.9.0"}, ""},
+		{CompCNI, true, []string{"install", "GOBIN=", "plugins/main/bridge@v1.9.1", "buildversion.BuildVersion=v1.9.1"}, ""},
 		{CompCrictl, true, []string{"sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0", "version.Version=v1.37.0"}, ""},
 	}
 	for _, tt := range tests {
