@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -278,68 +276,6 @@ func tgz(t *testing.T, files map[string]string) []byte {
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
-func TestReleaseDownload(t *testing.T) {
-	good := tgz(t, map[string]string{"tool-" + runtime.GOARCH + "/tool": "release tool"})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/tool-" + runtime.GOARCH + ".tgz":
-			w.Write(good)
-		case "/tampered-" + runtime.GOARCH + ".tgz":
-			w.Write(append([]byte{}, good[:len(good)-1]...))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-
-	tests := []struct {
-		name    string
-		path    string
-		sha     string
-		wantErr string
-	}{
-		{"verified", "/tool-{arch}.tgz", sum(good), ""},
-		{"checksum mismatch", "/tampered-{arch}.tgz", sum(good), "checksum mismatch for tampered-" + runtime.GOARCH + ".tgz"},
-		{"not found", "/missing-{arch}.tgz", sum(good), "HTTP 404"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3"}}
-			b := newTestBuilder(t, run)
-			c := testComponent(srv.URL+tt.path, map[string]string{runtime.GOARCH: tt.sha})
-			got := progressRecorder(b)
-			_, err := b.Build(context.Background(), &Manifest{Components: []Component{c}}, Option{Source: SourceRelease})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				var ce *ChecksumError
-				if errors.As(err, &ce) && (ce.Expected != sum(good) || ce.Got == ce.Expected || !strings.Contains(err.Error(), ce.Got)) {
-					t.Errorf("checksum error does not name expected and got: %v", err)
-				}
-				if _, ok := b.Store.Find("tool", "v1.2.3"); ok {
-					t.Error("a failed download left a cache entry")
-				}
-				assertNoStaging(t, b.Store)
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, ok := b.Store.Get("tool", "v1.2.3", SourceRelease)
-			if !ok || (*got)[0].Status != "downloaded" {
-				t.Fatalf("no release entry (progress %+v)", *got)
-			}
-			if b, _ := os.ReadFile(filepath.Join(e.Dir, "tool")); string(b) != "release tool" {
-				t.Errorf("extracted %q", b)
-			}
-			if run.goCalls() != 0 {
-				t.Error("release download ran the go tool")
-			}
-		})
-	}
-}
-
 // closedURL is a loopback address nothing listens on.
 func closedURL(t *testing.T) string {
 	t.Helper()
@@ -350,45 +286,6 @@ func closedURL(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "http://" + addr
-}
-
-func TestAutoChoosesSource(t *testing.T) {
-	archive := tgz(t, map[string]string{"tool-" + runtime.GOARCH + "/tool": "release tool"})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(archive) }))
-	defer srv.Close()
-	// A host that accepts connections but never answers: the probe must give
-	// up after ProbeTimeout rather than hang.
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
-	defer hang.Close()
-
-	tests := []struct {
-		name string
-		url  string
-		sha  map[string]string
-		want Source
-	}{
-		{"release host answers", srv.URL + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceRelease},
-		{"release host unreachable", closedURL(t) + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceBuild},
-		{"release host silent", hang.URL + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceBuild},
-		{"no pinned checksum", srv.URL + "/t.tgz", nil, SourceBuild},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3"}}
-			b := newTestBuilder(t, run)
-			got := progressRecorder(b)
-			start := time.Now()
-			if _, err := b.Build(context.Background(), &Manifest{Components: []Component{testComponent(tt.url, tt.sha)}}, Option{Source: SourceAuto}); err != nil {
-				t.Fatal(err)
-			}
-			if (*got)[0].Source != tt.want {
-				t.Errorf("auto chose %s, want %s", (*got)[0].Source, tt.want)
-			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("auto took %s", d)
-			}
-		})
-	}
 }
 
 func TestDirSource(t *testing.T) {
