@@ -101,7 +101,7 @@ func (b *Builder) expectedSHA256(ctx context.Context, c *Component, d Download) 
 		return "", Vouch{}, unavailable("no pinned or published checksum for %s (%s %s) on %s; use --source source", file, c.Name, c.Version, b.Store.Arch)
 	}
 	u := b.expand(d.Sum.URL)
-	body, err := b.fetchSumFile(ctx, file, u)
+	body, err := b.fetchSumFile(ctx, file+" ("+c.Name+" "+c.Version+")", u)
 	if err != nil {
 		return "", Vouch{}, err
 	}
@@ -112,8 +112,9 @@ func (b *Builder) expectedSHA256(ctx context.Context, c *Component, d Download) 
 	return sum, Vouch{URL: u}, nil
 }
 
-// fetchSumFile gets a checksum file, bounded in time and size.
-func (b *Builder) fetchSumFile(ctx context.Context, file, u string) ([]byte, error) {
+// fetchSumFile gets the checksum file u for what (a file and its component,
+// for messages), bounded in time and size.
+func (b *Builder) fetchSumFile(ctx context.Context, what, u string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, sumFetchTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -122,18 +123,18 @@ func (b *Builder) fetchSumFile(ctx context.Context, file, u string) ([]byte, err
 	}
 	resp, err := b.httpClient().Do(req)
 	if err != nil {
-		return nil, unavailable("cannot fetch the published checksum for %s at %s: %v; check the network or use --source source", file, u, unwrapURLError(err))
+		return nil, unavailable("cannot fetch the published checksum for %s at %s: %v; check the network or use --source source", what, u, unwrapURLError(err))
 	}
 	defer resp.Body.Close()
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, unavailable("no published checksum for %s at %s; use --source source", file, u)
+		return nil, unavailable("no published checksum for %s at %s; use --source source", what, u)
 	case resp.StatusCode != http.StatusOK:
-		return nil, unavailable("fetching the published checksum for %s at %s: HTTP %s; retry or use --source source", file, u, resp.Status)
+		return nil, unavailable("fetching the published checksum for %s at %s: HTTP %s; retry or use --source source", what, u, resp.Status)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxSumFileSize+1))
 	if err != nil {
-		return nil, unavailable("reading the published checksum for %s at %s: %v; retry or use --source source", file, u, err)
+		return nil, unavailable("reading the published checksum for %s at %s: %v; retry or use --source source", what, u, err)
 	}
 	if len(body) > maxSumFileSize {
 		return nil, unavailable("published checksum file %s is larger than %d KiB, so it is not one; use --source source", u, maxSumFileSize>>10)
