@@ -10,8 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -163,8 +161,9 @@ func TestExplicitSourceIgnoresOtherSourcesEntry(t *testing.T) {
 	// A source build must not satisfy --source release: it should try (and
 	// here fail for want of a checksum), not silently reuse.
 	_, err := b.Build(context.Background(), m, Option{Source: SourceRelease})
-	if err == nil || !strings.Contains(err.Error(), "no pinned checksum for tool v1.2.3") {
-		t.Fatalf("err = %v, want no pinned checksum", err)
+	want := "no pinned or published checksum for t.tgz (tool v1.2.3) on " + runtime.GOARCH + "; use --source source"
+	if err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
 	}
 	// auto takes whatever is cached.
 	got := progressRecorder(b)
@@ -277,68 +276,6 @@ func tgz(t *testing.T, files map[string]string) []byte {
 
 func sum(b []byte) string { h := sha256.Sum256(b); return hex.EncodeToString(h[:]) }
 
-func TestReleaseDownload(t *testing.T) {
-	good := tgz(t, map[string]string{"tool-" + runtime.GOARCH + "/tool": "release tool"})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.URL.Path {
-		case "/tool-" + runtime.GOARCH + ".tgz":
-			w.Write(good)
-		case "/tampered-" + runtime.GOARCH + ".tgz":
-			w.Write(append([]byte{}, good[:len(good)-1]...))
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-
-	tests := []struct {
-		name    string
-		path    string
-		sha     string
-		wantErr string
-	}{
-		{"verified", "/tool-{arch}.tgz", sum(good), ""},
-		{"checksum mismatch", "/tampered-{arch}.tgz", sum(good), "checksum mismatch for tampered-" + runtime.GOARCH + ".tgz"},
-		{"not found", "/missing-{arch}.tgz", sum(good), "HTTP 404"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3"}}
-			b := newTestBuilder(t, run)
-			c := testComponent(srv.URL+tt.path, map[string]string{runtime.GOARCH: tt.sha})
-			got := progressRecorder(b)
-			_, err := b.Build(context.Background(), &Manifest{Components: []Component{c}}, Option{Source: SourceRelease})
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want %q", err, tt.wantErr)
-				}
-				var ce *ChecksumError
-				if errors.As(err, &ce) && (ce.Expected != sum(good) || ce.Got == ce.Expected || !strings.Contains(err.Error(), ce.Got)) {
-					t.Errorf("checksum error does not name expected and got: %v", err)
-				}
-				if _, ok := b.Store.Find("tool", "v1.2.3"); ok {
-					t.Error("a failed download left a cache entry")
-				}
-				assertNoStaging(t, b.Store)
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, ok := b.Store.Get("tool", "v1.2.3", SourceRelease)
-			if !ok || (*got)[0].Status != "downloaded" {
-				t.Fatalf("no release entry (progress %+v)", *got)
-			}
-			if b, _ := os.ReadFile(filepath.Join(e.Dir, "tool")); string(b) != "release tool" {
-				t.Errorf("extracted %q", b)
-			}
-			if run.goCalls() != 0 {
-				t.Error("release download ran the go tool")
-			}
-		})
-	}
-}
-
 // closedURL is a loopback address nothing listens on.
 func closedURL(t *testing.T) string {
 	t.Helper()
@@ -349,45 +286,6 @@ func closedURL(t *testing.T) string {
 	addr := l.Addr().String()
 	l.Close()
 	return "http://" + addr
-}
-
-func TestAutoChoosesSource(t *testing.T) {
-	archive := tgz(t, map[string]string{"tool-" + runtime.GOARCH + "/tool": "release tool"})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(archive) }))
-	defer srv.Close()
-	// A host that accepts connections but never answers: the probe must give
-	// up after ProbeTimeout rather than hang.
-	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
-	defer hang.Close()
-
-	tests := []struct {
-		name string
-		url  string
-		sha  map[string]string
-		want Source
-	}{
-		{"release host answers", srv.URL + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceRelease},
-		{"release host unreachable", closedURL(t) + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceBuild},
-		{"release host silent", hang.URL + "/t.tgz", map[string]string{runtime.GOARCH: sum(archive)}, SourceBuild},
-		{"no pinned checksum", srv.URL + "/t.tgz", nil, SourceBuild},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			run := &fakeRunner{versions: map[string]string{"tool": "tool v1.2.3"}}
-			b := newTestBuilder(t, run)
-			got := progressRecorder(b)
-			start := time.Now()
-			if _, err := b.Build(context.Background(), &Manifest{Components: []Component{testComponent(tt.url, tt.sha)}}, Option{Source: SourceAuto}); err != nil {
-				t.Fatal(err)
-			}
-			if (*got)[0].Source != tt.want {
-				t.Errorf("auto chose %s, want %s", (*got)[0].Source, tt.want)
-			}
-			if d := time.Since(start); d > 5*time.Second {
-				t.Errorf("auto took %s", d)
-			}
-		})
-	}
 }
 
 func TestDirSource(t *testing.T) {
@@ -455,13 +353,15 @@ func TestParseSource(t *testing.T) {
 }
 
 func TestManifestFor(t *testing.T) {
+	// The versions upstream validates for each Kubernetes release (see
+	// kubeReleases for where each one is read).
 	tests := []struct {
-		kube       string
-		crictl     string
-		releaseErr string // the kubernetes component's missing checksum, "" if complete
+		kube                            string
+		etcd, coredns, cni, crictl      string
+		containerd, runc, corednsImageV string
 	}{
-		{"v1.37.2", "v1.37.0", "kube-apiserver"},
-		{"v1.36.3", "v1.34.0", "kube-apiserver"},
+		{"v1.37.2", "v3.7.0", "v1.14.6", "v1.9.1", "v1.37.0", "v2.2.0", "v1.5.2", "v1.14.6"},
+		{"v1.36.3", "v3.6.8", "v1.14.2", "v1.9.1", "v1.36.0", "v2.2.0", "v1.5.2", "v1.14.2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kube, func(t *testing.T) {
@@ -484,30 +384,37 @@ func TestManifestFor(t *testing.T) {
 					t.Errorf("ldflags lack %s", want)
 				}
 			}
-			if c, _ := m.Component(CompCrictl); c.Version != tt.crictl {
-				t.Errorf("crictl %s, want %s", c.Version, tt.crictl)
-			}
-			for _, name := range []string{CompEtcd, CompContainerd, CompRunc, CompCNI, CompCoreDNS, CompPauseImage, CompCoreDNSImage, CompTestAppImage} {
-				if _, ok := m.Component(name); !ok {
-					t.Errorf("manifest lacks %s", name)
-				}
-			}
-			b := &Builder{Store: &Store{Arch: "amd64"}}
-			if got := b.missingChecksum(k); !strings.Contains(got, tt.releaseErr) {
-				t.Errorf("missing checksum %q, want %q", got, tt.releaseErr)
-			}
+			got := map[string]string{}
 			for _, c := range m.Components {
-				for _, d := range c.Release {
-					for arch, s := range d.SHA256 {
-						if len(s) != 64 {
-							t.Errorf("%s %s: sha256 %q is not 64 hex digits", c.Name, arch, s)
-						}
-					}
+				got[c.Name] = c.Version
+			}
+			want := map[string]string{
+				CompKubernetes: tt.kube, CompEtcd: tt.etcd, CompCoreDNS: tt.coredns, CompCNI: tt.cni,
+				CompCrictl: tt.crictl, CompContainerd: tt.containerd, CompRunc: tt.runc,
+				CompPauseImage: "3.10", CompCoreDNSImage: tt.corednsImageV, CompTestAppImage: "1.0",
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("versions\n got %v\nwant %v", got, want)
+			}
+			// Every release file can be verified: by a pin or a published sum.
+			b := &Builder{Store: &Store{Arch: "amd64"}}
+			for _, c := range m.Components {
+				if u := b.missingChecksum(&c); u != "" {
+					t.Errorf("%s: %s has neither a pin nor a published checksum", c.Name, u)
 				}
+			}
+			// Version checks follow the version table.
+			etcd, _ := m.Component(CompEtcd)
+			if w := "etcd Version: " + strings.TrimPrefix(tt.etcd, "v"); etcd.Files[0].VersionWant != w {
+				t.Errorf("etcd version check %q, want %q", etcd.Files[0].VersionWant, w)
+			}
+			cd, _ := m.Component(CompCoreDNS)
+			if w := "CoreDNS-" + strings.TrimPrefix(tt.coredns, "v"); cd.Files[0].VersionWant != w {
+				t.Errorf("coredns version check %q, want %q", cd.Files[0].VersionWant, w)
 			}
 		})
 	}
-	if _, err := ManifestFor("v1.20.0"); err == nil || !strings.Contains(err.Error(), "v1.36.3, v1.37.2") {
+	if _, err := ManifestFor("v1.20.0"); err == nil || err.Error() != "kubernetesVersion v1.20.0 has no pinned artifacts; use one of v1.36.3, v1.37.2" {
 		t.Errorf("unknown version: %v", err)
 	}
 }
@@ -559,7 +466,7 @@ func TestResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.ResolveManifest(m); err == nil || !strings.Contains(err.Error(), "artifact etcd v3.6.5 not built; run: hardway artifacts build") {
+	if _, err := s.ResolveManifest(m); err == nil || !strings.Contains(err.Error(), "artifact etcd v3.7.0 not built; run: hardway artifacts build") {
 		t.Fatalf("err = %v", err)
 	}
 	// Fill every entry with placeholder files.
@@ -675,7 +582,7 @@ func TestSourceBuildCommands(t *testing.T) {
 		{CompRunc, true, []string{"CGO_ENABLED=1", "seccomp", "-extldflags -static"}, ""},
 		{CompRunc, false, nil, "apt-get install libseccomp-dev"},
 		{CompContainerd, true, []string{"CGO_ENABLED=0", "github.com/containerd/containerd/v2/version.Version=v2.2.0", "./cmd/ctr"}, ""},
-		{CompCNI, true, []string{"install", "GOBIN=", "plugins/main/bridge@v1.9.0", "buildversion.BuildVersion=v1.9.0"}, ""},
+		{CompCNI, true, []string{"install", "GOBIN=", "plugins/main/bridge@v1.9.1", "buildversion.BuildVersion=v1.9.1"}, ""},
 		{CompCrictl, true, []string{"sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0", "version.Version=v1.37.0"}, ""},
 	}
 	for _, tt := range tests {

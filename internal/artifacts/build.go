@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -118,6 +119,14 @@ func (b *Builder) Build(ctx context.Context, m *Manifest, opt Option) ([]*Entry,
 		}
 		src := b.choose(ctx, c, opt, reach)
 		e, status, err := b.obtain(ctx, m, c, src, opt.Dir)
+		if err != nil && opt.Source == SourceAuto && src == SourceRelease && IsUnavailable(err) {
+			// auto promised a working cluster, not a download: a release
+			// that cannot be verified or fetched is built instead. A
+			// checksum mismatch is not "unavailable" and still fails.
+			b.log().Logf(0, "%s %s: release download not usable (%v): building from source instead", c.Name, c.Version, err)
+			src = SourceBuild
+			e, status, err = b.obtain(ctx, m, c, src, opt.Dir)
+		}
 		if err != nil {
 			return out, err
 		}
@@ -143,8 +152,9 @@ func (b *Builder) progress(p Progress) {
 	}
 }
 
-// choose resolves auto for one component: the release when it has pinned
-// checksums for this arch and its host answers; otherwise a source build.
+// choose resolves auto for one component: the release when every file has a
+// pinned or published checksum for this arch and every host it comes from
+// answers; otherwise a source build.
 func (b *Builder) choose(ctx context.Context, c *Component, opt Option, reach map[string]bool) Source {
 	if c.Image != "" {
 		return SourceBuild
@@ -152,28 +162,39 @@ func (b *Builder) choose(ctx context.Context, c *Component, opt Option, reach ma
 	if opt.Source != SourceAuto {
 		return opt.Source
 	}
-	if len(c.Release) == 0 || b.missingChecksum(c) != "" {
-		b.log().Logf(1, "%s %s: no pinned release checksum, building from source", c.Name, c.Version)
+	if len(c.Release) == 0 {
+		b.log().Logf(1, "%s %s: no release form, building from source", c.Name, c.Version)
+		return SourceBuild
+	}
+	if u := b.missingChecksum(c); u != "" {
+		b.log().Logf(1, "%s %s: no pinned or published checksum for %s, building from source", c.Name, c.Version, path.Base(u))
 		return SourceBuild
 	}
 	for _, d := range c.Release {
-		u, err := url.Parse(d.URL)
-		if err != nil {
-			return SourceBuild
-		}
-		host := u.Scheme + "://" + u.Host
-		ok, seen := reach[host]
-		if !seen {
-			ok = b.probe(ctx, host)
-			reach[host] = ok
-			if ok {
-				b.log().Logf(0, "release host %s answers: downloading releases from it", host)
-			} else {
-				b.log().Logf(0, "release host %s does not answer within %s: building from source instead", host, b.probeTimeout())
+		for _, raw := range []string{d.URL, d.Sum.URL} {
+			if raw == "" {
+				continue
 			}
-		}
-		if !ok {
-			return SourceBuild
+			u, err := url.Parse(b.expand(raw))
+			if err != nil {
+				b.log().Logf(0, "%s %s: release URL %s unreadable (%v): building from source instead", c.Name, c.Version, raw, err)
+				return SourceBuild
+			}
+			host := u.Scheme + "://" + u.Host
+			ok, seen := reach[host]
+			if !seen {
+				err := b.probe(ctx, host)
+				ok = err == nil
+				reach[host] = ok
+				if ok {
+					b.log().Logf(0, "release host %s answers: downloading releases from it", host)
+				} else {
+					b.log().Logf(0, "release host %s did not answer within %s (%v): building from source instead", host, b.probeTimeout(), err)
+				}
+			}
+			if !ok {
+				return SourceBuild
+			}
 		}
 	}
 	return SourceRelease
@@ -186,27 +207,31 @@ func (b *Builder) probeTimeout() time.Duration {
 	return 3 * time.Second
 }
 
-// probe is a HEAD request that only has to get any HTTP answer in time.
-func (b *Builder) probe(ctx context.Context, host string) bool {
+// probe is a HEAD request that only has to get any HTTP answer (even an
+// error status) within the probe timeout; it says why not otherwise.
+func (b *Builder) probe(ctx context.Context, host string) error {
 	ctx, cancel := context.WithTimeout(ctx, b.probeTimeout())
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, host+"/", nil)
 	if err != nil {
-		return false
+		return err
 	}
 	resp, err := b.httpClient().Do(req)
 	if err != nil {
-		return false
+		if ctx.Err() != nil {
+			return errors.New("no answer")
+		}
+		return unwrapURLError(err)
 	}
 	resp.Body.Close()
-	return true
+	return nil
 }
 
-// missingChecksum names the first download without a pinned SHA-256 for the
-// store's arch, or "".
+// missingChecksum names the first download with neither a pinned SHA-256
+// for the store's arch nor a published checksum file, or "".
 func (b *Builder) missingChecksum(c *Component) string {
 	for _, d := range c.Release {
-		if d.SHA256[b.Store.Arch] == "" {
+		if d.SHA256[b.Store.Arch] == "" && d.Sum.URL == "" {
 			return b.expand(d.URL)
 		}
 	}
@@ -237,7 +262,7 @@ func (b *Builder) obtain(ctx context.Context, m *Manifest, c *Component, src Sou
 			break
 		}
 		b.log().Logf(0, "downloading %s %s…", c.Name, c.Version)
-		origin, err = b.download(ctx, c, st.Dir)
+		origin, st.Verified, err = b.download(ctx, c, st.Dir)
 		status = "downloaded"
 	case SourceDir:
 		if c.Image != "" {

@@ -72,6 +72,23 @@ type Entry struct {
 	Took time.Duration
 	// Origin says what exactly it came from (a URL, a module@version, a dir).
 	Origin string
+	// Verified lists, for release downloads, each downloaded file, the
+	// SHA-256 it matched and who vouched for that value. Empty for other
+	// sources, and for release entries cached before hardway recorded it.
+	Verified []Verified
+}
+
+// VouchFor says who vouched for the download a file of the entry came out
+// of; false when the entry records none (not a release download).
+func (e *Entry) VouchFor(file string) (Vouch, bool) {
+	for _, v := range e.Verified {
+		for _, f := range v.Files {
+			if f == file {
+				return v.By, true
+			}
+		}
+	}
+	return Vouch{}, false
 }
 
 // EntryFile is one file of an entry.
@@ -90,6 +107,7 @@ type marker struct {
 	Created   time.Time     `json:"created"`
 	Took      time.Duration `json:"took"`
 	Origin    string        `json:"origin,omitempty"`
+	Verified  []Verified    `json:"verified,omitempty"`
 }
 
 func (s *Store) artifactsDir() string { return filepath.Join(s.Root, "artifacts") }
@@ -116,7 +134,7 @@ func (s *Store) Get(component, version string, src Source) (*Entry, bool) {
 		}
 	}
 	return &Entry{Component: m.Component, Version: m.Version, Source: m.Source, Arch: m.Arch, Dir: dir,
-		Files: m.Files, Created: m.Created, Took: m.Took, Origin: m.Origin}, true
+		Files: m.Files, Created: m.Created, Took: m.Took, Origin: m.Origin, Verified: m.Verified}, true
 }
 
 // Find returns a complete entry for component and version from any source,
@@ -130,11 +148,14 @@ func (s *Store) Find(component, version string) (*Entry, bool) {
 	return nil, false
 }
 
-// Stage is a staging directory for a new entry. Fill Dir, then Commit; any
-// other outcome (error, crash, Ctrl-C) leaves no entry behind.
+// Stage is a staging directory for a new entry. Fill Dir (and Verified, for
+// a release download), then Commit; any other outcome (error, crash, Ctrl-C)
+// leaves no entry behind.
 type Stage struct {
-	s         *Store
-	Dir       string
+	s   *Store
+	Dir string
+	// Verified is recorded in the entry's marker at Commit.
+	Verified  []Verified
 	component string
 	version   string
 	src       Source
@@ -172,7 +193,7 @@ func (st *Stage) Commit(files []string, took time.Duration, origin string) (*Ent
 		return nil, errors.New("internal error: stage already committed or aborted")
 	}
 	m := marker{Component: st.component, Version: st.version, Source: st.src, Arch: st.s.Arch,
-		Created: time.Now().UTC(), Took: took, Origin: origin}
+		Created: time.Now().UTC(), Took: took, Origin: origin, Verified: st.Verified}
 	for _, name := range files {
 		sum, size, err := fileSHA256(filepath.Join(st.Dir, name))
 		if err != nil {

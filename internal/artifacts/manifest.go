@@ -3,7 +3,8 @@
 //
 // Each component can come from three places: built from source with the local
 // Go toolchain (works with nothing but the Go module proxy), downloaded from
-// the official release (verified against a SHA-256 pinned here), or copied
+// the official release (verified against a SHA-256 pinned here or, without a
+// pin, the checksum the project publishes next to the release), or copied
 // from a directory of the user's own binaries (verified by asking each binary
 // its version).
 package artifacts
@@ -109,11 +110,17 @@ type SourceRecipe struct {
 	StaticCGO bool
 }
 
-// Download is one official release file.
+// Download is one official release file and what vouches for its SHA-256.
 type Download struct {
 	// URL may contain {arch}.
 	URL string
-	// SHA256 per arch (hex); a missing arch means no pinned checksum.
+	// Sum is the checksum file the project publishes next to the release.
+	// It is used when hardway pins no SHA-256 for the arch.
+	Sum PublishedSum
+	// SHA256 per arch (hex), pinned in hardway's manifest (pins.go). A pin
+	// wins: the published sum is then not consulted at all, so a pin that
+	// disagrees with it decides (and a download that matches only the
+	// published sum fails, naming the pin).
 	SHA256 map[string]string
 	// Members maps a path inside a .tar.gz to the file name in the entry;
 	// nil means the download is itself the single file named As.
@@ -158,45 +165,57 @@ const (
 	CompTestAppImage = "image-testapp"
 )
 
-// kubeRelease holds what differs between Kubernetes versions.
+// kubeRelease is one row of the version table: a Kubernetes release and the
+// version of every other component that goes with it.
 type kubeRelease struct {
 	version string
 	// gitCommit of the tag; empty when not known here (the module proxy does
 	// not say). Stamped anyway so versions do not show "$Format:%H$".
 	gitCommit string
-	crictl    string
-	// sha256 of dl.k8s.io/<v>/bin/linux/<arch>/<binary>, by binary then arch.
-	sha map[string]map[string]string
+	// What upstream validates for this release (see kubeReleases).
+	etcd, coredns, cni, crictl string
+	// Kubernetes names no versions for these; they are hardway's choice.
+	containerd, runc string
 }
 
-// kubeReleases is a function, not a package variable, so nothing global can be
-// changed by a caller.
+// kubeReleases is the version table: everything that differs between
+// Kubernetes versions is here and nowhere else. It is a function, not a
+// package variable, so nothing global can be changed by a caller.
+//
+// Where the versions come from (read in the k8s.io/kubernetes module of each
+// tag, `go mod download -json k8s.io/kubernetes@vX`):
+//   - etcd: cmd/kubeadm/app/constants/constants.go, DefaultEtcdVersion
+//     (v1.37.2: "3.7.0-0", v1.36.3: "3.6.8-0"); build/dependencies.yaml agrees.
+//   - coredns: the same file's CoreDNSVersion (v1.37.2: v1.14.6, v1.36.3:
+//     v1.14.2).
+//   - cni: build/dependencies.yaml "cni" (1.9.1 for both).
+//   - crictl: matched to the Kubernetes minor, as cri-tools versions itself
+//     (crictl vX.Y is the one tested against Kubernetes vX.Y).
+//     build/dependencies.yaml names an older one (1.36.0 for v1.37.2, 1.35.0
+//     for v1.36.3), and cri-tools v1.35.0 is not served by the Go module proxy
+//     (403), so it could not be built from source here anyway.
+//
+// Every version is served by the Go module proxy and builds with the recipes
+// below (checked with `hardway artifacts build --source source`).
 func kubeReleases() map[string]kubeRelease {
 	return map[string]kubeRelease{
 		"v1.37.2": {
-			version: "v1.37.2",
-			crictl:  "v1.37.0",
-			// No published checksums found for v1.37.2 binaries (kubespray's
-			// checksums.yml stops at v1.36.4): release download refuses.
-			sha: nil,
+			version:    "v1.37.2",
+			etcd:       "v3.7.0",
+			coredns:    "v1.14.6",
+			cni:        "v1.9.1",
+			crictl:     "v1.37.0",
+			containerd: "v2.2.0",
+			runc:       "v1.5.2",
 		},
 		"v1.36.3": {
-			version: "v1.36.3",
-			crictl:  "v1.34.0",
-			// From kubespray roles/kubespray_defaults/vars/main/checksums.yml.
-			// Only kubelet and kubectl are listed there; the control-plane
-			// binaries have no pinned value, so the release form of the
-			// component refuses rather than trusting an unverified file.
-			sha: map[string]map[string]string{
-				"kubelet": {
-					"amd64": "46707a53209f826ad0f0d62371ac69cd00e78fd9a8176cf5f6f87f18f7f8b718",
-					"arm64": "57205a5daf5883873d87b4914e1e00bdd7707acd075714788cfb0fc1f60bc414",
-				},
-				"kubectl": {
-					"amd64": "ebbd080e7c2e275093b55915722043257eb24004363e20acb3c4d71919f88336",
-					"arm64": "3d86f24401c41ae5a46ac50eef8865fe891d3647d324a0836f6c63757a126e62",
-				},
-			},
+			version:    "v1.36.3",
+			etcd:       "v3.6.8",
+			coredns:    "v1.14.2",
+			cni:        "v1.9.1",
+			crictl:     "v1.36.0",
+			containerd: "v2.2.0",
+			runc:       "v1.5.2",
 		},
 	}
 }
@@ -206,15 +225,6 @@ func kubeBinaryNames() []string {
 	return []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"}
 }
 
-// Pinned versions of everything that is not Kubernetes itself.
-const (
-	EtcdVersion       = "v3.6.5"
-	ContainerdVersion = "v2.2.0"
-	RuncVersion       = "v1.5.2"
-	CNIVersion        = "v1.9.0"
-	CoreDNSVersion    = "v1.12.4"
-)
-
 // ManifestFor returns the pinned manifest for a Kubernetes version.
 func ManifestFor(kubeVersion string) (*Manifest, error) {
 	kr, ok := kubeReleases()[kubeVersion]
@@ -223,13 +233,44 @@ func ManifestFor(kubeVersion string) (*Manifest, error) {
 	}
 	m := &Manifest{KubernetesVersion: kubeVersion}
 	m.Components = append(m.Components,
-		etcdComponent(), containerdComponent(), runcComponent(), cniComponent(),
-		crictlComponent(kr.crictl), corednsComponent(),
+		etcdComponent(kr.etcd), containerdComponent(kr.containerd), runcComponent(kr.runc), cniComponent(kr.cni),
+		crictlComponent(kr.crictl), corednsComponent(kr.coredns),
 		kubernetesComponent(kr),
-		pauseImageComponent(), corednsImageComponent(), testappImageComponent(),
+		pauseImageComponent(), corednsImageComponent(kr.coredns), testappImageComponent(),
 	)
+	pins := pinnedSHA256()
+	for i := range m.Components {
+		for j := range m.Components[i].Release {
+			d := &m.Components[i].Release[j]
+			d.SHA256 = pins[d.URL]
+		}
+	}
 	return m, nil
 }
+
+// Where each project publishes the SHA-256 of its release files, and in which
+// form, as read in its own release scripts:
+//   - Kubernetes: dl.k8s.io/release/vX/bin/linux/ARCH/BIN.sha256 holds the
+//     bare digest (kubernetes.io/docs/tasks/tools/install-kubectl-linux/
+//     checks it with `echo "$(cat kubectl.sha256)  kubectl" | sha256sum
+//     --check`).
+//   - etcd: one SHA256SUMS per release, `shasum -a 256` over every archive
+//     ("hex  etcd-vX-linux-ARCH.tar.gz" lines), uploaded to the GitHub release
+//     by scripts/release.sh (go.etcd.io/etcd/v3@v3.7.0).
+//   - containerd: ARCHIVE.sha256sum, `sha256sum ARCHIVE` (one "hex  name"
+//     line), from the Makefile's release and static-release targets
+//     (github.com/containerd/containerd/v2@v2.2.0).
+//   - runc: one runc.sha256sum per release, `sha256sum runc.ARCH...` plus the
+//     source tarball (one line per file), from script/release_build.sh
+//     (github.com/opencontainers/runc@v1.5.2).
+//   - CNI plugins: ARCHIVE.sha256, `sha256sum ARCHIVE | tee` (one "hex  name"
+//     line), from .github/workflows/release.yaml
+//     (github.com/containernetworking/plugins@v1.9.1).
+//   - crictl: ARCHIVE.sha256 holds the bare digest (`sha256sum -b | sed | awk
+//     '{print $1}'`), from hack/release.sh (sigs.k8s.io/cri-tools@v1.37.0).
+//   - CoreDNS: ARCHIVE.sha256, `sha256sum ARCHIVE` (one "hex  name" line),
+//     from .github/workflows/release.yml and Makefile.release
+//     (github.com/coredns/coredns@v1.14.6).
 
 func kubernetesComponent(kr kubeRelease) Component {
 	v := kr.version
@@ -262,10 +303,11 @@ func kubernetesComponent(kr kubeRelease) Component {
 		}
 		c.Files = append(c.Files, f)
 		c.Source.Packages = append(c.Source.Packages, "k8s.io/kubernetes/cmd/"+b)
+		u := "https://dl.k8s.io/release/" + v + "/bin/linux/{arch}/" + b
 		c.Release = append(c.Release, Download{
-			URL:    "https://dl.k8s.io/release/" + v + "/bin/linux/{arch}/" + b,
-			SHA256: kr.sha[b],
-			As:     b,
+			URL: u,
+			Sum: PublishedSum{URL: u + ".sha256", Format: SumBare},
+			As:  b,
 		})
 	}
 	return c
@@ -280,9 +322,15 @@ func kubeMajorMinor(v string) (string, string) {
 	return parts[0], parts[1]
 }
 
-func etcdComponent() Component {
-	v := EtcdVersion
+// etcdComponent builds etcd and etcdctl. Checked against etcd v3.7.0: every
+// flag etcd.service.tmpl passes is still registered in
+// server/embed/config.go or server/etcdmain/config.go (3.7 removed only the
+// v2 store flags, which hardway never used), etcdmain.Main and
+// ctlv3.MustStart still exist, and the version lines still read "etcd
+// Version: " and "etcdctl version: ".
+func etcdComponent(v string) Component {
 	bare := strings.TrimPrefix(v, "v")
+	base := "https://github.com/etcd-io/etcd/releases/download/" + v + "/"
 	return Component{
 		Name:    CompEtcd,
 		Version: v,
@@ -302,11 +350,8 @@ func etcdComponent() Component {
 			},
 		},
 		Release: []Download{{
-			URL: "https://github.com/etcd-io/etcd/releases/download/" + v + "/etcd-" + v + "-linux-{arch}.tar.gz",
-			SHA256: map[string]string{ // kubespray checksums.yml
-				"amd64": "66bad39ed920f6fc15fd74adcb8bfd38ba9a6412f8c7852d09eb11670e88cac3",
-				"arm64": "7010161787077b07de29b15b76825ceacbbcedcb77fe2e6832f509be102cab6b",
-			},
+			URL: base + "etcd-" + v + "-linux-{arch}.tar.gz",
+			Sum: PublishedSum{URL: base + "SHA256SUMS", Format: SumLines},
 			Members: map[string]string{
 				"etcd-" + v + "-linux-{arch}/etcd":    "etcd",
 				"etcd-" + v + "-linux-{arch}/etcdctl": "etcdctl",
@@ -324,8 +369,10 @@ func wrapperMain(importPath, call string, needsOS bool) string {
 	return "// Code generated by hardway to build a pinned upstream program. DO NOT EDIT.\npackage main\n\nimport (\n" + imports + ")\n\nfunc main() { " + call + " }\n"
 }
 
-func containerdComponent() Component {
-	v := ContainerdVersion
+func containerdComponent(v string) Component {
+	// The static archive: the dynamic one needs the node's glibc to match
+	// the release build host's.
+	u := "https://github.com/containerd/containerd/releases/download/" + v + "/containerd-static-" + strings.TrimPrefix(v, "v") + "-linux-{arch}.tar.gz"
 	return Component{
 		Name:    CompContainerd,
 		Version: v,
@@ -343,13 +390,8 @@ func containerdComponent() Component {
 			LDFlags:       []string{"github.com/containerd/containerd/v2/version.Version=" + v},
 		},
 		Release: []Download{{
-			// The static archive: the dynamic one needs the node's glibc to
-			// match the release build host's.
-			URL: "https://github.com/containerd/containerd/releases/download/" + v + "/containerd-static-" + strings.TrimPrefix(v, "v") + "-linux-{arch}.tar.gz",
-			SHA256: map[string]string{ // kubespray checksums.yml
-				"amd64": "2d20037947cbb0def12b8ac0c572b212284c1832bf3c921df1e58975515d1d08",
-				"arm64": "5f2a7f451231ff35d8306f874c51606fc9da1e2db56048834a23260f68a78eef",
-			},
+			URL: u,
+			Sum: PublishedSum{URL: u + ".sha256sum", Format: SumLines},
 			Members: map[string]string{
 				"bin/containerd":              "containerd",
 				"bin/containerd-shim-runc-v2": "containerd-shim-runc-v2",
@@ -359,8 +401,8 @@ func containerdComponent() Component {
 	}
 }
 
-func runcComponent() Component {
-	v := RuncVersion
+func runcComponent(v string) Component {
+	base := "https://github.com/opencontainers/runc/releases/download/" + v + "/"
 	return Component{
 		Name:    CompRunc,
 		Version: v,
@@ -380,15 +422,14 @@ func runcComponent() Component {
 			StaticCGO:    true,
 		},
 		Release: []Download{{
-			URL:    "https://github.com/opencontainers/runc/releases/download/" + v + "/runc.{arch}",
-			SHA256: nil, // no published value found for v1.5.2
-			As:     "runc",
+			URL: base + "runc.{arch}",
+			Sum: PublishedSum{URL: base + "runc.sha256sum", Format: SumLines},
+			As:  "runc",
 		}},
 	}
 }
 
-func cniComponent() Component {
-	v := CNIVersion
+func cniComponent(v string) Component {
 	c := Component{
 		Name:    CompCNI,
 		Version: v,
@@ -399,9 +440,10 @@ func cniComponent() Component {
 			LDFlags:       []string{"github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=" + v},
 		},
 	}
+	u := "https://github.com/containernetworking/plugins/releases/download/" + v + "/cni-plugins-linux-{arch}-" + v + ".tgz"
 	dl := Download{
-		URL:     "https://github.com/containernetworking/plugins/releases/download/" + v + "/cni-plugins-linux-{arch}-" + v + ".tgz",
-		SHA256:  nil, // no published value found for v1.9.0 (kubespray lists v1.9.1)
+		URL:     u,
+		Sum:     PublishedSum{URL: u + ".sha256", Format: SumLines},
 		Members: map[string]string{},
 	}
 	for _, p := range []string{"main/bridge", "ipam/host-local", "main/loopback", "meta/portmap"} {
@@ -416,13 +458,7 @@ func cniComponent() Component {
 }
 
 func crictlComponent(v string) Component {
-	sha := map[string]map[string]string{
-		// kubespray checksums.yml; v1.37.0 is not listed there.
-		"v1.34.0": {
-			"amd64": "a8ff2a3edb37a98daf3aba7c3b284fe0aa5bff24166d896ab9ef64c8913c9f51",
-			"arm64": "c31d252e203df5f4cf37f314bd3092eb79087e791631c1e607087c74b6d0423f",
-		},
-	}
+	u := "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + v + "/crictl-" + v + "-linux-{arch}.tar.gz"
 	return Component{
 		Name:    CompCrictl,
 		Version: v,
@@ -437,16 +473,16 @@ func crictlComponent(v string) Component {
 			LDFlags:       []string{"sigs.k8s.io/cri-tools/pkg/version.Version=" + v},
 		},
 		Release: []Download{{
-			URL:     "https://github.com/kubernetes-sigs/cri-tools/releases/download/" + v + "/crictl-" + v + "-linux-{arch}.tar.gz",
-			SHA256:  sha[v],
+			URL:     u,
+			Sum:     PublishedSum{URL: u + ".sha256", Format: SumBare},
 			Members: map[string]string{"crictl": "crictl"},
 		}},
 	}
 }
 
-func corednsComponent() Component {
-	v := CoreDNSVersion
+func corednsComponent(v string) Component {
 	bare := strings.TrimPrefix(v, "v")
+	u := "https://github.com/coredns/coredns/releases/download/" + v + "/coredns_" + bare + "_linux_{arch}.tgz"
 	return Component{
 		Name:    CompCoreDNS,
 		Version: v,
@@ -461,8 +497,8 @@ func corednsComponent() Component {
 			Packages:      []string{"github.com/coredns/coredns"},
 		},
 		Release: []Download{{
-			URL:     "https://github.com/coredns/coredns/releases/download/" + v + "/coredns_" + bare + "_linux_{arch}.tgz",
-			SHA256:  nil, // no published value found for v1.12.4
+			URL:     u,
+			Sum:     PublishedSum{URL: u + ".sha256", Format: SumLines},
 			Members: map[string]string{"coredns": "coredns"},
 		}},
 	}
@@ -481,10 +517,16 @@ func pauseImageComponent() Component {
 	}
 }
 
-func corednsImageComponent() Component {
+// corednsImageComponent packs the coredns binary of version v. Its cache
+// version is the binary's, so a new CoreDNS version builds a new image rather
+// than reusing one that packs the old binary. The reference stays
+// images.CoreDNS, which render and steps use for the Deployment; its tag is a
+// name only (changing it per version needs render to take the reference from
+// the bundle).
+func corednsImageComponent(v string) Component {
 	return Component{
 		Name:      CompCoreDNSImage,
-		Version:   imageTag(images.CoreDNS),
+		Version:   v,
 		Image:     images.CoreDNS,
 		Files:     []File{{Name: "coredns.tar"}},
 		Source:    &SourceRecipe{Kind: KindImage},

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"path"
 	"text/tabwriter"
 	"time"
 
@@ -22,11 +23,17 @@ and kept in a cache ($HARDWAY_CACHE, else $XDG_CACHE_HOME/hardway, else ~/.cache
 that nodes mount read-only.
 
 --source says how to obtain what is missing:
-  auto      release downloads when the release host answers within 3 s and the
-            manifest pins a checksum, else build from source (default)
+  auto      release downloads when the release host answers within 3 s, else
+            build from source (default); a release whose checksum cannot be
+            fetched is built from source too, a checksum mismatch fails
   source    build with the local Go toolchain from the Go module proxy
-  release   official release files, each checked against a pinned SHA-256
-  dir:PATH  your own binaries, each checked by asking its version`,
+  release   official release files, each checked against the SHA-256 pinned in
+            hardway's manifest or, without a pin, the checksum the project
+            publishes next to the release (fetched over HTTPS)
+  dir:PATH  your own binaries, each checked by asking its version
+
+Which of the two vouched for each downloaded file is shown when it is
+downloaded and by "hardway artifacts list", and kept in the cache entry.`,
 	}
 	cmd.AddCommand(newArtifactsBuildCmd(a), newArtifactsListCmd(a))
 	return cmd
@@ -65,12 +72,10 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 			}
 			log := a.log()
 			b := &artifacts.Builder{
-				Store: store,
-				Run:   hexec.OS{Log: log},
-				Log:   log,
-				OnProgress: func(p artifacts.Progress) {
-					fmt.Fprintf(a.out, "%-16s %-9s %-8s %-10s %s\n", p.Component, p.Version, p.Source, p.Status, roundDuration(p.Elapsed))
-				},
+				Store:      store,
+				Run:        hexec.OS{Log: log},
+				Log:        log,
+				OnProgress: func(p artifacts.Progress) { printProgress(a.out, p) },
 			}
 			if a.verbosity >= 1 {
 				b.Stream = a.errOut
@@ -86,6 +91,18 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&source, "source", "auto", "auto, source, release or dir:PATH")
 	return cmd
+}
+
+// printProgress prints one line per component and, for a download, one line
+// per downloaded file saying who vouched for its SHA-256.
+func printProgress(w io.Writer, p artifacts.Progress) {
+	fmt.Fprintf(w, "%-16s %-9s %-8s %-10s %s\n", p.Component, p.Version, p.Source, p.Status, roundDuration(p.Elapsed))
+	if p.Status != "downloaded" || p.Entry == nil {
+		return
+	}
+	for _, v := range p.Entry.Verified {
+		fmt.Fprintf(w, "%-16s %s sha256 ok (%s)\n", "", path.Base(v.URL), v.By)
+	}
 }
 
 func roundDuration(d time.Duration) time.Duration {
@@ -124,13 +141,26 @@ func newArtifactsListCmd(a *app) *cobra.Command {
 
 func printArtifacts(w io.Writer, entries []*artifacts.Entry) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tVERSION\tSOURCE\tFILE\tSIZE\tSHA256")
+	fmt.Fprintln(tw, "COMPONENT\tVERSION\tSOURCE\tFILE\tSIZE\tSHA256\tVOUCHED BY")
 	for _, e := range entries {
 		for _, f := range e.Files {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Component, e.Version, e.Source, f.Name, humanSize(f.Size), f.SHA256)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Component, e.Version, e.Source, f.Name, humanSize(f.Size), f.SHA256, vouchedBy(e, f.Name))
 		}
 	}
 	tw.Flush()
+}
+
+// vouchedBy says who vouched for a cached file: for a release download the
+// pin or the published checksum it was checked against; "-" for files built
+// here or copied from a directory (their version was checked instead).
+func vouchedBy(e *artifacts.Entry, file string) string {
+	if v, ok := e.VouchFor(file); ok {
+		return v.String()
+	}
+	if e.Source == artifacts.SourceRelease {
+		return "not recorded (cached by an older hardway)"
+	}
+	return "-"
 }
 
 func humanSize(n int64) string {

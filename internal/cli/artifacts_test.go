@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"hardway.dev/hardway/internal/artifacts"
+)
+
+func TestArtifactsOutputSaysWhoVouched(t *testing.T) {
+	etcdURL := "https://github.com/etcd-io/etcd/releases/download/v3.7.0/etcd-v3.7.0-linux-amd64.tar.gz"
+	sums := "https://github.com/etcd-io/etcd/releases/download/v3.7.0/SHA256SUMS"
+	etcd := &artifacts.Entry{Component: "etcd", Version: "v3.7.0", Source: artifacts.SourceRelease,
+		Files:    []artifacts.EntryFile{{Name: "etcd", Size: 3 << 20, SHA256: "e1"}, {Name: "etcdctl", Size: 2048, SHA256: "e2"}},
+		Verified: []artifacts.Verified{{URL: etcdURL, SHA256: "aa", By: artifacts.Vouch{URL: sums}, Files: []string{"etcd", "etcdctl"}}}}
+	kubelet := &artifacts.Entry{Component: "kubernetes", Version: "v1.36.3", Source: artifacts.SourceRelease,
+		Files:    []artifacts.EntryFile{{Name: "kubelet", Size: 10, SHA256: "k1"}},
+		Verified: []artifacts.Verified{{URL: "https://dl.k8s.io/release/v1.36.3/bin/linux/amd64/kubelet", SHA256: "bb", By: artifacts.Vouch{Pinned: true}, Files: []string{"kubelet"}}}}
+	built := &artifacts.Entry{Component: "runc", Version: "v1.5.2", Source: artifacts.SourceBuild,
+		Files: []artifacts.EntryFile{{Name: "runc", Size: 10, SHA256: "r1"}}}
+	old := &artifacts.Entry{Component: "crictl", Version: "v1.37.0", Source: artifacts.SourceRelease,
+		Files: []artifacts.EntryFile{{Name: "crictl", Size: 10, SHA256: "c1"}}}
+
+	var list bytes.Buffer
+	printArtifacts(&list, []*artifacts.Entry{old, etcd, kubelet, built})
+	wantList := `COMPONENT   VERSION  SOURCE   FILE     SIZE     SHA256  VOUCHED BY
+crictl      v1.37.0  release  crictl   10 B     c1      not recorded (cached by an older hardway)
+etcd        v3.7.0   release  etcd     3.0 MiB  e1      published checksum at ` + sums + `
+etcd        v3.7.0   release  etcdctl  2.0 KiB  e2      published checksum at ` + sums + `
+kubernetes  v1.36.3  release  kubelet  10 B     k1      pinned in hardway's manifest
+runc        v1.5.2   source   runc     10 B     r1      -
+`
+	if list.String() != wantList {
+		t.Errorf("artifacts list:\n%s\nwant:\n%s", list.String(), wantList)
+	}
+
+	tests := []struct {
+		name string
+		p    artifacts.Progress
+		want string
+	}{
+		{"downloaded: one line per download", artifacts.Progress{Component: "etcd", Version: "v3.7.0", Source: artifacts.SourceRelease, Status: "downloaded", Elapsed: 2340 * time.Millisecond, Entry: etcd},
+			"etcd             v3.7.0    release  downloaded 2.3s\n" +
+				"                 etcd-v3.7.0-linux-amd64.tar.gz sha256 ok (published checksum at " + sums + ")\n"},
+		{"downloaded against a pin", artifacts.Progress{Component: "kubernetes", Version: "v1.36.3", Source: artifacts.SourceRelease, Status: "downloaded", Elapsed: time.Second, Entry: kubelet},
+			"kubernetes       v1.36.3   release  downloaded 1s\n" +
+				"                 kubelet sha256 ok (pinned in hardway's manifest)\n"},
+		{"cached: no repeat of the vouching", artifacts.Progress{Component: "etcd", Version: "v3.7.0", Source: artifacts.SourceRelease, Status: "cached", Elapsed: time.Millisecond, Entry: etcd},
+			"etcd             v3.7.0    release  cached     1ms\n"},
+		{"built", artifacts.Progress{Component: "runc", Version: "v1.5.2", Source: artifacts.SourceBuild, Status: "built", Elapsed: 61 * time.Second, Entry: built},
+			"runc             v1.5.2    source   built      1m1s\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printProgress(&b, tt.p)
+			if b.String() != tt.want {
+				t.Errorf("got:\n%q\nwant:\n%q", b.String(), tt.want)
+			}
+		})
+	}
+}
