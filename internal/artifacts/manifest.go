@@ -504,6 +504,20 @@ func corednsComponent(v string) Component {
 	}
 }
 
+// CoreDNSImage is the reference of the CoreDNS image a cluster of
+// kubeVersion runs (no cache needed: explain and render use it too).
+func CoreDNSImage(kubeVersion string) (string, error) {
+	m, err := ManifestFor(kubeVersion)
+	if err != nil {
+		return "", err
+	}
+	c, ok := m.Component(CompCoreDNSImage)
+	if !ok {
+		return "", fmt.Errorf("the manifest of %s has no CoreDNS image (a bug in hardway)", kubeVersion)
+	}
+	return c.Image, nil
+}
+
 // imageTag is the tag part of an image reference.
 func imageTag(ref string) string { return ref[strings.LastIndex(ref, ":")+1:] }
 
@@ -517,17 +531,13 @@ func pauseImageComponent() Component {
 	}
 }
 
-// corednsImageComponent packs the coredns binary of version v. Its cache
-// version is the binary's, so a new CoreDNS version builds a new image rather
-// than reusing one that packs the old binary. The reference stays
-// images.CoreDNS, which render and steps use for the Deployment; its tag is a
-// name only (changing it per version needs render to take the reference from
-// the bundle).
+// corednsImageComponent packs the coredns binary of version v, tagged with
+// that version.
 func corednsImageComponent(v string) Component {
 	return Component{
 		Name:      CompCoreDNSImage,
 		Version:   v,
-		Image:     images.CoreDNS,
+		Image:     images.CoreDNSRef(v),
 		Files:     []File{{Name: "coredns.tar"}},
 		Source:    &SourceRecipe{Kind: KindImage},
 		DependsOn: []string{CompCoreDNS},

@@ -51,7 +51,7 @@ func TestImages(t *testing.T) {
 		wantLinks  map[string]string
 	}{
 		{"pause", Pause, PauseImage, "/pause", []string{"/pause"}, nil},
-		{"coredns", CoreDNS, CoreDNSImage, "/coredns", []string{"/coredns", "/tmp"}, nil},
+		{"coredns", CoreDNSRef("v1.14.6"), CoreDNSImage, "/coredns", []string{"/coredns", "/tmp"}, nil},
 		{"testapp", TestApp, TestAppImage, "/bin/busybox httpd -f -v -p 8080 -h /www",
 			[]string{"/bin/busybox", "/www/index.html", "/etc/passwd"},
 			map[string]string{"/bin/sh": "busybox", "/bin/nslookup": "busybox", "/bin/wget": "busybox"}},

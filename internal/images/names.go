@@ -7,8 +7,11 @@ package images
 // never try to pull (pods use imagePullPolicy: Never / IfNotPresent).
 const (
 	// Pause must equal containerd's CRI sandbox image setting.
-	Pause   = "hardway.local/pause:3.10"
-	CoreDNS = "hardway.local/coredns:v1.12.4"
+	Pause = "hardway.local/pause:3.10"
 	// TestApp serves HTTP and carries nslookup and wget for smoke tests.
 	TestApp = "hardway.local/testapp:1.0"
 )
+
+// CoreDNSRef is the reference of the CoreDNS image that packs CoreDNS
+// version v (the version differs per Kubernetes release).
+func CoreDNSRef(v string) string { return "hardway.local/coredns:" + v }

@@ -35,6 +35,9 @@ type Inputs struct {
 	// "kube-scheduler" and "kubelet-<node>".
 	Kubeconfigs      map[string][]byte
 	EncryptionConfig []byte
+	// CoreDNSImage is the image reference of the Kubernetes version's
+	// CoreDNS (artifacts.CoreDNSImage).
+	CoreDNSImage string
 }
 
 // view is what every template sees.
@@ -121,7 +124,7 @@ func (in Inputs) view(n config.Node) view {
 		EtcdServers:     strings.Join(c.EtcdEndpoints(), ","),
 		ServiceIssuer:   "https://kubernetes.default.svc." + c.Network.ClusterDomain,
 		PauseImage:      images.Pause,
-		CoreDNSImage:    images.CoreDNS,
+		CoreDNSImage:    in.CoreDNSImage,
 		KubeletClientCN: cn,
 		ControlPlanes:   c.ControlPlanes(),
 		PodRoutes:       PodRoutes(c, n),
@@ -137,6 +140,9 @@ func (in Inputs) view(n config.Node) view {
 func (in Inputs) check() error {
 	if in.Cluster == nil {
 		return errors.New("render: no cluster config given (a bug in hardway: load the config first)")
+	}
+	if in.CoreDNSImage == "" {
+		return errors.New("render: no CoreDNS image reference given (a bug in hardway)")
 	}
 	return nil
 }

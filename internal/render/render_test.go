@@ -59,6 +59,7 @@ func inputs(c *config.Cluster, f Facts) Inputs {
 	return Inputs{
 		Cluster: c, Facts: f, PKI: pki.NewSet(pairs...), Kubeconfigs: kcs,
 		EncryptionConfig: []byte(dummyPrefix + "encryption config\n"),
+		CoreDNSImage:     "hardway.local/coredns:v1.14.6",
 	}
 }
 
@@ -630,7 +631,7 @@ func TestManifests(t *testing.T) {
 	remarshal(t, objs["Deployment/coredns"], &dep)
 	remarshal(t, objs["Service/kube-dns"], &svc)
 	remarshal(t, objs["ClusterRoleBinding/hardway:kube-apiserver-kubelet-client"], &crb)
-	if dep.Spec.Replicas != 2 || dep.Spec.Template.Spec.Containers[0].Image != "hardway.local/coredns:v1.12.4" ||
+	if dep.Spec.Replicas != 2 || dep.Spec.Template.Spec.Containers[0].Image != "hardway.local/coredns:v1.14.6" ||
 		dep.Spec.Template.Spec.Containers[0].ImagePullPolicy != "IfNotPresent" {
 		t.Errorf("coredns deployment: %+v", dep)
 	}

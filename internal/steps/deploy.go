@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/node"
@@ -74,7 +75,11 @@ func (c *Cluster) Inputs() (render.Inputs, error) {
 	if err != nil {
 		return render.Inputs{}, err
 	}
-	return render.Inputs{Cluster: c.Config, Facts: c.Facts, PKI: set, Kubeconfigs: kcs, EncryptionConfig: enc}, nil
+	coredns, err := artifacts.CoreDNSImage(c.Config.KubernetesVersion)
+	if err != nil {
+		return render.Inputs{}, err
+	}
+	return render.Inputs{Cluster: c.Config, Facts: c.Facts, PKI: set, Kubeconfigs: kcs, EncryptionConfig: enc, CoreDNSImage: coredns}, nil
 }
 
 // units renders node n and returns the named units, in the order named. A

@@ -129,7 +129,11 @@ func explainDNS(c *Cluster) (string, error) {
 	section(&b, "For this cluster")
 	fmt.Fprintf(&b, "  Service kube-system/kube-dns at %s (port 53 UDP and TCP); every pod's resolv.conf names it.\n", c.Config.Network.ClusterDNS)
 	fmt.Fprintf(&b, "  Domain %s: a Service web in namespace shop is web.shop.svc.%s.\n", c.Config.Network.ClusterDomain, c.Config.Network.ClusterDomain)
-	fmt.Fprintf(&b, "  Image %s, built from source and imported on every node (never pulled).\n", images.CoreDNS)
+	in, err := c.Inputs()
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(&b, "  Image %s, built from source and imported on every node (never pulled).\n", in.CoreDNSImage)
 	coredns, err := c.manifest("coredns.yaml")
 	if err != nil {
 		return "", err

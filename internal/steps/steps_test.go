@@ -110,7 +110,7 @@ func TestEveryRenderedUnitIsDeployed(t *testing.T) {
 		if _, err := cfg.Validate(); err != nil {
 			t.Fatal(err)
 		}
-		in := render.Inputs{Cluster: cfg, PKI: dummyPKI(cfg), Kubeconfigs: dummyKubeconfigs(cfg), EncryptionConfig: []byte("enc")}
+		in := render.Inputs{Cluster: cfg, PKI: dummyPKI(cfg), Kubeconfigs: dummyKubeconfigs(cfg), EncryptionConfig: []byte("enc"), CoreDNSImage: "hardway.local/coredns:test"}
 		units, err := render.NodeUnits(in, cfg.Nodes[1])
 		if err != nil {
 			t.Fatal(err)
