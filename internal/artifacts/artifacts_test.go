@@ -361,7 +361,7 @@ func TestManifestFor(t *testing.T) {
 		containerd, runc, corednsImageV string
 	}{
 		{"v1.37.2", "v3.7.0", "v1.14.6", "v1.9.1", "v1.37.0", "v2.2.0", "v1.5.2", "v1.14.6"},
-		{"v1.36.3", "v3.6.8", "v1.14.2", "v1.9.1", "v1.36.0", "v2.2.0", "v1.5.2", "v1.14.2"},
+		{"v1.36.3", "v3.6.16", "v1.14.2", "v1.9.1", "v1.36.0", "v2.2.0", "v1.5.2", "v1.14.2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.kube, func(t *testing.T) {

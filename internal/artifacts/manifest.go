@@ -186,6 +186,10 @@ type kubeRelease struct {
 // tag, `go mod download -json k8s.io/kubernetes@vX`):
 //   - etcd: cmd/kubeadm/app/constants/constants.go, DefaultEtcdVersion
 //     (v1.37.2: "3.7.0-0", v1.36.3: "3.6.8-0"); build/dependencies.yaml agrees.
+//     Exception: v1.36.3 gets the newest 3.6 patch, v3.6.16, because etcd
+//     supports a rolling upgrade to 3.7 only from 3.6.11 or later
+//     (etcd.io/docs/v3.7/upgrades/upgrade_3_7), and hardway upgrades a
+//     v1.36.3 cluster to v1.37.2 in place.
 //   - coredns: the same file's CoreDNSVersion (v1.37.2: v1.14.6, v1.36.3:
 //     v1.14.2).
 //   - cni: build/dependencies.yaml "cni" (1.9.1 for both).
@@ -210,7 +214,7 @@ func kubeReleases() map[string]kubeRelease {
 		},
 		"v1.36.3": {
 			version:    "v1.36.3",
-			etcd:       "v3.6.8",
+			etcd:       "v3.6.16",
 			coredns:    "v1.14.2",
 			cni:        "v1.9.1",
 			crictl:     "v1.36.0",

@@ -399,9 +399,9 @@ func TestReleaseURLs(t *testing.T) {
 		}},
 		{"v1.36.3", map[string][]dl{
 			CompKubernetes: kube("v1.36.3", "kubelet", "kubectl"),
-			CompEtcd: {{gh + "etcd-io/etcd/releases/download/v3.6.8/etcd-v3.6.8-linux-amd64.tar.gz",
-				gh + "etcd-io/etcd/releases/download/v3.6.8/SHA256SUMS", SumLines, false,
-				"etcd-v3.6.8-linux-amd64/etcd=etcd etcd-v3.6.8-linux-amd64/etcdctl=etcdctl"}},
+			CompEtcd: {{gh + "etcd-io/etcd/releases/download/v3.6.16/etcd-v3.6.16-linux-amd64.tar.gz",
+				gh + "etcd-io/etcd/releases/download/v3.6.16/SHA256SUMS", SumLines, false,
+				"etcd-v3.6.16-linux-amd64/etcd=etcd etcd-v3.6.16-linux-amd64/etcdctl=etcdctl"}},
 			CompContainerd: {{gh + "containerd/containerd/releases/download/v2.2.0/containerd-static-2.2.0-linux-amd64.tar.gz",
 				gh + "containerd/containerd/releases/download/v2.2.0/containerd-static-2.2.0-linux-amd64.tar.gz.sha256sum", SumLines, true,
 				"bin/containerd-shim-runc-v2=containerd-shim-runc-v2 bin/containerd=containerd bin/ctr=ctr"}},
