@@ -475,6 +475,7 @@ func TestResolve(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		st.Image = c.Image
 		var names []string
 		for _, f := range c.Files {
 			os.WriteFile(filepath.Join(st.Dir, f.Name), []byte(f.Name), 0o755)
@@ -501,7 +502,7 @@ func TestResolve(t *testing.T) {
 	if _, ok := b.Binary("coredns"); ok {
 		t.Error("coredns binary listed for node install; it runs from its image")
 	}
-	if len(b.Binaries) != 6+2+3+1+4+1 {
+	if len(b.Binaries) != 6+3+3+1+4+1 {
 		t.Errorf("%d binaries", len(b.Binaries))
 	}
 	if len(b.Images) != 3 {
@@ -613,5 +614,37 @@ func TestSourceBuildCommands(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// An entry cached before its component gained a file does not count as
+// built: etcd entries without etcdutl are rebuilt, not used without it.
+func TestEntryHasAll(t *testing.T) {
+	c := etcdComponent("v3.7.0")
+	tests := []struct {
+		files []string
+		want  bool
+	}{
+		{[]string{"etcd", "etcdctl", "etcdutl"}, true},
+		{[]string{"etcd", "etcdctl"}, false},
+		{nil, false},
+	}
+	for _, tt := range tests {
+		e := &Entry{}
+		for _, f := range tt.files {
+			e.Files = append(e.Files, EntryFile{Name: f})
+		}
+		if got := e.hasAll(&c); got != tt.want {
+			t.Errorf("entry with %v: hasAll = %v, want %v", tt.files, got, tt.want)
+		}
+	}
+	// An image archive tagged with another reference is not the one wanted.
+	img := corednsImageComponent("v1.14.6")
+	files := []EntryFile{{Name: "coredns.tar"}}
+	if (&Entry{Files: files, Image: "hardway.local/coredns:v1.12.4"}).hasAll(&img) {
+		t.Error("an archive tagged coredns:v1.12.4 counts as coredns:v1.14.6")
+	}
+	if !(&Entry{Files: files, Image: img.Image}).hasAll(&img) {
+		t.Error("the right archive does not count")
 	}
 }

@@ -140,10 +140,19 @@ func (b *Builder) Build(ctx context.Context, m *Manifest, opt Option) ([]*Entry,
 // entry counts, so that `--source release` really gives release binaries;
 // auto takes whatever is there. Images are always built locally.
 func (b *Builder) cached(c *Component, opt Option) (*Entry, bool) {
+	var e *Entry
+	var ok bool
 	if opt.Source == SourceAuto || c.Image != "" {
-		return b.Store.Find(c.Name, c.Version)
+		e, ok = b.Store.Find(c.Name, c.Version)
+	} else {
+		e, ok = b.Store.Get(c.Name, c.Version, opt.Source)
 	}
-	return b.Store.Get(c.Name, c.Version, opt.Source)
+	// An entry made before the component gained a file (etcd gained
+	// etcdutl) is rebuilt rather than used without it.
+	if ok && !e.hasAll(c) {
+		return nil, false
+	}
+	return e, ok
 }
 
 func (b *Builder) progress(p Progress) {
@@ -248,6 +257,7 @@ func (b *Builder) obtain(ctx context.Context, m *Manifest, c *Component, src Sou
 		return nil, "", err
 	}
 	defer st.Abort()
+	st.Image = c.Image
 	start := b.now()
 	var origin, status string
 	switch src {

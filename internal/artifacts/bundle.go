@@ -65,7 +65,7 @@ func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
 	b := &Bundle{KubernetesVersion: m.KubernetesVersion, Root: s.Root}
 	for _, c := range m.Components {
 		e, ok := s.Find(c.Name, c.Version)
-		if !ok {
+		if !ok || !e.hasAll(&c) {
 			return nil, notBuilt(c.Name, c.Version)
 		}
 		rel, err := filepath.Rel(s.Root, e.Dir)

@@ -76,6 +76,8 @@ type Entry struct {
 	// SHA-256 it matched and who vouched for that value. Empty for other
 	// sources, and for release entries cached before hardway recorded it.
 	Verified []Verified
+	// Image is the reference an image archive was tagged with.
+	Image string
 }
 
 // VouchFor says who vouched for the download a file of the entry came out
@@ -108,6 +110,7 @@ type marker struct {
 	Took      time.Duration `json:"took"`
 	Origin    string        `json:"origin,omitempty"`
 	Verified  []Verified    `json:"verified,omitempty"`
+	Image     string        `json:"image,omitempty"`
 }
 
 func (s *Store) artifactsDir() string { return filepath.Join(s.Root, "artifacts") }
@@ -134,7 +137,7 @@ func (s *Store) Get(component, version string, src Source) (*Entry, bool) {
 		}
 	}
 	return &Entry{Component: m.Component, Version: m.Version, Source: m.Source, Arch: m.Arch, Dir: dir,
-		Files: m.Files, Created: m.Created, Took: m.Took, Origin: m.Origin, Verified: m.Verified}, true
+		Files: m.Files, Created: m.Created, Took: m.Took, Origin: m.Origin, Verified: m.Verified, Image: m.Image}, true
 }
 
 // Find returns a complete entry for component and version from any source,
@@ -148,6 +151,26 @@ func (s *Store) Find(component, version string) (*Entry, bool) {
 	return nil, false
 }
 
+// hasAll reports whether the entry holds every file the component lists
+// and, for an image, carries the reference the component names (an archive
+// tagged before the reference changed must be rebuilt: containerd would
+// import it under the old name).
+func (e *Entry) hasAll(c *Component) bool {
+	if c.Image != "" && e.Image != c.Image {
+		return false
+	}
+	have := map[string]bool{}
+	for _, f := range e.Files {
+		have[f.Name] = true
+	}
+	for _, f := range c.Files {
+		if !have[f.Name] {
+			return false
+		}
+	}
+	return true
+}
+
 // Stage is a staging directory for a new entry. Fill Dir (and Verified, for
 // a release download), then Commit; any other outcome (error, crash, Ctrl-C)
 // leaves no entry behind.
@@ -155,7 +178,9 @@ type Stage struct {
 	s   *Store
 	Dir string
 	// Verified is recorded in the entry's marker at Commit.
-	Verified  []Verified
+	Verified []Verified
+	// Image is the reference an image archive carries, recorded likewise.
+	Image     string
 	component string
 	version   string
 	src       Source
@@ -193,7 +218,7 @@ func (st *Stage) Commit(files []string, took time.Duration, origin string) (*Ent
 		return nil, errors.New("internal error: stage already committed or aborted")
 	}
 	m := marker{Component: st.component, Version: st.version, Source: st.src, Arch: st.s.Arch,
-		Created: time.Now().UTC(), Took: took, Origin: origin, Verified: st.Verified}
+		Created: time.Now().UTC(), Took: took, Origin: origin, Verified: st.Verified, Image: st.Image}
 	for _, name := range files {
 		sum, size, err := fileSHA256(filepath.Join(st.Dir, name))
 		if err != nil {

@@ -12,6 +12,10 @@ const (
 	// and only etcd, reads.
 	EtcdDir     = "/etc/etcd"
 	EtcdDataDir = "/var/lib/etcd"
+	// EtcdJoinEnv exists only on a machine that joined a running cluster
+	// in place of a lost member (it is not rendered: the etcd step writes
+	// it when it swaps the member).
+	EtcdJoinEnv = "/etc/etcd/join.env"
 
 	// Control plane.
 	KubernetesDir = "/etc/kubernetes"
@@ -45,7 +49,7 @@ type paths struct {
 	Bin, CNIBin, CNIConf, ContainerdSocket, ContainerdConfig string
 
 	EtcdCA, EtcdServerCert, EtcdServerKey, EtcdPeerCert, EtcdPeerKey, EtcdData string
-	EtcdHealthcheckCert, EtcdHealthcheckKey                                    string
+	EtcdHealthcheckCert, EtcdHealthcheckKey, EtcdJoinEnv                       string
 
 	CA, CAKey, CASigning, APIServerCert, APIServerKey       string
 	APIServerEtcdCA                                         string
@@ -78,6 +82,7 @@ func nodePaths() paths {
 		// server's certificate, not the API server's).
 		EtcdHealthcheckCert: EtcdDir + "/healthcheck-client.pem",
 		EtcdHealthcheckKey:  EtcdDir + "/healthcheck-client-key.pem",
+		EtcdJoinEnv:         EtcdJoinEnv,
 
 		CA:    p + "/ca.pem",
 		CAKey: p + "/ca-key.pem",

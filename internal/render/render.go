@@ -298,7 +298,7 @@ func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 	if n.IsControlPlane() {
 		// etcd runs as its own user, which owns its keys and data
 		// directory: a bug in etcd cannot read the cluster's other keys.
-		etcd := c.unit(UnitEtcd, "etcd", "etcdctl")
+		etcd := c.unit(UnitEtcd, "etcd", "etcdctl", "etcdutl")
 		etcd.NoBlock, etcd.User = true, EtcdUser
 		c.trust(pki.EtcdCA, P.EtcdCA)
 		c.cert(pki.EtcdServerName(n.Name), P.EtcdServerCert, P.EtcdServerKey)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -39,7 +40,12 @@ func runEtcd(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	if err != nil {
 		return nil, err
 	}
+	joined, err := c.replaceLostMembers(ctx)
+	if err != nil {
+		return joined, err
+	}
 	changes, err := c.rollout(ctx, targets)
+	changes = append(joined, changes...)
 	if err != nil || c.DryRun {
 		return changes, err
 	}
@@ -103,26 +109,116 @@ func (c *Cluster) waitEtcd(ctx context.Context, timeout time.Duration) error {
 }
 
 func etcdMembers(ctx context.Context, hc *http.Client, ip string) ([]string, error) {
-	var ml struct {
-		Members []struct {
-			Name string `json:"name"`
-		} `json:"members"`
-	}
-	if err := etcdCall(ctx, hc, "POST", fmt.Sprintf("https://%s:2379/v3/cluster/member/list", ip), &ml); err != nil {
+	ms, err := etcdMemberList(ctx, hc, ip)
+	if err != nil {
 		return nil, err
 	}
 	var names []string
-	for _, m := range ml.Members {
+	for _, m := range ms {
 		names = append(names, m.Name)
 	}
 	sort.Strings(names)
 	return names, nil
 }
 
+// etcdMember is one entry of etcd's member list (the JSON gateway writes
+// 64-bit IDs as strings).
+type etcdMember struct {
+	ID       string   `json:"ID"`
+	Name     string   `json:"name"`
+	PeerURLs []string `json:"peerURLs"`
+}
+
+func etcdMemberList(ctx context.Context, hc *http.Client, ip string) ([]etcdMember, error) {
+	var ml struct {
+		Members []etcdMember `json:"members"`
+	}
+	if err := etcdCall(ctx, hc, "POST", fmt.Sprintf("https://%s:2379/v3/cluster/member/list", ip), &ml); err != nil {
+		return nil, err
+	}
+	return ml.Members, nil
+}
+
+// replaceLostMembers finds control-plane machines whose etcd has no data
+// while the rest of the cluster runs (the machine was lost and made anew)
+// and swaps their member entry: remove the old member, add the new one,
+// and tell it to join the running cluster (--initial-cluster-state
+// existing) rather than found a second one. A new cluster, or a member that
+// merely stopped, keeps its data and needs none of this.
+func (c *Cluster) replaceLostMembers(ctx context.Context) ([]converge.Change, error) {
+	cps := c.Config.ControlPlanes()
+	if len(cps) < 2 || c.DryRun {
+		return nil, nil
+	}
+	hc, err := c.etcdHTTP()
+	if err != nil {
+		return nil, err
+	}
+	var members []etcdMember
+	var via string
+	var down []config.Node
+	for _, n := range cps {
+		probe, cancel := context.WithTimeout(ctx, 2*time.Second)
+		ms, err := etcdMemberList(probe, hc, n.IP)
+		cancel()
+		if err != nil {
+			down = append(down, n)
+			continue
+		}
+		if members == nil {
+			members, via = ms, n.IP
+		}
+	}
+	if members == nil || len(down) == 0 {
+		return nil, nil // a fresh cluster, or every member answers
+	}
+	var changes []converge.Change
+	for _, n := range down {
+		nd, err := c.Node(ctx, n.Name)
+		if err != nil {
+			return changes, err
+		}
+		if _, err := nd.Run(ctx, nil, "test", "-d", render.EtcdDataDir+"/member"); err == nil {
+			continue // stopped, not lost: the rollout starts it with its data
+		}
+		peer := fmt.Sprintf("https://%s:2380", n.IP)
+		for _, m := range members {
+			if m.Name == n.Name || slices.Contains(m.PeerURLs, peer) {
+				if err := etcdCallBody(ctx, hc, fmt.Sprintf("https://%s:2379/v3/cluster/member/remove", via), fmt.Sprintf(`{"ID":%q}`, m.ID), nil); err != nil {
+					return changes, fmt.Errorf("removing the lost member %s (%s) through %s: %w", m.Name, m.ID, via, err)
+				}
+				changes = append(changes, converge.Change{Node: n.Name, Action: converge.Removed, Target: "etcd member " + m.Name + " " + m.ID, Reason: "its machine lost its data"})
+			}
+		}
+		body, _ := json.Marshal(map[string][]string{"peerURLs": {peer}})
+		if err := etcdCallBody(ctx, hc, fmt.Sprintf("https://%s:2379/v3/cluster/member/add", via), string(body), nil); err != nil {
+			return changes, fmt.Errorf("adding %s as a new etcd member through %s: %w", n.Name, via, err)
+		}
+		if err := nd.WriteFile(ctx, render.EtcdJoinEnv, []byte("# Written by hardway: this member replaced a lost one and joins the running cluster.\nHARDWAY_ETCD_INITIAL_CLUSTER_STATE=existing\n"), 0o644); err != nil {
+			return changes, err
+		}
+		changes = append(changes, converge.Change{Node: n.Name, Action: converge.Added, Target: "etcd member " + n.Name, Reason: "joins the running cluster (initial-cluster-state existing)"})
+		c.Log.Logf(1, "  %s", changes[len(changes)-1])
+	}
+	return changes, nil
+}
+
 func etcdCall(ctx context.Context, hc *http.Client, method, url string, into any) error {
-	var body io.Reader
+	body := ""
 	if method == "POST" {
-		body = strings.NewReader("{}")
+		body = "{}"
+	}
+	return etcdCallWith(ctx, hc, method, url, body, into)
+}
+
+func etcdCallBody(ctx context.Context, hc *http.Client, url, body string, into any) error {
+	return etcdCallWith(ctx, hc, "POST", url, body, into)
+}
+
+func etcdCallWith(ctx context.Context, hc *http.Client, method, url, reqBody string, into any) error {
+	var body io.Reader
+	if reqBody != "" {
+		body = strings.NewReader(reqBody)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, body)
 	if err != nil {
@@ -136,6 +232,9 @@ func etcdCall(ctx context.Context, hc *http.Client, method, url string, into any
 	data, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("%s: %s %s", url, resp.Status, strings.TrimSpace(string(data)))
+	}
+	if into == nil {
+		return nil
 	}
 	return json.Unmarshal(data, into)
 }

@@ -39,7 +39,9 @@ func Until(parent context.Context, what string, interval, timeout time.Duration,
 		if errors.As(notYet, &p) {
 			return p.err
 		}
-		if notYet != nil {
+		// A check cut short by the deadline says nothing about the
+		// condition: keep the last real reason for the timeout message.
+		if notYet != nil && ctx.Err() == nil {
 			last = notYet
 		}
 		select {

@@ -64,3 +64,19 @@ func TestUntilPermanentAndCallerDeadline(t *testing.T) {
 		t.Fatalf("caller deadline: got %v, want a timeout with the last reason", err)
 	}
 }
+
+// The deadline also cuts the last check short; its error ("rate limiter
+// would exceed context deadline") must not replace the real reason.
+func TestTimeoutKeepsTheLastRealReason(t *testing.T) {
+	err := Until(context.Background(), "pods", 5*time.Millisecond, 30*time.Millisecond, func(ctx context.Context) (bool, error) {
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(time.Millisecond):
+			return false, errors.New("0 of 2 available")
+		}
+	})
+	if err == nil || !strings.Contains(err.Error(), "0 of 2 available") {
+		t.Fatalf("err = %v, want the last real reason", err)
+	}
+}

@@ -1,0 +1,45 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/ops"
+)
+
+func newEtcdCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{Use: "etcd", Short: "Operate the cluster's etcd: snapshots"}
+	snap := &cobra.Command{Use: "snapshot", Short: "Save the whole cluster state to a file, or restore it from one"}
+	snap.AddCommand(&cobra.Command{
+		Use:   "save FILE",
+		Short: "Take a consistent snapshot of etcd and write it to FILE (0600), checked before it is written",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.day2(cmd.Context(), func(ctx context.Context, e ops.Env) error {
+				info, err := ops.SnapshotSave(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "saved %s (%d bytes, taken on %s, integrity checked)\nrestore it with: hardway etcd snapshot restore %s --name %s\n", info.File, info.Size, info.Node, info.File, e.Cluster.Config.Name)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "restore FILE",
+		Short: "Replace the cluster's state with a snapshot: every member restored from it, control plane restarted, verified",
+		Long: `Follows etcd's disaster-recovery procedure: the API servers and every etcd member
+stop, each member's data directory is restored from the same snapshot with a new
+cluster token, the members start together, then the control plane; the smoke tests
+check the result. Everything written after the snapshot was taken is gone.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.day2(cmd.Context(), func(ctx context.Context, e ops.Env) error {
+				return ops.SnapshotRestore(ctx, e, args[0])
+			})
+		},
+	})
+	cmd.AddCommand(snap)
+	return cmd
+}
