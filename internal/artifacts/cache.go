@@ -151,6 +151,20 @@ func (s *Store) Find(component, version string) (*Entry, bool) {
 	return nil, false
 }
 
+// hasFiles reports whether the entry holds every named file.
+func (e *Entry) hasFiles(names []string) bool {
+	have := map[string]bool{}
+	for _, f := range e.Files {
+		have[f.Name] = true
+	}
+	for _, n := range names {
+		if !have[n] {
+			return false
+		}
+	}
+	return true
+}
+
 // hasAll reports whether the entry holds every file the component lists
 // and, for an image, carries the reference the component names (an archive
 // tagged before the reference changed must be rebuilt: containerd would
@@ -159,16 +173,11 @@ func (e *Entry) hasAll(c *Component) bool {
 	if c.Image != "" && e.Image != c.Image {
 		return false
 	}
-	have := map[string]bool{}
-	for _, f := range e.Files {
-		have[f.Name] = true
-	}
+	var names []string
 	for _, f := range c.Files {
-		if !have[f.Name] {
-			return false
-		}
+		names = append(names, f.Name)
 	}
-	return true
+	return e.hasFiles(names)
 }
 
 // Stage is a staging directory for a new entry. Fill Dir (and Verified, for
@@ -243,8 +252,9 @@ func (st *Stage) Commit(files []string, took time.Duration, origin string) (*Ent
 		return nil, err
 	}
 	// Another hardway process may have finished the same entry meanwhile:
-	// keep that one, it may already be in use.
-	if e, ok := st.s.Get(st.component, st.version, st.src); ok {
+	// keep that one, it may already be in use. An older entry that lacks a
+	// file or carries another image reference is replaced instead.
+	if e, ok := st.s.Get(st.component, st.version, st.src); ok && e.Image == st.Image && e.hasFiles(files) {
 		st.Abort()
 		return e, nil
 	}
