@@ -360,5 +360,5 @@ func fixFor(src Source) string {
 
 // notBuilt is the error for a missing entry.
 func notBuilt(component, version string) error {
-	return fmt.Errorf("artifact %s %s not built; run: hardway artifacts build", component, version)
+	return fmt.Errorf("artifact %s %s not built; run: hardway artifacts build (--kubernetes-version VERSION for another version than the cluster's)", component, version)
 }

@@ -48,7 +48,7 @@ func (a *app) artifactStore() (*artifacts.Store, error) {
 }
 
 func newArtifactsBuildCmd(a *app) *cobra.Command {
-	var source string
+	var source, version string
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Obtain every pinned artifact for the cluster's Kubernetes version into the cache",
@@ -61,6 +61,9 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 			opt, err := artifacts.ParseSource(source)
 			if err != nil {
 				return err
+			}
+			if version != "" {
+				cfg.KubernetesVersion = version
 			}
 			m, err := artifacts.ManifestFor(cfg.KubernetesVersion)
 			if err != nil {
@@ -90,6 +93,7 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&source, "source", "auto", "auto, source, release or dir:PATH")
+	cmd.Flags().StringVar(&version, "kubernetes-version", "", "build for this Kubernetes version instead of the cluster's (before hardway upgrade)")
 	return cmd
 }
 

@@ -119,7 +119,7 @@ func newRoot(a *app) *cobra.Command {
 	root.AddCommand(newRenderCmd(a))
 	root.AddCommand(newStepsCmd(a), newExplainCmd(a), newUpCmd(a), newVerifyCmd(a),
 		newKubeconfigCmd(a), newCertsCmd(a), newEncryptionCmd(a), newLogsCmd(a),
-		newStopCmd(a), newStartCmd(a), newEtcdCmd(a))
+		newStopCmd(a), newStartCmd(a), newEtcdCmd(a), newUpgradeCmd(a))
 	root.AddCommand(newTutorialCmd(a))
 	return root
 }

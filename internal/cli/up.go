@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/state"
@@ -48,9 +50,22 @@ func newExplainCmd(a *app) *cobra.Command {
 			defer cleanup()
 			list := steps.All()
 			if len(args) == 1 {
+				if t, ok := steps.FindTopic(args[0]); ok {
+					text, err := t.Explain(c)
+					if err != nil {
+						return fmt.Errorf("explain %s: %w", t.Name, err)
+					}
+					title := fmt.Sprintf("%s — %s", t.Name, t.Title)
+					fmt.Fprintf(a.out, "%s\n%s\n%s", title, strings.Repeat("═", len([]rune(title))), text)
+					return nil
+				}
 				s, ok := steps.Find(list, args[0])
 				if !ok {
-					return fmt.Errorf("no step %q; the steps are: %s", args[0], strings.Join(steps.Names(list), ", "))
+					var topics []string
+					for _, t := range steps.Topics() {
+						topics = append(topics, t.Name)
+					}
+					return fmt.Errorf("no step %q; the steps are: %s; the topics: %s", args[0], strings.Join(steps.Names(list), ", "), strings.Join(topics, ", "))
 				}
 				list = []steps.Step{s}
 			}
@@ -86,35 +101,84 @@ func newUpCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := checkVersionChange(cfg); err != nil {
+				return err
+			}
 			if dryRun {
 				return a.dryRun(cmd.Context(), cfg, list)
 			}
-			p := newProgress(a.errOut)
-			c, err := a.cluster(cmd.Context(), cfg, progressLogger{p: p, v: a.verbosity})
-			if err != nil {
-				return err
-			}
-			if err := saveConfig(c.State, cfg); err != nil {
-				return err
-			}
-			fmt.Fprintf(a.errOut, "Building cluster %q: %d nodes, Kubernetes %s (state: %s)\n", cfg.Name, len(cfg.Nodes), cfg.KubernetesVersion, c.State.Path())
-			start := time.Now()
-			results, err := steps.Run(cmd.Context(), c, list, p)
-			if err != nil {
-				var se *steps.StepError
-				if errors.As(err, &se) {
-					return fmt.Errorf("%w\n  fix the cause, then resume with: hardway up --name %s --from %s", err, cfg.Name, se.Step)
-				}
-				return err
-			}
-			a.summary(cfg.Name, cfg.Nodes[0].Name, results, time.Since(start))
-			return nil
+			return a.runUp(cmd.Context(), cfg, list)
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "start at this step (resume after a failure)")
 	cmd.Flags().StringVar(&only, "only", "", "run only this step")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what each step would do, change nothing")
 	return cmd
+}
+
+// checkVersionChange refuses a kubernetesVersion the existing cluster cannot
+// move to in place (a downgrade, a skipped minor version).
+func checkVersionChange(cfg *config.Cluster) error {
+	saved, err := config.Load(state.For(cfg.Name).Config())
+	if err != nil {
+		return nil // a new cluster
+	}
+	return config.CheckVersionChange(saved.KubernetesVersion, cfg.KubernetesVersion)
+}
+
+// runUp runs steps against cfg's cluster with the progress display.
+func (a *app) runUp(ctx context.Context, cfg *config.Cluster, list []steps.Step) error {
+	p := newProgress(a.errOut)
+	c, err := a.cluster(ctx, cfg, progressLogger{p: p, v: a.verbosity})
+	if err != nil {
+		return err
+	}
+	if saved, err := config.Load(c.State.Config()); err == nil && saved.KubernetesVersion != cfg.KubernetesVersion {
+		fmt.Fprintf(a.errOut, "Upgrading cluster %q from Kubernetes %s to %s: etcd one member at a time, then API server, controller-manager and scheduler one node at a time, then each node's kubelet and kube-proxy after a drain (hardway explain upgrade).\n", cfg.Name, saved.KubernetesVersion, cfg.KubernetesVersion)
+	}
+	if err := saveConfig(c.State, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.errOut, "Building cluster %q: %d nodes, Kubernetes %s (state: %s)\n", cfg.Name, len(cfg.Nodes), cfg.KubernetesVersion, c.State.Path())
+	start := time.Now()
+	results, err := steps.Run(ctx, c, list, p)
+	if err != nil {
+		var se *steps.StepError
+		if errors.As(err, &se) {
+			return fmt.Errorf("%w\n  fix the cause, then resume with: hardway up --name %s --from %s", err, cfg.Name, se.Step)
+		}
+		return err
+	}
+	a.summary(cfg.Name, cfg.Nodes[0].Name, results, time.Since(start))
+	return nil
+}
+
+func newUpgradeCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "upgrade VERSION",
+		Short: "Move the cluster to another Kubernetes version in place, in the order the version-skew policy requires",
+		Long: `Sets kubernetesVersion in the cluster's saved config and runs up: etcd one member at a
+time, then API server, controller-manager and scheduler one node at a time (each ready
+again before the next), then every node's kubelet and kube-proxy after draining it.
+The API stays available through the load balancer. Downgrades and skipped minor
+versions are refused. Same as editing kubernetesVersion and running hardway up.`,
+		Example: "  hardway artifacts build --kubernetes-version v1.37.2\n  hardway upgrade v1.37.2",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.existingConfig()
+			if err != nil {
+				return err
+			}
+			if _, err := artifacts.ManifestFor(args[0]); err != nil {
+				return err
+			}
+			if err := config.CheckVersionChange(cfg.KubernetesVersion, args[0]); err != nil {
+				return err
+			}
+			cfg.KubernetesVersion = args[0]
+			return a.runUp(cmd.Context(), cfg, steps.All())
+		},
+	}
 }
 
 func (a *app) summary(name, node0 string, results []steps.Result, total time.Duration) {

@@ -3,6 +3,8 @@ package kube
 import (
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 )
 
@@ -44,6 +46,27 @@ status:
 		}
 		if got := contains(have, want); got != tt.same {
 			t.Errorf("%s: contains = %v, want %v", tt.name, got, tt.same)
+		}
+	}
+}
+
+func TestEvictable(t *testing.T) {
+	ds := metav1.OwnerReference{Kind: "DaemonSet", Name: "x"}
+	rs := metav1.OwnerReference{Kind: "ReplicaSet", Name: "x"}
+	tests := []struct {
+		name string
+		pod  corev1.Pod
+		want bool
+	}{
+		{"ReplicaSet pod", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{rs}}, Status: corev1.PodStatus{Phase: corev1.PodRunning}}, true},
+		{"DaemonSet pod", corev1.Pod{ObjectMeta: metav1.ObjectMeta{OwnerReferences: []metav1.OwnerReference{ds}}}, false},
+		{"mirror pod", corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{corev1.MirrorPodAnnotationKey: "h"}}}, false},
+		{"finished pod", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodSucceeded}}, false},
+		{"bare pod", corev1.Pod{Status: corev1.PodStatus{Phase: corev1.PodPending}}, true},
+	}
+	for _, tt := range tests {
+		if got := evictable(tt.pod); got != tt.want {
+			t.Errorf("%s: evictable = %v, want %v", tt.name, got, tt.want)
 		}
 	}
 }

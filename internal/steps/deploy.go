@@ -131,6 +131,9 @@ type target struct {
 	// gate, when set, waits until the node serves again after its running
 	// units were restarted at since.
 	gate func(ctx context.Context, since time.Time) error
+	// before and after, when set, run around a rolled node's changes (a
+	// kubelet upgrade drains the node first and uncordons it after).
+	before func(ctx context.Context, p *converge.Plan) (after func(ctx context.Context) error, err error)
 }
 
 // nodeTargets renders the named units for each node.
@@ -218,6 +221,13 @@ func (c *Cluster) rollout(ctx context.Context, targets []target) ([]converge.Cha
 	}
 	for _, i := range rolling {
 		c.Log.Logf(1, "  %s: restarting %s (one node at a time)", targets[i].node, strings.Join(plans[i].RestartsRunning(), ", "))
+		var after func(ctx context.Context) error
+		if targets[i].before != nil {
+			var err error
+			if after, err = targets[i].before(ctx, plans[i]); err != nil {
+				return collectChanges(results), err
+			}
+		}
 		since := time.Now()
 		var err error
 		if results[i], err = c.apply(ctx, nodes[i], plans[i]); err != nil {
@@ -225,6 +235,11 @@ func (c *Cluster) rollout(ctx context.Context, targets []target) ([]converge.Cha
 		}
 		if err := targets[i].gate(ctx, since); err != nil {
 			return collectChanges(results), fmt.Errorf("%s did not come back after its restart, so the rollout stopped there: %w", targets[i].node, err)
+		}
+		if after != nil {
+			if err := after(ctx); err != nil {
+				return collectChanges(results), err
+			}
 		}
 	}
 	return collectChanges(results), nil

@@ -274,6 +274,23 @@ func explainEtcd(c *Cluster) (string, error) {
 		return "", err
 	}
 	fmt.Fprintf(&b, "\nSee it yourself (etcdctl authenticates as the health-check client):\n  hardway shell %s --name %s -- %s member list -w table\n", cps[0].Name, c.Config.Name, strings.Join(EtcdctlArgs(), " "))
+	section(&b, "Backups, and a cluster that lost its data")
+	fmt.Fprintf(&b, `  Everything the cluster knows is in etcd, so a snapshot of etcd is a backup of the
+  cluster (Secrets stay encrypted inside it):
+    hardway etcd snapshot save backup.db --name %[1]s
+  Restoring follows etcd's disaster-recovery procedure: every API server stops (no
+  writes), every member stops, each member's data directory is rebuilt from the same
+  snapshot under a new cluster token (so it can never mix with the old cluster), the
+  members start together, then the control plane, then the smoke tests. Revisions jump
+  ahead and are marked compacted, so kubelets and controllers re-list instead of
+  trusting what they had cached:
+    hardway etcd snapshot restore backup.db --name %[1]s
+  A lost machine is different: its member entry is removed and added again, and the
+  new machine joins the running cluster (--initial-cluster-state existing) while the
+  others keep the quorum. hardway up does that when it finds a control-plane machine
+  without etcd data.
+
+`, c.Config.Name)
 	fmt.Fprintf(&b, "And that the cluster CA does not open it (a kubelet's certificate is refused):\n  hardway shell %s --name %s -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem --cert=/var/lib/kubelet/kubelet.pem --key=/var/lib/kubelet/kubelet-key.pem get /registry --prefix --keys-only\n", cps[0].Name, c.Config.Name)
 	return b.String(), nil
 }

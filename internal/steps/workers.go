@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -60,6 +61,9 @@ func runWorkers(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	if err != nil {
 		return changes, err
 	}
+	for i := range agents {
+		agents[i].before = c.drainForNewKubelet(agents[i].node)
+	}
 	more, err := c.rollout(ctx, agents)
 	changes = append(changes, more...)
 	if err != nil || c.DryRun {
@@ -70,6 +74,37 @@ func runWorkers(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	}
 	labeled, err := c.labelRoles(ctx)
 	return append(changes, labeled...), err
+}
+
+// drainForNewKubelet drains a node before its kubelet binary is replaced
+// (a Kubernetes upgrade): the version-skew policy's order, and pods leave
+// the node under their disruption budgets instead of meeting a kubelet
+// restart. The node is uncordoned once its new kubelet is back.
+func (c *Cluster) drainForNewKubelet(node string) func(ctx context.Context, p *converge.Plan) (func(ctx context.Context) error, error) {
+	return func(ctx context.Context, p *converge.Plan) (func(ctx context.Context) error, error) {
+		kubelet := path.Join(render.BinDir, "kubelet")
+		upgrading := false
+		for _, ch := range p.Changes() {
+			if ch.Action == converge.Installed && ch.Target == kubelet && ch.Reason != "missing" {
+				upgrading = true
+			}
+		}
+		if !upgrading {
+			return nil, nil
+		}
+		admin, err := c.Admin()
+		if err != nil {
+			return nil, err
+		}
+		c.Log.Logf(0, "    draining %s before its kubelet is replaced", node)
+		if err := admin.Drain(ctx, node, 3*time.Minute); err != nil {
+			return nil, fmt.Errorf("%w\n  the node stays cordoned; uncordon it by hand if you stop here: kubectl uncordon %s", err, node)
+		}
+		return func(ctx context.Context) error {
+			c.Log.Logf(0, "    %s uncordoned", node)
+			return admin.Cordon(ctx, node, false)
+		}, nil
+	}
 }
 
 // RoleLabel marks control-plane nodes, so `kubectl get nodes` shows ROLES as
