@@ -179,7 +179,8 @@ network:
 		for _, tt := range tests {
 			args := append([]string{"shell", "node-0", "--name", name, "--", "kubectl", "--kubeconfig", tt.kubeconfig, "auth", "can-i"}, tt.args...)
 			out, _ := hwRun(args...)
-			if got := strings.Fields(lastLine(out)); len(got) == 0 || got[0] != tt.want {
+			// kubectl may add warnings (on stderr) around its answer.
+			if got := canIAnswer(out); got != tt.want {
 				t.Errorf("%s can-i %v = %q, want %s", tt.kubeconfig, tt.args, out, tt.want)
 			}
 		}
@@ -289,6 +290,16 @@ nodes:
 	if tables := hw(t, "shell", "solo", "--name", name, "--", "nft", "list", "tables"); !strings.Contains(tables, "table ip kube-proxy") {
 		t.Errorf("kube-proxy did not program nftables:\n%s", tables)
 	}
+}
+
+// canIAnswer is the yes or no line of `kubectl auth can-i` output.
+func canIAnswer(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 0 && (f[0] == "yes" || f[0] == "no") {
+			return f[0]
+		}
+	}
+	return ""
 }
 
 func lastLine(s string) string {
