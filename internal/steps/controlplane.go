@@ -33,6 +33,16 @@ func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error)
 	if err != nil {
 		return nil, err
 	}
+	// The load balancer first: its health checks decide how gently the API
+	// servers' rolling restarts below are noticed by clients.
+	lb, err := c.lbTarget()
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.rollout(ctx, lb)
+	if err != nil {
+		return changes, err
+	}
 	// The API server first on each node: the other two talk to it. A change
 	// to running API servers rolls one node at a time, each ready again
 	// before the next restarts, so the load balancer always has one.
@@ -40,18 +50,10 @@ func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error)
 		return c.waitAPIServer(ctx, admin, n)
 	}, controlPlaneUnits()...)
 	if err != nil {
-		return nil, err
-	}
-	changes, err := c.rollout(ctx, targets)
-	if err != nil {
 		return changes, err
 	}
-	lb, err := c.lbTarget()
-	if err != nil {
-		return changes, err
-	}
-	lbChanges, err := c.rollout(ctx, lb)
-	changes = append(changes, lbChanges...)
+	more, err := c.rollout(ctx, targets)
+	changes = append(changes, more...)
 	if err != nil || c.DryRun {
 		return changes, err
 	}

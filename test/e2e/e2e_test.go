@@ -267,6 +267,7 @@ network:
 			t.Errorf("start did not verify:\n%s", out)
 		}
 	})
+	day2Checks(t, name)
 }
 
 func TestOneNodeCluster(t *testing.T) {
@@ -348,3 +349,5 @@ func TestFailedStepSaysHowToResume(t *testing.T) {
 		t.Errorf("a stack trace reached the user:\n%s", out)
 	}
 }
+
+func newDockerCmd(args ...string) *osexec.Cmd { return osexec.Command("docker", args...) }
