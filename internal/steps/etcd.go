@@ -187,7 +187,9 @@ func (c *Cluster) replaceLostMembers(ctx context.Context) ([]converge.Change, er
 				if err := etcdCallBody(ctx, hc, fmt.Sprintf("https://%s:2379/v3/cluster/member/remove", via), fmt.Sprintf(`{"ID":%q}`, m.ID), nil); err != nil {
 					return changes, fmt.Errorf("removing the lost member %s (%s) through %s: %w", m.Name, m.ID, via, err)
 				}
-				changes = append(changes, converge.Change{Node: n.Name, Action: converge.Removed, Target: "etcd member " + m.Name + " " + m.ID, Reason: "its machine lost its data"})
+				ch := converge.Change{Node: n.Name, Action: converge.Removed, Target: "etcd member " + m.Name + " " + m.ID, Reason: "its machine lost its data"}
+				c.Log.Logf(1, "  %s", ch)
+				changes = append(changes, ch)
 			}
 		}
 		body, _ := json.Marshal(map[string][]string{"peerURLs": {peer}})

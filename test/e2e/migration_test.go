@@ -137,6 +137,7 @@ func TestEtcdCAMigration(t *testing.T) {
 	cfg := writeConfig(t, "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: e2emig\nnetwork:\n  nodeSubnet: 10.245.0.0/24\n")
 	cleanup(t, name)
 	hw(t, "up", "-c", cfg, "--only", "pki")
+	hw(t, "up", "-c", cfg, "--only", "kubeconfigs")
 	state := strings.TrimSpace(lastLine(hw(t, "kubeconfig", "--name", name)))
 	pkiDir := filepath.Join(filepath.Dir(filepath.Dir(state)), "pki")
 	copyFile(t, filepath.Join(pkiDir, "ca.pem"), filepath.Join(pkiDir, "etcd-ca.pem"))
