@@ -25,6 +25,8 @@ type app struct {
 	configFile  string
 	name        string
 	verbosity   int
+	// traceTimings: up prints where its time went.
+	traceTimings bool
 }
 
 func (a *app) log() logx.Logger { return &logx.Writer{W: a.errOut, Verbosity: a.verbosity} }

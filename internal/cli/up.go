@@ -16,6 +16,7 @@ import (
 	"hardway.dev/hardway/internal/state"
 
 	"hardway.dev/hardway/internal/steps"
+	"hardway.dev/hardway/internal/timing"
 )
 
 func newStepsCmd(a *app) *cobra.Command {
@@ -87,7 +88,7 @@ func newExplainCmd(a *app) *cobra.Command {
 
 func newUpCmd(a *app) *cobra.Command {
 	var from, only string
-	var dryRun bool
+	var dryRun, traceTimings bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Build the cluster: run every step (or --from/--only one), idempotently",
@@ -107,9 +108,11 @@ func newUpCmd(a *app) *cobra.Command {
 			if dryRun {
 				return a.dryRun(cmd.Context(), cfg, list)
 			}
+			a.traceTimings = traceTimings
 			return a.runUp(cmd.Context(), cfg, list)
 		},
 	}
+	cmd.Flags().BoolVar(&traceTimings, "trace-timings", false, "after the run, print where the time went: per step and node, each remote command, wait, apply and API call")
 	cmd.Flags().StringVar(&from, "from", "", "start at this step (resume after a failure)")
 	cmd.Flags().StringVar(&only, "only", "", "run only this step")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what each step would do, change nothing")
@@ -132,6 +135,13 @@ func (a *app) runUp(ctx context.Context, cfg *config.Cluster, list []steps.Step)
 	c, err := a.cluster(ctx, cfg, progressLogger{p: p, v: a.verbosity})
 	if err != nil {
 		return err
+	}
+	if a.traceTimings {
+		c.Timings = &timing.Recorder{}
+		defer func() {
+			fmt.Fprintf(a.errOut, "\nWhere the time went (--trace-timings):\n")
+			c.Timings.Report(a.errOut, 15)
+		}()
 	}
 	if saved, err := config.Load(c.State.Config()); err == nil && saved.KubernetesVersion != cfg.KubernetesVersion {
 		fmt.Fprintf(a.errOut, "Upgrading cluster %q from Kubernetes %s to %s: etcd one member at a time, then API server, controller-manager and scheduler one node at a time, then each node's kubelet and kube-proxy after a drain (hardway explain upgrade).\n", cfg.Name, saved.KubernetesVersion, cfg.KubernetesVersion)

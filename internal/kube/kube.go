@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"reflect"
 	"strings"
 	"time"
@@ -38,10 +39,19 @@ type Client struct {
 }
 
 // New builds a client from kubeconfig bytes.
-func New(kubeconfig []byte) (*Client, error) {
+func New(kubeconfig []byte) (*Client, error) { return NewObserved(kubeconfig, nil) }
+
+// NewObserved is New with observe called after every HTTP request (its
+// context, method, path and duration): for timing a run.
+func NewObserved(kubeconfig []byte, observe func(req *http.Request, d time.Duration)) (*Client, error) {
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("reading kubeconfig: %w", err)
+	}
+	if observe != nil {
+		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return observed{rt: rt, observe: observe}
+		}
 	}
 	cfg.QPS, cfg.Burst = 50, 100
 	// No request may hang a step: an API server that accepts connections but
@@ -60,6 +70,19 @@ func New(kubeconfig []byte) (*Client, error) {
 		return nil, err
 	}
 	return &Client{REST: cfg, Clientset: cs, dynamic: dyn, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))}, nil
+}
+
+// observed times each request of a transport.
+type observed struct {
+	rt      http.RoundTripper
+	observe func(req *http.Request, d time.Duration)
+}
+
+func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := o.rt.RoundTrip(req)
+	o.observe(req, time.Since(start))
+	return resp, err
 }
 
 // Apply server-side-applies every document of a multi-document YAML stream,

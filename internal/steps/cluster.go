@@ -5,15 +5,19 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/timing"
+	"hardway.dev/hardway/internal/wait"
 )
 
 // Cluster is what every step works on: the config, where its state lives on
@@ -36,6 +40,9 @@ type Cluster struct {
 	ArtifactsErr error
 	// Preflight checks the host (the check step); nil skips it.
 	Preflight func(ctx context.Context) error
+	// Timings, when set, records where the run's time goes (up
+	// --trace-timings); nil records nothing.
+	Timings *timing.Recorder
 	// PKIOptions are passed to pki.EnsureWith (certificate renewal).
 	PKIOptions pki.Options
 	// DryRun: steps change nothing (State is a scratch copy) and return
@@ -51,6 +58,7 @@ type Cluster struct {
 	// encryptionNew: this run generated the key (for the step's changes).
 	encryptionNew      bool
 	kubeconfigsChanged []string
+	admin              *kube.Client
 	nodes              map[string]provider.Node
 	stopped            []string
 }
@@ -105,6 +113,7 @@ func (c *Cluster) Node(ctx context.Context, name string) (provider.Node, error) 
 func (c *Cluster) Reload() {
 	c.mu.Lock()
 	c.pki, c.pkiChanges, c.kubeconfigs, c.kubeconfigsChanged, c.encryption, c.encryptionNew = nil, nil, nil, nil, nil, false
+	c.admin = nil
 	c.mu.Unlock()
 }
 
@@ -146,4 +155,12 @@ func (c *Cluster) artifactsMissing() error {
 		return c.ArtifactsErr
 	}
 	return fmt.Errorf("the artifacts for Kubernetes %s are not built; run: hardway artifacts build --name %s", c.Config.KubernetesVersion, c.Config.Name)
+}
+
+// until is wait.Until, recorded in the run's timings.
+func (c *Cluster) until(ctx context.Context, what string, interval, timeout time.Duration, check func(ctx context.Context) (bool, error)) error {
+	start := time.Now()
+	err := wait.Until(ctx, what, interval, timeout, check)
+	c.Timings.Since(ctx, timing.Wait, "", what, start)
+	return err
 }

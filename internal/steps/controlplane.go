@@ -3,6 +3,7 @@ package steps
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
-	"hardway.dev/hardway/internal/wait"
+	"hardway.dev/hardway/internal/timing"
 )
 
 func controlPlaneStep() Step {
@@ -63,7 +64,7 @@ func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error)
 			return changes, err
 		}
 	}
-	if err := wait.Until(ctx, "/readyz through "+c.Config.APIServerURL(), 500*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
+	if err := c.until(ctx, "/readyz through "+c.Config.APIServerURL(), 500*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
 		err := admin.Readyz(ctx)
 		return err == nil, err
 	}); err != nil {
@@ -79,7 +80,7 @@ func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error)
 		return changes, err
 	}
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
-		if err := waitLease(ctx, admin, lease, start); err != nil {
+		if err := c.waitLease(ctx, admin, lease, start); err != nil {
 			return changes, err
 		}
 	}
@@ -93,7 +94,7 @@ func (c *Cluster) waitAPIServer(ctx context.Context, admin *kube.Client, n confi
 	if err != nil {
 		return err
 	}
-	if err := wait.Until(ctx, "/readyz of kube-apiserver on "+n.Name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+	if err := c.until(ctx, "/readyz of kube-apiserver on "+n.Name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		err := cl.Readyz(ctx)
 		return err == nil, err
 	}); err != nil {
@@ -114,8 +115,8 @@ func appliedChanges(objs []string) []converge.Change {
 // waitLease waits until a leader holds the component's Lease and has renewed
 // it since the step started: a lease left by a process this step restarted
 // stays valid for a while and proves nothing.
-func waitLease(ctx context.Context, admin *kube.Client, name string, since time.Time) error {
-	return wait.Until(ctx, "a leader for "+name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+func (c *Cluster) waitLease(ctx context.Context, admin *kube.Client, name string, since time.Time) error {
+	return c.until(ctx, "a leader for "+name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		l, err := admin.Clientset.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -135,13 +136,27 @@ func leaseHeld(l *coordinationv1.Lease, now time.Time) bool {
 	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
 }
 
-// Admin returns a client with the admin identity, through the API endpoint.
+// Admin returns a client with the admin identity, through the API endpoint:
+// one per run (its connections and discovery cache are reused), made anew
+// after Reload.
 func (c *Cluster) Admin() (*kube.Client, error) {
 	kcs, err := c.ensureKubeconfigs()
 	if err != nil {
 		return nil, err
 	}
-	return kube.New(kcs["admin"])
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.admin != nil {
+		return c.admin, nil
+	}
+	cl, err := kube.NewObserved(kcs["admin"], func(req *http.Request, d time.Duration) {
+		c.Timings.Since(req.Context(), timing.API, "", req.Method+" "+req.URL.Path, time.Now().Add(-d))
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.admin = cl
+	return cl, nil
 }
 
 func explainControlPlane(c *Cluster) (string, error) {

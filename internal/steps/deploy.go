@@ -15,6 +15,7 @@ import (
 	"hardway.dev/hardway/internal/node"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/timing"
 )
 
 // shell runs a shell snippet on a node by name.
@@ -23,6 +24,8 @@ func (c *Cluster) shell(ctx context.Context, name, script string) ([]byte, error
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
+	defer c.Timings.Since(ctx, timing.Command, name, script, start)
 	return node.Sh(ctx, n, script)
 }
 
@@ -181,7 +184,9 @@ func (c *Cluster) rollout(ctx context.Context, targets []target) ([]converge.Cha
 			return err
 		}
 		nodes[i] = n
+		start := time.Now()
 		plans[i], err = converge.NewPlan(ctx, n, targets[i].units, c.convergeOptions())
+		c.Timings.Since(ctx, timing.Plan, targets[i].node, unitList(targets[i].units), start)
 		if err != nil {
 			return fmt.Errorf("%s: %w", targets[i].node, err)
 		}
@@ -233,7 +238,10 @@ func (c *Cluster) rollout(ctx context.Context, targets []target) ([]converge.Cha
 		if results[i], err = c.apply(ctx, nodes[i], plans[i]); err != nil {
 			return collectChanges(results), err
 		}
-		if err := targets[i].gate(ctx, since); err != nil {
+		gateStart := time.Now()
+		err = targets[i].gate(ctx, since)
+		c.Timings.Since(ctx, timing.Gate, targets[i].node, unitList(targets[i].units), gateStart)
+		if err != nil {
 			return collectChanges(results), fmt.Errorf("%s did not come back after its restart, so the rollout stopped there: %w", targets[i].node, err)
 		}
 		if after != nil {
@@ -253,9 +261,20 @@ func collectChanges(results [][]converge.Change) []converge.Change {
 	return out
 }
 
+// unitList names units for timings.
+func unitList(units []converge.Unit) string {
+	names := make([]string, len(units))
+	for i, u := range units {
+		names[i] = u.Name
+	}
+	return strings.Join(names, ",")
+}
+
 // apply carries out one node's plan and logs each change at -v 1.
 func (c *Cluster) apply(ctx context.Context, n node.Node, p *converge.Plan) ([]converge.Change, error) {
+	start := time.Now()
 	changes, err := converge.Apply(ctx, n, p, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
+	c.Timings.Since(ctx, timing.Apply, n.Name(), converge.Summary(p.Changes()), start)
 	var ue *converge.UnitError
 	if errors.As(err, &ue) {
 		return nil, fmt.Errorf("%w\n  see its log: hardway logs %s %s --name %s", err, ue.Node, ue.Unit, c.Config.Name)

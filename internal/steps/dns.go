@@ -13,7 +13,6 @@ import (
 
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/images"
-	"hardway.dev/hardway/internal/wait"
 )
 
 func dnsStep() Step {
@@ -42,7 +41,7 @@ func runDNS(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 		return changes, err
 	}
 	deps := admin.Clientset.AppsV1().Deployments("kube-system")
-	if err := wait.Until(ctx, "CoreDNS pods to be available", time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
+	if err := c.until(ctx, "CoreDNS pods to be available", time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		d, err := deps.Get(ctx, "coredns", metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -83,7 +82,7 @@ func (c *Cluster) probeDNS(ctx context.Context) error {
 			}},
 		},
 	}
-	err = wait.Until(ctx, "the probe pod to be created", time.Second, 30*time.Second, func(ctx context.Context) (bool, error) {
+	err = c.until(ctx, "the probe pod to be created", time.Second, 30*time.Second, func(ctx context.Context) (bool, error) {
 		_, err := pods.Create(ctx, pod, metav1.CreateOptions{})
 		if err == nil {
 			return true, nil
@@ -100,7 +99,7 @@ func (c *Cluster) probeDNS(ctx context.Context) error {
 		_ = pods.Delete(context.WithoutCancel(ctx), dnsProbePod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	}()
 	var logs string
-	err = wait.Until(ctx, "a DNS answer for "+name, time.Second, 90*time.Second, func(ctx context.Context) (bool, error) {
+	err = c.until(ctx, "a DNS answer for "+name, time.Second, 90*time.Second, func(ctx context.Context) (bool, error) {
 		p, err := pods.Get(ctx, dnsProbePod, metav1.GetOptions{})
 		if err != nil {
 			return false, err

@@ -17,7 +17,6 @@ import (
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/render"
-	"hardway.dev/hardway/internal/wait"
 )
 
 func etcdStep() Step {
@@ -84,7 +83,7 @@ func (c *Cluster) waitEtcd(ctx context.Context, timeout time.Duration) error {
 		return err
 	}
 	cps := c.Config.ControlPlanes()
-	return wait.Until(ctx, fmt.Sprintf("%d healthy etcd members", len(cps)), 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	return c.until(ctx, fmt.Sprintf("%d healthy etcd members", len(cps)), 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		for _, n := range cps {
 			var h struct {
 				Health string `json:"health"`

@@ -8,7 +8,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/config"
-	"hardway.dev/hardway/internal/wait"
 )
 
 // Stage is one part of the cluster found healthy, and when.
@@ -40,7 +39,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context, since time.Time, timeout time
 			return err
 		}
 	}
-	if err := wait.Until(ctx, "/readyz through "+c.Config.APIServerURL(), 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	if err := c.until(ctx, "/readyz through "+c.Config.APIServerURL(), 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		err := admin.Readyz(ctx)
 		return err == nil, err
 	}); err != nil {
@@ -55,7 +54,7 @@ func (c *Cluster) WaitHealthy(ctx context.Context, since time.Time, timeout time
 	}
 	done("nodes")
 	deps := admin.Clientset.AppsV1().Deployments("kube-system")
-	if err := wait.Until(ctx, "CoreDNS available", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	if err := c.until(ctx, "CoreDNS available", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		d, err := deps.Get(ctx, "coredns", metav1.GetOptions{})
 		if err != nil {
 			return false, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/timing"
 )
 
 // Step is one stage of `hardway up`. Run must be idempotent: running it on a
@@ -96,7 +97,7 @@ func Run(ctx context.Context, c *Cluster, list []Step, p Progress) ([]Result, er
 	for i, s := range list {
 		p.StepStarted(s, i, len(list))
 		start := time.Now()
-		changes, err := s.Run(ctx, c)
+		changes, err := s.Run(timing.WithStep(ctx, s.Name), c)
 		if err == nil && ctx.Err() != nil {
 			err = ctx.Err()
 		}

@@ -17,7 +17,7 @@ import (
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/render"
-	"hardway.dev/hardway/internal/wait"
+	"hardway.dev/hardway/internal/timing"
 )
 
 func workersStep() Step {
@@ -183,7 +183,9 @@ func (c *Cluster) importImages(ctx context.Context, n config.Node) ([]converge.C
 	for _, img := range c.Artifacts.Images {
 		args = append(args, artifacts.NodePath(img.Rel), img.SHA256, img.Ref)
 	}
+	start := time.Now()
 	out, err := nd.Run(ctx, nil, args...)
+	c.Timings.Since(ctx, timing.Command, n.Name, "import images", start)
 	if err != nil {
 		return nil, fmt.Errorf("importing pod images: %w", err)
 	}
@@ -205,7 +207,7 @@ func (c *Cluster) waitKubeletBack(ctx context.Context, n config.Node, since time
 		return err
 	}
 	leases := admin.Clientset.CoordinationV1().Leases("kube-node-lease")
-	err = wait.Until(ctx, "kubelet on "+n.Name+" to renew its lease", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	err = c.until(ctx, "kubelet on "+n.Name+" to renew its lease", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		l, err := leases.Get(ctx, n.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
@@ -225,7 +227,7 @@ func (c *Cluster) waitKubeletBack(ctx context.Context, n config.Node, since time
 	// it has taken the pod over again: wait until it knows every pod the
 	// API server has bound to its node.
 	pods := admin.Clientset.CoreV1()
-	return wait.Until(ctx, "kubelet on "+n.Name+" to take its pods over", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
+	return c.until(ctx, "kubelet on "+n.Name+" to take its pods over", 500*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		bound, err := pods.Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Name})
 		if err != nil {
 			return false, err
@@ -261,7 +263,7 @@ func (c *Cluster) waitNodesReady(ctx context.Context, want []config.Node, timeou
 	if err != nil {
 		return err
 	}
-	return wait.Until(ctx, fmt.Sprintf("%d Ready nodes", len(want)), time.Second, timeout, func(ctx context.Context) (bool, error) {
+	return c.until(ctx, fmt.Sprintf("%d Ready nodes", len(want)), time.Second, timeout, func(ctx context.Context) (bool, error) {
 		list, err := admin.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 		if err != nil {
 			return false, err
