@@ -6,6 +6,9 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
@@ -157,6 +160,31 @@ func TestChecksFailWithHints(t *testing.T) {
 	for _, r := range fakeEnv(map[string]string{}, fakeRunner{}).checks(context.Background(), c) {
 		if strings.Contains(r.name, "ip_vs") {
 			t.Errorf("ip_vs checked in iptables mode: %+v", r)
+		}
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	now := time.Now()
+	ready := corev1.Node{Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
+	cordoned := ready
+	cordoned.Spec.Unschedulable = true
+	notReady := corev1.Node{Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}}}
+	tests := []struct {
+		name    string
+		node    corev1.Node
+		renewed time.Time
+		want    string
+	}{
+		{"fresh", ready, now.Add(-5 * time.Second), "Ready"},
+		{"stale Ready after a stop", ready, now.Add(-90 * time.Second), "Ready, stale: kubelet silent for 90s"},
+		{"not ready", notReady, now.Add(-time.Second), "NotReady"},
+		{"cordoned", cordoned, now, "Ready,SchedulingDisabled"},
+		{"no lease", ready, time.Time{}, "Ready (no lease yet)"},
+	}
+	for _, tt := range tests {
+		if got := readiness(tt.node, tt.renewed, now); got != tt.want {
+			t.Errorf("%s: readiness = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

@@ -7,13 +7,17 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/diagram"
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/nodeimage"
 	"hardway.dev/hardway/internal/provider"
@@ -130,10 +134,18 @@ func (a *app) printStatus(cmd *cobra.Command, p provider.Provider, name, svg str
 		return nil
 	}
 	states := a.componentStates(cmd.Context(), p, name, st)
+	ready := nodeReadiness(cmd.Context(), name, time.Now())
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tIP\tROLE\tSTATE\tCONTAINER\tCOMPONENTS")
+	fmt.Fprintln(tw, "NAME\tIP\tROLE\tSTATE\tCONTAINER\tKUBERNETES\tCOMPONENTS")
 	for _, s := range st {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container, formatHealth(states[s.Name]))
+		k := ready[s.Name]
+		if k == "" {
+			k = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container, k, formatHealth(states[s.Name]))
+	}
+	if msg, ok := ready[""]; ok {
+		defer fmt.Fprintf(a.out, "kubernetes: %s (is the control plane up? hardway start --name %s)\n", msg, name)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -160,6 +172,63 @@ func (a *app) writeStatusSVG(name, path string, st []provider.NodeStatus, states
 	}
 	fmt.Fprintf(a.out, "wrote the architecture of cluster %q with each component's health to %s\n", name, path)
 	return nil
+}
+
+// nodeReadiness is what the API says of each Node, told honestly: Ready
+// only while its kubelet still renews its lease (after a restart the Ready
+// condition stays true for up to 40 s with nobody behind it).
+func nodeReadiness(ctx context.Context, cluster string, now time.Time) map[string]string {
+	out := map[string]string{}
+	kc, err := os.ReadFile(state.For(cluster).AdminKubeconfig())
+	if err != nil {
+		return out
+	}
+	cl, err := kube.New(kc)
+	if err != nil {
+		return out
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	nodes, err := cl.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		out[""] = "API unreachable"
+		return out
+	}
+	leases, _ := cl.Clientset.CoordinationV1().Leases("kube-node-lease").List(ctx, metav1.ListOptions{})
+	renewed := map[string]time.Time{}
+	if leases != nil {
+		for _, l := range leases.Items {
+			if l.Spec.RenewTime != nil {
+				renewed[l.Name] = l.Spec.RenewTime.Time
+			}
+		}
+	}
+	for _, n := range nodes.Items {
+		out[n.Name] = readiness(n, renewed[n.Name], now)
+	}
+	return out
+}
+
+// readiness words one Node's state; leaseAge past which a Ready is stale is
+// the kubelet's default lease duration.
+func readiness(n corev1.Node, renewed, now time.Time) string {
+	const leaseDuration = 40 * time.Second
+	state := "NotReady"
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+			state = "Ready"
+		}
+	}
+	if n.Spec.Unschedulable {
+		state += ",SchedulingDisabled"
+	}
+	if renewed.IsZero() {
+		return state + " (no lease yet)"
+	}
+	if age := now.Sub(renewed); age > leaseDuration {
+		return fmt.Sprintf("%s, stale: kubelet silent for %ds", state, int(age.Seconds()))
+	}
+	return state
 }
 
 // componentStates asks systemd on each running node for the state of every
