@@ -60,8 +60,14 @@ func runDNS(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	return changes, c.probeDNS(ctx)
 }
 
-// probeDNS proves an answer comes back the way a pod asks: a short-lived pod
-// resolves kubernetes.default through the kube-dns Service IP.
+// dnsProbeScript keeps the probe pod alive until it is deleted (and lets it
+// end at once then: sleep alone would ignore SIGTERM as PID 1).
+const dnsProbeScript = `trap 'exit 0' TERM; while :; do sleep 3600 & wait; done`
+
+// probeDNS proves an answer comes back the way a pod asks: a pod resolves
+// kubernetes.default through the kube-dns Service IP. The pod stays (in
+// kube-system, like the smoke tests' Deployment in theirs), so a later run
+// asks again in a fraction of a second instead of starting a pod.
 func (c *Cluster) probeDNS(ctx context.Context) error {
 	admin, err := c.Admin()
 	if err != nil {
@@ -69,54 +75,58 @@ func (c *Cluster) probeDNS(ctx context.Context) error {
 	}
 	pods := admin.Clientset.CoreV1().Pods("kube-system")
 	zero := int64(0)
-	_ = pods.Delete(ctx, dnsProbePod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
 	name := "kubernetes.default.svc." + c.Config.Network.ClusterDomain
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: dnsProbePod, Namespace: "kube-system"},
+	want := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: dnsProbePod, Namespace: "kube-system", Labels: map[string]string{"app.kubernetes.io/managed-by": "hardway"}},
 		Spec: corev1.PodSpec{
-			RestartPolicy:                 corev1.RestartPolicyOnFailure,
+			RestartPolicy:                 corev1.RestartPolicyAlways,
 			TerminationGracePeriodSeconds: &zero,
 			Containers: []corev1.Container{{
-				Name: "nslookup", Image: images.TestApp, ImagePullPolicy: corev1.PullNever,
-				Command: []string{"nslookup", name, c.Config.Network.ClusterDNS},
+				Name: "probe", Image: images.TestApp, ImagePullPolicy: corev1.PullNever,
+				Command: []string{"sh", "-c", dnsProbeScript},
 			}},
 		},
 	}
-	err = c.until(ctx, "the probe pod to be created", time.Second, 30*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := pods.Create(ctx, pod, metav1.CreateOptions{})
-		if err == nil {
-			return true, nil
-		}
-		if apierrors.IsAlreadyExists(err) {
-			return false, fmt.Errorf("the previous probe pod is still being deleted")
-		}
-		return false, err
-	})
-	if err != nil {
-		return err
-	}
-	defer func() {
-		_ = pods.Delete(context.WithoutCancel(ctx), dnsProbePod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
-	}()
-	var logs string
-	err = c.until(ctx, "a DNS answer for "+name, time.Second, 90*time.Second, func(ctx context.Context) (bool, error) {
+	var pod *corev1.Pod
+	err = c.until(ctx, "the DNS probe pod to run", 500*time.Millisecond, 90*time.Second, func(ctx context.Context) (bool, error) {
 		p, err := pods.Get(ctx, dnsProbePod, metav1.GetOptions{})
-		if err != nil {
+		switch {
+		case apierrors.IsNotFound(err):
+			_, err = pods.Create(ctx, want, metav1.CreateOptions{})
+			if err != nil && !apierrors.IsAlreadyExists(err) {
+				return false, err
+			}
+			return false, fmt.Errorf("created")
+		case err != nil:
 			return false, err
+		case p.DeletionTimestamp != nil:
+			return false, fmt.Errorf("the previous probe pod is still being deleted")
+		case len(p.Spec.Containers) == 0 || p.Spec.Containers[0].Image != images.TestApp || p.Spec.RestartPolicy != corev1.RestartPolicyAlways:
+			// An older hardway's one-shot probe pod: replace it.
+			_ = pods.Delete(ctx, dnsProbePod, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			return false, fmt.Errorf("replacing an older probe pod")
+		case p.Status.Phase != corev1.PodRunning:
+			return false, fmt.Errorf("probe pod %s", p.Status.Phase)
 		}
-		if b, err := pods.GetLogs(dnsProbePod, &corev1.PodLogOptions{}).DoRaw(ctx); err == nil {
-			logs = strings.TrimSpace(string(b))
-		}
-		if p.Status.Phase == corev1.PodSucceeded {
-			return true, nil
-		}
-		return false, fmt.Errorf("probe pod %s: %s", p.Status.Phase, logs)
+		pod = p
+		return true, nil
 	})
 	if err != nil {
 		return err
 	}
-	if got := answers(logs); !slices.Contains(got, c.Config.KubernetesServiceIP()) {
-		return fmt.Errorf("%s resolved to %v, want %s: %s", name, got, c.Config.KubernetesServiceIP(), logs)
+	var out string
+	err = c.until(ctx, "a DNS answer for "+name, 500*time.Millisecond, 90*time.Second, func(ctx context.Context) (bool, error) {
+		out, err = admin.Exec(ctx, pod, "nslookup", name, c.Config.Network.ClusterDNS)
+		if err != nil {
+			return false, fmt.Errorf("nslookup in pod %s: %v", dnsProbePod, err)
+		}
+		if got := answers(out); !slices.Contains(got, c.Config.KubernetesServiceIP()) {
+			return false, fmt.Errorf("%s resolved to %v, want %s: %s", name, got, c.Config.KubernetesServiceIP(), strings.TrimSpace(out))
+		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	c.Log.Logf(1, "  dns: %s → %s", name, c.Config.KubernetesServiceIP())
 	return nil
