@@ -35,23 +35,7 @@ func newCertsCmd(a *app) *cobra.Command {
 
 // certInfos describes every entry of the cluster's PKI, in table order.
 func certInfos(cfg *config.Cluster) ([]pki.Info, error) {
-	set, err := pki.Load(state.For(cfg.Name).PKI(), cfg)
-	if err != nil {
-		return nil, err
-	}
-	var out []pki.Info
-	for _, spec := range pki.Specs(cfg) {
-		p, ok := set.Get(spec.Name)
-		if !ok {
-			continue
-		}
-		info, err := pki.Describe(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, info)
-	}
-	return out, nil
+	return describeCerts(state.For(cfg.Name).PKI(), cfg)
 }
 
 func (a *app) listCerts(cfg *config.Cluster) error {

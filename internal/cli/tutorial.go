@@ -134,19 +134,7 @@ func describeCerts(dir string, cfg *config.Cluster) ([]pki.Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []pki.Info
-	for _, s := range pki.Specs(cfg) {
-		p, ok := set.Get(s.Name)
-		if !ok {
-			continue
-		}
-		info, err := pki.Describe(p)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, info)
-	}
-	return out, nil
+	return pki.Infos(set, cfg)
 }
 
 // serveBook serves site on addr until ctx ends (Ctrl-C).

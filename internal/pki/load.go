@@ -69,6 +69,23 @@ type Info struct {
 	KeyOnly bool
 }
 
+// Infos describes every entry of set, in the order of c's table.
+func Infos(set *Set, c *config.Cluster) ([]Info, error) {
+	var out []Info
+	for _, s := range Specs(c) {
+		p, ok := set.Get(s.Name)
+		if !ok {
+			continue
+		}
+		info, err := Describe(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, info)
+	}
+	return out, nil
+}
+
 // Describe summarises a pair; it fails only when the PEM does not parse.
 func Describe(p Pair) (Info, error) {
 	cert := p.Cert

@@ -198,16 +198,8 @@ func (c *collector) tmpl(p string, mode os.FileMode, name string) {
 
 // cert places the certificate (and, when keyPath is set, the key) of a PKI entry.
 func (c *collector) cert(name, certPath, keyPath string) {
-	if c.err != nil {
-		return
-	}
-	if c.in.PKI == nil {
-		c.fail(errors.New("render: no PKI given: generate the PKI before rendering node files"))
-		return
-	}
-	p, ok := c.in.PKI.Get(name)
-	if !ok || len(p.CertPEM) == 0 || (keyPath != "" && len(p.KeyPEM) == 0) {
-		c.fail(fmt.Errorf("render: the PKI has no complete %q entry for node %s: regenerate the PKI (it is missing a certificate or key)", name, c.v.N.Name))
+	p, ok := c.pair(name, func(p pki.Pair) bool { return len(p.CertPEM) > 0 && (keyPath == "" || len(p.KeyPEM) > 0) }, "complete entry (certificate and key)")
+	if !ok {
 		return
 	}
 	c.add(File{Path: certPath, Mode: ModePublic, Data: p.CertPEM})
@@ -219,37 +211,35 @@ func (c *collector) cert(name, certPath, keyPath string) {
 // trust places what a CA's relying parties trust: the CA certificate, and
 // during a rotation the one it replaces as well.
 func (c *collector) trust(name, path string) {
-	if c.err != nil {
-		return
+	if p, ok := c.pair(name, func(p pki.Pair) bool { return len(p.Trust()) > 0 }, "certificate"); ok {
+		c.add(File{Path: path, Mode: ModePublic, Data: p.Trust()})
 	}
-	if c.in.PKI == nil {
-		c.fail(errors.New("render: no PKI given: generate the PKI before rendering node files"))
-		return
-	}
-	p, ok := c.in.PKI.Get(name)
-	if !ok || len(p.Trust()) == 0 {
-		c.fail(fmt.Errorf("render: the PKI has no %q certificate for node %s: regenerate the PKI", name, c.v.N.Name))
-		return
-	}
-	c.add(File{Path: path, Mode: ModePublic, Data: p.Trust()})
 }
 
 // key places only the private key of a PKI entry (the controller manager
 // signs with the service-account key and needs no public half).
 func (c *collector) key(name, keyPath string) {
+	if p, ok := c.pair(name, func(p pki.Pair) bool { return len(p.KeyPEM) > 0 }, "key"); ok {
+		c.add(File{Path: keyPath, Mode: ModePrivate, Data: p.KeyPEM})
+	}
+}
+
+// pair looks up a PKI entry that has what complete checks, recording the
+// first failure; what names the missing part in the error.
+func (c *collector) pair(name string, complete func(pki.Pair) bool, what string) (pki.Pair, bool) {
 	if c.err != nil {
-		return
+		return pki.Pair{}, false
 	}
 	if c.in.PKI == nil {
 		c.fail(errors.New("render: no PKI given: generate the PKI before rendering node files"))
-		return
+		return pki.Pair{}, false
 	}
 	p, ok := c.in.PKI.Get(name)
-	if !ok || len(p.KeyPEM) == 0 {
-		c.fail(fmt.Errorf("render: the PKI has no %q key for node %s: regenerate the PKI", name, c.v.N.Name))
-		return
+	if !ok || !complete(p) {
+		c.fail(fmt.Errorf("render: the PKI has no %q %s for node %s: regenerate the PKI", name, what, c.v.N.Name))
+		return pki.Pair{}, false
 	}
-	c.add(File{Path: keyPath, Mode: ModePrivate, Data: p.KeyPEM})
+	return p, true
 }
 
 func (c *collector) kubeconfig(name, p string) {
