@@ -286,7 +286,14 @@ func TestUpgrade(t *testing.T) {
 		t.Errorf("the Service was unreachable for %s in a row during the upgrade (want < 5 s)", sLongest)
 	}
 	nodes, _ := kubectlIn(t, name, "get", "nodes", "-o", "jsonpath={range .items[*]}{.status.nodeInfo.kubeletVersion} {.spec.unschedulable}{\"\\n\"}{end}")
-	if strings.Count(nodes, to+" \n") != 3 {
+	schedulable := 0
+	for _, line := range strings.Split(nodes, "\n") {
+		// An uncordoned node prints its version and nothing after it.
+		if f := strings.Fields(line); len(f) == 1 && f[0] == to {
+			schedulable++
+		}
+	}
+	if schedulable != 3 {
 		t.Errorf("want 3 schedulable nodes on %s:\n%s", to, nodes)
 	}
 	if out, err := hwRun("upgrade", from, "--name", name); err == nil || !strings.Contains(out, "downgrades are not supported") {
