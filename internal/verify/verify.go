@@ -94,13 +94,13 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 }
 
 // needs lists the checks whose findings check name uses: every check but
-// encryption works on the test Deployment's pods, and the NodePort is the
-// one the Service check created.
+// encryption works on the test Deployment's pods, and the NodePort and the
+// names DNS resolves are those of the Service the service check created.
 func needs(name string) []string {
 	switch name {
 	case "deployment", "encryption":
 		return nil
-	case "nodeport":
+	case "nodeport", "dns":
 		return []string{"deployment", "service"}
 	default:
 		return []string{"deployment"}

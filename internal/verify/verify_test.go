@@ -18,6 +18,7 @@ func TestRunSome(t *testing.T) {
 	}{
 		{[]string{"encryption"}, []string{"encryption"}},
 		{[]string{"pod-to-pod"}, []string{"deployment", "pod-to-pod"}},
+		{[]string{"dns"}, []string{"deployment", "service", "dns"}},
 		{[]string{"nodeport", "dns"}, []string{"deployment", "service", "dns", "nodeport"}},
 		{[]string{"exec", "logs", "port-forward"}, []string{"deployment", "logs", "exec", "port-forward"}},
 	}
