@@ -37,12 +37,18 @@ runs every smoke test. One lab at a time per cluster.`,
 		Short: "Break the cluster the way lab NAME says and show the symptom",
 		Args:  exactArgs(1, "name the lab to start: hardway lab start NAME (the labs: hardway lab list)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A misspelt lab is the learner's to fix before any cluster
+			// matters.
+			if _, err := lab.Find(args[0]); err != nil {
+				return err
+			}
 			return a.labEnv(cmd.Context(), func(ctx context.Context, e lab.Env) error {
 				l, t, err := lab.Start(ctx, e, args[0])
 				if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.out, "Lab %s started on cluster %q: %s.\n\nThe symptom:\n%s\n\n", l.Name, t.Cluster, l.Title, indent(l.Symptom(t)))
+				fmt.Fprintf(a.out, "kubectl for this cluster:   export KUBECONFIG=$(hardway kubeconfig --name %s | tail -1)\n", t.Cluster)
 				fmt.Fprintf(a.out, "When you think it is fixed: hardway lab check --name %s\n", t.Cluster)
 				fmt.Fprintf(a.out, "Stuck:                      hardway lab hint --name %s\n", t.Cluster)
 				fmt.Fprintf(a.out, "Done, or give up:           hardway lab reset --name %s (restores the cluster)\n", t.Cluster)

@@ -98,13 +98,14 @@ func podRoute() Lab {
 		Cause: func(t Target) string {
 			return fmt.Sprintf("%s has no route to %s's pod CIDR %s (it should go via %s on %s, the VXLAN\n"+
 				"tunnel). Packets for those pods follow the default route instead, out of the cluster network, where they\n"+
-				"are dropped. The replies from %s would need that route too.", t.Node.Name, t.Peer.Name, t.Values["cidr"], t.Values["via"], vxlanDevice(), t.Node.Name)
+				"are dropped. Connections from %s's pods fail too: the replies would need that route.\n"+
+				"The unit %s sets up every route of the node at boot; restarting it puts them back.\n"+
+				"Adding just the one route works too: %s",
+				t.Node.Name, t.Peer.Name, t.Values["cidr"], t.Values["via"], vxlanDevice(), t.Peer.Name, render.PodNetworkUnit,
+				t.shell(t.Node, fmt.Sprintf("ip route replace %s via %s dev %s onlink", t.Values["cidr"], t.Values["via"], vxlanDevice())))
 		},
 		Fix: func(t Target) []string {
-			return []string{
-				t.shell(t.Node, "systemctl restart "+render.PodNetworkUnit),
-				"(or add just that route: " + t.shell(t.Node, fmt.Sprintf("ip route replace %s via %s dev %s onlink", t.Values["cidr"], t.Values["via"], vxlanDevice())) + ")",
-			}
+			return []string{t.shell(t.Node, "systemctl restart "+render.PodNetworkUnit)}
 		},
 		Probes: []string{"pod-to-pod"},
 		Break: func(ctx context.Context, e Env, t Target) error {
@@ -155,10 +156,12 @@ func kubeletCert() Lab {
 			return fmt.Sprintf("The kubelet on %s serves HTTPS with %s's certificate (CN=system:node:%s, IP %s). The API server\n"+
 				"calls kubelets at their InternalIP (%s) and checks the certificate names it: it does not, so logs, exec\n"+
 				"and port-forward to %s fail with an x509 error. (The kubelet's own client certificate, in its kubeconfig,\n"+
-				"is fine: the node stays Ready.)", t.Node.Name, t.Peer.Name, t.Peer.Name, t.Peer.IP, t.Node.IP, t.Node.Name)
+				"is fine: the node stays Ready.) The workers step of up compares every file of the node with what it\n"+
+				"should be: it writes back %s's own certificate and restarts its kubelet.",
+				t.Node.Name, t.Peer.Name, t.Peer.Name, t.Peer.IP, t.Node.IP, t.Node.Name, t.Node.Name)
 		},
 		Fix: func(t Target) []string {
-			return []string{t.hw("up", "--only", "workers") + "   (writes back " + t.Node.Name + "'s own certificate and restarts its kubelet)"}
+			return []string{t.hw("up", "--only", "workers")}
 		},
 		Probes: []string{"logs", "exec", "port-forward"},
 		Break: func(ctx context.Context, e Env, t Target) error {
@@ -218,7 +221,7 @@ func corednsCorefile() Lab {
 		},
 		Fix: func(t Target) []string {
 			return []string{
-				fmt.Sprintf("kubectl -n kube-system get configmap coredns -o yaml | sed 's/kubernetes %s /kubernetes %s /' | kubectl apply -f -", t.Values["typo"], t.Values["zone"]),
+				fmt.Sprintf("kubectl -n kube-system get configmap coredns -o yaml | sed 's/kubernetes %s /kubernetes %s /' | kubectl replace -f -", t.Values["typo"], t.Values["zone"]),
 				"kubectl -n kube-system rollout restart deployment coredns",
 				"kubectl -n kube-system rollout status deployment coredns",
 			}
@@ -348,13 +351,12 @@ func kubeletRBAC() Lab {
 		Cause: func(t Target) string {
 			return fmt.Sprintf("The ClusterRoleBinding %s is gone. The API server calls kubelets as the user %s;\n"+
 				"kubelets ask the API server whether that user may (webhook authorization), and without the binding to\n"+
-				"system:kubelet-api-admin the answer is no. Kubelets remember a denial for 30 s.", KubeletAPIBinding, t.Values["user"])
+				"system:kubelet-api-admin the answer is no. Kubelets remember a denial for 30 s. The control-plane\n"+
+				"step of up applies the binding too (kubelet-api-rbac.yaml): %s",
+				KubeletAPIBinding, t.Values["user"], t.hw("up", "--only", "control-plane"))
 		},
 		Fix: func(t Target) []string {
-			return []string{
-				fmt.Sprintf("kubectl create clusterrolebinding %s --clusterrole=system:kubelet-api-admin --user=%s", KubeletAPIBinding, t.Values["user"]),
-				"(or " + t.hw("up", "--only", "control-plane") + ", which applies kubelet-api-rbac.yaml)",
-			}
+			return []string{fmt.Sprintf("kubectl create clusterrolebinding %s --clusterrole=system:kubelet-api-admin --user=%s", KubeletAPIBinding, t.Values["user"])}
 		},
 		Probes: []string{"logs", "exec", "port-forward"},
 		Break: func(ctx context.Context, e Env, t Target) error {
