@@ -127,7 +127,8 @@ func podRoute() Lab {
 	}
 }
 
-func vxlanDevice() string { return "hardway.vxlan" }
+// vxlanDevice is the tunnel device routes to other nodes' pods go through.
+func vxlanDevice() string { return render.VXLANFor(config.Node{}).Device }
 
 func kubeletCert() Lab {
 	const cert, key = "/var/lib/kubelet/kubelet.pem", "/var/lib/kubelet/kubelet-key.pem"
