@@ -127,7 +127,8 @@ func traceEnv(c *steps.Cluster, client kubernetes.Interface, f traceFlags) trace
 		cps = append(cps, n.Name)
 	}
 	return trace.Env{
-		Client: client,
+		Cluster: c.Config.Name,
+		Client:  client,
 		Node: func(ctx context.Context, name string) (node.Node, error) {
 			return c.Node(ctx, name)
 		},

@@ -28,6 +28,8 @@ const Namespace = "hardway-trace"
 
 // Env is what a trace needs from the cluster.
 type Env struct {
+	// Cluster is the cluster's name, for the commands errors suggest.
+	Cluster string
 	// Client talks to the API server as the admin (through a Recorder's
 	// transport for --http).
 	Client kubernetes.Interface
@@ -54,7 +56,7 @@ type Env struct {
 // it. The pod is deleted again, whatever happens.
 func Collect(ctx context.Context, env Env) (Evidence, error) {
 	ev := Evidence{Namespace: Namespace, Name: "launch-" + suffix(), Image: env.Image}
-	if err := ensureNamespace(ctx, env.Client); err != nil {
+	if err := ensureNamespace(ctx, env.Client, env.Cluster); err != nil {
 		return ev, err
 	}
 	key := "/registry/pods/" + ev.Namespace + "/" + ev.Name
@@ -72,7 +74,7 @@ func Collect(ctx context.Context, env Env) (Evidence, error) {
 	ev.Start = time.Now()
 	created, err := pods.Create(ctx, podSpec(ev.Name, env.Image), metav1.CreateOptions{})
 	if err != nil {
-		return ev, fmt.Errorf("creating pod %s/%s: %w", ev.Namespace, ev.Name, err)
+		return ev, fmt.Errorf("creating pod %s/%s: %w (is the API up? hardway status --name %s)", ev.Namespace, ev.Name, err, env.Cluster)
 	}
 	if env.Recorder != nil {
 		// Closer to the wire than the call: the moment the request reached
@@ -89,7 +91,7 @@ func Collect(ctx context.Context, env Env) (Evidence, error) {
 	}()
 	ev.ResourceVersion = created.ResourceVersion
 	env.Log.Logf(0, "  created pod %s/%s, waiting until it is Ready", ev.Namespace, ev.Name)
-	ev.Pod, ev.ClientReady, err = waitReady(ctx, pods, created, env.Timeout)
+	ev.Pod, ev.ClientReady, err = waitReady(ctx, pods, created, env.Timeout, env.Cluster)
 	if err != nil {
 		return ev, err
 	}
@@ -126,7 +128,7 @@ func podSpec(name, image string) *corev1.Pod {
 
 // waitReady follows the pod with a watch (what kubectl wait does) until it
 // is Ready, and returns it with the time the event arrived.
-func waitReady(ctx context.Context, pods podWatcher, created *corev1.Pod, timeout time.Duration) (*corev1.Pod, time.Time, error) {
+func waitReady(ctx context.Context, pods podWatcher, created *corev1.Pod, timeout time.Duration, cluster string) (*corev1.Pod, time.Time, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	last, rv := created, created.ResourceVersion
@@ -134,9 +136,9 @@ func waitReady(ctx context.Context, pods podWatcher, created *corev1.Pod, timeou
 		w, err := pods.Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + created.Name, ResourceVersion: rv})
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, time.Time{}, notReady(last, timeout)
+				return nil, time.Time{}, notReady(last, timeout, cluster)
 			}
-			return nil, time.Time{}, fmt.Errorf("watching pod %s/%s: %w", created.Namespace, created.Name, err)
+			return nil, time.Time{}, fmt.Errorf("watching pod %s/%s: %w (is the API up? hardway status --name %s)", created.Namespace, created.Name, err, cluster)
 		}
 		for e := range w.ResultChan() {
 			p, ok := e.Object.(*corev1.Pod)
@@ -152,7 +154,7 @@ func waitReady(ctx context.Context, pods podWatcher, created *corev1.Pod, timeou
 		}
 		w.Stop()
 		if ctx.Err() != nil {
-			return nil, time.Time{}, notReady(last, timeout)
+			return nil, time.Time{}, notReady(last, timeout, cluster)
 		}
 		// The API server ended the watch (it does, after a while): go on
 		// from the last version seen.
@@ -164,7 +166,7 @@ type podWatcher interface {
 }
 
 // notReady says why the pod is not Ready, the way kubectl get pods would.
-func notReady(p *corev1.Pod, timeout time.Duration) error {
+func notReady(p *corev1.Pod, timeout time.Duration, cluster string) error {
 	why := string(p.Status.Phase)
 	for _, cs := range p.Status.ContainerStatuses {
 		if w := cs.State.Waiting; w != nil {
@@ -174,13 +176,13 @@ func notReady(p *corev1.Pod, timeout time.Duration) error {
 	if why == "" {
 		why = "not scheduled yet"
 	}
-	return fmt.Errorf("pod %s/%s not Ready after %s (%s); see: kubectl -n %s describe pod %s (is the image on every node? hardway shell NODE -- crictl images)",
-		p.Namespace, p.Name, timeout, why, p.Namespace, p.Name)
+	return fmt.Errorf("pod %s/%s not Ready after %s (%s); see: kubectl -n %s describe pod %s (is the image on every node? hardway shell NODE --name %s -- crictl images)",
+		p.Namespace, p.Name, timeout, why, p.Namespace, p.Name, cluster)
 }
 
-func ensureNamespace(ctx context.Context, cs kubernetes.Interface) error {
+func ensureNamespace(ctx context.Context, cs kubernetes.Interface, cluster string) error {
 	var last string
-	err := wait.Until(ctx, "namespace "+Namespace, 500*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
+	err := wait.Until(ctx, "namespace "+Namespace+" to exist", 500*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
 		ns, err := cs.CoreV1().Namespaces().Get(ctx, Namespace, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -198,7 +200,7 @@ func ensureNamespace(ctx context.Context, cs kubernetes.Interface) error {
 		return true, nil
 	})
 	if err != nil {
-		return fmt.Errorf("namespace %s: %v %s", Namespace, err, last)
+		return fmt.Errorf("namespace %s: %v %s (is the API up? hardway status --name %s)", Namespace, err, last, cluster)
 	}
 	return nil
 }
@@ -225,13 +227,13 @@ func startWatches(ctx context.Context, env Env, name string) (*watches, error) {
 		}
 		args := append([]string{"sh", "-c", watchStartScript, "sh", ws.unit, secs}, env.Etcdctl...)
 		if _, err := n.Run(ctx, nil, args...); err != nil {
-			return fmt.Errorf("starting the etcd watch on %s: %w", cp, err)
+			return fmt.Errorf("starting the etcd watch on %s: %w (see: hardway logs %s etcd --name %s)", cp, err, cp, env.Cluster)
 		}
 		ws.mu.Lock()
 		ws.nodes = append(ws.nodes, n)
 		ws.mu.Unlock()
 		if _, err := n.Run(ctx, nil, "sh", "-c", watchReadyScript, "sh", ws.unit); err != nil {
-			return fmt.Errorf("etcd watch on %s: %w (check etcd there: hardway shell %s -- %s endpoint health)", cp, err, cp, strings.Join(env.Etcdctl, " "))
+			return fmt.Errorf("etcd watch on %s: %w (check etcd there: hardway shell %s --name %s -- %s endpoint health)", cp, err, cp, env.Cluster, strings.Join(env.Etcdctl, " "))
 		}
 		return nil
 	})
