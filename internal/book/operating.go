@@ -73,6 +73,19 @@ func (w *writer) operating() Chapter {
 		{"«kubectl logs» or «exec» fails", "the API server → kubelet path: «" + v.logs(wk, "kubelet") + "» (authorization of «kube-apiserver-kubelet-client»)"},
 	})
 
+	d.h2("Practise: break it, fix it")
+	d.p(`
+		The table above is easier to use once you have seen each symptom for
+		real. «%s» lists break-and-fix labs: each breaks one thing in this
+		cluster (an etcd member, a pod route, a kubelet certificate, the
+		CoreDNS configuration, kube-proxy, the API server's right to call
+		kubelets) and tells you only the symptom. Find the cause with the
+		commands above, fix it, and «hardway lab check» probes the cluster
+		with the same checks as «hardway verify». «hardway lab hint» names
+		the command that shows the cause and the fix; «hardway lab reset»
+		restores the cluster with the steps of «hardway up» and runs every
+		smoke test.`, v.hw("lab", "list"))
+
 	d.h2("Starting over")
 	d.p(`
 		«%s» removes the node containers, their volumes, the network and the

@@ -80,6 +80,15 @@ func (w *writer) podLevel0() Chapter {
 		The API answers with JSON; «?watch=true» on the same URL keeps the
 		connection open and streams every change, which is how the
 		%s of the next chapters learn about your Deployment.`, chapterLink("control-loops", "control loops"))
+
+	d.h2("Record a client's requests")
+	d.p(`
+		«%s» does what this chapter describes with client-go, the library
+		kubectl is built on, through a transport that records every request:
+		it creates one pod, watches it until it is Ready and deletes it, then
+		prints each request with its headers, the start of each body, the
+		status, the latency and the «Audit-Id» to look up in the audit log.
+		The watch shows as one long response: a stream of events.`, w.v.hw("trace", "--http"))
 	return Chapter{ID: "pod-0-kubectl", Part: PartPod, Title: level0Title, Short: "Level 0: kubectl is HTTP", Body: d.String()}
 }
 
@@ -351,5 +360,20 @@ func (w *writer) podLevel3() Chapter {
 		and cgroups. The kubelet sees it running, the readiness probe passes,
 		the pod's status says «Running» with its IP, and «kubectl get pods»
 		finally shows what you asked for.`)
+
+	d.h2("Measured, not told")
+	d.p(`
+		These four chapters tell the story; «%s» measures it. It launches one
+		pod and puts on one timeline, relative to the moment the create
+		request left this host, what each component recorded: the API
+		server's audit log (the create, the scheduler's binding, the
+		kubelet's status update), an etcd watch on every member (each write
+		of the pod, decoded), the kubelet's and containerd's journals (the
+		pod picked up, «RunPodSandbox», «CreateContainer», «StartContainer»)
+		and the file host-local writes when it hands out the pod's address.
+		Each line names the component, the node and where its time was read;
+		the nodes are containers sharing this host's clock, so the times
+		compare. «--svg FILE» draws the timeline as a sequence picture like
+		the ones above.`, w.v.hw("trace"))
 	return Chapter{ID: "pod-3-node", Part: PartPod, Title: level3Title, Short: "Level 3: the node", Body: d.String()}
 }

@@ -59,12 +59,14 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{"kubectl get deployment hello -v=8", "the GET behind «kubectl get», with headers and body"},
 			{"kubectl get pods -l app=hello -o wide", "the pod, its IP and the node it runs on"},
 			{v.curlNodes(), "the same API without kubectl: plain HTTPS with the admin certificate"},
+			{v.hw("trace", "--http"), "one pod created, watched until Ready and deleted: every HTTP request of the client, with status, latency and Audit-Id"},
 		},
 		"pod-1-control-plane": {
 			{v.etcdctl("get /registry/deployments --prefix --keys-only"), "the keys of every Deployment in etcd, hello's among them"},
 			{"kubectl get deployments,replicasets,pods -l app=hello", "the chain the controllers built: Deployment → ReplicaSet → Pod"},
 			{"kubectl describe pod -l app=hello", "the pod's events: Scheduled (by the scheduler), Pulled, Created, Started (by the kubelet)"},
 			{v.logs(cp, "kube-scheduler"), "the scheduler's log on " + cp + " (only the leader logs bindings)"},
+			{v.hw("trace"), "a pod launched and measured: the API request, the etcd writes and the binding, with their times and the evidence for each"},
 		},
 		"pod-2-auth-network": {
 			{"kubectl auth whoami", "your user and groups, as the API server sees your certificate"},
@@ -81,6 +83,7 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{v.shell(chosen, "ls /var/lib/cni/networks/bridge"), "the addresses host-local has handed out on " + chosen},
 			{v.shell(chosen, "ip -br link show master cni0"), "one veth per pod, plugged into the cni0 bridge"},
 			{"kubectl delete deployment hello", "cleans up: the garbage collector removes the ReplicaSet and the pod"},
+			{v.hw("trace", "--svg", "/tmp/"+v.Name+"-launch.svg"), "the whole launch measured, down to RunPodSandbox, the address CNI handed out and StartContainer, also as a sequence picture"},
 		},
 		"networking": {
 			{v.shell(wk, "ip route"), "the node's routes: its own pod CIDR on cni0, the others through " + render.VXLANFor(v.Worker).Device},
@@ -100,6 +103,8 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{"hardway shell " + cp + " --name " + v.Name, "a shell inside " + cp + " (exit with Ctrl-D)"},
 			{v.hw("verify"), "the smoke tests, any time"},
 			{v.hw("up"), "converges the cluster to its config again; changes nothing if nothing drifted"},
+			{v.hw("lab", "list"), "break-and-fix labs: each breaks one real thing (an etcd member, a route, a certificate, CoreDNS, kube-proxy, RBAC) for you to find and fix"},
+			{v.hw("lab", "start", "kube-proxy"), "the first lab to try: Services stop working on one node; «hardway lab hint», «check» and «reset» take it from there"},
 		},
 		"files": {
 			{"hardway render --name " + v.Name + " --out /tmp/" + v.Name + "-files", "every file of every node, written under /tmp/" + v.Name + "-files/NODE/"},

@@ -12,7 +12,9 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/go-logr/logr"
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/logx"
@@ -73,6 +75,11 @@ func fileExists(path string) bool {
 
 // Main runs the CLI and returns the process exit code.
 func Main() int {
+	// client-go logs through klog to stderr, e.g. when a stream it copies
+	// ends because the caller's context did (every retried exec of the
+	// smoke tests). hardway reports its own errors; these lines only bury
+	// them.
+	klog.SetLogger(logr.Discard())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -123,5 +130,6 @@ func newRoot(a *app) *cobra.Command {
 		newKubeconfigCmd(a), newCertsCmd(a), newEncryptionCmd(a), newLogsCmd(a),
 		newStopCmd(a), newStartCmd(a), newEtcdCmd(a), newUpgradeCmd(a))
 	root.AddCommand(newTutorialCmd(a))
+	root.AddCommand(newTraceCmd(a), newLabCmd(a))
 	return root
 }

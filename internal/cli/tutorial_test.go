@@ -25,6 +25,7 @@ import (
 
 	"hardway.dev/hardway/internal/book"
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/lab"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/state"
 	"hardway.dev/hardway/internal/steps"
@@ -380,6 +381,11 @@ func checkCommand(t *testing.T, chapter, line string, c *config.Cluster) {
 		t.Errorf("%s: `hardway %s` does not name the cluster (--name %s)", chapter, line, c.Name)
 	}
 	pos := cmd.Flags().Args()
+	if cmd.Name() == "start" && cmd.Parent().Name() == "lab" && len(pos) == 1 {
+		if _, err := lab.Find(pos[0]); err != nil {
+			t.Errorf("%s: `hardway %s`: %v", chapter, line, err)
+		}
+	}
 	switch cmd.Name() {
 	case "shell", "logs":
 		if len(pos) == 0 {

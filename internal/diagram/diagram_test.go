@@ -474,3 +474,35 @@ func TestDeterministic(t *testing.T) {
 		parse(t, a)
 	}
 }
+
+func TestSequence(t *testing.T) {
+	ls := []Lifeline{{"a", []string{"client", "host"}}, {"b", []string{"server"}}}
+	pic := Sequence("measured", ls, []Arrow{
+		{From: "a", To: "b", Label: "+0 ms request"},
+		{From: "b", To: "b", Label: "+5 ms work"},
+		{From: "b", To: "a", Label: "+9 ms answer"},
+	})
+	es := parse(t, pic)
+	if got := values(with(es, "participant"), "data-id"); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("participants %v, want [a b]", got)
+	}
+	msgs := with(es, "message")
+	var got []string
+	for _, m := range msgs {
+		got = append(got, m.attrs["data-n"]+" "+m.attrs["data-from"]+"→"+m.attrs["data-to"])
+	}
+	if want := []string{"1 a→b", "2 b→a"}; !slices.Equal(got, want) {
+		t.Errorf("messages %v, want %v", got, want)
+	}
+	if notes := values(with(es, "note"), "data-at"); !slices.Equal(notes, []string{"b"}) {
+		t.Errorf("notes at %v, want [b]", notes)
+	}
+	for _, want := range []string{"1. +0 ms request", "+5 ms work", "2. +9 ms answer"} {
+		if !strings.Contains(text(es), want) {
+			t.Errorf("picture lacks %q", want)
+		}
+	}
+	if !bytes.Equal(pic, Sequence("measured", ls, []Arrow{{"a", "b", "+0 ms request"}, {"b", "b", "+5 ms work"}, {"b", "a", "+9 ms answer"}})) {
+		t.Error("the same arrows draw different bytes")
+	}
+}

@@ -183,3 +183,35 @@ func Launch(c *config.Cluster) []byte {
 	}
 	return sequence(fmt.Sprintf("Launching a pod on %q: kubectl create deployment hello", c.Name), ps, events)
 }
+
+// Lifeline is one participant of a sequence picture drawn from outside this
+// package (hardway trace draws what it measured): an id arrows refer to and
+// the lines written in its box, the first one bold.
+type Lifeline struct {
+	ID    string
+	Lines []string
+}
+
+// Arrow is one row of such a picture: a message From → To, or a note beside
+// From when To is From (a component working on its own).
+type Arrow struct {
+	From, To, Label string
+}
+
+// Sequence draws lifelines side by side and arrows top to bottom, in the
+// order given, with the same layout as the tutorial's launch pictures.
+func Sequence(title string, ls []Lifeline, arrows []Arrow) []byte {
+	ps := make([]participant, len(ls))
+	for i, l := range ls {
+		ps[i] = participant{id: l.ID, lines: l.Lines}
+	}
+	events := make([]event, len(arrows))
+	for i, a := range arrows {
+		if a.From == a.To {
+			events[i] = note(a.From, a.Label)
+			continue
+		}
+		events[i] = message(a.From, a.To, a.Label)
+	}
+	return sequence(title, ps, events)
+}

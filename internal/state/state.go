@@ -39,6 +39,10 @@ func (d Dir) EncryptionConfig() string {
 }
 func (d Dir) Config() string { return filepath.Join(string(d), "cluster.yaml") }
 
+// Lab is the record of the break-and-fix lab running on the cluster, if any
+// (hardway lab): check, hint and reset read it.
+func (d Dir) Lab() string { return filepath.Join(string(d), "lab.json") }
+
 // Exists reports whether the cluster has any state on this host.
 func (d Dir) Exists() bool {
 	_, err := os.Stat(string(d))

@@ -149,6 +149,10 @@ var workersProse = dedent(`
 	own pod CIDR, portmap for hostPorts, and loopback. Pod images were built
 	locally and are imported into containerd, so nothing is pulled. The step
 	waits until every Node is Ready through the API.
+
+	See them at work: "hardway trace" launches one pod and prints, measured,
+	what each component did and when (API server, etcd, scheduler, kubelet,
+	containerd, CNI); "hardway trace --http" shows the client's HTTP requests.
 `)
 
 var networkProse = dedent(`
@@ -182,4 +186,9 @@ var verifyProse = dedent(`
 	exec / port-forward (which prove the API server can authenticate to
 	kubelets), a NodePort reached from the host, and Secret encryption at rest
 	read straight out of etcd.
+
+	To learn what each check guards against, break the cluster on purpose
+	and repair it: "hardway lab list" has labs for etcd, routes, kubelet
+	certificates, CoreDNS, kube-proxy and RBAC, and "hardway lab check"
+	uses these same checks to tell when a fix works.
 `)

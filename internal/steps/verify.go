@@ -31,19 +31,28 @@ func verifyStep() Step {
 	}
 }
 
-// Verify runs every smoke test and fails if any fails.
-func (c *Cluster) Verify(ctx context.Context, report func(verify.Result)) ([]verify.Result, error) {
+// VerifyEnv is what the smoke tests need from this cluster; the labs run
+// some of them on their own (verify.RunSome).
+func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	admin, err := c.Admin()
 	if err != nil {
-		return nil, err
+		return verify.Env{}, err
 	}
 	var ips []string
 	for _, n := range c.Config.Workers() {
 		ips = append(ips, n.IP)
 	}
-	env := verify.Env{
+	return verify.Env{
 		REST: admin.REST, Client: admin.Clientset, NodeIPs: ips, Workers: len(c.Config.Workers()),
 		ClusterDomain: c.Config.Network.ClusterDomain, EtcdGet: c.EtcdGet,
+	}, nil
+}
+
+// Verify runs every smoke test and fails if any fails.
+func (c *Cluster) Verify(ctx context.Context, report func(verify.Result)) ([]verify.Result, error) {
+	env, err := c.VerifyEnv()
+	if err != nil {
+		return nil, err
 	}
 	results := verify.Run(ctx, env, report)
 	var failed []string

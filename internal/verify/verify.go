@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,16 +90,66 @@ func Checks() []Check {
 // Run executes every check, reporting each as it finishes, and returns the
 // results. A failed check does not stop the others unless they depend on it.
 func Run(ctx context.Context, env Env, report func(Result)) []Result {
+	return run(ctx, env, Checks(), time.Minute, report)
+}
+
+// needs lists the checks whose findings check name uses: every check but
+// encryption works on the test Deployment's pods, and the NodePort and the
+// names DNS resolves are those of the Service the service check created.
+func needs(name string) []string {
+	switch name {
+	case "deployment", "encryption":
+		return nil
+	case "nodeport", "dns":
+		return []string{"deployment", "service"}
+	default:
+		return []string{"deployment"}
+	}
+}
+
+// RunSome executes the named checks and those they depend on, in the order
+// Checks lists them, each bounded by timeout: the probes a break-and-fix lab
+// uses to tell whether one part of the cluster works again.
+func RunSome(ctx context.Context, env Env, names []string, timeout time.Duration, report func(Result)) ([]Result, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		if !slices.ContainsFunc(Checks(), func(c Check) bool { return c.Name == n }) {
+			return nil, fmt.Errorf("no smoke test %q; the smoke tests are: %s", n, strings.Join(CheckNames(), ", "))
+		}
+		want[n] = true
+		for _, d := range needs(n) {
+			want[d] = true
+		}
+	}
+	var list []Check
+	for _, c := range Checks() {
+		if want[c.Name] {
+			list = append(list, c)
+		}
+	}
+	return run(ctx, env, list, timeout, report), nil
+}
+
+// CheckNames lists the smoke tests in the order they run.
+func CheckNames() []string {
+	var out []string
+	for _, c := range Checks() {
+		out = append(out, c.Name)
+	}
+	return out
+}
+
+func run(ctx context.Context, env Env, list []Check, timeout time.Duration, report func(Result)) []Result {
 	s := &session{env: env}
 	var out []Result
 	deployOK := true
-	for _, c := range Checks() {
+	for _, c := range list {
 		start := time.Now()
 		var err error
 		if !deployOK && c.Name != "encryption" {
 			err = fmt.Errorf("skipped: the test Deployment did not come up")
 		} else {
-			cctx, cancel := context.WithTimeout(ctx, time.Minute)
+			cctx, cancel := context.WithTimeout(ctx, timeout)
 			err = c.Run(cctx, s)
 			cancel()
 		}

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"hardway.dev/hardway/internal/lab"
+	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/verify"
+)
+
+func newLabCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "Break-and-fix labs: break one real thing, find the cause, fix it, check it, reset",
+		Long: `Break-and-fix labs. Each lab breaks one real thing in a running cluster and
+tells you the symptom. Find the cause and fix it with the tools you would use
+on any cluster (kubectl, hardway shell, hardway logs), then let
+"hardway lab check" probe the cluster the way "hardway verify" does.
+"hardway lab hint" names the command that shows the cause, and the fix;
+"hardway lab reset" restores the cluster with the steps of "hardway up" and
+runs every smoke test. One lab at a time per cluster.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List the labs (and which one is active on the cluster)",
+		Args:  cobra.NoArgs,
+		RunE:  func(cmd *cobra.Command, _ []string) error { return a.labList() },
+	}, &cobra.Command{
+		Use:   "start NAME",
+		Short: "Break the cluster the way lab NAME says and show the symptom",
+		Args:  exactArgs(1, "name the lab to start: hardway lab start NAME (the labs: hardway lab list)"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// A misspelt lab is the learner's to fix before any cluster
+			// matters.
+			if _, err := lab.Find(args[0]); err != nil {
+				return err
+			}
+			return a.labEnv(cmd.Context(), func(ctx context.Context, e lab.Env) error {
+				l, t, err := lab.Start(ctx, e, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "Lab %s started on cluster %q: %s.\n\nThe symptom:\n%s\n\n", l.Name, t.Cluster, l.Title, indent(l.Symptom(t)))
+				fmt.Fprintf(a.out, "kubectl for this cluster:   export KUBECONFIG=$(hardway kubeconfig --name %s | tail -1)\n", t.Cluster)
+				fmt.Fprintf(a.out, "When you think it is fixed: hardway lab check --name %s\n", t.Cluster)
+				fmt.Fprintf(a.out, "Stuck:                      hardway lab hint --name %s\n", t.Cluster)
+				fmt.Fprintf(a.out, "Done, or give up:           hardway lab reset --name %s (restores the cluster)\n", t.Cluster)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "check",
+		Short: "Probe the cluster like verify does: passes once the active lab is fixed",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.labEnv(cmd.Context(), func(ctx context.Context, e lab.Env) error {
+				name := e.Cluster.Config.Name
+				first := true
+				l, err := lab.Check(ctx, e, func(r verify.Result) {
+					if first {
+						fmt.Fprintf(a.out, "Checking cluster %q\n", name)
+						first = false
+					}
+					mark, extra := "✓", ""
+					if r.Err != nil {
+						mark, extra = "✗", "\n      "+strings.ReplaceAll(r.Err.Error(), "\n", "\n      ")
+					}
+					fmt.Fprintf(a.out, "  %s %-13s %5.1fs%s\n", mark, r.Name, r.Elapsed.Seconds(), extra)
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "Fixed: lab %s is solved. End it with: hardway lab reset --name %s\n", l.Name, name)
+				return nil
+			})
+		},
+	}, &cobra.Command{
+		Use:   "hint",
+		Short: "Show the command that reveals the active lab's cause, and the fix",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.existingConfig()
+			if err != nil {
+				return err
+			}
+			c, err := a.cluster(cmd.Context(), cfg, a.log())
+			if err != nil {
+				return err
+			}
+			l, t, _, err := lab.Hint(lab.Env{Cluster: c})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "Lab %s: %s.\n\n%s", l.Name, l.Title, l.Hint(t))
+			fmt.Fprintf(a.out, "\nThen: hardway lab check --name %s\n", t.Cluster)
+			return nil
+		},
+	}, &cobra.Command{
+		Use:   "reset",
+		Short: "Restore the cluster after the active lab (the steps of up, then every smoke test) and end the lab",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.labEnv(cmd.Context(), func(ctx context.Context, e lab.Env) error {
+				start := time.Now()
+				l, err := lab.Reset(ctx, e)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "Cluster %q restored in %s: lab %s ended, every smoke test passes.\n", e.Cluster.Config.Name, fmtDur(time.Since(start)), l.Name)
+				return nil
+			})
+		},
+	})
+	return cmd
+}
+
+// labEnv runs f on the existing cluster with up's progress display for the
+// steps a lab runs.
+func (a *app) labEnv(ctx context.Context, f func(ctx context.Context, e lab.Env) error) error {
+	cfg, err := a.existingConfig()
+	if err != nil {
+		return err
+	}
+	p := newProgress(a.errOut)
+	log := progressLogger{p: p, v: a.verbosity}
+	c, err := a.cluster(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	return f(ctx, lab.Env{Cluster: c, Progress: p, Log: log})
+}
+
+func (a *app) labList() error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	var active string
+	if r, err := lab.Active(state.For(cfg.Name)); err == nil && r != nil {
+		active = r.Lab
+	}
+	fmt.Fprintf(a.out, "%-17s %s\n", "LAB", "WHAT BREAKS")
+	for _, l := range lab.All() {
+		note := ""
+		if _, err := l.Target(cfg); err != nil {
+			note = " (not on this cluster: " + err.Error() + ")"
+		}
+		if l.Name == active {
+			note = " (active on cluster " + cfg.Name + ")"
+		}
+		fmt.Fprintf(a.out, "%-17s %s%s\n", l.Name, l.Title, note)
+	}
+	fmt.Fprintf(a.out, "\nStart one: hardway lab start NAME --name %s\n", cfg.Name)
+	return nil
+}
+
+// exactArgs is cobra.ExactArgs with an error that says what to type.
+func exactArgs(n int, usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s", usage)
+		}
+		return nil
+	}
+}
+
+func indent(s string) string {
+	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
+}

@@ -1,0 +1,148 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/lab"
+)
+
+// saveCluster gives cluster name a saved config (as up leaves it), so the
+// commands that need an existing cluster find one.
+func saveCluster(t *testing.T, home, name, doc string) string {
+	t.Helper()
+	dir := filepath.Join(home, "clusters", name)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte("apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: "+name+"\n"+doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestLabArguments(t *testing.T) {
+	home := isolate(t)
+	dir := saveCluster(t, home, "demo", "")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"lab", "start"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
+		{[]string{"lab", "start", "a", "b"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
+		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac (details: hardway lab list)`},
+		{[]string{"lab", "check", "--name", "ghost"}, `error: cluster "ghost" has no state on this host (` + filepath.Join(home, "clusters", "ghost") + `); create it with: hardway up --name ghost`},
+		{[]string{"lab", "check", "--name", "demo"}, "error: no lab is active on cluster demo; start one: hardway lab start NAME --name demo (the labs: hardway lab list)"},
+		{[]string{"lab", "hint", "--name", "demo"}, "error: no lab is active on cluster demo; start one: hardway lab start NAME --name demo (the labs: hardway lab list)"},
+		{[]string{"lab", "reset", "--name", "demo"}, "error: no lab is active on cluster demo; start one: hardway lab start NAME --name demo (the labs: hardway lab list)"},
+		{[]string{"lab", "check", "extra", "--name", "demo"}, `error: unknown command "extra" for "hardway lab check"`},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, errOut := runCLI(t, tt.args...)
+			if code == 0 || strings.TrimSpace(errOut) != tt.want {
+				t.Errorf("exit %d, stderr %q\nwant %q", code, errOut, tt.want)
+			}
+		})
+	}
+	// A record this hardway does not know names the file to remove.
+	if err := os.WriteFile(filepath.Join(dir, "lab.json"), []byte(`{"lab":"old-lab","started":"2026-11-27T15:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCLI(t, "lab", "hint", "--name", "demo")
+	want := `error: cluster demo records lab "old-lab", which this hardway does not know; forget it with: rm ` + filepath.Join(dir, "lab.json")
+	if code == 0 || strings.TrimSpace(errOut) != want {
+		t.Errorf("exit %d, %q\nwant %q", code, errOut, want)
+	}
+}
+
+func TestLabList(t *testing.T) {
+	home := isolate(t)
+	dir := saveCluster(t, home, "solo", "nodes:\n- name: solo\n")
+	if err := os.WriteFile(filepath.Join(dir, "lab.json"), []byte(`{"lab":"kube-proxy","started":"2026-11-27T15:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "lab", "list", "--name", "solo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := `LAB               WHAT BREAKS
+etcd-member       one etcd member is down (not on this cluster: lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1)
+pod-route         a node lost its route to another node's pods (not on this cluster: lab pod-route needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
+kubelet-cert      a kubelet serves another node's certificate (not on this cluster: lab kubelet-cert needs 2 worker nodes (one lends its certificate); cluster solo has 1)
+coredns-corefile  a typo in CoreDNS's configuration
+kube-proxy        kube-proxy is gone from one node (active on cluster solo)
+kubelet-rbac      the API server may no longer use the kubelet API
+
+Start one: hardway lab start NAME --name solo
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestLabHint: the hint of the active lab, without touching any machine.
+func TestLabHint(t *testing.T) {
+	home := isolate(t)
+	dir := saveCluster(t, home, "demo", "")
+	if err := os.WriteFile(filepath.Join(dir, "lab.json"), []byte(`{"lab":"etcd-member","started":"2026-11-27T15:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := runCLI(t, "lab", "hint", "--name", "demo")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	want := `Lab etcd-member: one etcd member is down.
+
+See the cause:
+  hardway shell node-0 --name demo -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem --cert=/etc/etcd/healthcheck-client.pem --key=/etc/etcd/healthcheck-client-key.pem endpoint health --cluster
+  hardway shell node-2 --name demo -- systemctl status etcd
+
+The etcd member on node-2 is stopped (inactive, dead): its endpoint fails the health check. The
+other two members still form a quorum (2 of 3), so the API answers.
+
+Fix it:
+  hardway shell node-2 --name demo -- systemctl start etcd
+
+Then: hardway lab check --name demo
+`
+	if out != want {
+		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+	}
+}
+
+// TestLabCommandsExist runs every hardway command the labs tell a learner
+// to type through the real command line, for every cluster shape a lab
+// runs on.
+func TestLabCommandsExist(t *testing.T) {
+	hwCmd := regexp.MustCompile(`hardway ([^|;&)]*)`)
+	for _, doc := range []string{"", "name: duo\nnodes:\n- name: w-a\n- name: w-b\n"} {
+		c, err := config.Parse([]byte("apiVersion: hardway.dev/v1alpha1\nkind: Cluster\n" + doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		checked := 0
+		for _, l := range lab.All() {
+			tg, err := l.Target(c)
+			if err != nil {
+				continue
+			}
+			for _, line := range append(append(l.Reveal(tg), l.Fix(tg)...), l.Cause(tg)) {
+				for _, m := range hwCmd.FindAllStringSubmatch(line, -1) {
+					checkCommand(t, "lab "+l.Name, strings.TrimSpace(m[1]), c)
+					checked++
+				}
+			}
+		}
+		if checked < 10 {
+			t.Errorf("%s: only %d hardway commands in the labs", c.Name, checked)
+		}
+	}
+}
