@@ -94,8 +94,8 @@ func ConformanceManifest(kubeVersion string) (*Manifest, error) {
 	e2e.Name, e2e.Release = CompE2ETest, nil
 	e2e.Source.Packages = []string{"k8s.io/kubernetes/test/e2e"}
 	e2e.Source.TestBinary = true
-	// e2e.test has no --version: a stamped version cannot be asked for.
-	e2e.Files = []File{{Name: "e2e.test"}}
+	// e2e.test --version prints the stamped gitVersion.
+	e2e.Files = []File{{Name: "e2e.test", VersionArgs: []string{"--version"}, VersionWant: kubeVersion}}
 	return &Manifest{KubernetesVersion: kubeVersion, Components: []Component{
 		RegistryComponent(),
 		{

@@ -123,5 +123,6 @@ func newRoot(a *app) *cobra.Command {
 		newKubeconfigCmd(a), newCertsCmd(a), newEncryptionCmd(a), newLogsCmd(a),
 		newStopCmd(a), newStartCmd(a), newEtcdCmd(a), newUpgradeCmd(a))
 	root.AddCommand(newTutorialCmd(a))
+	root.AddCommand(newConformanceCmd(a), newRegistryCmd(a))
 	return root
 }
