@@ -128,7 +128,7 @@ func TestE2EImages(t *testing.T) {
 		{"busybox", bb, 1, "", "sh", "", map[string]string{"/bin/busybox": "ELF", "/etc/passwd": "root:x:0:0"},
 			map[string]string{"/bin/sh": "busybox", "/bin/env": "busybox", "/bin/wget": "busybox"}},
 		{"nginx", nginx, 2, "", "nginx -g daemon off;", "", map[string]string{
-			"/etc/nginx/nginx.conf":           "root /usr/share/nginx/html;",
+			"/etc/nginx/nginx.conf":            "root /usr/share/nginx/html;",
 			"/usr/share/nginx/html/index.html": "Welcome to nginx!",
 		}, nil},
 		{"nonroot", nonroot, 2, "", "", "1234", nil, nil},
