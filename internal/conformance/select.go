@@ -30,20 +30,21 @@ type Selection struct {
 // with imagePullPolicy: Always into an image volume), the env and volume
 // plumbing (ConfigMap, Secret, downward API), the pod network across nodes
 // and kube-proxy (Services, intra-pod HTTP), CoreDNS, and the API server's
-// proxy to kubelets (logs, exec). Names are matched whole.
+// proxy to kubelets (logs). Names are matched whole, as ginkgo spells them
+// (e2e.test --ginkgo.dry-run -ginkgo.v lists them).
 func QuickTests() []string {
 	return []string{
-		"[sig-node] Pods should be submitted and removed [NodeConformance] [Conformance]",
-		"[sig-node] ConfigMap should be consumable via the environment [NodeConformance] [Conformance]",
+		"[sig-node] Pods should be submitted and removed [Conformance] [NodeConformance]",
+		"[sig-node] ConfigMap should be consumable via the environment [Conformance] [NodeConformance]",
 		"[sig-node] Secrets should be consumable as environment variable names variable names with various prefixes [Conformance]",
-		"[sig-storage] Downward API volume should provide container's cpu limit [NodeConformance] [Conformance]",
+		"[sig-storage] Downward API volume should provide container's cpu limit [Conformance] [NodeConformance]",
 		"[sig-apps] Deployment RollingUpdateDeployment should delete old pods and create new ones [Conformance]",
 		"[sig-network] Services should serve a basic endpoint from pods [Conformance]",
-		"[sig-network] Networking Granular Checks: Pods should function for intra-pod communication: http [NodeConformance] [Conformance]",
+		"[sig-network] Networking Granular Checks: Pods should function for intra-pod communication: http [Conformance] [NodeConformance]",
 		"[sig-network] DNS should provide DNS for services [Conformance]",
 		"[sig-node] ImageVolume should succeed with pod and pull policy of Always [LinuxOnly] [MinimumKubeletVersion:1.35] [Conformance]",
 		"[sig-api-machinery] Watchers should be able to restart watching from the last resource version observed by the previous watch [Conformance]",
-		"[sig-cli] Kubectl client Kubectl logs logs should be able to retrieve and filter logs [Conformance]",
+		"[sig-cli] Kubectl logs logs should be able to retrieve and filter logs [Conformance]",
 	}
 }
 
