@@ -165,6 +165,8 @@ const (
 	recipeKitten  = "kitten"
 	recipeNautil  = "nautilus"
 	recipeNonRoot = "nonroot"
+	recipeNNP     = "nonewprivs"
+	recipeGlibc   = "glibc-dns-testing"
 )
 
 // e2eRegistry is where the e2e suite's own images live.
@@ -230,6 +232,12 @@ func MapE2EImages(kubeVersion string, refs []string) (known []E2EImage, unavaila
 		case repo == e2eRegistry+"nonroot":
 			im.Recipe = recipeNonRoot
 			im.Note = "the Debian bookworm base with USER 1234, like upstream's (debian-base)"
+		case repo == e2eRegistry+"nonewprivs":
+			im.Recipe, im.Kind = recipeNNP, StandIn
+			im.Note = "nnp from k8s.io/kubernetes " + kubeVersion + " (test/images/nonewprivs), setuid root, on upstream busybox " + BusyboxVersion + " instead of Alpine"
+		case repo == e2eRegistry+"glibc-dns-testing":
+			im.Recipe = recipeGlibc
+			im.Note = "Debian bookworm with dnsutils, like upstream's (bookworm-slim), and the cluster's CoreDNS " + kr.coredns + " as /coredns"
 		default:
 			unavailable = append(unavailable, ref)
 			continue
@@ -268,10 +276,11 @@ func E2EImageManifest(kubeVersion string, imgs []E2EImage) (*Manifest, error) {
 	kr := kubeReleases()[kubeVersion]
 	bins := kubernetesComponent(kr)
 	bins.Name, bins.Release = CompE2EBinaries, nil
-	bins.Source.Packages = []string{"k8s.io/kubernetes/test/images/agnhost", "k8s.io/sample-apiserver"}
-	bins.Files = []File{{Name: "agnhost"}, {Name: "sample-apiserver"}}
+	bins.Source.Packages = []string{"k8s.io/kubernetes/test/images/agnhost", "k8s.io/kubernetes/test/images/nonewprivs", "k8s.io/sample-apiserver"}
+	bins.Files = []File{{Name: "agnhost"}, {Name: "nonewprivs"}, {Name: "sample-apiserver"}}
 	etcd, _ := cm.Component(CompEtcd)
 	pause, _ := cm.Component(CompPauseImage)
+	coredns, _ := cm.Component(CompCoreDNS)
 	m := &Manifest{KubernetesVersion: kubeVersion, Components: []Component{
 		bins,
 		{
@@ -284,7 +293,7 @@ func E2EImageManifest(kubeVersion string, imgs []E2EImage) (*Manifest, error) {
 			Files:  []File{{Name: "rootfs.tar.gz"}},
 			Source: &SourceRecipe{Kind: KindDebootstrap, Packages: DebianBasePackages()},
 		},
-		*etcd, *pause,
+		*etcd, *pause, *coredns,
 	}}
 	for _, im := range imgs {
 		t, err := name.NewTag(im.Ref, name.StrictValidation)
@@ -305,6 +314,10 @@ func E2EImageManifest(kubeVersion string, imgs []E2EImage) (*Manifest, error) {
 			c.DependsOn = []string{CompDebianBase}
 		case recipeBusybox:
 			c.DependsOn = []string{CompBusybox}
+		case recipeNNP:
+			c.DependsOn = []string{CompBusybox, CompE2EBinaries}
+		case recipeGlibc:
+			c.DependsOn = []string{CompDebianBase, CompCoreDNS}
 		case recipeSample:
 			c.DependsOn = []string{CompE2EBinaries}
 		case recipeEtcd:

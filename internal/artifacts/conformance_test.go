@@ -17,10 +17,12 @@ var listedV1372 = []string{
 	"registry.k8s.io/e2e-test-images/agnhost:2.55",
 	"registry.k8s.io/e2e-test-images/agnhost:2.66.1",
 	"registry.k8s.io/e2e-test-images/busybox:1.37.0-2",
+	"registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1",
 	"registry.k8s.io/e2e-test-images/kitten:1.8",
 	"registry.k8s.io/e2e-test-images/nautilus:1.8",
 	"registry.k8s.io/e2e-test-images/nginx:1.27.0-2",
 	"registry.k8s.io/e2e-test-images/nginx:1.28.0-2",
+	"registry.k8s.io/e2e-test-images/nonewprivs:1.4",
 	"registry.k8s.io/e2e-test-images/nonroot:1.5",
 	"registry.k8s.io/e2e-test-images/perl:5.26",
 	"registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2",
@@ -39,10 +41,12 @@ func TestMapE2EImages(t *testing.T) {
 		{"registry.k8s.io/e2e-test-images/agnhost:2.55", "agnhost", StandIn},
 		{"registry.k8s.io/e2e-test-images/agnhost:2.66.1", "agnhost", Rebuilt},
 		{"registry.k8s.io/e2e-test-images/busybox:1.37.0-2", "busybox", Rebuilt},
+		{"registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1", "glibc-dns-testing", Rebuilt},
 		{"registry.k8s.io/e2e-test-images/kitten:1.8", "kitten", Rebuilt},
 		{"registry.k8s.io/e2e-test-images/nautilus:1.8", "nautilus", Rebuilt},
 		{"registry.k8s.io/e2e-test-images/nginx:1.27.0-2", "nginx", StandIn},
 		{"registry.k8s.io/e2e-test-images/nginx:1.28.0-2", "nginx", StandIn},
+		{"registry.k8s.io/e2e-test-images/nonewprivs:1.4", "nonewprivs", StandIn},
 		{"registry.k8s.io/e2e-test-images/nonroot:1.5", "nonroot", Rebuilt},
 		{"registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2", "sample-apiserver", Rebuilt},
 		{"registry.k8s.io/etcd:3.7.0-0", "etcd", Rebuilt},
@@ -71,8 +75,8 @@ func TestMapE2EImages(t *testing.T) {
 	if known[1].Note != "agnhost from k8s.io/kubernetes v1.37.2 (test/images/agnhost) on a Debian bookworm base with the tools of upstream's Alpine base" {
 		t.Errorf("agnhost note %q", known[1].Note)
 	}
-	if known[9].Note != "etcd v3.7.0, the cluster's own etcd build, at /usr/local/bin/etcd" {
-		t.Errorf("etcd note %q", known[9].Note)
+	if known[11].Note != "etcd v3.7.0, the cluster's own etcd build, at /usr/local/bin/etcd" {
+		t.Errorf("etcd note %q", known[11].Note)
 	}
 
 	// On v1.36.3 the cluster's etcd is 3.6.16: an etcd:3.6.8-0 is a stand-in.
@@ -112,13 +116,16 @@ func TestE2EImageManifest(t *testing.T) {
 		"e2e-debian-base bookworm-1",
 		"etcd v3.7.0",
 		"image-pause 3.10 hardway.local/pause:3.10 <- ",
+		"coredns v1.14.6",
 		"e2e-image-agnhost 2.55 registry.k8s.io/e2e-test-images/agnhost:2.55 <- e2e-image-binaries,e2e-debian-base",
 		"e2e-image-agnhost 2.66.1 registry.k8s.io/e2e-test-images/agnhost:2.66.1 <- e2e-image-binaries,e2e-debian-base",
 		"e2e-image-busybox 1.37.0-2 registry.k8s.io/e2e-test-images/busybox:1.37.0-2 <- busybox",
+		"e2e-image-glibc-dns-testing 2.1.1 registry.k8s.io/e2e-test-images/glibc-dns-testing:2.1.1 <- e2e-debian-base,coredns",
 		"e2e-image-kitten 1.8 registry.k8s.io/e2e-test-images/kitten:1.8 <- e2e-image-binaries,e2e-debian-base",
 		"e2e-image-nautilus 1.8 registry.k8s.io/e2e-test-images/nautilus:1.8 <- e2e-image-binaries,e2e-debian-base",
 		"e2e-image-nginx 1.27.0-2 registry.k8s.io/e2e-test-images/nginx:1.27.0-2 <- e2e-debian-base",
 		"e2e-image-nginx 1.28.0-2 registry.k8s.io/e2e-test-images/nginx:1.28.0-2 <- e2e-debian-base",
+		"e2e-image-nonewprivs 1.4 registry.k8s.io/e2e-test-images/nonewprivs:1.4 <- busybox,e2e-image-binaries",
 		"e2e-image-nonroot 1.5 registry.k8s.io/e2e-test-images/nonroot:1.5 <- e2e-debian-base",
 		"e2e-image-sample-apiserver 1.29.2 registry.k8s.io/e2e-test-images/sample-apiserver:1.29.2 <- e2e-image-binaries",
 		"e2e-image-etcd 3.7.0-0 registry.k8s.io/etcd:3.7.0-0 <- etcd",
@@ -128,7 +135,7 @@ func TestE2EImageManifest(t *testing.T) {
 		t.Errorf("components:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	bins, _ := m.Component(CompE2EBinaries)
-	if strings.Join(bins.Source.Packages, " ") != "k8s.io/kubernetes/test/images/agnhost k8s.io/sample-apiserver" || bins.Source.Kind != KindKubernetes {
+	if strings.Join(bins.Source.Packages, " ") != "k8s.io/kubernetes/test/images/agnhost k8s.io/kubernetes/test/images/nonewprivs k8s.io/sample-apiserver" || bins.Source.Kind != KindKubernetes {
 		t.Errorf("e2e binaries recipe %+v", bins.Source)
 	}
 }

@@ -97,6 +97,38 @@ func (b *Builder) buildE2EImage(ctx context.Context, m *Manifest, c *Component, 
 		if img, err = images.BusyboxImage(arch, bb, applets); err != nil {
 			return "", err
 		}
+	case recipeNNP:
+		bb, o, err := file(CompBusybox, "busybox")
+		if err != nil {
+			return "", err
+		}
+		nnp, o2, err := file(CompE2EBinaries, "nonewprivs")
+		if err != nil {
+			return "", err
+		}
+		dep, _ := m.Component(CompBusybox)
+		e, _ := b.Store.Find(dep.Name, dep.Version)
+		applets, err := b.busyboxApplets(ctx, filepath.Join(e.Dir, "busybox"))
+		if err != nil {
+			return "", err
+		}
+		origins = append(origins, o2, o)
+		if img, err = images.NonewprivsImage(arch, bb, applets, nnp); err != nil {
+			return "", err
+		}
+	case recipeGlibc:
+		bs, o, err := base()
+		if err != nil {
+			return "", err
+		}
+		cd, o2, err := file(CompCoreDNS, "coredns")
+		if err != nil {
+			return "", err
+		}
+		origins = append(origins, o, o2)
+		if img, err = images.GlibcDNSImage(arch, bs, cd); err != nil {
+			return "", err
+		}
 	case recipeSample:
 		bin, o, err := file(CompE2EBinaries, "sample-apiserver")
 		if err != nil {

@@ -177,6 +177,42 @@ func AgnhostImage(arch string, base Base, agnhost []byte, files AgnhostFiles, cm
 // BusyboxImage is upstream busybox with every applet as a symlink in /bin,
 // like the busybox image on Docker Hub, command sh.
 func BusyboxImage(arch string, busybox []byte, applets []string) (v1.Image, error) {
+	entries, err := busyboxEntries(busybox, applets)
+	if err != nil {
+		return nil, err
+	}
+	return image(arch, entries, v1.Config{
+		Cmd: []string{"sh"},
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+}
+
+// NonewprivsImage is nnp (it prints its effective uid), setuid root, on
+// busybox: with allowPrivilegeEscalation false the kernel's no_new_privs
+// keeps it from becoming root, which the security context test checks.
+func NonewprivsImage(arch string, busybox []byte, applets []string, nnp []byte) (v1.Image, error) {
+	entries, err := busyboxEntries(busybox, applets)
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, entry{path: "/usr/local/bin/nnp", mode: 0o4755, content: nnp})
+	return image(arch, entries, v1.Config{
+		Cmd: []string{"nnp"},
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+}
+
+// GlibcDNSImage is the Debian base (bookworm, glibc, with dnsutils) and
+// CoreDNS as /coredns, as upstream's glibc-dns-testing image.
+func GlibcDNSImage(arch string, base Base, coredns []byte) (v1.Image, error) {
+	return onTop(arch, base.Layer, []entry{
+		{path: "/coredns", mode: 0o755, content: coredns},
+		{path: "/tmp", mode: 0o1777, dir: true},
+	}, v1.Config{Env: []string{debianPath}, Cmd: []string{"bash"}})
+}
+
+// busyboxEntries lays busybox out like the busybox image on Docker Hub.
+func busyboxEntries(busybox []byte, applets []string) ([]entry, error) {
 	if len(applets) == 0 {
 		return nil, errors.New("busybox image: busybox lists no applets")
 	}
@@ -198,10 +234,7 @@ func BusyboxImage(arch string, busybox []byte, applets []string) (v1.Image, erro
 		seen[a] = true
 		entries = append(entries, entry{path: "/bin/" + a, mode: 0o777, link: "busybox"})
 	}
-	return image(arch, entries, v1.Config{
-		Cmd: []string{"sh"},
-		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-	})
+	return entries, nil
 }
 
 // nginxConf is the stand-in's configuration: upstream nginx image's

@@ -106,6 +106,14 @@ func TestE2EImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nnp, err := NonewprivsImage("amd64", bin, []string{"sh"}, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	glibc, err := GlibcDNSImage("amd64", base, bin)
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		img        v1.Image
@@ -134,6 +142,8 @@ func TestE2EImages(t *testing.T) {
 		{"nonroot", nonroot, 2, "", "", "1234", nil, nil},
 		{"etcd", etcd, 1, "", "/usr/local/bin/etcd", "", map[string]string{"/usr/local/bin/etcd": "ELF", "/usr/local/bin/etcdctl": "ELF"}, nil},
 		{"sample-apiserver", sample, 1, "/sample-apiserver", "", "", map[string]string{"/sample-apiserver": "ELF"}, nil},
+		{"nonewprivs", nnp, 1, "", "nnp", "", map[string]string{"/usr/local/bin/nnp": "ELF"}, map[string]string{"/bin/sh": "busybox"}},
+		{"glibc-dns-testing", glibc, 2, "", "bash", "", map[string]string{"/coredns": "ELF", "/etc/group": "www-data"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -174,10 +184,30 @@ func TestE2EImages(t *testing.T) {
 	if da != dn {
 		t.Errorf("agnhost and nginx base layers differ: %s vs %s", da, dn)
 	}
+	// nnp is setuid root: no_new_privs is what keeps it from being root.
+	if m := fileMode(t, nnp, "/usr/local/bin/nnp"); m != 0o4755 {
+		t.Errorf("nnp mode %o, want 4755", m)
+	}
 	if _, err := BusyboxImage("amd64", bin, nil); err == nil {
 		t.Error("busybox without applets accepted")
 	}
 	if _, err := LoadBase(filepath.Join(t.TempDir(), "missing.tar.gz")); err == nil {
 		t.Error("missing base accepted")
+	}
+}
+
+func fileMode(t *testing.T, img v1.Image, p string) int64 {
+	t.Helper()
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		h, err := tr.Next()
+		if err != nil {
+			t.Fatalf("image has no %s", p)
+		}
+		if "/"+strings.TrimPrefix(h.Name, "./") == p {
+			return h.Mode
+		}
 	}
 }
