@@ -153,7 +153,7 @@ func (a *app) conformance(ctx context.Context, sel conformance.Selection, parall
 		Kubeconfig: c.State.AdminKubeconfig(), ReportDir: report,
 		Focus: focus, Skip: skip, Parallel: parallel, Run: run,
 		OnProgress: func(p conformance.Progress) {
-			fmt.Fprintf(a.out, "[%d/%d %s, %d failed] %s\n", p.Done, p.Total, fmtElapsed(p.Elapsed), p.Failed, p.Last)
+			fmt.Fprintf(a.out, "%s\n", strings.TrimSpace(fmt.Sprintf("[%d/%d %s, %d failed] %s", p.Done, p.Total, fmtElapsed(p.Elapsed), p.Failed, p.Last)))
 		},
 	}
 	total, err := conformance.Count(ctx, opts)

@@ -186,26 +186,41 @@ func TestParseImageList(t *testing.T) {
 	}
 }
 
-// Progress counts each test once, by its message; other messages are not
-// tests.
+// Progress comes from ginkgo's output, cut anywhere: a bullet per test that
+// ran, a header and the name on the next line for failed and slow ones.
 func TestTrackerCountsTests(t *testing.T) {
-	clock := time.Unix(100, 0)
-	var got []Progress
-	tr := &tracker{total: 3, start: clock, now: func() time.Time { return clock.Add(90 * time.Second) }, report: func(p Progress) { got = append(got, p) }}
-	for _, m := range []string{"", "Test Suite starting", "PASSED a", "FAILED b", "PASSED a", "Test Suite completed", "PASSED c"} {
-		tr.update(m)
-	}
+	stream := "Running in parallel across 4 processes\nSSS\u2022S\u2022SS\n" +
+		"------------------------------\n\u2022 [FAILED] [30.123 seconds]\n[sig-network] DNS [It] should provide DNS for services [Conformance]\n" +
+		"/go/dns.go:12\n  [FAILED] timed out\n------------------------------\nSS\u2022 [312.402 seconds]\n\n" +
+		"[sig-apps] Deployment [It] should be slow [Conformance]\nSSS\u2022 [TIMEDOUT] [600.000 seconds]\n[sig-node] Pods [It] hangs\nS\u2022S\n" +
+		"Summarizing 2 Failures:\n  [FAIL] [sig-network] DNS [It] should provide DNS for services [Conformance]\n"
 	want := []Progress{
-		{Done: 1, Total: 3, Failed: 0, Elapsed: 90 * time.Second, Last: "PASSED a"},
-		{Done: 2, Total: 3, Failed: 1, Elapsed: 90 * time.Second, Last: "FAILED b"},
-		{Done: 3, Total: 3, Failed: 1, Elapsed: 90 * time.Second, Last: "PASSED c"},
+		{Done: 1, Total: 6, Elapsed: 90 * time.Second},
+		{Done: 2, Total: 6, Elapsed: 90 * time.Second},
+		{Done: 3, Total: 6, Failed: 1, Elapsed: 90 * time.Second, Last: "FAILED [sig-network] DNS [It] should provide DNS for services [Conformance]"},
+		{Done: 4, Total: 6, Failed: 1, Elapsed: 90 * time.Second, Last: "PASSED [sig-apps] Deployment [It] should be slow [Conformance]"},
+		{Done: 5, Total: 6, Failed: 2, Elapsed: 90 * time.Second, Last: "FAILED [sig-node] Pods [It] hangs"},
+		{Done: 6, Total: 6, Failed: 2, Elapsed: 90 * time.Second},
 	}
-	if len(got) != len(want) {
-		t.Fatalf("got %+v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("progress %d = %+v, want %+v", i, got[i], want[i])
+	for _, size := range []int{1, 2, 3, 7, 1000} {
+		clock := time.Unix(100, 0)
+		var got []Progress
+		tr := &tracker{total: 6, start: clock, now: func() time.Time { return clock.Add(90 * time.Second) }, report: func(p Progress) { got = append(got, p) }}
+		b := []byte(stream)
+		for len(b) > 0 {
+			n := min(size, len(b))
+			if w, err := tr.Write(b[:n]); w != n || err != nil {
+				t.Fatalf("Write = %d, %v", w, err)
+			}
+			b = b[n:]
+		}
+		if len(got) != len(want) {
+			t.Fatalf("pieces of %d: got %+v", size, got)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("pieces of %d: progress %d = %+v, want %+v", size, i, got[i], want[i])
+			}
 		}
 	}
 }

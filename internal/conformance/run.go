@@ -2,11 +2,9 @@ package conformance
 
 import (
 	"context"
-	"encoding/json"
+	"bytes"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,7 +38,8 @@ type Options struct {
 type Progress struct {
 	Done, Total, Failed int
 	Elapsed             time.Duration
-	// Last is the test that just finished, with PASSED or FAILED in front.
+	// Last is the test that just finished, with PASSED or FAILED in front,
+	// when ginkgo named it (failed and slow tests); empty for the others.
 	Last string
 }
 
@@ -59,7 +58,7 @@ func (o *Options) now() time.Time {
 }
 
 // e2eArgs are the e2e.test flags after ginkgo's "--".
-func (o *Options) e2eArgs(progressURL string) []string {
+func (o *Options) e2eArgs() []string {
 	a := []string{
 		"--kubeconfig=" + o.Kubeconfig,
 		// skeleton: a cluster of no cloud, which is what hardway builds.
@@ -68,9 +67,6 @@ func (o *Options) e2eArgs(progressURL string) []string {
 		// The dump needs SSH to nodes the suite does not have; the
 		// failure itself is in the JUnit report and the log.
 		"--dump-logs-on-failure=false",
-	}
-	if progressURL != "" {
-		a = append(a, "--progress-report-url="+progressURL)
 	}
 	return a
 }
@@ -88,7 +84,7 @@ func Count(ctx context.Context, o Options) (int, error) {
 	if o.Skip != "" {
 		args = append(args, "--ginkgo.skip="+o.Skip)
 	}
-	args = append(args, o.e2eArgs("")...)
+	args = append(args, o.e2eArgs()...)
 	if _, err := o.Run.Run(ctx, hexec.Cmd{Name: o.E2ETest, Args: args}); err != nil {
 		return 0, fmt.Errorf("dry run of e2e.test: %w", err)
 	}
@@ -125,11 +121,6 @@ func Run(ctx context.Context, o Options, total int) (*Summary, error) {
 	}
 	start := o.now()
 	tracker := &tracker{total: total, start: start, now: o.now, report: o.OnProgress}
-	srv, url, err := serveProgress(tracker)
-	if err != nil {
-		return nil, err
-	}
-	defer srv.Close()
 
 	logf, err := os.Create(filepath.Join(o.ReportDir, LogFile))
 	if err != nil {
@@ -156,8 +147,8 @@ func Run(ctx context.Context, o Options, total int) (*Summary, error) {
 		args = append(args, "--skip="+o.Skip)
 	}
 	args = append(args, o.E2ETest, "--")
-	args = append(args, o.e2eArgs(url)...)
-	_, runErr := o.Run.Run(ctx, hexec.Cmd{Name: o.Ginkgo, Args: args, Stream: logf})
+	args = append(args, o.e2eArgs()...)
+	_, runErr := o.Run.Run(ctx, hexec.Cmd{Name: o.Ginkgo, Args: args, Stream: io.MultiWriter(logf, tracker)})
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
 	}
@@ -188,65 +179,94 @@ func lastLines(p string, n int) string {
 	return strings.Join(lines, " | ")
 }
 
-// tracker counts finished tests from the e2e progress reports. Each ginkgo
-// process reports on its own ("PASSED name", "FAILED name" after each
-// test), so tests are counted by message, not by the per-process totals.
+// tracker counts finished tests from ginkgo's own output, which it writes
+// as tests finish, in every verbosity: "•" for a passed test, "• [FAILED]
+// [12.3 seconds]" (or PANICKED, TIMEDOUT, INTERRUPTED) and the test's name on
+// the next line for a failed one, "• [312.4 seconds]" and the name for a
+// slow one that passed, "S" for a skipped one. (e2e.test's own
+// --progress-report-url reports only the start and the end of a suite run
+// by ginkgo: its per-test reports never come.)
 type tracker struct {
 	mu     sync.Mutex
 	total  int
 	done   int
 	failed int
-	seen   map[string]bool
 	start  time.Time
 	now    func() time.Time
 	report func(Progress)
+
+	buf     []byte
+	verdict string // set while the name line of a test is awaited
 }
 
-// update takes one progress message.
-func (t *tracker) update(msg string) {
-	verdict, _, _ := strings.Cut(msg, " ")
-	if verdict != "PASSED" && verdict != "FAILED" {
-		return
-	}
+// bullet is what ginkgo prints for every test that ran.
+var bullet = []byte("\u2022")
+
+// Write takes ginkgo's output as it comes, in pieces of any size.
+func (t *tracker) Write(p []byte) (int, error) {
 	t.mu.Lock()
-	if t.seen == nil {
-		t.seen = map[string]bool{}
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	for {
+		if t.verdict != "" {
+			j := bytes.IndexByte(t.buf, '\n')
+			if j < 0 {
+				return len(p), nil
+			}
+			line := strings.TrimSpace(string(t.buf[:j]))
+			t.buf = t.buf[j+1:]
+			if line == "" {
+				continue
+			}
+			t.finish(t.verdict, line)
+			t.verdict = ""
+			continue
+		}
+		i := bytes.Index(t.buf, bullet)
+		if i < 0 {
+			// Keep what may be the start of a bullet cut in two.
+			if len(t.buf) >= len(bullet) {
+				t.buf = t.buf[len(t.buf)-len(bullet)+1:]
+			}
+			return len(p), nil
+		}
+		rest := t.buf[i+len(bullet):]
+		if len(rest) < 2 {
+			t.buf = t.buf[i:]
+			return len(p), nil
+		}
+		if rest[0] != ' ' || rest[1] != '[' {
+			t.finish("PASSED", "")
+			t.buf = rest
+			continue
+		}
+		j := bytes.IndexByte(rest, '\n')
+		if j < 0 {
+			t.buf = t.buf[i:]
+			return len(p), nil
+		}
+		header := string(rest[:j])
+		t.verdict = "PASSED"
+		for _, bad := range []string{"[FAILED]", "[PANICKED]", "[TIMEDOUT]", "[INTERRUPTED]"} {
+			if strings.Contains(header, bad) {
+				t.verdict = "FAILED"
+			}
+		}
+		t.buf = rest[j+1:]
 	}
-	if t.seen[msg] {
-		t.mu.Unlock()
-		return
-	}
-	t.seen[msg] = true
+}
+
+// finish counts one test; mu is held.
+func (t *tracker) finish(verdict, name string) {
 	t.done++
 	if verdict == "FAILED" {
 		t.failed++
 	}
-	p := Progress{Done: t.done, Total: t.total, Failed: t.failed, Elapsed: t.now().Sub(t.start), Last: msg}
-	t.mu.Unlock()
+	last := ""
+	if name != "" {
+		last = verdict + " " + name
+	}
 	if t.report != nil {
-		t.report(p)
+		t.report(Progress{Done: t.done, Total: t.total, Failed: t.failed, Elapsed: t.now().Sub(t.start), Last: last})
 	}
-}
-
-// serveProgress listens on loopback for the suite's progress reports
-// (e2e.test --progress-report-url POSTs JSON after every test).
-func serveProgress(t *tracker) (*http.Server, string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, "", fmt.Errorf("cannot listen on loopback for the suite's progress: %v", err)
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var msg struct {
-			Msg string `json:"msg"`
-		}
-		body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-		if json.Unmarshal(body, &msg) == nil {
-			t.update(msg.Msg)
-		}
-		w.WriteHeader(http.StatusOK)
-	})}
-	// Serve returns when Close is called; a report lost after that is
-	// of no use to anyone.
-	go func() { _ = srv.Serve(ln) }()
-	return srv, "http://" + ln.Addr().String() + "/", nil
 }
