@@ -38,6 +38,9 @@ type Builder struct {
 	HaveSeccomp func() bool
 	// Now is the clock (tests); nil: time.Now.
 	Now func() time.Time
+	// DebianMirror serves busybox's source and the e2e image base; empty:
+	// deb.debian.org.
+	DebianMirror string
 }
 
 // Progress reports one component.

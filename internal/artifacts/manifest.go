@@ -84,6 +84,11 @@ const (
 	KindPause SourceKind = "pause"
 	// KindImage assembles an image archive from other components' files.
 	KindImage SourceKind = "image"
+	// KindBusybox builds upstream busybox from its source tarball (fetched
+	// from the Debian archive, pinned by SHA-256) with make and gcc.
+	KindBusybox SourceKind = "busybox"
+	// KindDebootstrap makes a Debian root file system with Packages.
+	KindDebootstrap SourceKind = "debootstrap"
 )
 
 // SourceRecipe says how to build a component with the Go toolchain.
@@ -108,6 +113,12 @@ type SourceRecipe struct {
 	// StaticCGO links a cgo program statically (like upstream's release
 	// runc), so nodes need neither libseccomp2 nor a matching glibc.
 	StaticCGO bool
+	// TestBinary (KindKubernetes): the one package is a test package,
+	// compiled with `go test -c` into <last path element>.test.
+	TestBinary bool
+	// ImageRecipe (KindImage) names what to assemble when the component's
+	// name does not say it (the e2e images).
+	ImageRecipe string
 }
 
 // Download is one official release file and what vouches for its SHA-256.

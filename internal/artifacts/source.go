@@ -133,7 +133,14 @@ func (b *Builder) buildSource(ctx context.Context, m *Manifest, c *Component, di
 	case KindPause:
 		return "embedded pause source", b.buildPause(ctx, c, work, dir)
 	case KindImage:
+		if r.ImageRecipe != "" {
+			return b.buildE2EImage(ctx, m, c, dir)
+		}
 		return b.buildImage(ctx, m, c, work, dir)
+	case KindBusybox:
+		return b.buildBusybox(ctx, c, work, dir)
+	case KindDebootstrap:
+		return b.buildDebootstrap(ctx, c, work, dir)
 	}
 	return "", fmt.Errorf("internal error: unknown recipe kind %q", r.Kind)
 }
@@ -191,6 +198,15 @@ func (b *Builder) buildKubernetes(ctx context.Context, r *SourceRecipe, work, ou
 		}
 	}
 	args := append([]string{"-C", work, "build", "-mod=mod", "-o", out}, buildFlags(&stamped)...)
+	if r.TestBinary {
+		// go test -c compiles one test package into a program that runs
+		// its tests (e2e.test); go build would refuse a package without a
+		// main.
+		if len(r.Packages) != 1 {
+			return fmt.Errorf("internal error: a test binary is built from exactly one package, got %v", r.Packages)
+		}
+		args = append([]string{"-C", work, "test", "-c", "-mod=mod", "-o", out + path.Base(r.Packages[0]) + ".test"}, buildFlags(&stamped)...)
+	}
 	args = append(args, r.Packages...)
 	if _, err := b.Run.Run(ctx, b.goCmd(b.buildEnv(r), args...)); err != nil {
 		return fmt.Errorf("building Kubernetes %s from source: %w", r.ModuleVersion, err)

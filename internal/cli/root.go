@@ -131,5 +131,6 @@ func newRoot(a *app) *cobra.Command {
 		newStopCmd(a), newStartCmd(a), newEtcdCmd(a), newUpgradeCmd(a))
 	root.AddCommand(newTutorialCmd(a))
 	root.AddCommand(newTraceCmd(a), newLabCmd(a))
+	root.AddCommand(newConformanceCmd(a), newRegistryCmd(a))
 	return root
 }

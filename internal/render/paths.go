@@ -24,10 +24,14 @@ const (
 
 	// Workers.
 	ContainerdConfig = "/etc/containerd/config.toml"
-	ContainerdSocket = "/run/containerd/containerd.sock"
-	KubeletDir       = "/var/lib/kubelet"
-	KubeProxyDir     = "/var/lib/kube-proxy"
-	SysctlFile       = "/etc/sysctl.d/99-kubernetes.conf"
+	// ContainerdCertsDir holds one directory per registry host with its
+	// hosts.toml (where to pull from, over what); "_default" applies to every
+	// registry without a directory of its own.
+	ContainerdCertsDir = "/etc/containerd/certs.d"
+	ContainerdSocket   = "/run/containerd/containerd.sock"
+	KubeletDir         = "/var/lib/kubelet"
+	KubeProxyDir       = "/var/lib/kube-proxy"
+	SysctlFile         = "/etc/sysctl.d/99-kubernetes.conf"
 
 	// HAProxyConfig is where Debian's haproxy.service (in the node image the
 	// load balancer runs from) reads its config.
@@ -46,7 +50,7 @@ const (
 
 // paths is what templates see as .Path: every file a flag points at.
 type paths struct {
-	Bin, CNIBin, CNIConf, ContainerdSocket, ContainerdConfig string
+	Bin, CNIBin, CNIConf, ContainerdSocket, ContainerdConfig, ContainerdCerts string
 
 	EtcdCA, EtcdServerCert, EtcdServerKey, EtcdPeerCert, EtcdPeerKey, EtcdData string
 	EtcdHealthcheckCert, EtcdHealthcheckKey, EtcdJoinEnv                       string
@@ -70,7 +74,7 @@ func nodePaths() paths {
 	p := PKIDir
 	return paths{
 		Bin: BinDir, CNIBin: CNIBinDir, CNIConf: CNIConfDir,
-		ContainerdSocket: ContainerdSocket, ContainerdConfig: ContainerdConfig,
+		ContainerdSocket: ContainerdSocket, ContainerdConfig: ContainerdConfig, ContainerdCerts: ContainerdCertsDir,
 
 		EtcdCA:         EtcdDir + "/ca.pem",
 		EtcdServerCert: EtcdDir + "/server.pem",

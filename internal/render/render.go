@@ -57,6 +57,8 @@ type view struct {
 	PodRoutes       []Route
 	VXLAN           VXLAN
 	EtcdUser        string
+	// Registry is the cluster's image registry, "IP:port" (RegistryHost).
+	Registry string
 	// TLS 1.2 cipher suites every component serves with (TLS 1.3 ones are
 	// not configurable and always on).
 	TLSCipherSuites    string
@@ -130,6 +132,7 @@ func (in Inputs) view(n config.Node) view {
 		PodRoutes:       PodRoutes(c, n),
 		VXLAN:           vxlanFor(n),
 		EtcdUser:        EtcdUser,
+		Registry:        RegistryHost(c),
 
 		TLSCipherSuites:    strings.Join(tlsCipherSuites(), ","),
 		EtcdCipherSuites:   strings.Join(etcdCipherSuites(), ","),
@@ -255,6 +258,40 @@ func (c *collector) kubeconfig(name, p string) {
 	c.add(File{Path: p, Mode: ModePrivate, Data: b})
 }
 
+// last is the file declared last (to mark it NoRestart); a dummy when an
+// earlier error stopped the declaring.
+func (c *collector) last() *File {
+	if c.err != nil || len(c.units) == 0 || len(c.units[len(c.units)-1].Files) == 0 {
+		return &File{}
+	}
+	u := &c.units[len(c.units)-1]
+	return &u.Files[len(u.Files)-1]
+}
+
+// RegistryPort is where the cluster's image registry listens.
+const RegistryPort = 5000
+
+// RegistryHost is the cluster's image registry, "IP:port": on the load
+// balancer machine when the cluster has one (it runs no pods, so the
+// registry competes with no workload), else on the first node.
+func RegistryHost(c *config.Cluster) string {
+	ip := c.Network.LoadBalancerIP
+	if ip == "" && len(c.Nodes) > 0 {
+		ip = c.Nodes[0].IP
+	}
+	return fmt.Sprintf("%s:%d", ip, RegistryPort)
+}
+
+// registryHostDir is containerd's directory name for a host:port. containerd
+// looks for both "10.0.0.2:5000" and "10.0.0.2_5000_"; the second is a valid
+// file name on every system a rendered tree may be copied to.
+func registryHostDir(hostPort string) string {
+	if i := strings.LastIndex(hostPort, ":"); i > 0 {
+		return hostPort[:i] + "_" + hostPort[i+1:] + "_"
+	}
+	return hostPort
+}
+
 // EtcdUser is the system account etcd runs as.
 const EtcdUser = "etcd"
 
@@ -331,6 +368,11 @@ func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 		c.unit(UnitContainerd, "containerd", "containerd-shim-runc-v2", "ctr", "runc", "crictl",
 			"bridge", "host-local", "loopback", "portmap")
 		c.tmpl(P.ContainerdConfig, ModePublic, "containerd-config.toml")
+		// Read at each pull, not at start: a change needs no restart.
+		c.tmpl(ContainerdCertsDir+"/_default/hosts.toml", ModePublic, "hosts-default.toml")
+		c.last().NoRestart = true
+		c.tmpl(ContainerdCertsDir+"/"+registryHostDir(c.v.Registry)+"/hosts.toml", ModePublic, "hosts-registry.toml")
+		c.last().NoRestart = true
 		c.tmpl(CNIConfDir+"/10-bridge.conflist", ModePublic, "10-bridge.conflist")
 		c.tmpl(CNIConfDir+"/99-loopback.conf", ModePublic, "99-loopback.conf")
 		c.tmpl(P.Sysctl, ModePublic, "99-kubernetes.conf")

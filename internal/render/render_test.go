@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/pki"
 )
 
@@ -190,7 +191,7 @@ var (
 	}
 	workerPaths = []string{
 		"/etc/cni/net.d/10-bridge.conflist", "/etc/cni/net.d/99-loopback.conf", "/etc/containerd/config.toml", "/etc/crictl.yaml",
-		"/etc/sysctl.d/99-kubernetes.conf",
+		"/etc/containerd/certs.d/_default/hosts.toml", "/etc/sysctl.d/99-kubernetes.conf",
 		"/etc/systemd/system/containerd.service", "/etc/systemd/system/kube-proxy.service", "/etc/systemd/system/kubelet.service",
 		"/var/lib/kube-proxy/kube-proxy-config.yaml", "/var/lib/kube-proxy/kubeconfig",
 		"/var/lib/kubelet/ca.pem", "/var/lib/kubelet/kubeconfig", "/var/lib/kubelet/kubelet-config.yaml",
@@ -226,6 +227,11 @@ func TestNodeFilesPaths(t *testing.T) {
 			}
 			sort.Strings(got)
 			want := append([]string{}, tt.want...)
+			if n, _ := tt.c.Node(tt.node); n.IsWorker() {
+				// Where the cluster's registry is depends on the cluster
+				// (TestRegistryHost).
+				want = append(want, "/etc/containerd/certs.d/"+registryHostDir(RegistryHost(tt.c))+"/hosts.toml")
+			}
 			sort.Strings(want)
 			if strings.Join(got, "\n") != strings.Join(want, "\n") {
 				t.Errorf("paths:\n got %q\nwant %q", got, want)
@@ -307,7 +313,7 @@ func TestReferencedFilesExist(t *testing.T) {
 	files := nodeFiles(t, inputs(cluster(t, 3), hostV1), "node-0")
 	pathRE := regexp.MustCompile(`(/etc|/var/lib)/[A-Za-z0-9._/-]+`)
 	// EtcdJoinEnv is optional (EnvironmentFile=-): only a replacing member has it.
-	allowed := map[string]bool{EtcdDataDir: true, "/etc/resolv.conf": true, CNIConfDir: true, EtcdJoinEnv: true}
+	allowed := map[string]bool{EtcdDataDir: true, "/etc/resolv.conf": true, CNIConfDir: true, EtcdJoinEnv: true, ContainerdCertsDir: true}
 	checked := 0
 	for p, f := range files {
 		if !strings.HasSuffix(p, ".service") && !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".toml") {
@@ -501,8 +507,8 @@ func TestFilesParse(t *testing.T) {
 }
 
 var (
-	tomlTable = regexp.MustCompile(`^\[[A-Za-z0-9_.'-]+\]$`)
-	tomlKV    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]* = ('[^']*'|"[^"]*"|true|false|-?[0-9]+|\['[^']*'(, '[^']*')*\])$`)
+	tomlTable = regexp.MustCompile(`^\[([A-Za-z0-9_.'-]|"[^"]*")+\]$`)
+	tomlKV    = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]* = ('[^']*'|"[^"]*"|true|false|-?[0-9]+|\['[^']*'(, '[^']*')*\]|\["[^"]*"(, "[^"]*")*\])$`)
 )
 
 func tomlSanity(s string) error {
@@ -815,5 +821,69 @@ func TestPodRoutes(t *testing.T) {
 				t.Errorf("routes unit has the wrong routes:\n%s", unit)
 			}
 		})
+	}
+}
+
+// The registry is on the load balancer when there is one, else on the first
+// node; containerd's directory for it has no colon.
+func TestRegistryHost(t *testing.T) {
+	tests := []struct {
+		name    string
+		c       *config.Cluster
+		want    string
+		wantDir string
+	}{
+		{"3 nodes: the load balancer", cluster(t, 3), "10.240.0.2:5000", "10.240.0.2_5000_"},
+		{"1 node: the node", cluster(t, 1), "10.240.0.10:5000", "10.240.0.10_5000_"},
+		{"1 control plane, 1 worker: the first node", cluster(t, 2, []string{config.RoleControlPlane}, []string{config.RoleWorker}), "10.240.0.10:5000", "10.240.0.10_5000_"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RegistryHost(tt.c)
+			if got != tt.want || registryHostDir(got) != tt.wantDir {
+				t.Errorf("RegistryHost = %q (dir %q), want %q (dir %q)", got, registryHostDir(got), tt.want, tt.wantDir)
+			}
+		})
+	}
+}
+
+// Every worker pulls through the registry: containerd points at the hosts
+// directory, _default mirrors every registry to it, and the registry's own
+// directory speaks plain HTTP. None of them restarts containerd.
+func TestRegistryConfigRendering(t *testing.T) {
+	in := inputs(cluster(t, 3), hostV1)
+	units, err := NodeUnits(in, in.Cluster.Nodes[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ctrd *converge.Unit
+	for i := range units {
+		if units[i].Name == UnitContainerd {
+			ctrd = &units[i]
+		}
+	}
+	if ctrd == nil {
+		t.Fatal("no containerd unit")
+	}
+	want := map[string]string{
+		ContainerdConfig: "    config_path = '/etc/containerd/certs.d'\n",
+		"/etc/containerd/certs.d/_default/hosts.toml":         "[host.\"http://10.240.0.2:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+		"/etc/containerd/certs.d/10.240.0.2_5000_/hosts.toml": "server = \"http://10.240.0.2:5000\"\n\n[host.\"http://10.240.0.2:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n",
+	}
+	for _, f := range ctrd.Files {
+		w, ok := want[f.Path]
+		if !ok {
+			continue
+		}
+		delete(want, f.Path)
+		if !strings.Contains(string(f.Data), w) {
+			t.Errorf("%s lacks %q:\n%s", f.Path, w, f.Data)
+		}
+		if hosts := strings.HasSuffix(f.Path, "hosts.toml"); f.NoRestart != hosts || f.Mode != ModePublic {
+			t.Errorf("%s: NoRestart %v mode %o, want %v 644", f.Path, f.NoRestart, f.Mode, hosts)
+		}
+	}
+	if len(want) > 0 {
+		t.Errorf("containerd unit lacks %v", want)
 	}
 }
