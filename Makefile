@@ -50,7 +50,7 @@ integration:
 	HARDWAY_IT_CACHE=$(HARDWAY_CACHE) go test -tags integration -count=1 -timeout 60m -v ./internal/artifacts/ ./internal/provider/docker/
 
 e2e:
-	go test -tags e2e -count=1 -timeout 60m -v ./test/e2e/
+	go test -tags e2e -count=1 -timeout 85m -v ./test/e2e/
 
 clean:
 	rm -rf bin

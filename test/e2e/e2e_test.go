@@ -189,6 +189,8 @@ network:
 		out := hw(t, "verify", "--name", name)
 		t.Log(out)
 	})
+	// The tutorial, served from this live cluster, read in headless Chromium.
+	checkTutorialLive(t, hardway, name)
 	securityChecks(t, name, pkiDir)
 	t.Run("second up changes nothing", func(t *testing.T) {
 		start := time.Now()
@@ -268,6 +270,9 @@ network:
 		}
 	})
 	day2Checks(t, name)
+	// After every day-2 procedure above, the upstream suite's quick
+	// selection still passes.
+	checkConformanceQuick(t, hardway, name)
 }
 
 func TestOneNodeCluster(t *testing.T) {
