@@ -44,6 +44,18 @@ func (b *Builder) buildE2EImage(ctx context.Context, m *Manifest, c *Component, 
 		bs, err := images.LoadBase(filepath.Join(e.Dir, "rootfs.tar.gz"))
 		return bs, "debian base " + dep.Version, err
 	}
+	// busybox is the static binary and the applets it links to, for the
+	// images built on it.
+	busybox := func() ([]byte, []string, string, error) {
+		bb, o, err := file(CompBusybox, "busybox")
+		if err != nil {
+			return nil, nil, "", err
+		}
+		dep, _ := m.Component(CompBusybox)
+		e, _ := b.Store.Find(dep.Name, dep.Version)
+		applets, err := b.busyboxApplets(ctx, filepath.Join(e.Dir, "busybox"))
+		return bb, applets, o, err
+	}
 	arch := b.Store.Arch
 	var img v1.Image
 	var origins []string
@@ -83,13 +95,7 @@ func (b *Builder) buildE2EImage(ctx context.Context, m *Manifest, c *Component, 
 			return "", err
 		}
 	case recipeBusybox:
-		bb, o, err := file(CompBusybox, "busybox")
-		if err != nil {
-			return "", err
-		}
-		dep, _ := m.Component(CompBusybox)
-		e, _ := b.Store.Find(dep.Name, dep.Version)
-		applets, err := b.busyboxApplets(ctx, filepath.Join(e.Dir, "busybox"))
+		bb, applets, o, err := busybox()
 		if err != nil {
 			return "", err
 		}
@@ -98,17 +104,11 @@ func (b *Builder) buildE2EImage(ctx context.Context, m *Manifest, c *Component, 
 			return "", err
 		}
 	case recipeNNP:
-		bb, o, err := file(CompBusybox, "busybox")
+		bb, applets, o, err := busybox()
 		if err != nil {
 			return "", err
 		}
 		nnp, o2, err := file(CompE2EBinaries, "nonewprivs")
-		if err != nil {
-			return "", err
-		}
-		dep, _ := m.Component(CompBusybox)
-		e, _ := b.Store.Find(dep.Name, dep.Version)
-		applets, err := b.busyboxApplets(ctx, filepath.Join(e.Dir, "busybox"))
 		if err != nil {
 			return "", err
 		}

@@ -14,6 +14,7 @@ import (
 	"hardway.dev/hardway/internal/ops"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
 )
 
 func newCertsCmd(a *app) *cobra.Command {
@@ -159,15 +160,22 @@ func newEncryptionCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// day2 runs a procedure on the existing cluster with up's progress display.
-func (a *app) day2(ctx context.Context, f func(ctx context.Context, e ops.Env) error) error {
+// existingCluster opens the cluster named on the command line, with up's
+// progress display, for the procedures that run steps on it.
+func (a *app) existingCluster(ctx context.Context) (*steps.Cluster, *progress, progressLogger, error) {
 	cfg, err := a.existingConfig()
 	if err != nil {
-		return err
+		return nil, nil, progressLogger{}, err
 	}
 	p := newProgress(a.errOut)
 	log := progressLogger{p: p, v: a.verbosity}
 	c, err := a.cluster(ctx, cfg, log)
+	return c, p, log, err
+}
+
+// day2 runs a procedure on the existing cluster with up's progress display.
+func (a *app) day2(ctx context.Context, f func(ctx context.Context, e ops.Env) error) error {
+	c, p, log, err := a.existingCluster(ctx)
 	if err != nil {
 		return err
 	}

@@ -124,13 +124,7 @@ runs every smoke test. One lab at a time per cluster.`,
 // labEnv runs f on the existing cluster with up's progress display for the
 // steps a lab runs.
 func (a *app) labEnv(ctx context.Context, f func(ctx context.Context, e lab.Env) error) error {
-	cfg, err := a.existingConfig()
-	if err != nil {
-		return err
-	}
-	p := newProgress(a.errOut)
-	log := progressLogger{p: p, v: a.verbosity}
-	c, err := a.cluster(ctx, cfg, log)
+	c, p, log, err := a.existingCluster(ctx)
 	if err != nil {
 		return err
 	}
