@@ -4,8 +4,10 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,6 +30,27 @@ const (
 	KeyRSA   = "rsa"
 
 	ProviderDocker = "docker"
+	// ProviderSSH drives machines that exist already (servers, VMs made by
+	// someone else) over SSH.
+	ProviderSSH = "ssh"
+	// ProviderLima creates one Lima VM per node with limactl, then drives
+	// it over SSH like ProviderSSH.
+	ProviderLima = "lima"
+
+	// PodRoutesDirect: the tutorial's plain routes, "PODCIDR via NODEIP";
+	// the nodes must share one L2 network that forwards any address.
+	PodRoutesDirect = "direct"
+	// PodRoutesVXLAN: the same per-peer routes through a VXLAN device, for
+	// networks that drop packets with pod addresses (Docker --internal,
+	// cloud VPCs with source/destination checks, routed L3 networks).
+	PodRoutesVXLAN = "vxlan"
+
+	// NodeLocalLBPort is where the node-local API load balancer listens
+	// (127.0.0.1 only) on machines without a load-balancer container.
+	NodeLocalLBPort = 6444
+
+	DefaultSSHUser = "root"
+	DefaultSSHPort = 22
 
 	DefaultName              = "hardway"
 	DefaultKubernetesVersion = "v1.37.2"
@@ -46,7 +69,40 @@ type Cluster struct {
 	Isolated *bool   `json:"isolated,omitempty"`
 	Network  Network `json:"network"`
 	PKI      PKI     `json:"pki"`
-	Nodes    []Node  `json:"nodes,omitempty"`
+	// SSH holds what nodes share about how hardway reaches them (provider
+	// ssh); each node's ssh block overrides it and adds the address.
+	SSH   *SSHDefaults `json:"ssh,omitempty"`
+	Lima  *Lima        `json:"lima,omitempty"`
+	Nodes []Node       `json:"nodes,omitempty"`
+}
+
+// SSHDefaults are the ssh settings every node inherits.
+type SSHDefaults struct {
+	User string `json:"user,omitempty"`
+	Port int    `json:"port,omitempty"`
+	// IdentityFile is a private key; empty asks ssh-agent ($SSH_AUTH_SOCK).
+	IdentityFile string `json:"identityFile,omitempty"`
+}
+
+// NodeSSH is how hardway reaches one node.
+type NodeSSH struct {
+	// Address is a host name or IP; it defaults to the node's ip.
+	Address      string `json:"address,omitempty"`
+	User         string `json:"user,omitempty"`
+	Port         int    `json:"port,omitempty"`
+	IdentityFile string `json:"identityFile,omitempty"`
+}
+
+// Lima sizes the VMs provider lima creates.
+type Lima struct {
+	// VMType is vz (macOS 13+, Virtualization.framework) or qemu.
+	VMType string `json:"vmType,omitempty"`
+	// Network is the VM network the nodes share and this host reaches them
+	// on: vzNAT (vmType vz) or shared (socket_vmnet, any vmType).
+	Network string `json:"network,omitempty"`
+	CPUs    int    `json:"cpus,omitempty"`
+	Memory  string `json:"memory,omitempty"`
+	Disk    string `json:"disk,omitempty"`
 }
 
 type Network struct {
@@ -61,6 +117,12 @@ type Network struct {
 	// "talk to that node directly".
 	LoadBalancerIP string `json:"loadBalancerIP,omitempty"`
 	APIServerPort  int    `json:"apiServerPort,omitempty"`
+	// PodRoutes is how pod packets reach other nodes: direct or vxlan.
+	PodRoutes string `json:"podRoutes,omitempty"`
+	// APIEndpoint is a host name or IP (optionally :port) of a load
+	// balancer the user runs in front of the API servers: the admin
+	// kubeconfig points there and the API server certificate names it.
+	APIEndpoint string `json:"apiEndpoint,omitempty"`
 }
 
 type PKI struct {
@@ -74,6 +136,8 @@ type Node struct {
 	IP      string   `json:"ip,omitempty"`
 	Roles   []string `json:"roles,omitempty"`
 	PodCIDR string   `json:"podCIDR,omitempty"`
+	// SSH is how hardway reaches the node (provider ssh).
+	SSH *NodeSSH `json:"ssh,omitempty"`
 }
 
 // Duration is a time.Duration written as "8760h" in YAML.
@@ -176,7 +240,11 @@ func (c *Cluster) SetDefaults() {
 		c.Isolated = &t
 	}
 	n := &c.Network
-	def(&n.NodeSubnet, "10.240.0.0/24")
+	if !c.Machines() {
+		// The Docker network hardway creates. Real machines have the
+		// addresses they have: a subnet there is only a check, when given.
+		def(&n.NodeSubnet, "10.240.0.0/24")
+	}
 	def(&n.PodCIDR, "10.200.0.0/16")
 	def(&n.ServiceCIDR, "10.32.0.0/24")
 	def(&n.ClusterDNS, "10.32.0.10")
@@ -184,6 +252,23 @@ func (c *Cluster) SetDefaults() {
 	def(&n.KubeProxyMode, ProxyIPTables)
 	if n.APIServerPort == 0 {
 		n.APIServerPort = 6443
+	}
+	if c.Machines() {
+		def(&n.PodRoutes, PodRoutesDirect)
+	} else {
+		def(&n.PodRoutes, PodRoutesVXLAN)
+	}
+	if c.Provider == ProviderLima {
+		if c.Lima == nil {
+			c.Lima = &Lima{}
+		}
+		def(&c.Lima.VMType, "vz")
+		def(&c.Lima.Network, "vzNAT")
+		if c.Lima.CPUs == 0 {
+			c.Lima.CPUs = 2
+		}
+		def(&c.Lima.Memory, "4GiB")
+		def(&c.Lima.Disk, "20GiB")
 	}
 	def(&c.PKI.KeyAlgorithm, KeyECDSA)
 	if c.PKI.CAValidity.Duration == 0 {
@@ -203,7 +288,10 @@ func (c *Cluster) SetDefaults() {
 		if len(nd.Roles) == 0 {
 			nd.Roles = []string{RoleControlPlane, RoleWorker}
 		}
-		if nd.IP == "" && subnetErr == nil {
+		if c.Provider == ProviderSSH {
+			c.sshDefaults(nd)
+		}
+		if nd.IP == "" && subnetErr == nil && !c.Machines() {
 			if ip, ok := nthAddr(subnet.Masked(), 10+i); ok {
 				nd.IP = ip.String()
 			}
@@ -214,11 +302,60 @@ func (c *Cluster) SetDefaults() {
 			}
 		}
 	}
-	if n.LoadBalancerIP == "" && len(c.ControlPlanes()) > 1 && subnetErr == nil {
+	if n.LoadBalancerIP == "" && len(c.ControlPlanes()) > 1 && subnetErr == nil && !c.Machines() {
 		if ip, ok := nthAddr(subnet.Masked(), 2); ok {
 			n.LoadBalancerIP = ip.String()
 		}
 	}
+}
+
+// sshDefaults fills a node's ssh block from the cluster's, and the node's IP
+// and ssh address from each other: a machine known by IP needs it once.
+func (c *Cluster) sshDefaults(nd *Node) {
+	if nd.SSH == nil {
+		nd.SSH = &NodeSSH{}
+	}
+	s := nd.SSH
+	var d SSHDefaults
+	if c.SSH != nil {
+		d = *c.SSH
+	}
+	if s.User == "" {
+		s.User = d.User
+	}
+	if s.User == "" {
+		s.User = DefaultSSHUser
+	}
+	if s.Port == 0 {
+		s.Port = d.Port
+	}
+	if s.Port == 0 {
+		s.Port = DefaultSSHPort
+	}
+	if s.IdentityFile == "" {
+		s.IdentityFile = d.IdentityFile
+	}
+	if s.Address == "" {
+		s.Address = nd.IP
+	}
+	if nd.IP == "" {
+		if a, err := netip.ParseAddr(s.Address); err == nil && a.Is4() {
+			nd.IP = a.String()
+		}
+	}
+}
+
+// Machines reports whether the nodes are machines hardway does not create
+// as containers (provider ssh or lima): no load-balancer container, no
+// artifact mount, and `down` removes what hardway installed instead of the
+// machines.
+func (c *Cluster) Machines() bool { return c.Provider == ProviderSSH || c.Provider == ProviderLima }
+
+// NodeLocalLB reports whether every worker runs its own API load balancer
+// on 127.0.0.1:NodeLocalLBPort (machines with more than one control-plane
+// node, where no load-balancer container exists).
+func (c *Cluster) NodeLocalLB() bool {
+	return c.Machines() && len(c.ControlPlanes()) > 1
 }
 
 // ControlPlanes returns the nodes that run etcd and the control plane.
@@ -254,8 +391,12 @@ func (c *Cluster) Node(name string) (Node, bool) {
 }
 
 // APIHost is the address clients outside the control plane use for the API:
-// the load balancer when there is one, else the only control-plane node.
+// the user's endpoint when given, the load balancer when there is one, else
+// the first control-plane node.
 func (c *Cluster) APIHost() string {
+	if h, _ := c.apiEndpoint(); h != "" {
+		return h
+	}
 	if c.Network.LoadBalancerIP != "" {
 		return c.Network.LoadBalancerIP
 	}
@@ -265,9 +406,52 @@ func (c *Cluster) APIHost() string {
 	return "127.0.0.1"
 }
 
+// apiEndpoint splits network.apiEndpoint into host and port (the API
+// server port when it names none).
+func (c *Cluster) apiEndpoint() (string, int) {
+	e := c.Network.APIEndpoint
+	if e == "" {
+		return "", 0
+	}
+	if h, p, err := net.SplitHostPort(e); err == nil {
+		if port, err := strconv.Atoi(p); err == nil {
+			return h, port
+		}
+	}
+	return e, c.Network.APIServerPort
+}
+
+// APIEndpointHost is the host of network.apiEndpoint ("" when unset), for
+// the API server certificate.
+func (c *Cluster) APIEndpointHost() string {
+	h, _ := c.apiEndpoint()
+	return h
+}
+
 // APIServerURL is the admin kubeconfig's server.
 func (c *Cluster) APIServerURL() string {
+	if h, p := c.apiEndpoint(); h != "" {
+		return "https://" + net.JoinHostPort(h, strconv.Itoa(p))
+	}
 	return fmt.Sprintf("https://%s:%d", c.APIHost(), c.Network.APIServerPort)
+}
+
+// NodeAPIServerURL is what kubelets and kube-proxy use: the node-local load
+// balancer on machines with several API servers, else the load-balancer
+// container, else the only control-plane node. Never network.apiEndpoint:
+// that one serves people outside the cluster, and nodes should not depend
+// on it.
+func (c *Cluster) NodeAPIServerURL() string {
+	if c.NodeLocalLB() {
+		return fmt.Sprintf("https://127.0.0.1:%d", NodeLocalLBPort)
+	}
+	host := c.Network.LoadBalancerIP
+	if host == "" {
+		if cps := c.ControlPlanes(); len(cps) > 0 {
+			host = cps[0].IP
+		}
+	}
+	return fmt.Sprintf("https://%s:%d", host, c.Network.APIServerPort)
 }
 
 // LocalAPIServerURL is what components on a control-plane node use.

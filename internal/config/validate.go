@@ -22,6 +22,8 @@ var (
 	// reservedNodeNames: "lb" is the load balancer machine, "cluster" the
 	// directory of cluster-level files in `hardway render`.
 	reservedNodeNames = map[string]bool{"lb": true, "cluster": true}
+	// sizeRE is what Lima accepts for memory and disk sizes.
+	sizeRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?\s*(GiB|MiB|GB|MB|G|M)$`)
 )
 
 // Validate checks the (defaulted) cluster. It returns warnings that do not
@@ -36,8 +38,10 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 	if !versionRE.MatchString(c.KubernetesVersion) {
 		bad("kubernetesVersion: %q is not a version like v1.37.2", c.KubernetesVersion)
 	}
-	if c.Provider != ProviderDocker {
-		bad("provider: %q is not supported (supported: docker)", c.Provider)
+	switch c.Provider {
+	case ProviderDocker, ProviderSSH, ProviderLima:
+	default:
+		bad("provider: %q is not supported (supported: docker, ssh, lima)", c.Provider)
 	}
 	switch c.PKI.KeyAlgorithm {
 	case KeyECDSA, KeyRSA:
@@ -59,7 +63,13 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 		}
 		return pf.Masked(), true
 	}
-	nodeNet, okNode := prefix("nodeSubnet", n.NodeSubnet)
+	// Real machines have the addresses they have: nodeSubnet is then only
+	// checked when given.
+	var nodeNet netip.Prefix
+	okNode := false
+	if n.NodeSubnet != "" || !c.Machines() {
+		nodeNet, okNode = prefix("nodeSubnet", n.NodeSubnet)
+	}
 	podNet, okPod := prefix("podCIDR", n.PodCIDR)
 	svcNet, okSvc := prefix("serviceCIDR", n.ServiceCIDR)
 	nets := []struct {
@@ -91,6 +101,20 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 	}
 	if n.APIServerPort < 1 || n.APIServerPort > 65535 {
 		bad("network.apiServerPort: %d is not a port", n.APIServerPort)
+	}
+	switch n.PodRoutes {
+	case PodRoutesDirect, PodRoutesVXLAN:
+	default:
+		bad("network.podRoutes: %q must be direct (one L2 network) or vxlan", n.PodRoutes)
+	}
+	if c.Provider == ProviderDocker && n.PodRoutes == PodRoutesDirect {
+		bad("network.podRoutes: direct does not work between Docker nodes (the --internal network drops packets with pod addresses): remove it or set vxlan")
+	}
+	if e := n.APIEndpoint; e != "" {
+		h, port := c.apiEndpoint()
+		if strings.ContainsAny(e, "/ ") || h == "" || port < 1 || port > 65535 || (!nameRE.MatchString(strings.ReplaceAll(h, ".", "-")) && !isIP(h)) {
+			bad("network.apiEndpoint: %q is not HOST or HOST:PORT (a load balancer in front of the API servers, e.g. k8s.example.com:6443)", e)
+		}
 	}
 	if okNode && nodeNet.Bits() > 29 {
 		bad("network.nodeSubnet: %s is too small (use /29 or larger)", nodeNet)
@@ -125,6 +149,11 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 		}
 		ip, err := netip.ParseAddr(nd.IP)
 		switch {
+		case nd.IP == "" && c.Provider == ProviderLima:
+			// The VM's address on the shared network is learned when it
+			// starts (the nodes step writes it into the saved config).
+		case nd.IP == "" && c.Provider == ProviderSSH:
+			bad("%s.ip: missing: give the address the other nodes reach %s at (ssh.address %q is not an IPv4 address)", where, nd.Name, sshAddress(nd))
 		case nd.IP == "":
 			bad("%s.ip: no address left in nodeSubnet %s for this node", where, n.NodeSubnet)
 		case err != nil || !ip.Is4():
@@ -135,6 +164,10 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 			bad("%s.ip: %s is the network or gateway address of %s", where, ip, nodeNet)
 		case ip.String() == n.LoadBalancerIP:
 			bad("%s.ip: %s is also network.loadBalancerIP", where, ip)
+		case okPod && podNet.Contains(ip):
+			bad("%s.ip: %s is inside podCIDR %s: pick a podCIDR the machines' network does not use", where, ip, podNet)
+		case okSvc && svcNet.Contains(ip):
+			bad("%s.ip: %s is inside serviceCIDR %s: pick a serviceCIDR the machines' network does not use", where, ip, svcNet)
 		}
 		if other, dup := ips[nd.IP]; dup && nd.IP != "" {
 			bad("%s.ip: %s is also used by %s", where, nd.IP, other)
@@ -157,13 +190,16 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 			}
 		}
 	}
+	c.validateMachines(bad)
 	if len(c.Nodes) > 0 && cp == 0 {
 		bad("nodes: no node has the control-plane role; at least one must")
 	}
 	if len(c.Workers()) == 0 && len(c.Nodes) > 0 {
 		bad("nodes: no node has the worker role; pods would have nowhere to run")
 	}
-	if n.LoadBalancerIP != "" {
+	if n.LoadBalancerIP != "" && c.Machines() {
+		bad("network.loadBalancerIP: only provider docker runs a load-balancer machine; on %s machines every node balances to the API servers itself (127.0.0.1:%d): remove it, or set network.apiEndpoint to your own load balancer", c.Provider, NodeLocalLBPort)
+	} else if n.LoadBalancerIP != "" {
 		lb, err := netip.ParseAddr(n.LoadBalancerIP)
 		if err != nil {
 			bad("network.loadBalancerIP: %q is not an IP address", n.LoadBalancerIP)
@@ -178,4 +214,85 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 		return warnings, &ValidationError{Problems: p}
 	}
 	return warnings, nil
+}
+
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
+}
+
+func sshAddress(n Node) string {
+	if n.SSH == nil {
+		return ""
+	}
+	return n.SSH.Address
+}
+
+// validateMachines checks the provider-specific blocks: ssh settings only
+// with provider ssh (and complete there), lima settings only with lima.
+func (c *Cluster) validateMachines(bad func(format string, a ...any)) {
+	if c.Provider != ProviderSSH {
+		if c.SSH != nil {
+			bad("ssh: only provider ssh reaches nodes over SSH you configure (provider is %s): remove the block or set provider: ssh", c.Provider)
+		}
+		for i, nd := range c.Nodes {
+			if nd.SSH != nil {
+				bad("nodes[%d].ssh: only provider ssh reaches nodes over SSH you configure (provider is %s): remove the block or set provider: ssh", i, c.Provider)
+			}
+		}
+	}
+	if c.Provider != ProviderLima && c.Lima != nil {
+		bad("lima: only provider lima creates VMs (provider is %s): remove the block or set provider: lima", c.Provider)
+	}
+	if c.Provider == ProviderSSH {
+		addrs := map[string]int{}
+		for i, nd := range c.Nodes {
+			s := nd.SSH
+			if s == nil {
+				continue // SetDefaults was not run: nothing to say yet
+			}
+			where := fmt.Sprintf("nodes[%d].ssh", i)
+			switch {
+			case s.Address == "":
+				bad("%s.address: missing: give the host name or IP hardway connects to (or the node's ip)", where)
+			case strings.ContainsAny(s.Address, " /@:") && !isIP(s.Address):
+				bad("%s.address: %q is not a host name or IP (give the user in ssh.user and the port in ssh.port)", where, s.Address)
+			}
+			if s.Port < 1 || s.Port > 65535 {
+				bad("%s.port: %d is not a port", where, s.Port)
+			}
+			if s.User == "" || strings.ContainsAny(s.User, " @:/") {
+				bad("%s.user: %q is not a user name", where, s.User)
+			}
+			key := fmt.Sprintf("%s:%d", s.Address, s.Port)
+			if j, dup := addrs[key]; dup && s.Address != "" {
+				bad("%s.address: %s is also nodes[%d]: every node must be its own machine", where, key, j)
+			}
+			addrs[key] = i
+		}
+	}
+	if c.Provider == ProviderLima && c.Lima != nil {
+		l := c.Lima
+		switch l.VMType {
+		case "vz", "qemu":
+		default:
+			bad("lima.vmType: %q must be vz or qemu", l.VMType)
+		}
+		switch l.Network {
+		case "vzNAT", "shared":
+		default:
+			bad("lima.network: %q must be vzNAT (vmType vz) or shared (socket_vmnet): the nodes and this host must reach each other's addresses", l.Network)
+		}
+		if l.Network == "vzNAT" && l.VMType != "vz" {
+			bad("lima.network: vzNAT needs lima.vmType vz (for qemu use network: shared)")
+		}
+		if l.CPUs < 1 {
+			bad("lima.cpus: %d must be at least 1", l.CPUs)
+		}
+		for _, f := range []struct{ name, v string }{{"memory", l.Memory}, {"disk", l.Disk}} {
+			if !sizeRE.MatchString(f.v) {
+				bad("lima.%s: %q is not a size like 4GiB", f.name, f.v)
+			}
+		}
+	}
 }

@@ -44,13 +44,14 @@ type Spec struct {
 }
 
 // Specs lists the kubeconfigs of c. Kubelets and kube-proxy run on workers
-// and use the load-balanced address, so they survive a control-plane node
-// going down; the controller-manager and scheduler run beside an apiserver
-// and use it directly, so they need no load balancer at all.
+// and use the load-balanced address (the load-balancer container, or on
+// machines the node-local one), so they survive a control-plane node going
+// down; the controller-manager and scheduler run beside an apiserver and use
+// it directly, so they need no load balancer at all.
 func Specs(c *config.Cluster) []Spec {
-	lb, local := c.APIServerURL(), c.LocalAPIServerURL()
+	admin, lb, local := c.APIServerURL(), c.NodeAPIServerURL(), c.LocalAPIServerURL()
 	out := []Spec{
-		{Key: Admin, Cert: pki.Admin, User: "admin", Server: lb, Context: c.Name,
+		{Key: Admin, Cert: pki.Admin, User: "admin", Server: admin, Context: c.Name,
 			UsedBy: "you: kubectl --kubeconfig admin.kubeconfig (or merged with hardway kubeconfig --merge)"},
 		{Key: KubeProxy, Cert: pki.KubeProxy, User: "system:kube-proxy", Server: lb, Context: "default",
 			UsedBy: "kube-proxy on every worker"},

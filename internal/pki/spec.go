@@ -5,6 +5,8 @@
 package pki
 
 import (
+	"net/netip"
+
 	"hardway.dev/hardway/internal/config"
 )
 
@@ -131,6 +133,15 @@ func apiServerSANs(c *config.Cluster, _ config.Node) AltNames {
 	}
 	if c.Network.LoadBalancerIP != "" {
 		a.IPs = append(a.IPs, c.Network.LoadBalancerIP)
+	}
+	// The user's own load balancer passes TLS through: clients check this
+	// certificate against the name they dialled.
+	if h := c.APIEndpointHost(); h != "" {
+		if ip, err := netip.ParseAddr(h); err == nil {
+			a.IPs = append(a.IPs, ip.String())
+		} else {
+			a.DNSNames = append(a.DNSNames, h)
+		}
 	}
 	return a
 }
