@@ -36,6 +36,12 @@ const (
 	// HAProxyConfig is where Debian's haproxy.service (in the node image the
 	// load balancer runs from) reads its config.
 	HAProxyConfig = "/etc/haproxy/haproxy.cfg"
+	// NodeLBConfig is the node-local API load balancer's config on
+	// machines; not /etc/haproxy, which may serve the machine's own haproxy.
+	NodeLBConfig = "/etc/kubernetes/apiserver-lb.cfg"
+	// HardwayStateDir holds hardway's own bookkeeping on a node (restart
+	// markers, binary stamps, imported images).
+	HardwayStateDir = "/var/lib/hardway"
 )
 
 // File modes: private keys (and kubeconfigs, which embed one) only for root.
@@ -67,6 +73,7 @@ type paths struct {
 
 	KubeletConfig, KubeletKubeconfig, KubeletCert, KubeletKey, KubeletCA string
 	KubeProxyConfig, KubeProxyKubeconfig, Sysctl                         string
+	NodeLBConfig                                                         string
 }
 
 func nodePaths() paths {
@@ -124,5 +131,6 @@ func nodePaths() paths {
 		KubeProxyConfig:     KubeProxyDir + "/kube-proxy-config.yaml",
 		KubeProxyKubeconfig: KubeProxyDir + "/kubeconfig",
 		Sysctl:              SysctlFile,
+		NodeLBConfig:        NodeLBConfig,
 	}
 }

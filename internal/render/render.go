@@ -56,7 +56,19 @@ type view struct {
 	ControlPlanes   []config.Node
 	PodRoutes       []Route
 	VXLAN           VXLAN
-	EtcdUser        string
+	// DirectRoutes: network.podRoutes is direct (plain routes via the
+	// peers' node IPs, no tunnel).
+	DirectRoutes bool
+	// PodMTU is the MTU of pod interfaces: the node network's, less the
+	// tunnel's overhead when pods ride VXLAN.
+	PodMTU int
+	// Machine: the node is a real machine or VM (provider ssh or lima),
+	// which may load kernel modules itself, unlike a container node.
+	Machine bool
+	// LBBind is where the API load balancer listens: on every address of
+	// the load-balancer container, or 127.0.0.1 only on each machine.
+	LBBind   string
+	EtcdUser string
 	// Registry is the cluster's image registry, "IP:port" (RegistryHost).
 	Registry string
 	// TLS 1.2 cipher suites every component serves with (TLS 1.3 ones are
@@ -131,6 +143,10 @@ func (in Inputs) view(n config.Node) view {
 		ControlPlanes:   c.ControlPlanes(),
 		PodRoutes:       PodRoutes(c, n),
 		VXLAN:           vxlanFor(n),
+		DirectRoutes:    c.Network.PodRoutes == config.PodRoutesDirect,
+		PodMTU:          podMTU(c),
+		Machine:         c.Machines(),
+		LBBind:          lbBind(c),
 		EtcdUser:        EtcdUser,
 		Registry:        RegistryHost(c),
 
@@ -305,7 +321,27 @@ const (
 	UnitKubelet           = "kubelet"
 	UnitKubeProxy         = "kube-proxy"
 	UnitHAProxy           = "haproxy"
+	// UnitNodeLB is the node-local API load balancer on machines: its own
+	// unit and config, so a haproxy the machine runs for something else is
+	// left alone.
+	UnitNodeLB = "hardway-apiserver-lb"
 )
+
+// lbBind is the listen address of the API load balancer's haproxy.
+func lbBind(c *config.Cluster) string {
+	if c.NodeLocalLB() {
+		return fmt.Sprintf("127.0.0.1:%d", config.NodeLocalLBPort)
+	}
+	return fmt.Sprintf("*:%d", c.Network.APIServerPort)
+}
+
+// podMTU is the pod interfaces' MTU for the cluster's pod routes.
+func podMTU(c *config.Cluster) int {
+	if c.Network.PodRoutes == config.PodRoutesDirect {
+		return nodeMTU
+	}
+	return PodMTU
+}
 
 // NodeUnits returns every systemd unit node n runs, each with the binaries
 // and files it reads, in start order. A file read by several units (the CA)
@@ -380,6 +416,13 @@ func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 		if c.tmpl("/etc/crictl.yaml", ModePublic, "crictl.yaml"); c.err == nil {
 			u := &c.units[len(c.units)-1]
 			u.Files[len(u.Files)-1].NoRestart = true
+		}
+
+		if in.Cluster.NodeLocalLB() {
+			// Before kubelet and kube-proxy: their kubeconfigs point at it.
+			// haproxy comes from the machine's package (no artifact).
+			c.unit(UnitNodeLB)
+			c.tmpl(P.NodeLBConfig, ModePublic, "haproxy.cfg")
 		}
 
 		c.unit(UnitKubelet, "kubelet")
@@ -540,17 +583,21 @@ type VXLAN struct {
 	Address string // the pod CIDR's network address; empty on nodes without pods
 }
 
+// nodeMTU is the MTU hardway assumes for the node network (Ethernet).
+const nodeMTU = 1500
+
 // vxlanOverhead is what VXLAN adds to each packet (outer IP, UDP, VXLAN and
 // Ethernet headers); pod interfaces must be this much smaller than the node's.
 const vxlanOverhead = 50
 
 // PodMTU is the MTU of pod interfaces: a 1500-byte node network minus VXLAN.
-const PodMTU = 1500 - vxlanOverhead
+const PodMTU = nodeMTU - vxlanOverhead
 
-// Route sends a pod CIDR through the tunnel to the node that owns it.
+// Route sends a pod CIDR to the node that owns it: through the tunnel, or
+// with direct routes straight to NodeIP.
 type Route struct {
 	Node, CIDR string
-	Via        string // the peer's tunnel address
+	Via        string // the peer's tunnel address (vxlan)
 	NodeIP     string // where the tunnel packets go
 	MAC        string // the peer's tunnel MAC
 }

@@ -887,3 +887,73 @@ func TestRegistryConfigRendering(t *testing.T) {
 		t.Errorf("containerd unit lacks %v", want)
 	}
 }
+
+// machines is a 3-node cluster of provider ssh (192.168.50.10-12) with the
+// given pod routes.
+func machines(t *testing.T, routes string) *config.Cluster {
+	t.Helper()
+	c := &config.Cluster{Provider: config.ProviderSSH, Network: config.Network{PodRoutes: routes},
+		Nodes: []config.Node{{IP: "192.168.50.10"}, {IP: "192.168.50.11"}, {IP: "192.168.50.12"}}}
+	c.SetDefaults()
+	if _, err := c.Validate(); err != nil {
+		t.Fatalf("test cluster is invalid: %v", err)
+	}
+	return c
+}
+
+// TestGoldenMachines pins what real machines get that containers do not:
+// plain routes (or VXLAN with the module loaded), the node-local API load
+// balancer, and kernel modules loaded by containerd's unit.
+func TestGoldenMachines(t *testing.T) {
+	tests := []struct {
+		variant, routes string
+		only            []string
+	}{
+		{"machines", config.PodRoutesDirect, []string{
+			SystemdDir + "/" + PodNetworkUnit + ".service", SystemdDir + "/" + UnitNodeLB + ".service", NodeLBConfig,
+			SystemdDir + "/containerd.service", CNIConfDir + "/10-bridge.conflist"}},
+		{"machines-vxlan", config.PodRoutesVXLAN, []string{SystemdDir + "/" + PodNetworkUnit + ".service", CNIConfDir + "/10-bridge.conflist"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.variant, func(t *testing.T) {
+			files := nodeFiles(t, inputs(machines(t, tt.routes), Facts{}), "node-1")
+			for _, p := range tt.only {
+				f, ok := files[p]
+				if !ok {
+					t.Errorf("node-1 gets no %s", p)
+					continue
+				}
+				golden(t, filepath.Join(tt.variant, goldenName(p)), f.Data)
+			}
+		})
+	}
+}
+
+func TestNodeLocalLBUnits(t *testing.T) {
+	tests := []struct {
+		name  string
+		c     func(t *testing.T) *config.Cluster
+		units []string
+	}{
+		{"docker: the load-balancer container, none on nodes", func(t *testing.T) *config.Cluster { return cluster(t, 3) },
+			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
+		{"machines: a balancer before kubelet", func(t *testing.T) *config.Cluster { return machines(t, config.PodRoutesDirect) },
+			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitNodeLB, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.c(t)
+			units, err := NodeUnits(inputs(c, hostV1), c.Nodes[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, u := range units {
+				got = append(got, u.Name)
+			}
+			if strings.Join(got, " ") != strings.Join(tt.units, " ") {
+				t.Errorf("units %v, want %v", got, tt.units)
+			}
+		})
+	}
+}

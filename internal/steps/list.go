@@ -1,6 +1,9 @@
 package steps
 
-import "hardway.dev/hardway/internal/render"
+import (
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/render"
+)
 
 // All is the whole build, in order. `hardway steps` prints it; `hardway up`
 // runs it; --from/--only pick from it.
@@ -27,14 +30,22 @@ func etcdUnits() []string { return []string{render.UnitEtcd} }
 func controlPlaneUnits() []string {
 	return []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler}
 }
-func runtimeUnits() []string { return []string{render.UnitContainerd} }
+
+// runtimeUnits start before the kubelet: containerd, and on machines with
+// several API servers the node-local load balancer kubelet talks to.
+func runtimeUnits(c *config.Cluster) []string {
+	if c.NodeLocalLB() {
+		return []string{render.UnitContainerd, render.UnitNodeLB}
+	}
+	return []string{render.UnitContainerd}
+}
 func agentUnits() []string   { return []string{render.UnitKubelet, render.UnitKubeProxy} }
 func networkUnits() []string { return []string{render.PodNetworkUnit} }
 
-// deployedUnits is every unit some step converges.
-func deployedUnits() []string {
+// deployedUnits is every unit some step converges on c's nodes.
+func deployedUnits(c *config.Cluster) []string {
 	var out []string
-	for _, l := range [][]string{etcdUnits(), controlPlaneUnits(), runtimeUnits(), agentUnits(), networkUnits()} {
+	for _, l := range [][]string{etcdUnits(), controlPlaneUnits(), runtimeUnits(c), agentUnits(), networkUnits()} {
 		out = append(out, l...)
 	}
 	return out

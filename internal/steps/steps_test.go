@@ -98,32 +98,39 @@ func TestLeaseHeld(t *testing.T) {
 // unit (and its files) that no step picks up would silently never reach the
 // node.
 func TestEveryRenderedUnitIsDeployed(t *testing.T) {
-	deployed := deployedUnits()
 	roles := [][]string{
 		{config.RoleControlPlane, config.RoleWorker},
 		{config.RoleControlPlane},
 		{config.RoleWorker},
 	}
-	for _, r := range roles {
-		cfg := &config.Cluster{Nodes: []config.Node{{Name: "a", Roles: []string{config.RoleControlPlane, config.RoleWorker}}, {Name: "b", Roles: r}}}
-		cfg.SetDefaults()
-		if _, err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-		in := render.Inputs{Cluster: cfg, PKI: dummyPKI(cfg), Kubeconfigs: dummyKubeconfigs(cfg), EncryptionConfig: []byte("enc"), CoreDNSImage: "hardway.local/coredns:test"}
-		units, err := render.NodeUnits(in, cfg.Nodes[1])
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(units) < 2 {
-			t.Fatalf("roles %v: only %d units rendered", r, len(units))
-		}
-		for _, u := range units {
-			if !slices.Contains(deployed, u.Name) {
-				t.Errorf("roles %v: unit %s is rendered but no step deploys it", r, u.Name)
+	for _, prov := range []string{config.ProviderDocker, config.ProviderSSH} {
+		for _, r := range roles {
+			cfg := &config.Cluster{Provider: prov, Nodes: []config.Node{
+				{Name: "a", Roles: []string{config.RoleControlPlane, config.RoleWorker}}, {Name: "b", Roles: r},
+				{Name: "c", Roles: []string{config.RoleControlPlane, config.RoleWorker}}}}
+			if prov == config.ProviderSSH {
+				cfg.Nodes[0].IP, cfg.Nodes[1].IP, cfg.Nodes[2].IP = "192.168.9.10", "192.168.9.11", "192.168.9.12"
 			}
-			if len(u.Files) == 0 {
-				t.Errorf("unit %s has no files (not even its unit file)", u.Name)
+			cfg.SetDefaults()
+			deployed := deployedUnits(cfg)
+			if _, err := cfg.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			in := render.Inputs{Cluster: cfg, PKI: dummyPKI(cfg), Kubeconfigs: dummyKubeconfigs(cfg), EncryptionConfig: []byte("enc"), CoreDNSImage: "hardway.local/coredns:test"}
+			units, err := render.NodeUnits(in, cfg.Nodes[1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(units) < 2 {
+				t.Fatalf("roles %v: only %d units rendered", r, len(units))
+			}
+			for _, u := range units {
+				if !slices.Contains(deployed, u.Name) {
+					t.Errorf("roles %v: unit %s is rendered but no step deploys it", r, u.Name)
+				}
+				if len(u.Files) == 0 {
+					t.Errorf("unit %s has no files (not even its unit file)", u.Name)
+				}
 			}
 		}
 	}

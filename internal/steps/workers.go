@@ -34,7 +34,7 @@ func runWorkers(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	// containerd first, then the pod images into it, then kubelet and
 	// kube-proxy. The kernel settings pods need are applied by containerd's
 	// unit (ExecStartPre) whenever it starts.
-	runtime, err := c.nodeTargets(workers, nil, runtimeUnits()...)
+	runtime, err := c.nodeTargets(workers, nil, runtimeUnits(c.Config)...)
 	if err != nil {
 		return nil, err
 	}
