@@ -81,6 +81,34 @@ type Provider interface {
 	Start(ctx context.Context, cluster string) ([]Node, error)
 }
 
+// Footprint is everything hardway installs on one machine, for providers
+// whose machines are not hardway's to delete (ssh): `down` removes exactly
+// this and nothing else. It is derived from render.NodeUnits (what a node
+// runs is data) plus the directories those programs fill at run time.
+type Footprint struct {
+	// Units in start order; stopped, disabled and removed last one first.
+	Units []string
+	// Files hardway wrote, unit files and binaries included.
+	Files []string
+	// Dirs hardway's programs own entirely (data, state, certificates):
+	// removed with everything in them, never crossing into another mount.
+	Dirs []string
+	// SharedDirs may hold files of other software (/opt/cni/bin): removed
+	// only when empty once hardway's files are gone.
+	SharedDirs []string
+	// Mounts are directories whose sub-mounts (pod volumes, container root
+	// file systems) are unmounted before anything is removed.
+	Mounts []string
+	// Links are network devices hardway created (VXLAN, the CNI bridge).
+	Links []string
+	// Routes are "CIDR via IP" pod routes to peers.
+	Routes []string
+	Users  []string
+	// Crictl and CRISocket remove the pods before containerd stops, so no
+	// container outlives the cluster; KubeProxy --cleanup removes its rules.
+	Crictl, CRISocket, KubeProxy string
+}
+
 // ErrNotFound is returned (wrapped) when a named node does not exist.
 var ErrNotFound = errors.New("not found")
 
