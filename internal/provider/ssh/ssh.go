@@ -216,4 +216,3 @@ func (p *Provider) Delete(ctx context.Context, cluster string) ([]string, error)
 	}
 	return out, err
 }
-
