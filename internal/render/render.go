@@ -174,6 +174,9 @@ type collector struct {
 	v     view
 	units []converge.Unit
 	err   error
+	// paths: only where files go matters (Footprint); certificates, keys
+	// and kubeconfigs are placed without content.
+	paths bool
 }
 
 func (c *collector) fail(err error) {
@@ -249,6 +252,10 @@ func (c *collector) pair(name string, complete func(pki.Pair) bool, what string)
 	if c.err != nil {
 		return pki.Pair{}, false
 	}
+	if c.paths {
+		// Footprint: only where the files go matters; they get no content.
+		return pki.Pair{}, true
+	}
 	if c.in.PKI == nil {
 		c.fail(errors.New("render: no PKI given: generate the PKI before rendering node files"))
 		return pki.Pair{}, false
@@ -263,6 +270,10 @@ func (c *collector) pair(name string, complete func(pki.Pair) bool, what string)
 
 func (c *collector) kubeconfig(name, p string) {
 	if c.err != nil {
+		return
+	}
+	if c.paths {
+		c.add(File{Path: p, Mode: ModePrivate})
 		return
 	}
 	b, ok := c.in.Kubeconfigs[name]
@@ -351,11 +362,23 @@ func NodeUnits(in Inputs, n config.Node) ([]converge.Unit, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
+	return nodeUnits(in, n, false)
+}
+
+// Footprint returns node n's units as NodeUnits does, with every path but
+// without the content of certificates, keys and kubeconfigs: what hardway
+// installs there, known from the config alone (for `hardway down` on
+// machines that are not hardway's to delete).
+func Footprint(c *config.Cluster, n config.Node) ([]converge.Unit, error) {
+	return nodeUnits(Inputs{Cluster: c, CoreDNSImage: "-", EncryptionConfig: []byte("-")}, n, true)
+}
+
+func nodeUnits(in Inputs, n config.Node, pathsOnly bool) ([]converge.Unit, error) {
 	r, err := newRenderer()
 	if err != nil {
 		return nil, err
 	}
-	c := &collector{in: in, r: r, v: in.view(n)}
+	c := &collector{in: in, r: r, v: in.view(n), paths: pathsOnly}
 	P := c.v.Path
 
 	if n.IsControlPlane() {

@@ -43,6 +43,10 @@ func (d Dir) Config() string { return filepath.Join(string(d), "cluster.yaml") }
 // (hardway lab): check, hint and reset read it.
 func (d Dir) Lab() string { return filepath.Join(string(d), "lab.json") }
 
+// KnownHosts holds the SSH host keys of the cluster's machines, recorded
+// on first contact (providers ssh and lima).
+func (d Dir) KnownHosts() string { return filepath.Join(string(d), "known_hosts") }
+
 // Exists reports whether the cluster has any state on this host.
 func (d Dir) Exists() bool {
 	_, err := os.Stat(string(d))

@@ -331,7 +331,11 @@ func (c *Cluster) explainUnit(b *strings.Builder, n config.Node, unit string) er
 		}
 	}
 	if len(bins) > 0 {
-		fmt.Fprintf(b, "  binaries: %s (from the artifact cache, %s)\n", strings.Join(bins, ", "), NodeArtifactsDir)
+		from := "from the artifact cache, " + NodeArtifactsDir
+		if c.Config.Machines() {
+			from = "streamed over SSH from this host's artifact cache when their hash differs"
+		}
+		fmt.Fprintf(b, "  binaries: %s (%s)\n", strings.Join(bins, ", "), from)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/fsutil"
 	"hardway.dev/hardway/internal/node"
 	"hardway.dev/hardway/internal/provider"
 )
@@ -54,7 +55,43 @@ func runNodes(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	if err := provider.WaitAll(ctx, nodes, 3*time.Minute); err != nil {
 		return changes, err
 	}
-	return changes, c.checkArtifactMount(ctx, nodes)
+	adopted, err := c.adoptAddresses(nodes)
+	if err != nil {
+		return changes, err
+	}
+	return append(changes, adopted...), c.checkArtifactMount(ctx, nodes)
+}
+
+// adoptAddresses takes the IP of every node the config leaves without one
+// from its machine (a Lima VM learns its address when it boots) and saves
+// the config, so certificates, etcd peers and routes use it from now on.
+func (c *Cluster) adoptAddresses(nodes []provider.Node) ([]converge.Change, error) {
+	var changes []converge.Change
+	for i, n := range c.Config.Nodes {
+		if n.IP != "" {
+			continue
+		}
+		for _, m := range nodes {
+			if m.Name() == n.Name && m.IP() != "" {
+				c.Config.Nodes[i].IP = m.IP()
+				changes = append(changes, converge.Change{Node: n.Name, Action: converge.Wrote, Target: "node IP " + m.IP(), Reason: "assigned by the machine's network"})
+			}
+		}
+		if c.Config.Nodes[i].IP == "" {
+			return changes, fmt.Errorf("node %s has no IP in the config and its machine reports none: give it one (nodes[%d].ip)", n.Name, i)
+		}
+	}
+	if len(changes) == 0 {
+		return nil, nil
+	}
+	data, err := c.Config.Marshal()
+	if err != nil {
+		return changes, err
+	}
+	if err := fsutil.WriteFileAtomic(c.State.Config(), data, 0o600); err != nil {
+		return changes, fmt.Errorf("saving the nodes' addresses in %s: %w", c.State.Config(), err)
+	}
+	return changes, nil
 }
 
 // machineChanges says which machines Create will make or start.
@@ -107,21 +144,41 @@ func (c *Cluster) checkArtifactMount(ctx context.Context, nodes []provider.Node)
 func explainNodes(c *Cluster) (string, error) {
 	var b strings.Builder
 	b.WriteString(nodesProse)
-	section(&b, fmt.Sprintf("The nodes of cluster %q", c.Config.Name))
-	rows := [][]string{{"NODE", "IP", "ROLES", "POD CIDR"}}
-	for _, n := range c.Config.Nodes {
-		rows = append(rows, []string{n.Name, n.IP, strings.Join(n.Roles, ","), dash(n.PodCIDR)})
+	cfg := c.Config
+	section(&b, fmt.Sprintf("The nodes of cluster %q (provider %s)", cfg.Name, cfg.Provider))
+	if cfg.Machines() {
+		rows := [][]string{{"NODE", "IP", "ROLES", "POD CIDR", "REACHED AT"}}
+		for _, n := range cfg.Nodes {
+			at := "the VM's SSH port (limactl)"
+			if n.SSH != nil {
+				at = fmt.Sprintf("ssh %s@%s -p %d", n.SSH.User, n.SSH.Address, n.SSH.Port)
+			}
+			rows = append(rows, []string{n.Name, dash(n.IP), strings.Join(n.Roles, ","), dash(n.PodCIDR), at})
+		}
+		table(&b, rows)
+		if cfg.Provider == config.ProviderLima {
+			fmt.Fprintf(&b, "\n  VMs: Lima %s, %d CPUs, %s memory, %s disk each, network %s (the IP comes from it when the VM boots)\n",
+				cfg.Lima.VMType, cfg.Lima.CPUs, cfg.Lima.Memory, cfg.Lima.Disk, cfg.Lima.Network)
+		}
+		fmt.Fprintf(&b, "\n  Binaries: streamed from this host's artifact cache over SSH, each only when its SHA-256 differs\n")
+		fmt.Fprintf(&b, "  Host keys: recorded on first contact in %s\n", c.State.KnownHosts())
+		fmt.Fprintf(&b, "  Remove what hardway installed (the machines stay): hardway down --name %s --yes\n", cfg.Name)
+	} else {
+		rows := [][]string{{"NODE", "IP", "ROLES", "POD CIDR"}}
+		for _, n := range cfg.Nodes {
+			rows = append(rows, []string{n.Name, n.IP, strings.Join(n.Roles, ","), dash(n.PodCIDR)})
+		}
+		if lb := cfg.Network.LoadBalancerIP; lb != "" {
+			rows = append(rows, []string{provider.LBName, lb, "API load balancer (haproxy)", "-"})
+		}
+		table(&b, rows)
+		isolated := "--internal: no route off this machine"
+		if !cfg.IsIsolated() {
+			isolated = "NAT to the outside allowed (isolated: false)"
+		}
+		fmt.Fprintf(&b, "\n  Network: %s, %s\n", cfg.Network.NodeSubnet, isolated)
+		fmt.Fprintf(&b, "  Artifact cache: mounted read-only at %s in every node\n", NodeArtifactsDir)
 	}
-	if lb := c.Config.Network.LoadBalancerIP; lb != "" {
-		rows = append(rows, []string{provider.LBName, lb, "API load balancer (haproxy)", "-"})
-	}
-	table(&b, rows)
-	isolated := "--internal: no route off this machine"
-	if !c.Config.IsIsolated() {
-		isolated = "NAT to the outside allowed (isolated: false)"
-	}
-	fmt.Fprintf(&b, "\n  Network: %s, %s\n", c.Config.Network.NodeSubnet, isolated)
-	fmt.Fprintf(&b, "  Artifact cache: mounted read-only at %s in every node\n", NodeArtifactsDir)
-	fmt.Fprintf(&b, "  Open a shell: hardway shell %s --name %s\n", c.Config.Nodes[0].Name, c.Config.Name)
+	fmt.Fprintf(&b, "  Open a shell: hardway shell %s --name %s\n", cfg.Nodes[0].Name, cfg.Name)
 	return b.String(), nil
 }

@@ -18,21 +18,40 @@ var checkProse = dedent(`
 `)
 
 var nodesProse = dedent(`
-	The original tutorial used VMs (or Lima). hardway makes each node a Docker
-	container that boots a real systemd as PID 1, exactly like a small VM:
-	every component later runs as a systemd service you can inspect with
+	A cluster is machines with stable addresses and names: certificates name
+	them, etcd peers dial them, kubelets register under them. The original
+	tutorial used VMs (Lima on macOS). hardway gets its machines from a
+	provider, and every step after this one is the same whatever the provider
+	is: each component runs as a systemd service you can inspect with
 	systemctl and journalctl (try: hardway shell node-0 -- systemctl status).
 
-	Each node gets a fixed IP on a Docker network created for this cluster
-	only. With isolated: true (the default) that network is --internal: the
-	nodes and this host reach each other, and nothing leaves the machine. A
-	node keeps /var on its own volume (containerd's image store and etcd's data
-	live there) and sees the host's artifact cache read-only, so hundreds of
-	megabytes of binaries are never copied through docker exec.
+	provider: docker (the default). Each node is a Docker container that
+	boots a real systemd as PID 1, exactly like a small VM, with a fixed IP
+	on a Docker network created for this cluster only. With isolated: true
+	that network is --internal: the nodes and this host reach each other, and
+	nothing leaves the machine. A node keeps /var on its own volume
+	(containerd's image store and etcd's data live there) and sees the host's
+	artifact cache read-only, so hundreds of megabytes of binaries are never
+	copied through docker exec. An extra container runs the API load
+	balancer.
 
-	Why Kubernetes needs it: a cluster is machines with stable addresses and
-	names. Certificates name them, etcd peers dial them, kubelets register
-	under them.
+	provider: ssh. The machines exist already (servers, VMs someone else
+	made): hardway gets their addresses and a key, and drives them the way an
+	administrator would, over SSH (one connection per machine, reused for the
+	whole run). The first contact records each machine's host key in the
+	cluster's state directory; a changed key is refused, since it means
+	another machine (or someone in between) answers. A user other than root
+	runs every command through sudo -n. Nothing is mounted: each binary
+	travels once, inside the tar stream of the files, and only when its
+	SHA-256 differs from what the machine has. There is no load-balancer
+	machine; every node balances to the API servers itself (see hardway
+	explain control-plane). hardway down --yes removes what hardway installed
+	and leaves the machines.
+
+	provider: lima. hardway writes a Lima template per node and creates the
+	VMs with limactl, as the tutorial did on macOS, then drives them over
+	SSH exactly like provider ssh. A VM's IP comes from the VM network when
+	it boots and is written into the saved config.
 `)
 
 var pkiProse = dedent(`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/node"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/timing"
 )
@@ -166,6 +168,14 @@ while [ $# -ge 3 ]; do
   shift 3
 done`
 
+// importStreamScript imports one image archive from stdin into containerd's
+// k8s.io namespace and marks it imported; $1 is its digest, $2 its reference.
+const importStreamScript = `set -e
+mkdir -p ` + imageMarkerDir + `
+ctr -n k8s.io images import - >/dev/null
+touch "` + imageMarkerDir + `/$1"
+echo "$2"`
+
 // importImages loads the locally built pod images into containerd.
 func (c *Cluster) importImages(ctx context.Context, n config.Node) ([]converge.Change, error) {
 	if c.Artifacts == nil {
@@ -174,6 +184,9 @@ func (c *Cluster) importImages(ctx context.Context, n config.Node) ([]converge.C
 	nd, err := c.Node(ctx, n.Name)
 	if err != nil {
 		return nil, err
+	}
+	if _, mounted := nd.(node.ArtifactMount); !mounted {
+		return c.streamImages(ctx, n, nd)
 	}
 	mode := "import"
 	if c.DryRun {
@@ -194,6 +207,44 @@ func (c *Cluster) importImages(ctx context.Context, n config.Node) ([]converge.C
 		ch := converge.Change{Node: n.Name, Action: converge.Imported, Target: "image " + ref}
 		c.Log.Logf(1, "  %s", ch)
 		changes = append(changes, ch)
+	}
+	return changes, nil
+}
+
+// streamImages imports the archives a node without the artifact mount
+// lacks, each sent once over its connection: the same script lists what is
+// missing ("check"), then each missing archive is streamed into ctr.
+func (c *Cluster) streamImages(ctx context.Context, n config.Node, nd node.Node) ([]converge.Change, error) {
+	args := []string{"sh", "-c", importScript, "import", "check"}
+	for _, img := range c.Artifacts.Images {
+		args = append(args, "-", img.SHA256, img.Ref)
+	}
+	out, err := nd.Run(ctx, nil, args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing the pod images to import: %w", err)
+	}
+	var changes []converge.Change
+	for _, ref := range strings.Fields(string(out)) {
+		ch := converge.Change{Node: n.Name, Action: converge.Imported, Target: "image " + ref}
+		changes = append(changes, ch)
+		if c.DryRun {
+			continue
+		}
+		for _, img := range c.Artifacts.Images {
+			if img.Ref != ref {
+				continue
+			}
+			f, err := os.Open(c.Artifacts.HostPath(img.Rel))
+			if err != nil {
+				return changes, fmt.Errorf("reading pod image %s: %w (rebuild it: hardway artifacts build)", ref, err)
+			}
+			_, err = nd.Run(ctx, f, "sh", "-c", importStreamScript, "import", img.SHA256, img.Ref)
+			f.Close()
+			if err != nil {
+				return changes, fmt.Errorf("importing pod image %s: %w", ref, err)
+			}
+		}
+		c.Log.Logf(1, "  %s", ch)
 	}
 	return changes, nil
 }
