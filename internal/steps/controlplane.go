@@ -169,9 +169,15 @@ func explainControlPlane(c *Cluster) (string, error) {
 		rows = append(rows, []string{n.Name, fmt.Sprintf("https://%s:%d", n.IP, c.Config.Network.APIServerPort), "127.0.0.1 only (leader-elected)"})
 	}
 	table(&b, rows)
-	if lb := c.Config.Network.LoadBalancerIP; lb != "" {
+	switch lb := c.Config.Network.LoadBalancerIP; {
+	case c.Config.NodeLocalLB():
+		b.WriteString("\n")
+		b.WriteString(nodeLocalLBProse)
+		fmt.Fprintf(&b, "\n  kubelet and kube-proxy: %s (haproxy, unit %s, config %s) → %s\n", c.Config.NodeAPIServerURL(), render.UnitNodeLB, render.NodeLBConfig, strings.Join(apiServerAddrs(c), ", "))
+		fmt.Fprintf(&b, "  you (admin kubeconfig): %s%s\n", c.Config.APIServerURL(), adminNote(c))
+	case lb != "":
 		fmt.Fprintf(&b, "\n  Load balancer: haproxy at %s (container %s-%s), TCP to every API server; the admin kubeconfig points at %s.\n", lb, c.Config.Name, provider.LBName, c.Config.APIServerURL())
-	} else {
+	default:
 		fmt.Fprintf(&b, "\n  One control-plane node: no load balancer; clients use %s directly.\n", c.Config.APIServerURL())
 	}
 	for _, u := range []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler} {
@@ -184,6 +190,34 @@ func explainControlPlane(c *Cluster) (string, error) {
 		fmt.Fprintf(&b, "  %-40s %s\n", l[0], l[1])
 	}
 	return b.String(), nil
+}
+
+// nodeLocalLBProse explains the load balancer of clusters on machines.
+var nodeLocalLBProse = dedent(`
+	  On machines there is no load-balancer container, and a load-balancer
+	  machine would be one more machine to own and a single point of failure.
+	  So every worker runs its own: haproxy on 127.0.0.1:6444 (nothing outside
+	  the machine can reach it), in TCP mode in front of every API server,
+	  checking /readyz each second. kubelet and kube-proxy talk to it, and any
+	  API server may go down without a node losing the API. Controller
+	  manager and scheduler use the API server on their own machine. Your
+	  admin kubeconfig points at the first control-plane node, or at
+	  network.apiEndpoint when you run a load balancer of your own.
+`)
+
+func apiServerAddrs(c *Cluster) []string {
+	var out []string
+	for _, n := range c.Config.ControlPlanes() {
+		out = append(out, fmt.Sprintf("%s:%d", n.IP, c.Config.Network.APIServerPort))
+	}
+	return out
+}
+
+func adminNote(c *Cluster) string {
+	if c.Config.Network.APIEndpoint != "" {
+		return " (network.apiEndpoint: your load balancer, named in the API server certificate)"
+	}
+	return " (the first control-plane node; set network.apiEndpoint to use a load balancer of your own)"
 }
 
 // apiserverFlagNotes says why the less obvious API server flags are there.

@@ -35,8 +35,12 @@ func runNetwork(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 			return err
 		}
 		for _, r := range render.PodRoutes(c.Config, n) {
-			if !strings.Contains(string(out), r.CIDR+" via "+r.Via) {
-				return fmt.Errorf("route %s via %s missing after %s started (see: hardway logs %s %s --name %s):\n%s", r.CIDR, r.Via, render.PodNetworkUnit, n.Name, render.PodNetworkUnit, c.Config.Name, out)
+			via := r.Via
+			if c.Config.Network.PodRoutes == config.PodRoutesDirect {
+				via = r.NodeIP
+			}
+			if !strings.Contains(string(out), r.CIDR+" via "+via) {
+				return fmt.Errorf("route %s via %s missing after %s started (see: hardway logs %s %s --name %s):\n%s", r.CIDR, via, render.PodNetworkUnit, n.Name, render.PodNetworkUnit, c.Config.Name, out)
 			}
 		}
 		return nil
@@ -46,10 +50,25 @@ func runNetwork(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 func explainNetwork(c *Cluster) (string, error) {
 	var b strings.Builder
 	b.WriteString(networkProse)
+	direct := c.Config.Network.PodRoutes == config.PodRoutesDirect
+	section(&b, fmt.Sprintf("This cluster: network.podRoutes: %s (provider %s)", c.Config.Network.PodRoutes, c.Config.Provider))
+	switch {
+	case direct:
+		b.WriteString(directRoutesProse)
+	case c.Config.Machines():
+		b.WriteString(vxlanMachinesProse)
+	}
 	section(&b, "Routes per node")
 	rows := [][]string{{"ON NODE", "PODS OF", "DESTINATION", "VIA (TUNNEL)", "TUNNEL TO"}}
+	if direct {
+		rows = [][]string{{"ON NODE", "PODS OF", "DESTINATION", "VIA (NODE IP)"}}
+	}
 	for _, n := range c.Config.Nodes {
 		for _, r := range render.PodRoutes(c.Config, n) {
+			if direct {
+				rows = append(rows, []string{n.Name, r.Node, r.CIDR, r.NodeIP})
+				continue
+			}
 			rows = append(rows, []string{n.Name, r.Node, r.CIDR, r.Via, r.NodeIP})
 		}
 	}

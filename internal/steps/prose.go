@@ -143,7 +143,7 @@ var controlPlaneProse = dedent(`
 	object, and the others wait to take over. A load balancer in front of the
 	API servers gives clients one stable address (the tutorial used nginx on
 	the host; hardway runs haproxy in its own small container on the cluster
-	network).
+	network, or on machines on every node, see below).
 
 	The step waits for /readyz on every API server and for each leader lease,
 	then grants the API server's kubelet-client identity the right to reach
@@ -180,13 +180,37 @@ var networkProse = dedent(`
 	table does this; the original tutorial added one static route per peer:
 	"this pod CIDR is reached via that node's IP".
 
-	hardway keeps exactly those per-peer routes, with one twist: the nodes sit
-	on an isolated Docker network that drops any packet whose addresses are
-	outside the node subnet (that is what keeps cluster traffic on this
-	machine). So pod packets between nodes ride inside VXLAN, UDP between node
-	IPs. Each route points at the peer's tunnel address, and the peer's tunnel
-	MAC and node IP are written down in advance: no learning, no flooding, no
-	daemon. A oneshot systemd unit sets it up at every boot.
+	That works wherever the network between the nodes carries packets whose
+	addresses are pod addresses: machines on one L2 network (one switch, one
+	VLAN, one Lima VM network). network.podRoutes: direct writes exactly those
+	routes, and is the default for providers ssh and lima.
+
+	Docker nodes sit on an isolated Docker network that drops any packet
+	whose addresses are outside the node subnet (that is what keeps cluster
+	traffic on this machine). Cloud VPCs with source/destination checks and
+	routed (L3) networks drop them too. There, network.podRoutes: vxlan (the
+	default for provider docker) keeps the same per-peer routes but sends pod
+	packets inside VXLAN, UDP between node IPs. Each route points at the
+	peer's tunnel address, and the peer's tunnel MAC and node IP are written
+	down in advance: no learning, no flooding, no daemon. Pod interfaces are
+	50 bytes smaller (the tunnel's headers).
+
+	Either way a oneshot systemd unit sets it up at every boot.
+`)
+
+var directRoutesProse = dedent(`
+	Plain routes: a packet for a pod on another node leaves this node with
+	the pod's address as destination, addressed (by ARP) to the peer's MAC on
+	the shared network. Every node must be on-link for every other (hardway
+	check verifies that no peer is reached through a router). If pods cannot
+	reach pods on other nodes although the routes are there, the network
+	drops foreign addresses: set network.podRoutes: vxlan and run hardway up.
+`)
+
+var vxlanMachinesProse = dedent(`
+	VXLAN between machines: the network between them need only carry UDP
+	port 4789 between the node IPs (open it in any firewall between them).
+	The unit loads the vxlan kernel module itself.
 `)
 
 var dnsProse = dedent(`
