@@ -11,7 +11,6 @@ import (
 	"hardway.dev/hardway/internal/render"
 )
 
-
 // TestProbeScriptRunsHere runs the real script on this machine: it must
 // parse, and what it says must match what Go sees.
 func TestProbeScriptRunsHere(t *testing.T) {
@@ -40,7 +39,6 @@ func TestProbeScriptRunsHere(t *testing.T) {
 		t.Errorf("route to 127.0.0.1: %q", r.Routes["127.0.0.1"])
 	}
 }
-
 
 const sampleProbe = `S kernel Linux
 S release 6.1.0-18-amd64
