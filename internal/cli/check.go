@@ -331,12 +331,16 @@ func hexAddr(s string) (netip.Addr, error) {
 func newCheckCmd(a *app) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
-		Short: "Check this host for everything a cluster needs, with a fix for each missing item",
+		Short: "Check this host (or, for providers ssh and lima, every machine) for everything a cluster needs, with a fix for each missing item",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := a.loadConfig()
 			if err != nil {
 				return err
+			}
+			if c.Machines() {
+				// Nothing of the cluster runs on this host: ask the machines.
+				return a.checkMachines(cmd.Context(), c)
 			}
 			results := hostCheckEnv(a.runner()).checks(cmd.Context(), c)
 			failed := 0

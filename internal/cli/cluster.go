@@ -20,13 +20,22 @@ import (
 )
 
 // cluster assembles what the steps run against: config, state directory,
-// host facts, the Docker provider and the resolved artifact cache.
+// facts of the machines, the provider and the resolved artifact cache.
 func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger) (*steps.Cluster, error) {
-	facts, err := render.DetectHostFacts()
+	// Container nodes are this host: they see its cgroups and capabilities.
+	// Machines report their own (setupMachines).
+	var facts render.Facts
+	if !cfg.Machines() {
+		var err error
+		if facts, err = render.DetectHostFacts(); err != nil {
+			return nil, err
+		}
+	}
+	store, err := a.artifactStore()
 	if err != nil {
 		return nil, err
 	}
-	store, err := a.artifactStore()
+	prov, err := a.providerFor(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -35,8 +44,20 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 		State:    state.For(cfg.Name),
 		Facts:    facts,
 		Log:      log,
-		Provider: dockerProviderLogging(log),
+		Provider: prov,
 		Create:   provider.CreateOptions{Image: nodeimage.Tag(), ArtifactsDir: store.Root},
+	}
+	// Resolved once here: the check step reports a missing artifact, and the
+	// later steps need the bundle even when check is skipped (--from).
+	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
+	if cfg.Machines() {
+		// Facts, architecture and checks come from the machines, not from
+		// this host; nothing is mounted.
+		c.Create = provider.CreateOptions{}
+		if err := a.setupMachines(ctx, c); err != nil {
+			return nil, err
+		}
+		return c, nil
 	}
 	c.Preflight = func(ctx context.Context) error {
 		if err := a.preflight(ctx, cfg); err != nil {
@@ -55,9 +76,6 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 		}
 		return nil
 	}
-	// Resolved once here: the check step reports a missing artifact, and the
-	// later steps need the bundle even when check is skipped (--from).
-	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
 	return c, nil
 }
 
@@ -66,9 +84,14 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 // an empty one), so the text shows the cluster's real certificates and files
 // while anything generated for it is thrown away.
 func (a *app) explainCluster(cfg *config.Cluster) (*steps.Cluster, func(), error) {
-	facts, err := render.DetectHostFacts()
-	if err != nil {
-		return nil, nil, err
+	// Machines are not asked (explain touches nothing): their files are
+	// shown for a cgroup v2 machine with every capability.
+	var facts render.Facts
+	if !cfg.Machines() {
+		var err error
+		if facts, err = render.DetectHostFacts(); err != nil {
+			return nil, nil, err
+		}
 	}
 	dir, cleanup, err := scratchState(state.For(cfg.Name))
 	if err != nil {
@@ -105,7 +128,11 @@ func scratchState(from state.Dir) (state.Dir, func(), error) {
 // steps (everything would be created).
 func (a *app) dryRun(ctx context.Context, cfg *config.Cluster, list []steps.Step) error {
 	fmt.Fprintf(a.out, "Dry run for cluster %q (%d nodes, Kubernetes %s). Nothing is changed.\n", cfg.Name, len(cfg.Nodes), cfg.KubernetesVersion)
-	st, err := a.dockerProvider().Status(ctx, cfg.Name)
+	p, err := a.providerFor(cfg, a.log())
+	if err != nil {
+		return err
+	}
+	st, err := p.Status(ctx, cfg.Name)
 	if err != nil {
 		return err
 	}

@@ -103,14 +103,14 @@ func newLogsCmd(a *app) *cobra.Command {
 }
 
 func components() []string {
-	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", "kubelet", "kube-proxy", render.PodNetworkUnit, "haproxy"}
+	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", render.UnitNodeLB, "kubelet", "kube-proxy", render.PodNetworkUnit, "haproxy"}
 }
 
 // node finds a running node of the selected cluster by name.
 func (a *app) node(ctx context.Context, nodeName string) (provider.Node, error) {
-	name, err := a.clusterName()
+	p, cfg, err := a.namedProvider(a.log())
 	if err != nil {
 		return nil, err
 	}
-	return a.dockerProvider().Node(ctx, name, nodeName)
+	return nodeByName(ctx, p, cfg.Name, nodeName)
 }

@@ -22,12 +22,12 @@ import (
 	"hardway.dev/hardway/internal/nodeimage"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/provider/docker"
+	"hardway.dev/hardway/internal/provider/ssh"
 	"hardway.dev/hardway/internal/state"
 )
 
 func (a *app) runner() exec.Runner { return exec.OS{Log: a.log()} }
 
-func (a *app) dockerProvider() *docker.Provider { return dockerProviderLogging(a.log()) }
 
 // dockerProviderLogging logs through log, e.g. the progress display, so
 // -v output does not write over its spinner.
@@ -110,11 +110,11 @@ func newStatusCmd(a *app) *cobra.Command {
 		Short: "Show the cluster's nodes (name, IP, role, state) and which components run on each; --svg draws it",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			name, err := a.clusterName()
+			p, cfg, err := a.namedProvider(a.log())
 			if err != nil {
 				return err
 			}
-			return a.printStatus(cmd, a.dockerProvider(), name, svg)
+			return a.printStatus(cmd, p, cfg.Name, svg)
 		},
 	}
 	cmd.Flags().StringVar(&svg, "svg", "", "also write the architecture picture with each component's health to this file")
@@ -286,21 +286,38 @@ func formatHealth(states map[string]string) string {
 }
 
 func newDownCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var yes bool
+	cmd := &cobra.Command{
 		Use:   "down",
-		Short: "Delete the cluster: its node containers, their volumes, its network and its state directory",
-		Args:  cobra.NoArgs,
+		Short: "Delete the cluster: its node containers (or, on ssh machines, what hardway installed there), its network and its state directory",
+		Long: `Deletes the cluster and its state directory.
+
+provider docker: the node containers, their volumes and the network.
+provider lima:   the VMs hardway created, with their disks.
+provider ssh:    the machines are someone's: only what hardway installed goes
+                 (units, binaries, /etc/kubernetes, /etc/etcd, /var/lib/etcd,
+                 /var/lib/kubelet, containerd's and CNI's state, pod routes,
+                 iptables chains, the etcd user), and only with --yes.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			name, err := a.clusterName()
+			p, cfg, err := a.namedProvider(a.log())
 			if err != nil {
 				return err
 			}
-			removed, err := a.dockerProvider().Delete(cmd.Context(), name)
+			name := cfg.Name
+			if cfg.Provider == config.ProviderSSH && !yes {
+				var where []string
+				for _, m := range ssh.MachinesFrom(cfg) {
+					where = append(where, fmt.Sprintf("%s (%s@%s)", m.Name, m.User, m.Address))
+				}
+				return fmt.Errorf("cluster %q runs on machines hardway does not own: `hardway down --name %s --yes` removes what hardway installed on %s (units, binaries, its directories, routes, iptables rules, the etcd user) and nothing else", name, name, strings.Join(where, ", "))
+			}
+			removed, err := p.Delete(cmd.Context(), name)
 			for _, r := range removed {
 				fmt.Fprintln(a.out, "removed", r)
 			}
 			if err != nil {
-				return err
+				return fmt.Errorf("%w\n  the state directory %s is kept, so down can run again", err, state.For(name).Path())
 			}
 			if dir := state.For(name); dir.Exists() {
 				if err := os.RemoveAll(dir.Path()); err != nil {
@@ -315,4 +332,6 @@ func newDownCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&yes, "yes", false, "provider ssh: really remove what hardway installed on the machines")
+	return cmd
 }

@@ -25,8 +25,13 @@ func checkStep() Step {
 func explainCheck(c *Cluster) (string, error) {
 	var b strings.Builder
 	b.WriteString(checkProse)
-	section(&b, "On this host")
+	if c.Config.Machines() {
+		b.WriteString(checkMachinesProse)
+		section(&b, "On the machines")
+	} else {
+		section(&b, "On this host")
+	}
 	fmt.Fprintf(&b, "  cgroup v1: %v   CAP_SYS_RESOURCE missing: %v   kube-proxy mode: %s\n", c.Facts.CgroupV1, c.Facts.NoSysResource, c.Config.Network.KubeProxyMode)
-	fmt.Fprintf(&b, "  Run the checks alone: hardway check\n")
+	fmt.Fprintf(&b, "  Run the checks alone: hardway check --name %s\n", c.Config.Name)
 	return b.String(), nil
 }

@@ -43,6 +43,10 @@ type Cluster struct {
 	// Timings, when set, records where the run's time goes (up
 	// --trace-timings); nil records nothing.
 	Timings *timing.Recorder
+	// AfterNodes runs once the machines answer (end of the nodes step):
+	// machines the provider just made (Lima VMs) are checked there, and the
+	// facts and artifacts that depend on them are settled. Nil skips it.
+	AfterNodes func(ctx context.Context, nodes []provider.Node) error
 	// PKIOptions are passed to pki.EnsureWith (certificate renewal).
 	PKIOptions pki.Options
 	// DryRun: steps change nothing (State is a scratch copy) and return

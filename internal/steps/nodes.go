@@ -56,10 +56,16 @@ func runNodes(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 		return changes, err
 	}
 	adopted, err := c.adoptAddresses(nodes)
+	changes = append(changes, adopted...)
 	if err != nil {
 		return changes, err
 	}
-	return append(changes, adopted...), c.checkArtifactMount(ctx, nodes)
+	if c.AfterNodes != nil {
+		if err := c.AfterNodes(ctx, nodes); err != nil {
+			return changes, err
+		}
+	}
+	return changes, c.checkArtifactMount(ctx, nodes)
 }
 
 // adoptAddresses takes the IP of every node the config leaves without one

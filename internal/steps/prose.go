@@ -17,6 +17,20 @@ var checkProse = dedent(`
 	the command that fixes it.
 `)
 
+var checkMachinesProse = dedent(`
+	On machines (providers ssh and lima) the same questions go to every
+	node, in one command each: is it a Linux booted with systemd, which
+	architecture (the binaries must match), which cgroup version and
+	capabilities (the kubelet and containerd configs depend on them), are
+	overlay, br_netfilter, conntrack (and vxlan) in its kernel, is swap on,
+	are the ports the components bind free, is there disk space in /var and
+	/usr/local/bin, are the tools kubelet and kube-proxy call installed (each
+	missing one named with its package), does a packaged containerd or
+	kubelet run there already, can it reach its peers without a router
+	(direct pod routes), and do the clocks agree (certificates made here must
+	be valid there; etcd dislikes drift).
+`)
+
 var nodesProse = dedent(`
 	A cluster is machines with stable addresses and names: certificates name
 	them, etcd peers dial them, kubelets register under them. The original
