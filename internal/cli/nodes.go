@@ -28,7 +28,6 @@ import (
 
 func (a *app) runner() exec.Runner { return exec.OS{Log: a.log()} }
 
-
 // dockerProviderLogging logs through log, e.g. the progress display, so
 // -v output does not write over its spinner.
 func dockerProviderLogging(log logx.Logger) *docker.Provider {
