@@ -64,16 +64,22 @@ func newNodeImageCmd(a *app) *cobra.Command {
 		Short: "The container image every node runs (Debian + systemd, built locally)",
 	}
 	var o nodeimage.Options
+	var sshMachine bool
 	build := &cobra.Command{
 		Use:   "build",
 		Short: "Build the node image with debootstrap (no registry needed); skipped when up to date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Runner, o.Log = a.runner(), a.log()
+			if sshMachine {
+				_, err := nodeimage.EnsureSSH(cmd.Context(), o)
+				return err
+			}
 			_, err := nodeimage.Ensure(cmd.Context(), o)
 			return err
 		},
 	}
+	build.Flags().BoolVar(&sshMachine, "ssh", false, "also build the SSH machine image ("+nodeimage.SSHRepository+"): the node image plus sshd and a sudo user, to try provider ssh on this host")
 	build.Flags().BoolVar(&o.Force, "force", false, "rebuild even when the image for this recipe exists")
 	build.Flags().BoolVar(&o.Dockerfile, "dockerfile", false, "use `docker build` FROM debian:bookworm instead of debootstrap (needs a registry)")
 	build.Flags().StringVar(&o.Mirror, "mirror", "", "Debian mirror for debootstrap (default: the one in the host's apt sources)")
@@ -81,8 +87,15 @@ func newNodeImageCmd(a *app) *cobra.Command {
 		Use:   "tag",
 		Short: "Print the image reference of the current recipe",
 		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(a.out, nodeimage.Tag()) },
+		Run: func(cmd *cobra.Command, _ []string) {
+			if sshMachine {
+				fmt.Fprintln(a.out, nodeimage.SSHTag())
+				return
+			}
+			fmt.Fprintln(a.out, nodeimage.Tag())
+		},
 	}
+	tag.Flags().BoolVar(&sshMachine, "ssh", false, "the SSH machine image's reference instead")
 	dockerfile := &cobra.Command{
 		Use:   "dockerfile DIR",
 		Short: "Write the Dockerfile build context of the same recipe into DIR (for users with a registry)",

@@ -159,7 +159,7 @@ func (a *app) runUp(ctx context.Context, cfg *config.Cluster, list []steps.Step)
 		}
 		return err
 	}
-	a.summary(cfg.Name, cfg.Nodes[0].Name, results, time.Since(start))
+	a.summary(cfg, results, time.Since(start))
 	return nil
 }
 
@@ -191,7 +191,8 @@ versions are refused. Same as editing kubernetesVersion and running hardway up.`
 	}
 }
 
-func (a *app) summary(name, node0 string, results []steps.Result, total time.Duration) {
+func (a *app) summary(cfg *config.Cluster, results []steps.Result, total time.Duration) {
+	name, node0 := cfg.Name, cfg.Nodes[0].Name
 	fmt.Fprintf(a.errOut, "\nCluster %q is up in %s.\n", name, fmtDur(total))
 	var slow []string
 	var changes []converge.Change
@@ -207,6 +208,10 @@ func (a *app) summary(name, node0 string, results []steps.Result, total time.Dur
 	}
 	fmt.Fprintf(a.errOut, "  use it: export KUBECONFIG=$(hardway kubeconfig --name %s | tail -1); kubectl get nodes -o wide\n", name)
 	fmt.Fprintf(a.errOut, "  look inside: hardway shell %s --name %s -- systemctl status kubelet\n", node0, name)
+	if cfg.Provider == config.ProviderSSH {
+		fmt.Fprintf(a.errOut, "  remove what hardway installed (the machines stay): hardway down --name %s --yes\n", name)
+		return
+	}
 	fmt.Fprintf(a.errOut, "  remove it:   hardway down --name %s\n", name)
 }
 

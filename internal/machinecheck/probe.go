@@ -27,7 +27,8 @@ import (
 // and, once: "S kernel|release|machine|pid1|systemd|cgroup2|capbnd|swap|
 // overlay|bridge|time|stamps VALUE", then the listening TCP ports as
 // "L <hex port>" from /proc/net/tcp and tcp6.
-const probeScript = `k=$(uname -r)
+const probeScript = `printf 'S time %s\n' "$(date +%s%N)"
+k=$(uname -r)
 printf 'S kernel %s\n' "$(uname -s)"
 printf 'S release %s\n' "$k"
 printf 'S machine %s\n' "$(uname -m)"
@@ -39,7 +40,6 @@ printf 'S swap %s\n' "$(awk 'NR > 1' /proc/swaps | wc -l)"
 if grep -qw overlay /proc/filesystems; then echo 'S overlay 1'; else echo 'S overlay 0'; fi
 if [ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]; then echo 'S bridge 1'; else echo 'S bridge 0'; fi
 if [ -d /var/lib/hardway/sums ]; then echo 'S stamps 1'; else echo 'S stamps 0'; fi
-printf 'S time %s\n' "$(date +%s%N)"
 while [ $# -ge 2 ]; do
   t=$1; a=$2; shift 2
   case $t in
@@ -95,7 +95,8 @@ type Report struct {
 	Free     map[string]int64  // dir → available bytes (-1 unknown)
 	Listen   map[int]bool
 	// Offset is the node's clock minus this host's, measured at the middle
-	// of the round trip.
+	// of the round trip (the clock is read first, so the error is at most
+	// half the time a command takes to start).
 	Offset time.Duration
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -198,5 +199,42 @@ func TestDockerfileMatchesRecipe(t *testing.T) {
 		if err != nil || string(got) != string(want) {
 			t.Errorf("%s differs (%v)", name, err)
 		}
+	}
+}
+
+func TestEnsureSSH(t *testing.T) {
+	f := &fakeHost{haveImage: true}
+	// The node image exists; the SSH image is asked for, found too.
+	got, err := EnsureSSH(context.Background(), Options{Runner: f, WorkDir: t.TempDir()})
+	if err != nil || got != SSHTag() {
+		t.Fatalf("EnsureSSH = %q, %v", got, err)
+	}
+	want := []string{
+		"docker image inspect --format '{{.Id}}' " + Tag(),
+		"docker image inspect --format '{{.Id}}' " + SSHTag(),
+	}
+	if !reflect.DeepEqual(f.calls, want) {
+		t.Errorf("calls\n  %q\nwant\n  %q", f.calls, want)
+	}
+	f = &fakeHost{haveImage: true}
+	if _, err := EnsureSSH(context.Background(), Options{Runner: f, WorkDir: t.TempDir(), Force: true}); err != nil {
+		t.Fatal(err)
+	}
+	if last := f.calls[len(f.calls)-1]; !regexp.MustCompile(`^docker build -t ` + regexp.QuoteMeta(SSHTag()) + ` /\S+/hardway-ssh-machine-\d+$`).MatchString(last) {
+		t.Errorf("build call %q", last)
+	}
+}
+
+func TestSSHDockerfile(t *testing.T) {
+	want := "# hardway SSH machine: the node image, sshd and a sudo user (provider ssh on one host).\n" +
+		"FROM hardway/node:abc\n" +
+		"RUN apt-get update \\\n && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends sudo \\\n && rm -rf /var/lib/apt/lists/*\n" +
+		"COPY ssh-machine.sh /tmp/hardway-ssh-machine.sh\n" +
+		"RUN sh /tmp/hardway-ssh-machine.sh && rm -f /tmp/hardway-ssh-machine.sh\n"
+	if got := SSHDockerfile("hardway/node:abc"); got != want {
+		t.Errorf("SSHDockerfile =\n%s\nwant\n%s", got, want)
+	}
+	if !strings.HasPrefix(SSHTag(), SSHRepository+":") || len(SSHTag()) != len(SSHRepository)+13 {
+		t.Errorf("SSHTag %q", SSHTag())
 	}
 }

@@ -911,7 +911,7 @@ func TestGoldenMachines(t *testing.T) {
 	}{
 		{"machines", config.PodRoutesDirect, []string{
 			SystemdDir + "/" + PodNetworkUnit + ".service", SystemdDir + "/" + UnitNodeLB + ".service", NodeLBConfig,
-			SystemdDir + "/containerd.service", CNIConfDir + "/10-bridge.conflist"}},
+			SystemdDir + "/containerd.service", CNIConfDir + "/10-bridge.conflist", SystemdDir + "/kubelet.service"}},
 		{"machines-vxlan", config.PodRoutesVXLAN, []string{SystemdDir + "/" + PodNetworkUnit + ".service", CNIConfDir + "/10-bridge.conflist"}},
 	}
 	for _, tt := range tests {

@@ -69,8 +69,10 @@ func Footprint(c *config.Cluster, n config.Node) (provider.Footprint, error) {
 		if c.NodeLocalLB() {
 			add(&fp.Dirs, render.KubernetesDir) // the balancer's config
 		}
+		// containerd's state and its plugins' directory (/opt/containerd),
+		// CNI's IP allocations, the pods' logs.
 		add(&fp.Dirs, render.KubeletDir, render.KubeProxyDir,
-			"/var/lib/containerd", "/run/containerd", "/var/lib/cni", "/var/log/pods", "/var/log/containers")
+			"/var/lib/containerd", "/run/containerd", "/opt/containerd", "/var/lib/cni", "/var/log/pods", "/var/log/containers")
 		add(&fp.Mounts, render.KubeletDir, "/var/lib/containerd", "/run/containerd")
 		add(&fp.Links, "cni0")
 		fp.Crictl, fp.CRISocket = dest["crictl"], render.ContainerdSocket
@@ -81,6 +83,9 @@ func Footprint(c *config.Cluster, n config.Node) (provider.Footprint, error) {
 	}
 	// Directories other software may share: removed only when empty.
 	add(&fp.SharedDirs, path.Dir(render.ContainerdConfig), render.CNIConfDir, path.Dir(render.CNIConfDir), render.CNIBinDir, path.Dir(render.CNIBinDir))
+	if n.IsWorker() {
+		add(&fp.SharedDirs, "/run/netns") // the pods' network namespaces (ip netns uses it too)
+	}
 	if c.Network.PodRoutes == config.PodRoutesDirect {
 		for _, r := range render.PodRoutes(c, n) {
 			fp.Routes = append(fp.Routes, r.CIDR+" via "+r.NodeIP)
