@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
@@ -43,15 +44,10 @@ type checkEnv struct {
 }
 
 func hostCheckEnv(r exec.Runner) checkEnv {
-	var u syscall.Utsname
-	_ = syscall.Uname(&u)
-	var rel []byte
-	for _, c := range u.Release {
-		if c == 0 {
-			break
-		}
-		rel = append(rel, byte(c))
-	}
+	// x/sys/unix, not syscall: hardway also runs on macOS (provider lima).
+	var u unix.Utsname
+	_ = unix.Uname(&u)
+	rel := []byte(unix.ByteSliceToString(u.Release[:]))
 	return checkEnv{
 		run:      r,
 		readFile: os.ReadFile,
