@@ -47,8 +47,25 @@ func (a *app) artifactStore() (*artifacts.Store, error) {
 	return artifacts.NewStore(root), nil
 }
 
+// archStore is the cache for --arch (the nodes' architecture; empty: this
+// host's).
+func (a *app) archStore(arch string) (*artifacts.Store, error) {
+	store, err := a.artifactStore()
+	if err != nil {
+		return nil, err
+	}
+	switch arch {
+	case "":
+	case "amd64", "arm64":
+		store.Arch = arch
+	default:
+		return nil, fmt.Errorf("--arch %q: hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)", arch)
+	}
+	return store, nil
+}
+
 func newArtifactsBuildCmd(a *app) *cobra.Command {
-	var source, version string
+	var source, version, arch string
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Obtain every pinned artifact for the cluster's Kubernetes version into the cache",
@@ -69,7 +86,7 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := a.artifactStore()
+			store, err := a.archStore(arch)
 			if err != nil {
 				return err
 			}
@@ -83,7 +100,7 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 			if a.verbosity >= 1 {
 				b.Stream = a.errOut
 			}
-			fmt.Fprintf(a.out, "artifacts for Kubernetes %s in %s\n", m.KubernetesVersion, store.Root)
+			fmt.Fprintf(a.out, "artifacts for Kubernetes %s (%s) in %s\n", m.KubernetesVersion, store.Arch, store.Root)
 			start := time.Now()
 			if _, err := b.Build(cmd.Context(), m, opt); err != nil {
 				return err
@@ -94,6 +111,7 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&source, "source", "auto", "auto, source, release or dir:PATH")
 	cmd.Flags().StringVar(&version, "kubernetes-version", "", "build for this Kubernetes version instead of the cluster's (before hardway upgrade)")
+	cmd.Flags().StringVar(&arch, "arch", "", "amd64 or arm64: the nodes' architecture, when it is not this host's (cross-built with GOARCH; runc needs cgo and cannot be)")
 	return cmd
 }
 
@@ -117,7 +135,8 @@ func roundDuration(d time.Duration) time.Duration {
 }
 
 func newArtifactsListCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	var arch string
+	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List cached artifacts: component, version, source, size and SHA-256 of each file",
 		Args:  cobra.NoArgs,
@@ -126,7 +145,7 @@ func newArtifactsListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			store, err := a.artifactStore()
+			store, err := a.archStore(arch)
 			if err != nil {
 				return err
 			}
@@ -136,11 +155,13 @@ func newArtifactsListCmd(a *app) *cobra.Command {
 			}
 			printArtifacts(a.out, entries)
 			if _, err := store.Resolve(cfg.KubernetesVersion); err != nil {
-				fmt.Fprintf(a.errOut, "Kubernetes %s is not complete: %v\n", cfg.KubernetesVersion, err)
+				fmt.Fprintf(a.errOut, "Kubernetes %s (%s) is not complete: %v\n", cfg.KubernetesVersion, store.Arch, err)
 			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&arch, "arch", "", "amd64 or arm64 (default: this host's)")
+	return cmd
 }
 
 func printArtifacts(w io.Writer, entries []*artifacts.Entry) {

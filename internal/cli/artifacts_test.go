@@ -61,3 +61,28 @@ runc        v1.5.2   source   runc     10 B     r1      -
 		})
 	}
 }
+
+// TestArtifactsArch: the cache is per architecture, chosen with --arch for
+// machines that are not this host's.
+func TestArtifactsArch(t *testing.T) {
+	t.Setenv("HARDWAY_HOME", t.TempDir())
+	t.Setenv("HARDWAY_CACHE", t.TempDir())
+	tests := []struct {
+		args             []string
+		code             int
+		stdout, inStderr string // the whole of each
+	}{
+		{[]string{"artifacts", "list", "--arch", "arm64"}, 0, "COMPONENT  VERSION  SOURCE  FILE  SIZE  SHA256  VOUCHED BY\n",
+			"Kubernetes v1.37.2 (arm64) is not complete: artifact etcd v3.7.0 not built; run: hardway artifacts build (--kubernetes-version VERSION for another version than the cluster's)\n"},
+		{[]string{"artifacts", "list", "--arch", "riscv64"}, 1, "",
+			"error: --arch \"riscv64\": hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
+		{[]string{"artifacts", "build", "--arch", "s390x"}, 1, "",
+			"error: --arch \"s390x\": hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, tt.args...)
+		if code != tt.code || out != tt.stdout || errOut != tt.inStderr {
+			t.Errorf("%v: code %d\nstdout %q\nstderr %q", tt.args, code, out, errOut)
+		}
+	}
+}
