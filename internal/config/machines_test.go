@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -194,5 +195,33 @@ func TestSSHRoundTrip(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back.Nodes, c.Nodes) || !reflect.DeepEqual(back.SSH, c.SSH) {
 		t.Fatalf("round trip lost data:\n%s", data)
+	}
+}
+
+// TestREADMEMachineExamples: the complete examples the README gives for
+// providers ssh and lima parse and validate.
+func TestREADMEMachineExamples(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, block := range strings.Split(string(b), "```yaml\n")[1:] {
+		doc, _, _ := strings.Cut(block, "```")
+		if !strings.Contains(doc, "provider: ssh") && !strings.Contains(doc, "provider: lima") {
+			continue
+		}
+		found++
+		c, err := Parse([]byte(doc))
+		if err != nil {
+			t.Errorf("README example does not parse: %v\n%s", err, doc)
+			continue
+		}
+		if _, err := c.Validate(); err != nil {
+			t.Errorf("README example does not validate: %v\n%s", err, doc)
+		}
+	}
+	if found != 2 {
+		t.Errorf("%d machine examples in the README, want 2 (ssh and lima)", found)
 	}
 }
