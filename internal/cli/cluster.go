@@ -97,7 +97,7 @@ func (a *app) explainCluster(cfg *config.Cluster) (*steps.Cluster, func(), error
 	if err != nil {
 		return nil, nil, err
 	}
-	c := &steps.Cluster{Config: cfg, State: dir, Facts: facts, Log: logx.Discard{}}
+	c := &steps.Cluster{Config: placeholderIPs(cfg), State: dir, Facts: facts, Log: logx.Discard{}}
 	if store, err := a.artifactStore(); err == nil {
 		if b, err := store.Resolve(cfg.KubernetesVersion); err == nil {
 			c.Artifacts = b
@@ -224,4 +224,25 @@ func (a *app) preflight(ctx context.Context, cfg *config.Cluster) error {
 		return fmt.Errorf("this host is not ready:\n  %s\n  details: hardway check", strings.Join(failed, "\n  "))
 	}
 	return nil
+}
+
+// placeholderIPs gives nodes without an address (Lima VMs not created yet)
+// one from the documentation range 192.0.2.0/24 (RFC 5737), so explain can
+// show complete files; the real ones come from the VMs. cfg is not changed.
+func placeholderIPs(cfg *config.Cluster) *config.Cluster {
+	missing := false
+	for _, n := range cfg.Nodes {
+		missing = missing || n.IP == ""
+	}
+	if !missing {
+		return cfg
+	}
+	cp := *cfg
+	cp.Nodes = append([]config.Node(nil), cfg.Nodes...)
+	for i := range cp.Nodes {
+		if cp.Nodes[i].IP == "" {
+			cp.Nodes[i].IP = fmt.Sprintf("192.0.2.%d", 10+i)
+		}
+	}
+	return &cp
 }

@@ -27,7 +27,8 @@ func newRenderCmd(a *app) *cobra.Command {
 
 The PKI, kubeconfigs and encryption config are the cluster's own (created in
 its state directory when missing), so the files match what "up" installs.
-Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine.`,
+Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine
+(providers ssh and lima: cgroup v2 with every capability; --cgroup changes it).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -37,9 +38,18 @@ Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine.`,
 			if err != nil {
 				return err
 			}
-			facts, err := render.DetectHostFacts()
-			if err != nil {
-				return err
+			// Container nodes share this host's facts; machines are rendered
+			// for cgroup v2 with every capability unless --cgroup says else.
+			var facts render.Facts
+			if !c.Machines() {
+				if facts, err = render.DetectHostFacts(); err != nil {
+					return err
+				}
+			}
+			for i, n := range c.Nodes {
+				if n.IP == "" {
+					return fmt.Errorf("nodes[%d].ip: node %s has no address yet (provider %s assigns it when the VM boots): run hardway up -c FILE first, or give nodes[%d].ip", i, n.Name, c.Provider, i)
+				}
 			}
 			switch cgroup {
 			case "":

@@ -163,12 +163,16 @@ func explainNodes(c *Cluster) (string, error) {
 		}
 		table(&b, rows)
 		if cfg.Provider == config.ProviderLima {
-			fmt.Fprintf(&b, "\n  VMs: Lima %s, %d CPUs, %s memory, %s disk each, network %s (the IP comes from it when the VM boots)\n",
+			fmt.Fprintf(&b, "\n  VMs: Lima %s, %d CPUs, %s memory, %s disk each, network %s (the IP comes from it when the VM boots;\n  until then these texts show addresses from 192.0.2.0/24, the documentation range)\n",
 				cfg.Lima.VMType, cfg.Lima.CPUs, cfg.Lima.Memory, cfg.Lima.Disk, cfg.Lima.Network)
 		}
 		fmt.Fprintf(&b, "\n  Binaries: streamed from this host's artifact cache over SSH, each only when its SHA-256 differs\n")
-		fmt.Fprintf(&b, "  Host keys: recorded on first contact in %s\n", c.State.KnownHosts())
-		fmt.Fprintf(&b, "  Remove what hardway installed (the machines stay): hardway down --name %s --yes\n", cfg.Name)
+		fmt.Fprintf(&b, "  Host keys: recorded on first contact in the cluster's state directory (known_hosts), checked on every connection\n")
+		if cfg.Provider == config.ProviderLima {
+			fmt.Fprintf(&b, "  Delete the VMs with their disks: hardway down --name %s\n", cfg.Name)
+		} else {
+			fmt.Fprintf(&b, "  Remove what hardway installed (the machines stay): hardway down --name %s --yes\n", cfg.Name)
+		}
 	} else {
 		rows := [][]string{{"NODE", "IP", "ROLES", "POD CIDR"}}
 		for _, n := range cfg.Nodes {
