@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strings"
 
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/registry"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -81,8 +83,31 @@ func Footprint(c *config.Cluster, n config.Node) (provider.Footprint, error) {
 			add(&fp.Links, "kube-ipvs0")
 		}
 	}
+	// The cluster's registry (hardway registry, hardway conformance) runs on
+	// the first machine when there is no load-balancer machine: down stops
+	// it and removes its binary, configuration and images, whether or not
+	// it was ever started.
+	if registry.Machine(c) == n.Name {
+		for _, u := range registry.Units(c) {
+			fp.Units = append(fp.Units, u.Name)
+			for _, f := range u.Files {
+				add(&fp.Files, f.Path)
+			}
+			for _, b := range u.Binaries {
+				add(&fp.Files, path.Join(artifacts.BinDir, b))
+			}
+		}
+		add(&fp.Dirs, path.Dir(registry.ConfigPath), registry.DataDir)
+	}
 	// Directories other software may share: removed only when empty.
 	add(&fp.SharedDirs, path.Dir(render.ContainerdConfig), render.CNIConfDir, path.Dir(render.CNIConfDir), render.CNIBinDir, path.Dir(render.CNIBinDir))
+	// containerd's registry hosts (certs.d/HOST/hosts.toml): their
+	// directories, which another containerd's configuration may share.
+	for _, f := range fp.Files {
+		if strings.HasPrefix(f, render.ContainerdCertsDir+"/") {
+			add(&fp.SharedDirs, render.ContainerdCertsDir, path.Dir(f))
+		}
+	}
 	if n.IsWorker() {
 		add(&fp.SharedDirs, "/run/netns") // the pods' network namespaces (ip netns uses it too)
 	}

@@ -10,7 +10,8 @@ import (
 
 // TestFootprint pins what `down` removes from a worker of a machine cluster:
 // exactly the files and binaries its units declare, the directories its
-// programs fill, and what they leave in the kernel.
+// programs fill, and what they leave in the kernel; the first machine also
+// loses the cluster's registry.
 func TestFootprint(t *testing.T) {
 	const doc = "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nprovider: ssh\nnodes:\n" +
 		"- name: cp\n  ip: 10.1.0.5\n  roles: [control-plane]\n- name: w\n  ip: 10.1.0.6\n  roles: [worker]\n- name: w2\n  ip: 10.1.0.7\n  roles: [worker]\n"
@@ -22,7 +23,8 @@ func TestFootprint(t *testing.T) {
 	}{
 		{"worker with direct routes", "w", nil, provider.Footprint{
 			Units: []string{"containerd", "kubelet", "kube-proxy", "hardway-pod-network"},
-			Files: []string{"/etc/systemd/system/containerd.service", "/etc/containerd/config.toml", "/etc/cni/net.d/10-bridge.conflist",
+			Files: []string{"/etc/systemd/system/containerd.service", "/etc/containerd/config.toml",
+				"/etc/containerd/certs.d/_default/hosts.toml", "/etc/containerd/certs.d/10.1.0.5_5000_/hosts.toml", "/etc/cni/net.d/10-bridge.conflist",
 				"/etc/cni/net.d/99-loopback.conf", "/etc/sysctl.d/99-kubernetes.conf", "/etc/crictl.yaml",
 				"/usr/local/bin/containerd", "/usr/local/bin/containerd-shim-runc-v2", "/usr/local/bin/ctr", "/usr/local/bin/runc",
 				"/usr/local/bin/crictl", "/opt/cni/bin/bridge", "/opt/cni/bin/host-local", "/opt/cni/bin/loopback", "/opt/cni/bin/portmap",
@@ -32,14 +34,14 @@ func TestFootprint(t *testing.T) {
 				"/usr/local/bin/kube-proxy", "/etc/systemd/system/hardway-pod-network.service"},
 			Dirs: []string{"/var/lib/hardway", "/var/lib/kubelet", "/var/lib/kube-proxy", "/var/lib/containerd", "/run/containerd",
 				"/opt/containerd", "/var/lib/cni", "/var/log/pods", "/var/log/containers"},
-			SharedDirs: append(shared, "/run/netns"),
+			SharedDirs: append(shared, "/etc/containerd/certs.d", "/etc/containerd/certs.d/_default", "/etc/containerd/certs.d/10.1.0.5_5000_", "/run/netns"),
 			Mounts:     []string{"/var/lib/kubelet", "/var/lib/containerd", "/run/containerd"},
 			Links:      []string{"cni0"},
 			Routes:     []string{"10.200.2.0/24 via 10.1.0.7"},
 			Crictl:     "/usr/local/bin/crictl", CRISocket: "/run/containerd/containerd.sock", KubeProxy: "/usr/local/bin/kube-proxy",
 		}},
 		{"control plane only, VXLAN", "cp", func(c *config.Cluster) { c.Network.PodRoutes = config.PodRoutesVXLAN }, provider.Footprint{
-			Units: []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "hardway-pod-network"},
+			Units: []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "hardway-pod-network", "hardway-registry"},
 			Files: []string{"/etc/systemd/system/etcd.service", "/etc/etcd/ca.pem", "/etc/etcd/server.pem", "/etc/etcd/server-key.pem",
 				"/etc/etcd/peer.pem", "/etc/etcd/peer-key.pem", "/etc/etcd/healthcheck-client.pem", "/etc/etcd/healthcheck-client-key.pem",
 				"/usr/local/bin/etcd", "/usr/local/bin/etcdctl", "/usr/local/bin/etcdutl", "/etc/systemd/system/kube-apiserver.service",
@@ -54,8 +56,10 @@ func TestFootprint(t *testing.T) {
 				"/etc/kubernetes/pki/ca-signing.pem", "/etc/kubernetes/pki/ca-key.pem", "/etc/kubernetes/kube-controller-manager.kubeconfig",
 				"/usr/local/bin/kube-controller-manager", "/etc/systemd/system/kube-scheduler.service",
 				"/etc/kubernetes/kube-scheduler.kubeconfig", "/etc/kubernetes/kube-scheduler.yaml", "/usr/local/bin/kube-scheduler",
-				"/etc/systemd/system/hardway-pod-network.service", "/var/log/audit.log"},
-			Dirs:       []string{"/var/lib/hardway", "/etc/etcd", "/var/lib/etcd", "/etc/kubernetes"},
+				"/etc/systemd/system/hardway-pod-network.service", "/var/log/audit.log",
+				// the registry's, on the first machine
+				"/etc/systemd/system/hardway-registry.service", "/etc/hardway-registry/config.yml", "/usr/local/bin/registry"},
+			Dirs:       []string{"/var/lib/hardway", "/etc/etcd", "/var/lib/etcd", "/etc/kubernetes", "/etc/hardway-registry", "/var/lib/hardway-registry"},
 			SharedDirs: shared,
 			Links:      []string{"hardway.vxlan"},
 			Users:      []string{"etcd"},

@@ -124,14 +124,14 @@ func machineShell(i int, script string) (string, error) {
 
 // leftoverScript lists what hardway would have left on a machine, one line
 // each; empty means clean.
-const leftoverScript = `for u in etcd kube-apiserver kube-controller-manager kube-scheduler containerd hardway-apiserver-lb kubelet kube-proxy hardway-pod-network; do
+const leftoverScript = `for u in etcd kube-apiserver kube-controller-manager kube-scheduler containerd hardway-apiserver-lb kubelet kube-proxy hardway-pod-network hardway-registry; do
   [ -e /etc/systemd/system/$u.service ] && echo "unit file $u"
   systemctl is-active --quiet $u && echo "unit $u active"
 done
 for b in /usr/local/bin/*; do [ "$b" = /usr/local/bin/entrypoint ] || echo "binary $b"; done
 for d in /etc/kubernetes /etc/etcd /var/lib/etcd /var/lib/kubelet /var/lib/kube-proxy /var/lib/containerd /run/containerd /opt/containerd \
   /opt/cni /etc/cni /etc/containerd /var/lib/cni /var/lib/hardway /var/log/pods /var/log/containers /var/log/audit.log /etc/crictl.yaml \
-  /etc/sysctl.d/99-kubernetes.conf; do
+  /etc/sysctl.d/99-kubernetes.conf /etc/hardway-registry /var/lib/hardway-registry; do
   [ -e $d ] && echo "path $d"
 done
 id etcd >/dev/null 2>&1 && echo "user etcd"
@@ -225,6 +225,18 @@ nodes:
 		out := hw(t, "shell", "node-1", "--name", sshCluster, "--", "systemctl", "is-active", "kubelet")
 		if strings.TrimSpace(out) != "active" {
 			t.Errorf("hardway shell: %q", out)
+		}
+	})
+
+	// Without a load-balancer machine the cluster's registry runs on the
+	// first machine; down must take it away with the rest.
+	t.Run("the registry runs on the first machine", func(t *testing.T) {
+		out := hw(t, "registry", "address", "--name", sshCluster)
+		if got := lastLines(out, 1); got != "10.252.0.10:5000" {
+			t.Errorf("registry address: last line %q, want 10.252.0.10:5000\n%s", got, out)
+		}
+		if out := hw(t, "shell", "node-0", "--name", sshCluster, "--", "systemctl", "is-active", "hardway-registry"); strings.TrimSpace(out) != "active" {
+			t.Errorf("hardway-registry on node-0: %q", out)
 		}
 	})
 
