@@ -59,9 +59,17 @@ func Host(c *config.Cluster) string { return render.RegistryHost(c) }
 
 // configYAML is the registry's configuration: images on the /var volume,
 // deletes allowed (a user can free space through the API), no auth (only
-// nodes and this host reach the network).
-func configYAML(hostPort string) string {
+// nodes and this host reach the network). A load-balancer container listens
+// on every address it has (the cluster network's only); a real machine
+// (provider ssh or lima) only on its node IP, not on whatever other
+// networks it is on.
+func configYAML(c *config.Cluster) string {
+	hostPort := Host(c)
 	_, port, _ := strings.Cut(hostPort, ":")
+	addr, where := ":"+port, "Every address of the machine"
+	if c.Machines() {
+		addr, where = hostPort, "The node IP only (a real machine may be on other networks)"
+	}
 	return `# The cluster's image registry (distribution ` + artifacts.RegistryVersion + `), written by hardway.
 version: 0.1
 log:
@@ -74,8 +82,8 @@ storage:
   delete:
     enabled: true
 http:
-  # Every address of the machine: nodes reach it at ` + hostPort + `.
-  addr: :` + port + `
+  # ` + where + `: nodes reach it at ` + hostPort + `.
+  addr: ` + addr + `
   headers:
     X-Content-Type-Options: [nosniff]
 `
@@ -105,7 +113,7 @@ func Units(c *config.Cluster) []converge.Unit {
 		Binaries: []string{"registry"},
 		Files: []converge.File{
 			{Path: path.Join(converge.SystemdDir, Unit+".service"), Mode: render.ModeUnit, Data: []byte(unitFile)},
-			{Path: ConfigPath, Mode: render.ModePublic, Data: []byte(configYAML(Host(c)))},
+			{Path: ConfigPath, Mode: render.ModePublic, Data: []byte(configYAML(c))},
 		},
 	}}
 }

@@ -76,6 +76,21 @@ func TestMachineAndUnits(t *testing.T) {
 	}
 }
 
+// On real machines there is no load-balancer machine: the registry is on
+// the first node and listens on its node IP only, not on every network the
+// machine is on.
+func TestMachinesRegistryListensOnTheNodeIP(t *testing.T) {
+	c := &config.Cluster{Provider: config.ProviderSSH, Nodes: []config.Node{{IP: "192.168.50.10"}, {IP: "192.168.50.11"}}}
+	c.SetDefaults()
+	if m, h := Machine(c), Host(c); m != c.Nodes[0].Name || h != "192.168.50.10:5000" {
+		t.Errorf("machines: %s %s, want %s 192.168.50.10:5000", m, h, c.Nodes[0].Name)
+	}
+	cfg := string(Units(c)[0].Files[1].Data)
+	if !strings.Contains(cfg, "\n  addr: 192.168.50.10:5000\n") || strings.Contains(cfg, "addr: :5000") {
+		t.Errorf("registry config on machines listens on more than the node IP:\n%s", cfg)
+	}
+}
+
 // Push sends an archive's image to a registry (an in-process one here),
 // under the reference's repository path; pushing again sends nothing new
 // and gives the same place.
