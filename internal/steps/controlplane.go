@@ -80,7 +80,13 @@ func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error)
 		return changes, err
 	}
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
-		if err := c.waitLease(ctx, admin, lease, start); err != nil {
+		// A held lease proves a live leader unless this run (re)started the
+		// component: then only a renewal after the start counts.
+		since := time.Time{}
+		if startedUnit(changes, lease) {
+			since = start
+		}
+		if err := c.waitLease(ctx, admin, lease, since); err != nil {
 			return changes, err
 		}
 	}
@@ -103,6 +109,16 @@ func (c *Cluster) waitAPIServer(ctx context.Context, admin *kube.Client, n confi
 	return nil
 }
 
+// startedUnit reports whether changes (re)started the unit on any node.
+func startedUnit(changes []converge.Change, unit string) bool {
+	for _, ch := range changes {
+		if (ch.Action == converge.Restarted || ch.Action == converge.Started) && ch.Target == "unit "+unit {
+			return true
+		}
+	}
+	return false
+}
+
 // appliedChanges turns the objects an apply changed into changes.
 func appliedChanges(objs []string) []converge.Change {
 	out := make([]converge.Change, len(objs))
@@ -113,8 +129,8 @@ func appliedChanges(objs []string) []converge.Change {
 }
 
 // waitLease waits until a leader holds the component's Lease and has renewed
-// it since the step started: a lease left by a process this step restarted
-// stays valid for a while and proves nothing.
+// it after since: a lease left by a process this step restarted stays valid
+// for a while and proves nothing.
 func (c *Cluster) waitLease(ctx context.Context, admin *kube.Client, name string, since time.Time) error {
 	return c.until(ctx, "a leader for "+name, 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		l, err := admin.Clientset.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -71,7 +72,7 @@ type session struct {
 	nodePort int32
 }
 
-// Checks lists the smoke tests in the order they run; later ones use the
+// Checks lists the smoke tests in the order they are reported; later ones use the
 // Deployment the first one creates.
 func Checks() []Check {
 	return []Check{
@@ -139,28 +140,67 @@ func CheckNames() []string {
 	return out
 }
 
+// run starts each check as soon as the checks it needs have finished (the
+// Deployment first, then everything that uses its pods side by side, then
+// what uses the Service), so verify takes as long as its longest chain, not
+// the sum. Results are reported in list order as they become known. A check
+// whose dependency failed is skipped and says which one.
 func run(ctx context.Context, env Env, list []Check, timeout time.Duration, report func(Result)) []Result {
 	s := &session{env: env}
-	var out []Result
-	deployOK := true
+	out := make([]Result, len(list))
+	done := map[string]chan struct{}{}
 	for _, c := range list {
-		start := time.Now()
-		var err error
-		if !deployOK && c.Name != "encryption" {
-			err = fmt.Errorf("skipped: the test Deployment did not come up")
-		} else {
-			cctx, cancel := context.WithTimeout(ctx, timeout)
-			err = c.Run(cctx, s)
-			cancel()
-		}
-		if c.Name == "deployment" && err != nil {
-			deployOK = false
-		}
-		r := Result{Name: c.Name, Elapsed: time.Since(start), Err: err}
-		report(r)
-		out = append(out, r)
+		done[c.Name] = make(chan struct{})
+	}
+	// failed is written by a check before it closes its channel and read by
+	// its dependents after: the channel orders the two.
+	failed := map[string]bool{}
+	var mu sync.Mutex
+	for i, c := range list {
+		go func() {
+			defer close(done[c.Name])
+			var skip error
+			for _, d := range needs(c.Name) {
+				ch, ok := done[d]
+				if !ok {
+					continue
+				}
+				<-ch
+				mu.Lock()
+				f := failed[d]
+				mu.Unlock()
+				if f && skip == nil {
+					skip = skipped(d)
+				}
+			}
+			start := time.Now()
+			err := skip
+			if err == nil {
+				cctx, cancel := context.WithTimeout(ctx, timeout)
+				err = c.Run(cctx, s)
+				cancel()
+			}
+			if err != nil {
+				mu.Lock()
+				failed[c.Name] = true
+				mu.Unlock()
+			}
+			out[i] = Result{Name: c.Name, Elapsed: time.Since(start), Err: err}
+		}()
+	}
+	for i, c := range list {
+		<-done[c.Name]
+		report(out[i])
 	}
 	return out
+}
+
+// skipped is the error of a check that did not run because dep failed.
+func skipped(dep string) error {
+	if dep == "deployment" {
+		return fmt.Errorf("skipped: the test Deployment did not come up")
+	}
+	return fmt.Errorf("skipped: the %s check failed", dep)
 }
 
 func checkDeployment(ctx context.Context, s *session) error {

@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,5 +44,37 @@ func TestRunSome(t *testing.T) {
 	want := `no smoke test "ping"; the smoke tests are: deployment, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
+	}
+}
+
+// TestRunSkipsDependents: when the Deployment cannot be made, every check
+// that uses its pods is skipped and says why, without running (each would
+// otherwise wait out its timeout); encryption, which needs no pods, runs.
+func TestRunSkipsDependents(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	ran := false
+	env := Env{Client: fake.NewClientset(), Workers: 1, EtcdGet: func(context.Context, string) ([]byte, error) {
+		ran = true
+		return nil, context.Canceled
+	}}
+	res := Run(ctx, env, func(Result) {})
+	if len(res) != len(Checks()) {
+		t.Fatalf("%d results, want %d", len(res), len(Checks()))
+	}
+	for _, r := range res {
+		switch r.Name {
+		case "deployment", "encryption":
+			if r.Err == nil || strings.HasPrefix(r.Err.Error(), "skipped") {
+				t.Errorf("%s: err %v, want it to have run and failed", r.Name, r.Err)
+			}
+		default:
+			if r.Err == nil || r.Err.Error() != "skipped: the test Deployment did not come up" {
+				t.Errorf("%s: err %v, want skipped for the Deployment", r.Name, r.Err)
+			}
+		}
+	}
+	if !ran {
+		t.Error("encryption did not ask etcd")
 	}
 }
