@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/node"
 )
 
 // Node is one machine reached over SSH. It does not implement
@@ -242,54 +242,14 @@ func (n *Node) Run(ctx context.Context, stdin io.Reader, argv ...string) ([]byte
 	return stdout.Bytes(), re
 }
 
-// writeScript writes stdin to a temporary file next to the target and
-// renames it, so a reader on the node never sees half a file. $1 is the
-// path, $2 the octal mode.
-const writeScript = `set -e
-d=$(dirname "$1")
-mkdir -p "$d"
-t=$(mktemp "$d/.hardway-write.XXXXXX")
-trap 'rm -f "$t"' EXIT
-cat >"$t"
-chmod "$2" "$t"
-mv -f "$t" "$1"`
-
-// WriteFile implements node.Node through the same connection (SFTP could
-// not write as root for a user that needs sudo).
+// WriteFile implements node.Node: the file travels on stdin of one command.
 func (n *Node) WriteFile(ctx context.Context, path string, data []byte, mode os.FileMode) error {
-	if !strings.HasPrefix(path, "/") {
-		return fmt.Errorf("WriteFile on %s: %q is not an absolute path", n.m.Name, path)
-	}
-	perm := fmt.Sprintf("%04o", uint32(mode.Perm())|modeBits(mode))
-	_, err := n.Run(ctx, bytes.NewReader(data), "sh", "-c", writeScript, "sh", path, perm)
-	return err
-}
-
-// modeBits maps Go's setuid/setgid/sticky flags to their octal digit.
-func modeBits(m os.FileMode) uint32 {
-	var b uint32
-	if m&os.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&os.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&os.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
+	return node.WriteFileWith(ctx, n.Run, n.m.Name, path, data, mode)
 }
 
 // ReadFile implements node.Node. A missing file matches fs.ErrNotExist.
 func (n *Node) ReadFile(ctx context.Context, path string) ([]byte, error) {
-	out, err := n.Run(ctx, nil, "cat", "--", path)
-	if err != nil {
-		if re, ok := exec.IsRunError(err); ok && strings.Contains(re.Output(), "No such file or directory") {
-			return nil, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
-		}
-		return nil, err
-	}
-	return out, nil
+	return node.ReadFileWith(ctx, n.Run, path)
 }
 
 // WaitForSystemd implements provider.Node. A machine that does not answer
