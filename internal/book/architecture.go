@@ -59,9 +59,10 @@ func (w *writer) architecture() Chapter {
 		{"kube-proxy", nodeNames(workers), "«:10256» (health)", "«" + lb + "»", "«system:kube-proxy», group «system:node-proxier»"},
 		{"containerd", nodeNames(workers), "«unix://" + render.ContainerdSocket + "»", "runc, the CNI plugins", "none: a local socket only root can open"},
 		{render.PodNetworkUnit, "every node", "nothing (it sets up the kernel and exits)", "nobody", "none"},
+		{render.UnitPodsStop, nodeNames(workers), "nothing (it stops the node's pods when the machine shuts down)", "containerd, through crictl", "none"},
 	}
 	if c.Network.LoadBalancerIP != "" {
-		rows = append(rows, []string{"haproxy", fmt.Sprintf("container «%s»", docker.ContainerName(c.Name, "lb")), fmt.Sprintf("«%s:%d»", c.Network.LoadBalancerIP, port), "every kube-apiserver, checking «/readyz» every 5s", "none: it passes TLS through untouched"})
+		rows = append(rows, []string{"haproxy", fmt.Sprintf("container «%s»", docker.ContainerName(c.Name, "lb")), fmt.Sprintf("«%s:%d»", c.Network.LoadBalancerIP, port), "every kube-apiserver, checking «/readyz» every second", "none: it passes TLS through untouched"})
 	}
 	d.table([]string{"Component", "Runs on", "Listens on", "Calls", "As (certificate CN)"}, rows)
 	d.p(`

@@ -76,7 +76,7 @@ func stepOfProgram(program string) string {
 		return "etcd"
 	case "kube-apiserver", "kube-controller-manager", "kube-scheduler":
 		return "control-plane"
-	case "containerd", "kubelet", "kube-proxy", "crictl", "kernel":
+	case "containerd", "kubelet", "kube-proxy", "crictl", "kernel", render.UnitPodsStop:
 		return "workers"
 	case render.PodNetworkUnit:
 		return "network"

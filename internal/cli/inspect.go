@@ -103,7 +103,7 @@ func newLogsCmd(a *app) *cobra.Command {
 }
 
 func components() []string {
-	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", render.UnitNodeLB, "kubelet", "kube-proxy", render.PodNetworkUnit, "haproxy"}
+	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", render.UnitNodeLB, "kubelet", "kube-proxy", render.PodNetworkUnit, render.UnitPodsStop, "haproxy"}
 }
 
 // node finds a running node of the selected cluster by name.

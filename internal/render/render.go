@@ -336,6 +336,8 @@ const (
 	// unit and config, so a haproxy the machine runs for something else is
 	// left alone.
 	UnitNodeLB = "hardway-apiserver-lb"
+	// UnitPodsStop stops the node's pods at shutdown (see its template).
+	UnitPodsStop = "hardway-pods-stop"
 )
 
 // lbBind is the listen address of the API load balancer's haproxy.
@@ -440,6 +442,12 @@ func nodeUnits(in Inputs, n config.Node, pathsOnly bool) ([]converge.Unit, error
 			u := &c.units[len(c.units)-1]
 			u.Files[len(u.Files)-1].NoRestart = true
 		}
+
+		// Its unit file is its only file, and a restart would stop every
+		// pod on the node: a change is written (and reloaded), never
+		// restarted.
+		c.unit(UnitPodsStop)
+		c.last().NoRestart = true
 
 		if in.Cluster.NodeLocalLB() {
 			// Before kubelet and kube-proxy: their kubeconfigs point at it.

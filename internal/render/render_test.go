@@ -192,7 +192,7 @@ var (
 	workerPaths = []string{
 		"/etc/cni/net.d/10-bridge.conflist", "/etc/cni/net.d/99-loopback.conf", "/etc/containerd/config.toml", "/etc/crictl.yaml",
 		"/etc/containerd/certs.d/_default/hosts.toml", "/etc/sysctl.d/99-kubernetes.conf",
-		"/etc/systemd/system/containerd.service", "/etc/systemd/system/kube-proxy.service", "/etc/systemd/system/kubelet.service",
+		"/etc/systemd/system/containerd.service", "/etc/systemd/system/hardway-pods-stop.service", "/etc/systemd/system/kube-proxy.service", "/etc/systemd/system/kubelet.service",
 		"/var/lib/kube-proxy/kube-proxy-config.yaml", "/var/lib/kube-proxy/kubeconfig",
 		"/var/lib/kubelet/ca.pem", "/var/lib/kubelet/kubeconfig", "/var/lib/kubelet/kubelet-config.yaml",
 		"/var/lib/kubelet/kubelet-key.pem", "/var/lib/kubelet/kubelet.pem",
@@ -772,7 +772,7 @@ func TestUnitsWellFormed(t *testing.T) {
 				}
 			}
 			name := strings.TrimSuffix(filepath.Base(p), ".service")
-			if name != PodNetworkUnit && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
+			if name != PodNetworkUnit && name != UnitPodsStop && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
 				t.Errorf("%s does not start %s/%s", p, BinDir, name)
 			}
 			lines := strings.Split(s, "\n")
@@ -782,8 +782,8 @@ func TestUnitsWellFormed(t *testing.T) {
 				}
 			}
 		}
-		if units != 8 {
-			t.Errorf("%d units, want 8", units)
+		if units != 9 {
+			t.Errorf("%d units, want 9", units)
 		}
 	}
 }
@@ -936,9 +936,9 @@ func TestNodeLocalLBUnits(t *testing.T) {
 		units []string
 	}{
 		{"docker: the load-balancer container, none on nodes", func(t *testing.T) *config.Cluster { return cluster(t, 3) },
-			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
+			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitPodsStop, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
 		{"machines: a balancer before kubelet", func(t *testing.T) *config.Cluster { return machines(t, config.PodRoutesDirect) },
-			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitNodeLB, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
+			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitPodsStop, UnitNodeLB, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,13 +22,13 @@ func TestFootprint(t *testing.T) {
 		want       provider.Footprint
 	}{
 		{"worker with direct routes", "w", nil, provider.Footprint{
-			Units: []string{"containerd", "kubelet", "kube-proxy", "hardway-pod-network"},
+			Units: []string{"containerd", "hardway-pods-stop", "kubelet", "kube-proxy", "hardway-pod-network"},
 			Files: []string{"/etc/systemd/system/containerd.service", "/etc/containerd/config.toml",
 				"/etc/containerd/certs.d/_default/hosts.toml", "/etc/containerd/certs.d/10.1.0.5_5000_/hosts.toml", "/etc/cni/net.d/10-bridge.conflist",
 				"/etc/cni/net.d/99-loopback.conf", "/etc/sysctl.d/99-kubernetes.conf", "/etc/crictl.yaml",
 				"/usr/local/bin/containerd", "/usr/local/bin/containerd-shim-runc-v2", "/usr/local/bin/ctr", "/usr/local/bin/runc",
 				"/usr/local/bin/crictl", "/opt/cni/bin/bridge", "/opt/cni/bin/host-local", "/opt/cni/bin/loopback", "/opt/cni/bin/portmap",
-				"/etc/systemd/system/kubelet.service", "/var/lib/kubelet/kubelet-config.yaml", "/var/lib/kubelet/kubeconfig",
+				"/etc/systemd/system/hardway-pods-stop.service", "/etc/systemd/system/kubelet.service", "/var/lib/kubelet/kubelet-config.yaml", "/var/lib/kubelet/kubeconfig",
 				"/var/lib/kubelet/kubelet.pem", "/var/lib/kubelet/kubelet-key.pem", "/var/lib/kubelet/ca.pem", "/usr/local/bin/kubelet",
 				"/etc/systemd/system/kube-proxy.service", "/var/lib/kube-proxy/kube-proxy-config.yaml", "/var/lib/kube-proxy/kubeconfig",
 				"/usr/local/bin/kube-proxy", "/etc/systemd/system/hardway-pod-network.service"},

@@ -31,13 +31,14 @@ func controlPlaneUnits() []string {
 	return []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler}
 }
 
-// runtimeUnits start before the kubelet: containerd, and on machines with
-// several API servers the node-local load balancer kubelet talks to.
+// runtimeUnits start before the kubelet: containerd, the unit that stops
+// pods at shutdown, and on machines with several API servers the
+// node-local load balancer kubelet talks to.
 func runtimeUnits(c *config.Cluster) []string {
 	if c.NodeLocalLB() {
-		return []string{render.UnitContainerd, render.UnitNodeLB}
+		return []string{render.UnitContainerd, render.UnitPodsStop, render.UnitNodeLB}
 	}
-	return []string{render.UnitContainerd}
+	return []string{render.UnitContainerd, render.UnitPodsStop}
 }
 func agentUnits() []string   { return []string{render.UnitKubelet, render.UnitKubeProxy} }
 func networkUnits() []string { return []string{render.PodNetworkUnit} }
