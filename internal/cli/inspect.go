@@ -112,5 +112,5 @@ func (a *app) node(ctx context.Context, nodeName string) (provider.Node, error) 
 	if err != nil {
 		return nil, err
 	}
-	return nodeByName(ctx, p, cfg.Name, nodeName)
+	return provider.NodeByName(ctx, p, cfg.Name, nodeName)
 }

@@ -89,25 +89,6 @@ func (a *app) namedProvider(log logx.Logger) (provider.Provider, *config.Cluster
 	return p, cfg, err
 }
 
-// nodeByName finds one node of the cluster.
-func nodeByName(ctx context.Context, p provider.Provider, cluster, name string) (provider.Node, error) {
-	nodes, err := p.Nodes(ctx, cluster)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, n := range nodes {
-		if n.Name() == name {
-			return n, nil
-		}
-		names = append(names, n.Name())
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("cluster %q has no nodes (%w): create it first", cluster, provider.ErrNotFound)
-	}
-	return nil, fmt.Errorf("cluster %q has no node %q (%w); its nodes: %s", cluster, name, provider.ErrNotFound, strings.Join(names, ", "))
-}
-
 // machines is what hardway learned about the machines of a cluster during
 // one run: the preflight answers, from which the render facts and the
 // architecture of the binaries follow.

@@ -94,7 +94,14 @@ func image(arch string, entries []entry, cfg v1.Config) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, l)
+	return withConfig(arch, cfg, l)
+}
+
+// withConfig is an image of layers (bottom first) for linux/arch with the
+// runtime config cfg and a fixed creation time, so equal inputs give equal
+// digests.
+func withConfig(arch string, cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		return nil, err
 	}

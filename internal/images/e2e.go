@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 )
 
@@ -95,19 +93,7 @@ func onTop(arch string, base v1.Layer, entries []entry, cfg v1.Config) (v1.Image
 	if err != nil {
 		return nil, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, base, top)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
-	cf.Created = epoch
-	cf.Config = cfg
-	return mutate.ConfigFile(img, cf)
+	return withConfig(arch, cfg, base, top)
 }
 
 // debianPath is the PATH of Debian's root.

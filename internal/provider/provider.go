@@ -8,6 +8,8 @@ package provider
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -125,4 +127,24 @@ func WaitAll(ctx context.Context, nodes []Node, timeout time.Duration) error {
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// NodeByName finds one node of the cluster among p's, or says which nodes
+// there are (both errors match ErrNotFound).
+func NodeByName(ctx context.Context, p Provider, cluster, name string) (Node, error) {
+	nodes, err := p.Nodes(ctx, cluster)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, n := range nodes {
+		if n.Name() == name {
+			return n, nil
+		}
+		names = append(names, n.Name())
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("cluster %q has no nodes (%w): create it first", cluster, ErrNotFound)
+	}
+	return nil, fmt.Errorf("cluster %q has no node %q (%w); its nodes: %s", cluster, name, ErrNotFound, strings.Join(names, ", "))
 }

@@ -394,21 +394,7 @@ func (p *Provider) Nodes(ctx context.Context, cluster string) ([]provider.Node, 
 
 // Node returns one node of the cluster by name.
 func (p *Provider) Node(ctx context.Context, cluster, name string) (provider.Node, error) {
-	nodes, err := p.Nodes(ctx, cluster)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, n := range nodes {
-		if n.Name() == name {
-			return n, nil
-		}
-		names = append(names, n.Name())
-	}
-	if len(names) == 0 {
-		return nil, fmt.Errorf("cluster %q has no nodes (%w): create it first", cluster, provider.ErrNotFound)
-	}
-	return nil, fmt.Errorf("cluster %q has no node %q (%w); its nodes: %s", cluster, name, provider.ErrNotFound, strings.Join(names, ", "))
+	return provider.NodeByName(ctx, p, cluster, name)
 }
 
 // Status implements provider.Provider.
