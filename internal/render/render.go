@@ -69,6 +69,10 @@ type view struct {
 	// the load-balancer container, or 127.0.0.1 only on each machine.
 	LBBind   string
 	EtcdUser string
+	// PodAPIServer is the API address pods that must not wait for
+	// kube-proxy use instead of the kubernetes Service (CoreDNS); zero
+	// when every node has its own local balancer (no shared address).
+	PodAPIServer HostPort
 	// Registry is the cluster's image registry, "IP:port" (RegistryHost).
 	Registry string
 	// TLS 1.2 cipher suites every component serves with (TLS 1.3 ones are
@@ -149,6 +153,7 @@ func (in Inputs) view(n config.Node) view {
 		LBBind:          lbBind(c),
 		EtcdUser:        EtcdUser,
 		Registry:        RegistryHost(c),
+		PodAPIServer:    podAPIServer(c),
 
 		TLSCipherSuites:    strings.Join(tlsCipherSuites(), ","),
 		EtcdCipherSuites:   strings.Join(etcdCipherSuites(), ","),
@@ -668,4 +673,28 @@ func PodRoutes(c *config.Cluster, n config.Node) []Route {
 		}
 	}
 	return out
+}
+
+// HostPort is an address in two parts, as environment variables want it.
+type HostPort struct {
+	Host string
+	Port int
+}
+
+// podAPIServer is the address of the API that every node already uses (the
+// load-balancer container, or the only control-plane node), for pods that
+// must reach the API before kube-proxy has written the kubernetes
+// Service's rules. Machines with a balancer on each node have no such
+// shared address: their pods keep the Service.
+func podAPIServer(c *config.Cluster) HostPort {
+	if c.NodeLocalLB() {
+		return HostPort{}
+	}
+	if c.Network.LoadBalancerIP != "" {
+		return HostPort{Host: c.Network.LoadBalancerIP, Port: c.Network.APIServerPort}
+	}
+	if cps := c.ControlPlanes(); len(cps) == 1 {
+		return HostPort{Host: cps[0].IP, Port: c.Network.APIServerPort}
+	}
+	return HostPort{}
 }
