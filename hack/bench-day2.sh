@@ -7,7 +7,8 @@
 #   node replacement docker rm -f -v of node-1 (machine and disk gone), then
 #                    hardway up until the cluster is whole again
 #   upgrade          hardway upgrade v1.36.3 -> v1.37.2 of a fresh cluster
-#                    (UPGRADE_RUNS, default 1: each run builds a cluster)
+#                    (UPGRADE_RUNS, default 1: each run builds a cluster;
+#                    0 leaves it out)
 #
 # Usage: hack/bench-day2.sh   (needs: make setup; artifacts for v1.37.2 and
 #        v1.36.3 and the node image built; the clusters are removed after)
@@ -72,4 +73,6 @@ printf '%-18s %7s %7s %7s  %s\n' OPERATION MEDIAN MIN MAX RUNS
 printf '%-18s %s  %s\n' "start" "$(stats "$work/start")" "$runs"
 printf '%-18s %s  %s\n' "restart recovery" "$(stats "$work/restart")" "$runs"
 printf '%-18s %s  %s\n' "node replacement" "$(stats "$work/replace")" "$runs"
-printf '%-18s %s  %s\n' "upgrade" "$(stats "$work/upgrade")" "$upgrade_runs"
+if [ "$upgrade_runs" -gt 0 ]; then
+  printf '%-18s %s  %s\n' "upgrade" "$(stats "$work/upgrade")" "$upgrade_runs"
+fi
