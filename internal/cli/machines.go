@@ -63,15 +63,7 @@ func (a *app) namedConfig() (*config.Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	var c *config.Cluster
-	switch saved := state.For(name).Config(); {
-	case a.configFile != "":
-		c, err = config.Load(a.configFile)
-	case fileExists(saved):
-		c, err = config.Load(saved)
-	default:
-		c = config.Default()
-	}
+	c, err := a.readConfig(name)
 	if err != nil {
 		return nil, err
 	}

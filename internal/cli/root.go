@@ -38,16 +38,7 @@ func (a *app) log() logx.Logger { return &logx.Writer{W: a.errOut, Verbosity: a.
 // Reading the saved config matters: `hardway up --from dns` after a failed
 // `up -c one-node.yaml` must not rebuild the cluster from the defaults.
 func (a *app) loadConfig() (*config.Cluster, error) {
-	var c *config.Cluster
-	var err error
-	switch saved := state.For(a.nameOrDefault()).Config(); {
-	case a.configFile != "":
-		c, err = config.Load(a.configFile)
-	case fileExists(saved):
-		c, err = config.Load(saved)
-	default:
-		c = config.Default()
-	}
+	c, err := a.readConfig(a.nameOrDefault())
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +50,18 @@ func (a *app) loadConfig() (*config.Cluster, error) {
 		fmt.Fprintln(a.errOut, "warning:", w)
 	}
 	return c, err
+}
+
+// readConfig is -c FILE, else the config cluster name was built with, else
+// the defaults; unvalidated.
+func (a *app) readConfig(name string) (*config.Cluster, error) {
+	if a.configFile != "" {
+		return config.Load(a.configFile)
+	}
+	if saved := state.For(name).Config(); fileExists(saved) {
+		return config.Load(saved)
+	}
+	return config.Default(), nil
 }
 
 func (a *app) nameOrDefault() string {
