@@ -5,7 +5,9 @@ BIN := bin/hardway
 NAME ?= hardway
 # One artifact cache for the CLI and every test, so binaries are built once.
 export HARDWAY_CACHE ?= $(HOME)/.cache/hardway
-GOFLAGS_BUILD := -trimpath
+# -buildvcs=auto: `hardway version` names the commit (some machines set
+# GOFLAGS=-buildvcs=false).
+GOFLAGS_BUILD := -trimpath -buildvcs=auto
 
 .PHONY: all build setup up down test unit browser integration e2e vet clean
 

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/ops"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/state"
@@ -92,7 +93,7 @@ before etcd had its own CA onto one.`,
 			if ca != "" && (all || len(args) > 0) {
 				return fmt.Errorf("--ca replaces a CA and everything it signed; give it alone, without --all or names")
 			}
-			return a.day2(cmd.Context(), func(ctx context.Context, e ops.Env) error {
+			return a.procedure(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				if ca != "" {
 					return ops.RotateCA(ctx, e, ca)
 				}
@@ -154,35 +155,8 @@ func newEncryptionCmd(a *app) *cobra.Command {
 		Short: "Replace the key Secrets are encrypted with: add, promote, rewrite every Secret, drop the old key",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.day2(cmd.Context(), ops.RotateEncryption)
+			return a.procedure(cmd.Context(), host.NeedRunning, ops.RotateEncryption)
 		},
 	})
 	return cmd
-}
-
-// existingCluster opens the cluster named on the command line, with up's
-// progress display, for the procedures that run steps on it.
-func (a *app) existingCluster(ctx context.Context) (*steps.Cluster, *progress, progressLogger, error) {
-	cfg, err := a.existingConfig()
-	if err != nil {
-		return nil, nil, progressLogger{}, err
-	}
-	p := newProgress(a.errOut)
-	log := progressLogger{p: p, v: a.verbosity}
-	c, err := a.cluster(ctx, cfg, log)
-	return c, p, log, err
-}
-
-// day2 runs a procedure on the existing cluster with up's progress display.
-func (a *app) day2(ctx context.Context, f func(ctx context.Context, e ops.Env) error) error {
-	c, p, log, err := a.existingCluster(ctx)
-	if err != nil {
-		return err
-	}
-	start := time.Now()
-	if err := f(ctx, ops.Env{Cluster: c, Progress: p, Log: log}); err != nil {
-		return err
-	}
-	fmt.Fprintf(a.errOut, "\nDone in %s.\n", fmtDur(time.Since(start)))
-	return nil
 }

@@ -4,18 +4,69 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/host"
+	"hardway.dev/hardway/internal/logx"
+	"hardway.dev/hardway/internal/machinecheck"
 )
+
+// TestMain keeps every test of this package away from the user's clusters:
+// state and artifact cache live in a temporary directory (tests that need
+// their own set HARDWAY_HOME again), and runCLI's host runs no command.
+func TestMain(m *testing.M) {
+	tmp, err := os.MkdirTemp("", "hardway-cli-test-")
+	if err != nil {
+		panic(err)
+	}
+	for k, v := range map[string]string{"HARDWAY_HOME": filepath.Join(tmp, "state"), "HARDWAY_CACHE": filepath.Join(tmp, "cache"), "XDG_DATA_HOME": filepath.Join(tmp, "xdg")} {
+		os.Setenv(k, v)
+	}
+	code := m.Run()
+	os.RemoveAll(tmp)
+	os.Exit(code)
+}
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(context.Background(), args, &out, &errOut)
+	code = run(context.Background(), testHost(t), args, &out, &errOut)
 	return code, out.String(), errOut.String()
+}
+
+// testHost is this machine without a container engine: Docker answers
+// that no container and no image exist, and any other host command fails
+// the test, so no unit test reaches a real engine (`make up` then `make
+// test` on one machine must not see the user's cluster).
+func testHost(t *testing.T) *host.Host {
+	h, err := host.Local()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Runner = func(logx.Logger) exec.Runner { return noEngine{t} }
+	h.Checks = func(r exec.Runner) machinecheck.HostEnv { return machinecheck.LocalHost(r, h.Cache) }
+	return h
+}
+
+type noEngine struct{ t *testing.T }
+
+func (n noEngine) Run(_ context.Context, c exec.Cmd) ([]byte, error) {
+	if c.Name == "docker" && len(c.Args) >= 2 {
+		switch c.Args[0] + " " + c.Args[1] {
+		case "container ls":
+			return nil, nil
+		case "image inspect":
+			return nil, &exec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte("Error: No such image"), Err: errors.New("exit status 1")}
+		}
+	}
+	n.t.Errorf("a unit test ran a host command: %s", c)
+	return nil, &exec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte("unit tests run no host command"), Err: errors.New("exit status 1")}
 }
 
 func TestExplainEveryStepWithoutDocker(t *testing.T) {

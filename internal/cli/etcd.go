@@ -6,7 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/ops"
+	"hardway.dev/hardway/internal/steps"
 )
 
 func newEtcdCmd(a *app) *cobra.Command {
@@ -17,7 +19,7 @@ func newEtcdCmd(a *app) *cobra.Command {
 		Short: "Take a consistent snapshot of etcd and write it to FILE (0600), checked before it is written",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.day2(cmd.Context(), func(ctx context.Context, e ops.Env) error {
+			return a.procedure(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				info, err := ops.SnapshotSave(ctx, e, args[0])
 				if err != nil {
 					return err
@@ -35,7 +37,7 @@ cluster token, the members start together, then the control plane; the smoke tes
 check the result. Everything written after the snapshot was taken is gone.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return a.day2(cmd.Context(), func(ctx context.Context, e ops.Env) error {
+			return a.procedure(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				return ops.SnapshotRestore(ctx, e, args[0])
 			})
 		},

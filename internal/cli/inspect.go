@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"hardway.dev/hardway/internal/kubeconfig"
-	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
 )
@@ -69,13 +67,6 @@ func until(t time.Time) string {
 	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }
 
-func dashIfEmpty(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
 func newLogsCmd(a *app) *cobra.Command {
 	var lines int
 	cmd := &cobra.Command{
@@ -104,13 +95,4 @@ func newLogsCmd(a *app) *cobra.Command {
 
 func components() []string {
 	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", render.UnitNodeLB, "kubelet", "kube-proxy", render.PodNetworkUnit, render.UnitPodsStop, "haproxy"}
-}
-
-// node finds a running node of the selected cluster by name.
-func (a *app) node(ctx context.Context, nodeName string) (provider.Node, error) {
-	p, cfg, err := a.namedProvider(a.log())
-	if err != nil {
-		return nil, err
-	}
-	return provider.NodeByName(ctx, p, cfg.Name, nodeName)
 }

@@ -8,8 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/lab"
 	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
 	"hardway.dev/hardway/internal/verify"
 )
 
@@ -42,7 +44,7 @@ runs every smoke test. One lab at a time per cluster.`,
 			if _, err := lab.Find(args[0]); err != nil {
 				return err
 			}
-			return a.labEnv(cmd.Context(), func(ctx context.Context, e lab.Env) error {
+			return a.withCluster(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				l, t, err := lab.Start(ctx, e, args[0])
 				if err != nil {
 					return err
@@ -60,7 +62,7 @@ runs every smoke test. One lab at a time per cluster.`,
 		Short: "Probe the cluster like verify does: passes once the active lab is fixed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.labEnv(cmd.Context(), func(ctx context.Context, e lab.Env) error {
+			return a.withCluster(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				name := e.Cluster.Config.Name
 				first := true
 				l, err := lab.Check(ctx, e, func(r verify.Result) {
@@ -90,11 +92,11 @@ runs every smoke test. One lab at a time per cluster.`,
 			if err != nil {
 				return err
 			}
-			c, err := a.cluster(cmd.Context(), cfg, a.log())
+			c, err := a.host.Open(cmd.Context(), cfg, a.log(), host.NeedNothing)
 			if err != nil {
 				return err
 			}
-			l, t, _, err := lab.Hint(lab.Env{Cluster: c})
+			l, t, _, err := lab.Hint(steps.Env{Cluster: c})
 			if err != nil {
 				return err
 			}
@@ -107,7 +109,7 @@ runs every smoke test. One lab at a time per cluster.`,
 		Short: "Restore the cluster after the active lab (the steps of up, then every smoke test) and end the lab",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.labEnv(cmd.Context(), func(ctx context.Context, e lab.Env) error {
+			return a.withCluster(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				start := time.Now()
 				l, err := lab.Reset(ctx, e)
 				if err != nil {
@@ -119,16 +121,6 @@ runs every smoke test. One lab at a time per cluster.`,
 		},
 	})
 	return cmd
-}
-
-// labEnv runs f on the existing cluster with up's progress display for the
-// steps a lab runs.
-func (a *app) labEnv(ctx context.Context, f func(ctx context.Context, e lab.Env) error) error {
-	c, p, log, err := a.existingCluster(ctx)
-	if err != nil {
-		return err
-	}
-	return f(ctx, lab.Env{Cluster: c, Progress: p, Log: log})
 }
 
 func (a *app) labList() error {
@@ -153,18 +145,4 @@ func (a *app) labList() error {
 	}
 	fmt.Fprintf(a.out, "\nStart one: hardway lab start NAME --name %s\n", cfg.Name)
 	return nil
-}
-
-// exactArgs is cobra.ExactArgs with an error that says what to type.
-func exactArgs(n int, usage string) cobra.PositionalArgs {
-	return func(_ *cobra.Command, args []string) error {
-		if len(args) != n {
-			return fmt.Errorf("%s", usage)
-		}
-		return nil
-	}
-}
-
-func indent(s string) string {
-	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
 }

@@ -35,10 +35,12 @@ func TestLabArguments(t *testing.T) {
 		{[]string{"lab", "start"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
 		{[]string{"lab", "start", "a", "b"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
 		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac (details: hardway lab list)`},
-		{[]string{"lab", "check", "--name", "ghost"}, `error: cluster "ghost" has no state on this host (` + filepath.Join(home, "clusters", "ghost") + `); create it with: hardway up --name ghost`},
-		{[]string{"lab", "check", "--name", "demo"}, "error: no lab is active on cluster demo; start one: hardway lab start NAME --name demo (the labs: hardway lab list)"},
+		{[]string{"lab", "check", "--name", "ghost"}, `error: cluster "ghost" has no state on this host (` + filepath.Join(home, "clusters", "ghost") + `); create it with: hardway up --name ghost (the clusters here: hardway list)`},
+		// Machines first: a cluster with only its state left is never
+		// contacted (its saved API address may be another cluster's now).
+		{[]string{"lab", "check", "--name", "demo"}, "error: cluster demo has no machines (provider docker), only its saved state in " + dir + ": create them with: hardway up --name demo (or forget the cluster: hardway down --name demo)"},
 		{[]string{"lab", "hint", "--name", "demo"}, "error: no lab is active on cluster demo; start one: hardway lab start NAME --name demo (the labs: hardway lab list)"},
-		{[]string{"lab", "reset", "--name", "demo"}, "error: no lab is active on cluster demo; start one: hardway lab start NAME --name demo (the labs: hardway lab list)"},
+		{[]string{"lab", "reset", "--name", "demo"}, "error: cluster demo has no machines (provider docker), only its saved state in " + dir + ": create them with: hardway up --name demo (or forget the cluster: hardway down --name demo)"},
 		{[]string{"lab", "check", "extra", "--name", "demo"}, `error: unknown command "extra" for "hardway lab check"`},
 	}
 	for _, tt := range tests {

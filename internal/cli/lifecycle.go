@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/ops"
+	"hardway.dev/hardway/internal/steps"
 )
 
 func newStopCmd(a *app) *cobra.Command {
@@ -16,7 +18,7 @@ func newStopCmd(a *app) *cobra.Command {
 		Short: "Stop every machine of the cluster, keeping its disks and state (hardway start brings it back)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.day2(cmd.Context(), func(ctx context.Context, e ops.Env) error {
+			return a.procedure(cmd.Context(), host.NeedMachines, func(ctx context.Context, e steps.Env) error {
 				stopped, err := ops.Stop(ctx, e)
 				if err != nil {
 					return err
@@ -41,7 +43,7 @@ func newStartCmd(a *app) *cobra.Command {
 		Short: "Start a stopped cluster and wait until it serves: etcd, API, every node Ready, DNS, smoke tests",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.day2(cmd.Context(), func(ctx context.Context, e ops.Env) error {
+			return a.procedure(cmd.Context(), host.NeedMachines, func(ctx context.Context, e steps.Env) error {
 				fmt.Fprintf(a.errOut, "Starting cluster %q\n", e.Cluster.Config.Name)
 				t, err := ops.Start(ctx, e)
 				if err != nil {

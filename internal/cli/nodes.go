@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -13,50 +14,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/diagram"
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/kube"
-	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/nodeimage"
 	"hardway.dev/hardway/internal/provider"
-	"hardway.dev/hardway/internal/provider/docker"
 	"hardway.dev/hardway/internal/provider/ssh"
+	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
 )
-
-func (a *app) runner() exec.Runner { return exec.OS{Log: a.log()} }
-
-// dockerProviderLogging logs through log, e.g. the progress display, so
-// -v output does not write over its spinner.
-func dockerProviderLogging(log logx.Logger) *docker.Provider {
-	return docker.New(docker.Options{Runner: exec.OS{Log: log}, Log: log})
-}
-
-// clusterName is --name, else the config file's name, else the default. It
-// does not validate: `down` and `status` must work with a config that no
-// longer validates.
-func (a *app) clusterName() (string, error) {
-	if a.name == "" && a.configFile != "" {
-		c, err := config.Load(a.configFile)
-		if err != nil {
-			return "", err
-		}
-		return c.Name, nil
-	}
-	return a.nameOrDefault(), nil
-}
-
-// artifactCacheDir is the artifact cache root; errors (no home directory)
-// fall back to the conventional path so checks still have something to show.
-func artifactCacheDir() string {
-	root, err := artifacts.DefaultRoot()
-	if err != nil {
-		return filepath.Join("/root", ".cache", "hardway")
-	}
-	return root
-}
 
 func newNodeImageCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
@@ -70,7 +39,7 @@ func newNodeImageCmd(a *app) *cobra.Command {
 		Short: "Build the node image with debootstrap (no registry needed); skipped when up to date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			o.Runner, o.Log = a.runner(), a.log()
+			o.Runner, o.Log = a.host.Runner(a.log()), a.log()
 			if sshMachine {
 				_, err := nodeimage.EnsureSSH(cmd.Context(), o)
 				return err
@@ -117,6 +86,7 @@ func newNodeImageCmd(a *app) *cobra.Command {
 
 func newStatusCmd(a *app) *cobra.Command {
 	var svg string
+	var o output
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Show the cluster's nodes (name, IP, role, state) and which components run on each; --svg draws it",
@@ -126,38 +96,76 @@ func newStatusCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.printStatus(cmd, p, cfg.Name, svg)
+			return a.printStatus(cmd.Context(), p, cfg, svg, o)
 		},
 	}
 	cmd.Flags().StringVar(&svg, "svg", "", "also write the architecture picture with each component's health to this file")
+	addOutputFlag(cmd, &o)
 	return cmd
 }
 
-func (a *app) printStatus(cmd *cobra.Command, p provider.Provider, name, svg string) error {
-	st, err := p.Status(cmd.Context(), name)
+// nodeOut is one node of `hardway status -o json|yaml`.
+type nodeOut struct {
+	Name       string            `json:"name"`
+	IP         string            `json:"ip"`
+	Role       string            `json:"role"`
+	State      string            `json:"state"`
+	Machine    string            `json:"machine"`
+	Kubernetes string            `json:"kubernetes,omitempty"`
+	Components map[string]string `json:"components,omitempty"`
+	// Error says why the components could not be read.
+	Error string `json:"error,omitempty"`
+}
+
+type statusOut struct {
+	Cluster string    `json:"cluster"`
+	Nodes   []nodeOut `json:"nodes"`
+	// API is set when the API could not be asked about the nodes.
+	API string `json:"api,omitempty"`
+}
+
+func (a *app) printStatus(ctx context.Context, p provider.Provider, cfg *config.Cluster, svg string, o output) error {
+	name := cfg.Name
+	st, err := p.Status(ctx, name)
 	if err != nil {
 		return err
 	}
 	if len(st) == 0 {
-		fmt.Fprintf(a.out, "cluster %q has no nodes\n", name)
+		if ok, err := emit(a.out, o, statusOut{Cluster: name, Nodes: []nodeOut{}}); ok {
+			return err
+		}
+		if fileExists(state.For(name).Config()) {
+			fmt.Fprintf(a.out, "cluster %q has no machines, only its saved state in %s: create them with hardway up --name %s, or forget it with hardway down --name %s\n", name, state.For(name).Path(), name, name)
+		} else {
+			fmt.Fprintf(a.out, "cluster %q does not exist (the clusters here: hardway list)\n", name)
+		}
 		if svg != "" {
 			return fmt.Errorf("no picture written: cluster %q has no nodes; create it with: hardway up --name %s", name, name)
 		}
 		return nil
 	}
-	states := a.componentStates(cmd.Context(), p, name, st)
-	ready := nodeReadiness(cmd.Context(), name, time.Now())
+	states, failures := a.componentStates(ctx, p, name, st)
+	ready := nodeReadiness(ctx, name, time.Now())
+	out := statusOut{Cluster: name, API: ready[""]}
+	for _, s := range st {
+		out.Nodes = append(out.Nodes, nodeOut{Name: s.Name, IP: s.IP, Role: s.Role, State: s.State, Machine: s.Container,
+			Kubernetes: ready[s.Name], Components: states[s.Name], Error: failures[s.Name]})
+	}
+	if ok, err := emit(a.out, o, out); ok {
+		return err
+	}
+	expected := expectedUnits(cfg)
 	tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tIP\tROLE\tSTATE\tCONTAINER\tKUBERNETES\tCOMPONENTS")
-	for _, s := range st {
-		k := ready[s.Name]
-		if k == "" {
-			k = "-"
+	for _, n := range out.Nodes {
+		comps := formatHealth(n.Components, expected[n.Name])
+		if n.Error != "" {
+			comps = "? " + n.Error
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.IP, s.Role, s.State, s.Container, k, formatHealth(states[s.Name]))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.Name, n.IP, n.Role, n.State, n.Machine, dashIfEmpty(n.Kubernetes), comps)
 	}
-	if msg, ok := ready[""]; ok {
-		defer fmt.Fprintf(a.out, "kubernetes: %s (is the control plane up? hardway start --name %s)\n", msg, name)
+	if out.API != "" {
+		defer fmt.Fprintf(a.out, "kubernetes: %s (is the control plane up? hardway start --name %s)\n", out.API, name)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -244,12 +252,16 @@ func readiness(n corev1.Node, renewed, now time.Time) string {
 }
 
 // componentStates asks systemd on each running node for the state of every
-// cluster service, in one command per node: node → unit → state.
-func (a *app) componentStates(ctx context.Context, p provider.Provider, cluster string, st []provider.NodeStatus) map[string]map[string]string {
-	out := map[string]map[string]string{}
+// cluster service, in one command per node: node → unit → state. A node
+// that could not be asked is in failures with the reason, not left blank.
+func (a *app) componentStates(ctx context.Context, p provider.Provider, cluster string, st []provider.NodeStatus) (states map[string]map[string]string, failures map[string]string) {
+	states, failures = map[string]map[string]string{}, map[string]string{}
 	nodes, err := p.Nodes(ctx, cluster)
 	if err != nil {
-		return out
+		for _, s := range st {
+			failures[s.Name] = firstLineOf(err.Error())
+		}
+		return states, failures
 	}
 	running := map[string]bool{}
 	for _, s := range st {
@@ -260,29 +272,43 @@ func (a *app) componentStates(ctx context.Context, p provider.Provider, cluster 
 		if !running[n.Name()] {
 			continue
 		}
-		res, _ := n.Run(ctx, nil, append([]string{"systemctl", "is-active"}, units...)...)
-		states := strings.Fields(string(res))
+		// is-active exits non-zero when any unit is not active; its
+		// output still has one line per unit. Only a missing answer is a
+		// failure to ask.
+		res, err := n.Run(ctx, nil, append([]string{"systemctl", "is-active"}, units...)...)
+		lines := strings.Fields(string(res))
+		if re, ok := exec.IsRunError(err); ok && len(lines) == 0 {
+			lines = strings.Fields(string(re.Stdout))
+		}
+		if len(lines) != len(units) {
+			why := "no answer"
+			if err != nil {
+				why = firstLineOf(err.Error())
+			}
+			failures[n.Name()] = "cannot ask systemd: " + why
+			continue
+		}
 		m := map[string]string{}
 		for i, u := range units {
-			if i < len(states) {
-				m[u] = states[i]
-			}
+			m[u] = lines[i]
 		}
-		out[n.Name()] = m
+		states[n.Name()] = m
 	}
-	return out
+	return states, failures
 }
 
-// formatHealth is the COMPONENTS column: each unit that is not inactive,
-// with ✓ when active and its state otherwise, in the order of components().
-func formatHealth(states map[string]string) string {
+// formatHealth is the COMPONENTS column: every unit the node should run
+// (expected), with ✓ when active and its state otherwise (a controller
+// that exited is "✗ inactive", never left out), then any other unit that is
+// not inactive, in the order of components().
+func formatHealth(states map[string]string, expected []string) string {
 	if states == nil {
-		return ""
+		return "-"
 	}
 	var parts []string
 	for _, u := range components() {
 		s, ok := states[u]
-		if !ok || s == "inactive" {
+		if !ok || (s == "inactive" && !slices.Contains(expected, u)) {
 			continue
 		}
 		mark := "✓"
@@ -295,6 +321,27 @@ func formatHealth(states map[string]string) string {
 		return "-"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// expectedUnits is, per machine, the components its roles run (the load
+// balancer machine runs haproxy).
+func expectedUnits(cfg *config.Cluster) map[string][]string {
+	out := map[string][]string{provider.LBName: {"haproxy"}}
+	for _, n := range cfg.Nodes {
+		fp, err := steps.Footprint(cfg, n)
+		if err != nil {
+			continue
+		}
+		for _, u := range fp.Units {
+			if u == render.UnitPodsStop {
+				continue // runs only at shutdown
+			}
+			if slices.Contains(components(), u) {
+				out[n.Name] = append(out[n.Name], u)
+			}
+		}
+	}
+	return out
 }
 
 func newDownCmd(a *app) *cobra.Command {
@@ -346,4 +393,48 @@ provider ssh:    the machines are someone's: only what hardway installed goes
 	}
 	cmd.Flags().BoolVar(&yes, "yes", false, "provider ssh: really remove what hardway installed on the machines")
 	return cmd
+}
+
+func newListCmd(a *app) *cobra.Command {
+	var o output
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List the clusters on this host: name, provider, nodes, Kubernetes version, running or stopped",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			list, err := a.host.List(cmd.Context(), a.log())
+			if err != nil {
+				return err
+			}
+			if ok, err := emit(a.out, o, map[string]any{"clusters": list}); ok {
+				return err
+			}
+			if len(list) == 0 {
+				fmt.Fprintln(a.out, "no clusters on this host; create one with: hardway up")
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tPROVIDER\tNODES\tKUBERNETES\tSTATE")
+			for _, c := range list {
+				st := c.State
+				switch {
+				case c.Detail != "":
+					st += ": " + c.Detail
+				case c.Machines > 0 && c.State != host.ClusterRunning:
+					st += fmt.Sprintf(" (%d of %d machines running)", c.Running, c.Machines)
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.Name, dashIfEmpty(c.Provider), dashIfZero(c.Nodes), dashIfEmpty(c.Kubernetes), st)
+			}
+			return tw.Flush()
+		},
+	}
+	addOutputFlag(cmd, &o)
+	return cmd
+}
+
+func dashIfZero(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.Itoa(n)
 }

@@ -4,19 +4,16 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path"
 	"path/filepath"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/converge"
 	hexec "hardway.dev/hardway/internal/exec"
-	"hardway.dev/hardway/internal/nodeimage"
+	"hardway.dev/hardway/internal/host"
+	"hardway.dev/hardway/internal/ops"
 	"hardway.dev/hardway/internal/registry"
-	"hardway.dev/hardway/internal/steps"
 )
 
 func newRegistryCmd(a *app) *cobra.Command {
@@ -44,11 +41,7 @@ func newRegistryAddressCmd(a *app) *cobra.Command {
 		Short: "Install the registry if needed and print its address (last line), and how to push to it with docker",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, err := a.runningCluster(cmd.Context())
-			if err != nil {
-				return err
-			}
-			host, err := a.ensureRegistry(cmd.Context(), c)
+			host, err := a.registry(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -70,11 +63,7 @@ func newRegistryPushCmd(a *app) *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			c, err := a.runningCluster(ctx)
-			if err != nil {
-				return err
-			}
-			host, err := a.ensureRegistry(ctx, c)
+			host, err := a.registry(ctx)
 			if err != nil {
 				return err
 			}
@@ -99,7 +88,7 @@ func (a *app) pushOne(ctx context.Context, host, arg string) error {
 		}
 		defer os.RemoveAll(tmp)
 		archive = filepath.Join(tmp, "image.tar")
-		if _, err := a.runner().Run(ctx, hexec.Cmd{Name: "docker", Args: []string{"save", "-o", archive, arg}}); err != nil {
+		if _, err := a.host.Runner(a.log()).Run(ctx, hexec.Cmd{Name: "docker", Args: []string{"save", "-o", archive, arg}}); err != nil {
 			return fmt.Errorf("%s is neither a file nor an image docker has (docker save failed: %v); give an image archive or an image name docker images lists", arg, err)
 		}
 	}
@@ -117,86 +106,24 @@ func (a *app) pushOne(ctx context.Context, host, arg string) error {
 	return nil
 }
 
-// runningCluster is the cluster of --name, which must be up.
-func (a *app) runningCluster(ctx context.Context) (*steps.Cluster, error) {
-	cfg, err := a.existingConfig()
+// registry opens the running cluster, makes sure its registry runs, and
+// returns its address.
+func (a *app) registry(ctx context.Context) (string, error) {
+	c, err := a.open(ctx, host.NeedRunning, a.log())
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	c, err := a.cluster(ctx, cfg, a.log())
+	r, err := ops.EnsureRegistry(ctx, c, a.builder(a.host.Store()))
 	if err != nil {
-		return nil, err
+		return "", err
 	}
-	if err := c.RequireRunning(ctx); err != nil {
-		return nil, err
-	}
-	return c, nil
+	a.registryChanged(r)
+	return r.Host, nil
 }
 
-// builder is an artifact builder that prints one line per component.
-func (a *app) builder(store *artifacts.Store) *artifacts.Builder {
-	log := a.log()
-	b := &artifacts.Builder{
-		Store:        store,
-		Run:          hexec.OS{Log: log},
-		Log:          log,
-		OnProgress:   func(p artifacts.Progress) { printProgress(a.out, p) },
-		DebianMirror: os.Getenv("HARDWAY_DEBIAN_MIRROR"),
+// registryChanged says what installing the registry changed, if anything.
+func (a *app) registryChanged(r ops.Registry) {
+	if len(r.Changes) > 0 {
+		fmt.Fprintf(a.errOut, "registry %s on %s at %s: %s (%s)\n", artifacts.RegistryVersion, r.Machine, r.Host, converge.Summary(r.Changes), roundDuration(r.Elapsed))
 	}
-	if b.DebianMirror == "" {
-		b.DebianMirror = nodeimage.HostMirror(os.DirFS("/"))
-	}
-	if a.verbosity >= 1 {
-		b.Stream = a.errOut
-	}
-	return b
-}
-
-// ensureRegistry builds the registry if it is not cached, installs and
-// starts it on its machine, and returns its address.
-func (a *app) ensureRegistry(ctx context.Context, c *steps.Cluster) (string, error) {
-	store, err := a.artifactStore()
-	if err != nil {
-		return "", err
-	}
-	m := artifacts.RegistryManifest(c.Config.KubernetesVersion)
-	if _, err := a.builder(store).Build(ctx, m, artifacts.Option{Source: artifacts.SourceAuto}); err != nil {
-		return "", err
-	}
-	comp, _ := m.Component(artifacts.CompRegistry)
-	e, ok := store.Find(comp.Name, comp.Version)
-	if !ok {
-		return "", fmt.Errorf("artifact %s %s not built; run: hardway registry address", comp.Name, comp.Version)
-	}
-	rel, err := filepath.Rel(store.Root, e.Dir)
-	if err != nil {
-		return "", err
-	}
-	bin := converge.Binary{Name: "registry", Dst: path.Join(artifacts.BinDir, "registry"), HostPath: filepath.Join(e.Dir, "registry"),
-		CacheRel: path.Join(filepath.ToSlash(rel), "registry")}
-	for _, f := range e.Files {
-		if f.Name == "registry" {
-			bin.SHA256 = f.SHA256
-		}
-	}
-	machine := registry.Machine(c.Config)
-	n, err := c.Node(ctx, machine)
-	if err != nil {
-		return "", err
-	}
-	start := time.Now()
-	changes, err := registry.Ensure(ctx, n, c.Config, bin, func(format string, args ...any) { a.log().Logf(2, "  "+format, args...) })
-	if err != nil {
-		return "", err
-	}
-	host := registry.Host(c.Config)
-	if len(changes) > 0 {
-		fmt.Fprintf(a.errOut, "registry %s on %s at %s: %s (%s)\n", artifacts.RegistryVersion, machine, host, converge.Summary(changes), roundDuration(time.Since(start)))
-	}
-	return host, nil
-}
-
-// imageLine is one line of the image list in a conformance report.
-func imageLine(im artifacts.E2EImage) string {
-	return fmt.Sprintf("%s [%s] %s", im.Ref, im.Kind, strings.TrimSpace(im.Note))
 }

@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
 	"hardway.dev/hardway/internal/steps"
@@ -38,6 +40,10 @@ Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine
 			if err != nil {
 				return err
 			}
+			// Nothing is written for a version hardway cannot build.
+			if _, err := artifacts.ManifestFor(c.KubernetesVersion); err != nil {
+				return fmt.Errorf("kubernetesVersion: %w", err)
+			}
 			// Container nodes share this host's facts; machines are rendered
 			// for cgroup v2 with every capability unless --cgroup says else.
 			var facts render.Facts
@@ -67,7 +73,7 @@ Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine
 			// not reissue a running cluster's certificates.
 			dir := state.For(c.Name)
 			if saved, err := config.Load(dir.Config()); err == nil && !sameConfig(saved, c) {
-				scratch, cleanup, err := scratchState(dir)
+				scratch, cleanup, err := host.ScratchState(dir)
 				if err != nil {
 					return err
 				}

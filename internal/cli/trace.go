@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/images"
 	"hardway.dev/hardway/internal/node"
 	"hardway.dev/hardway/internal/steps"
@@ -63,18 +64,12 @@ func (a *app) trace(cmd *cobra.Command, f traceFlags) error {
 	if f.timeout <= 0 {
 		return fmt.Errorf("--timeout %s: must be positive, e.g. --timeout 2m", f.timeout)
 	}
-	cfg, err := a.existingConfig()
-	if err != nil {
-		return err
-	}
 	ctx := cmd.Context()
-	c, err := a.cluster(ctx, cfg, a.log())
+	c, err := a.open(ctx, host.NeedRunning, a.log())
 	if err != nil {
 		return err
 	}
-	if err := c.RequireRunning(ctx); err != nil {
-		return err
-	}
+	cfg := c.Config
 	admin, err := c.Admin()
 	if err != nil {
 		return err

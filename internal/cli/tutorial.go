@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -14,9 +13,7 @@ import (
 	"hardway.dev/hardway/internal/book"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/pki"
-	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
-	"hardway.dev/hardway/internal/steps"
 )
 
 func newTutorialCmd(a *app) *cobra.Command {
@@ -65,67 +62,27 @@ page. Private keys and the encryption key never appear in it.
 	return cmd
 }
 
-// buildBook gathers what the book needs and writes it in memory.
+// buildBook gathers what the book needs and writes it in memory. The
+// cluster is read the way `hardway explain` reads it: its saved config,
+// its state through a scratch copy.
 func (a *app) buildBook() (*book.Site, book.Input, error) {
-	in, cleanup, err := a.bookInput()
-	if err != nil {
-		return nil, in, err
-	}
-	defer cleanup()
-	site, err := book.Build(in)
-	return site, in, err
-}
-
-// bookInput reads the cluster the way `hardway explain` does: its saved
-// config, and its state through a scratch copy, so nothing of a live
-// cluster changes (and nothing is created for one that does not exist).
-func (a *app) bookInput() (book.Input, func(), error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
-		return book.Input{}, nil, err
+		return nil, book.Input{}, err
 	}
 	dir := state.For(cfg.Name)
 	saved, savedErr := config.Load(dir.Config())
-	in := book.Input{
-		Cluster:    cfg,
-		Live:       savedErr == nil && sameConfig(saved, cfg),
-		StateDir:   dir.Path(),
-		ConfigFile: a.configFile,
-	}
-	c, cleanup, err := a.explainCluster(cfg)
+	c, done, err := a.host.Scratch(cfg)
 	if err != nil {
-		return in, nil, err
+		return nil, book.Input{}, err
 	}
-	for _, s := range steps.All() {
-		text, err := s.Explain(c)
-		if err != nil {
-			cleanup()
-			return in, nil, fmt.Errorf("explain %s for the tutorial: %w", s.Name, err)
-		}
-		// The texts name the scratch copy; the reader's files are in the
-		// cluster's own state directory.
-		text = strings.ReplaceAll(text, c.State.Path(), dir.Path())
-		in.Steps = append(in.Steps, book.StepText{Name: s.Name, Title: s.Title, Explain: text})
-	}
-	inputs, err := c.Inputs()
+	defer done()
+	in, err := book.Gather(c, dir, a.configFile, savedErr == nil && sameConfig(saved, cfg))
 	if err != nil {
-		cleanup()
-		return in, nil, err
+		return nil, in, err
 	}
-	in.Files = map[string][]render.File{}
-	for _, n := range cfg.Nodes {
-		if in.Files[n.Name], err = render.NodeFiles(inputs, n); err != nil {
-			cleanup()
-			return in, nil, err
-		}
-	}
-	if in.Live {
-		if in.Certs, err = describeCerts(c.State.PKI(), cfg); err != nil {
-			cleanup()
-			return in, nil, err
-		}
-	}
-	return in, cleanup, nil
+	site, err := book.Build(in)
+	return site, in, err
 }
 
 // describeCerts describes every entry of the PKI in dir, in table order.

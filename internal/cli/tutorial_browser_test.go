@@ -24,7 +24,7 @@ func TestTutorialInBrowser(t *testing.T) {
 	for _, tc := range tutorialCases {
 		t.Run(tc.name, func(t *testing.T) {
 			isolate(t)
-			a := &app{out: io.Discard, errOut: io.Discard}
+			a := &app{out: io.Discard, errOut: io.Discard, host: testHost(t)}
 			if err := newRoot(a).ParseFlags(configArgs(t, tc.config)); err != nil {
 				t.Fatal(err)
 			}

@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/spf13/cobra"
 	"golang.org/x/net/html"
 
 	"hardway.dev/hardway/internal/book"
@@ -325,16 +324,15 @@ func TestTutorialTryItCommandsExist(t *testing.T) {
 	for _, tc := range tutorialCases {
 		t.Run(tc.name, func(t *testing.T) {
 			isolate(t)
-			a := &app{out: io.Discard, errOut: io.Discard}
+			a := &app{out: io.Discard, errOut: io.Discard, host: testHost(t)}
 			root := newRoot(a)
 			if err := root.ParseFlags(configArgs(t, tc.config)); err != nil {
 				t.Fatal(err)
 			}
-			in, cleanup, err := a.bookInput()
+			_, in, err := a.buildBook()
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer cleanup()
 			chapters, _, err := book.Chapters(in)
 			if err != nil {
 				t.Fatal(err)
@@ -364,7 +362,7 @@ func checkCommand(t *testing.T, chapter, line string, c *config.Cluster) {
 	if i := slices.Index(args, "--"); i >= 0 {
 		args, after = args[:i], args[i+1:]
 	}
-	root := newRoot(&app{out: io.Discard, errOut: io.Discard})
+	root := newRoot(&app{out: io.Discard, errOut: io.Discard, host: testHost(t)})
 	cmd, rest, err := root.Find(args)
 	if err != nil || cmd == root {
 		t.Errorf("%s: `hardway %s`: no such command", chapter, line)
@@ -409,16 +407,15 @@ func TestTutorialFilesAreClassified(t *testing.T) {
 	for _, tc := range tutorialCases {
 		t.Run(tc.name, func(t *testing.T) {
 			isolate(t)
-			a := &app{out: io.Discard, errOut: io.Discard}
+			a := &app{out: io.Discard, errOut: io.Discard, host: testHost(t)}
 			root := newRoot(a)
 			if err := root.ParseFlags(configArgs(t, tc.config)); err != nil {
 				t.Fatal(err)
 			}
-			in, cleanup, err := a.bookInput()
+			_, in, err := a.buildBook()
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer cleanup()
 			names := steps.Names(steps.All())
 			for node, files := range in.Files {
 				for _, f := range files {
@@ -512,7 +509,7 @@ func TestTutorialServe(t *testing.T) {
 	defer cancel()
 	var out, errOut syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"tutorial", "--serve", "127.0.0.1:0"}, &out, &errOut) }()
+	go func() { done <- run(ctx, testHost(t), []string{"tutorial", "--serve", "127.0.0.1:0"}, &out, &errOut) }()
 	url := ""
 	urlRE := regexp.MustCompile(`http://127\.0\.0\.1:\d+/`)
 	for deadline := time.Now().Add(30 * time.Second); url == "" && time.Now().Before(deadline); {
@@ -554,14 +551,16 @@ func TestStatusSVG(t *testing.T) {
 		machines: []provider.NodeStatus{
 			{Name: "node-0", State: "running"}, {Name: "node-1", State: "running"}, {Name: "node-2", State: "exited"}, {Name: "lb", State: "running"},
 		},
-		units: map[string]string{"node-0": "active active active active active active active active inactive", "node-1": "active failed active active active active active active inactive", "lb": "inactive inactive inactive inactive inactive inactive inactive inactive active"},
+		units: map[string]string{
+			"node-0": unitStates(map[string]string{"etcd": "active", "kube-apiserver": "active", "kube-controller-manager": "active", "kube-scheduler": "active", "containerd": "active", "kubelet": "active", "kube-proxy": "active", "hardway-pod-network": "active"}),
+			"node-1": unitStates(map[string]string{"etcd": "active", "kube-apiserver": "failed", "kube-controller-manager": "active", "kube-scheduler": "active", "containerd": "active", "kubelet": "active", "kube-proxy": "active", "hardway-pod-network": "active"}),
+			"lb":     unitStates(map[string]string{"haproxy": "active"}),
+		},
 	}
 	var out bytes.Buffer
-	a := &app{out: &out, errOut: io.Discard}
-	cmd := &cobra.Command{}
-	cmd.SetContext(context.Background())
+	a := &app{out: &out, errOut: io.Discard, host: testHost(t)}
 	file := filepath.Join(t.TempDir(), "status.svg")
-	if err := a.printStatus(cmd, p, cfg.Name, file); err != nil {
+	if err := a.printStatus(context.Background(), p, cfg, file, outputTable); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(file)
@@ -624,6 +623,20 @@ func (f *fakeProvider) Delete(context.Context, string) ([]string, error) { retur
 func (f *fakeProvider) Stop(context.Context, string) ([]string, error)   { return nil, nil }
 func (f *fakeProvider) Start(context.Context, string) ([]provider.Node, error) {
 	return nil, fmt.Errorf("fake provider starts nothing")
+}
+
+// unitStates is a `systemctl is-active` answer for every unit of
+// components(): the given states, inactive for the rest.
+func unitStates(m map[string]string) string {
+	var out []string
+	for _, u := range components() {
+		st, ok := m[u]
+		if !ok {
+			st = "inactive"
+		}
+		out = append(out, st)
+	}
+	return strings.Join(out, " ")
 }
 
 type fakeNode struct{ name, states string }

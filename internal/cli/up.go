@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -13,10 +12,11 @@ import (
 	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/state"
-
 	"hardway.dev/hardway/internal/steps"
 	"hardway.dev/hardway/internal/timing"
+	"hardway.dev/hardway/internal/verify"
 )
 
 func newStepsCmd(a *app) *cobra.Command {
@@ -44,31 +44,38 @@ func newExplainCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, cleanup, err := a.explainCluster(cfg)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
 			list := steps.All()
+			var topic *steps.Topic
 			if len(args) == 1 {
 				if t, ok := steps.FindTopic(args[0]); ok {
-					text, err := t.Explain(c)
-					if err != nil {
-						return fmt.Errorf("explain %s: %w", t.Name, err)
-					}
-					title := fmt.Sprintf("%s — %s", t.Name, t.Title)
-					fmt.Fprintf(a.out, "%s\n%s\n%s", title, strings.Repeat("═", len([]rune(title))), text)
-					return nil
-				}
-				s, ok := steps.Find(list, args[0])
-				if !ok {
+					topic = &t
+				} else if s, ok := steps.Find(list, args[0]); ok {
+					list = []steps.Step{s}
+				} else {
 					var topics []string
 					for _, t := range steps.Topics() {
 						topics = append(topics, t.Name)
 					}
 					return fmt.Errorf("no step %q; the steps are: %s; the topics: %s", args[0], strings.Join(steps.Names(list), ", "), strings.Join(topics, ", "))
 				}
-				list = []steps.Step{s}
+			}
+			c, done, err := a.host.Scratch(cfg)
+			if err != nil {
+				return err
+			}
+			defer done()
+			heading := func(name, title string) {
+				t := fmt.Sprintf("%s — %s", name, title)
+				fmt.Fprintf(a.out, "%s\n%s\n", t, strings.Repeat("═", len([]rune(t))))
+			}
+			if topic != nil {
+				text, err := topic.Explain(c)
+				if err != nil {
+					return fmt.Errorf("explain %s: %w", topic.Name, err)
+				}
+				heading(topic.Name, topic.Title)
+				fmt.Fprint(a.out, text)
+				return nil
 			}
 			for i, s := range list {
 				if i > 0 {
@@ -78,8 +85,8 @@ func newExplainCmd(a *app) *cobra.Command {
 				if err != nil {
 					return fmt.Errorf("explain %s: %w", s.Name, err)
 				}
-				title := fmt.Sprintf("%s — %s", s.Name, s.Title)
-				fmt.Fprintf(a.out, "%s\n%s\n%s", title, strings.Repeat("═", len([]rune(title))), text)
+				heading(s.Name, s.Title)
+				fmt.Fprint(a.out, text)
 			}
 			return nil
 		},
@@ -102,14 +109,13 @@ func newUpCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := checkVersionChange(cfg); err != nil {
+			if err := checkVersion(cfg); err != nil {
 				return err
 			}
 			if dryRun {
 				return a.dryRun(cmd.Context(), cfg, list)
 			}
-			a.traceTimings = traceTimings
-			return a.runUp(cmd.Context(), cfg, list)
+			return a.runUp(cmd.Context(), cfg, list, traceTimings)
 		},
 	}
 	cmd.Flags().BoolVar(&traceTimings, "trace-timings", false, "after the run, print where the time went: per step and node, each remote command, wait, apply and API call")
@@ -119,9 +125,13 @@ func newUpCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// checkVersionChange refuses a kubernetesVersion the existing cluster cannot
+// checkVersion refuses, before anything is written, a kubernetesVersion
+// hardway has no pinned artifacts for, and one the existing cluster cannot
 // move to in place (a downgrade, a skipped minor version).
-func checkVersionChange(cfg *config.Cluster) error {
+func checkVersion(cfg *config.Cluster) error {
+	if _, err := artifacts.ManifestFor(cfg.KubernetesVersion); err != nil {
+		return fmt.Errorf("kubernetesVersion: %w", err)
+	}
 	saved, err := config.Load(state.For(cfg.Name).Config())
 	if err != nil {
 		return nil // a new cluster
@@ -130,13 +140,13 @@ func checkVersionChange(cfg *config.Cluster) error {
 }
 
 // runUp runs steps against cfg's cluster with the progress display.
-func (a *app) runUp(ctx context.Context, cfg *config.Cluster, list []steps.Step) error {
+func (a *app) runUp(ctx context.Context, cfg *config.Cluster, list []steps.Step, traceTimings bool) error {
 	p := newProgress(a.errOut)
-	c, err := a.cluster(ctx, cfg, progressLogger{p: p, v: a.verbosity})
+	c, err := a.host.Open(ctx, cfg, progressLogger{p: p, v: a.verbosity}, host.NeedNothing)
 	if err != nil {
 		return err
 	}
-	if a.traceTimings {
+	if traceTimings {
 		c.Timings = &timing.Recorder{}
 		defer func() {
 			fmt.Fprintf(a.errOut, "\nWhere the time went (--trace-timings):\n")
@@ -153,14 +163,89 @@ func (a *app) runUp(ctx context.Context, cfg *config.Cluster, list []steps.Step)
 	start := time.Now()
 	results, err := steps.Run(ctx, c, list, p)
 	if err != nil {
-		var se *steps.StepError
-		if errors.As(err, &se) {
-			return fmt.Errorf("%w\n  fix the cause, then resume with: hardway up --name %s --from %s", err, cfg.Name, se.Step)
+		if se, ok := err.(*steps.StepError); ok {
+			return &resumable{err: err, resume: fmt.Sprintf("hardway up --name %s --from %s", cfg.Name, se.Step)}
 		}
 		return err
 	}
 	a.summary(cfg, results, time.Since(start))
 	return nil
+}
+
+// dryRun is `up --dry-run`. For a cluster that exists it runs every step
+// in dry-run mode against the live nodes, on a scratch copy of the state, and
+// lists the changes a real run would make; for a new cluster it lists the
+// steps (everything would be created).
+func (a *app) dryRun(ctx context.Context, cfg *config.Cluster, list []steps.Step) error {
+	fmt.Fprintf(a.out, "Dry run for cluster %q (%d nodes, Kubernetes %s). Nothing is changed.\n", cfg.Name, len(cfg.Nodes), cfg.KubernetesVersion)
+	st, err := a.host.Provider(cfg, a.log()).Status(ctx, cfg.Name)
+	if err != nil {
+		return err
+	}
+	if len(st) == 0 {
+		fmt.Fprintf(a.out, "The cluster does not exist yet: every step would create what it owns.\n")
+		fmt.Fprintf(a.out, "Every file these steps write is what `hardway render --out DIR` produces.\n\n")
+		for i, s := range list {
+			fmt.Fprintf(a.out, "%2d  %-13s %s\n", i+1, s.Name, s.Title)
+		}
+		fmt.Fprintf(a.out, "\nRead what each does: hardway explain STEP\n")
+		return nil
+	}
+	c, err := a.host.Open(ctx, cfg, a.log(), host.NeedNothing)
+	if err != nil {
+		return err
+	}
+	dir, done, err := host.ScratchState(c.State)
+	if err != nil {
+		return err
+	}
+	defer done()
+	c.State, c.DryRun = dir, true
+	var total []converge.Change
+	for _, s := range list {
+		changes, err := s.Run(ctx, c)
+		if err != nil {
+			return fmt.Errorf("dry run of step %s: %w", s.Name, err)
+		}
+		fmt.Fprintf(a.out, "\n%-13s %s\n", s.Name, converge.Summary(changes))
+		for _, ch := range changes {
+			fmt.Fprintf(a.out, "  %s\n", ch)
+		}
+		total = append(total, changes...)
+	}
+	fmt.Fprintf(a.out, "\nA real run would make %s.\n", converge.Summary(total))
+	return nil
+}
+
+func newVerifyCmd(a *app) *cobra.Command {
+	var o output
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Run the smoke tests against a running cluster; non-zero exit if any fails",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := a.open(cmd.Context(), host.NeedRunning, a.log())
+			if err != nil {
+				return err
+			}
+			report := func(r verify.Result) { printCheck(a.out, r) }
+			if o == outputTable {
+				fmt.Fprintf(a.out, "Verifying cluster %q\n", c.Config.Name)
+			} else {
+				report = func(verify.Result) {}
+			}
+			results, err := c.Verify(cmd.Context(), report)
+			if ok, eerr := emit(a.out, o, verifyOut{Cluster: c.Config.Name, Passed: err == nil, Checks: checkOuts(results)}); ok && eerr != nil {
+				return eerr
+			}
+			if err == nil && o == outputTable {
+				fmt.Fprintln(a.out, "All checks passed.")
+			}
+			return err
+		},
+	}
+	addOutputFlag(cmd, &o)
+	return cmd
 }
 
 func newUpgradeCmd(a *app) *cobra.Command {
@@ -173,20 +258,25 @@ again before the next), then every node's kubelet and kube-proxy after draining 
 The API stays available through the load balancer. Downgrades and skipped minor
 versions are refused. Same as editing kubernetesVersion and running hardway up.`,
 		Example: "  hardway artifacts build --kubernetes-version v1.37.2\n  hardway upgrade v1.37.2",
-		Args:    cobra.ExactArgs(1),
+		Args:    exactArgs(1, "name the version to move to: hardway upgrade VERSION (e.g. v1.37.2)"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.existingConfig()
 			if err != nil {
-				return err
-			}
-			if _, err := artifacts.ManifestFor(args[0]); err != nil {
 				return err
 			}
 			if err := config.CheckVersionChange(cfg.KubernetesVersion, args[0]); err != nil {
 				return err
 			}
 			cfg.KubernetesVersion = args[0]
-			return a.runUp(cmd.Context(), cfg, steps.All())
+			if err := checkVersion(cfg); err != nil {
+				return err
+			}
+			// Every machine must run: an upgrade that met a stopped one
+			// would stop half-way.
+			if _, err := a.host.Open(cmd.Context(), cfg, a.log(), host.NeedRunning); err != nil {
+				return err
+			}
+			return a.runUp(cmd.Context(), cfg, steps.All(), false)
 		},
 	}
 }
@@ -226,4 +316,14 @@ func saveConfig(dir state.Dir, cfg *config.Cluster) error {
 		return fmt.Errorf("creating state directory: %w", err)
 	}
 	return os.WriteFile(dir.Config(), data, 0o600)
+}
+
+// exactArgs is cobra.ExactArgs with an error that says what to type.
+func exactArgs(n int, usage string) cobra.PositionalArgs {
+	return func(_ *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("%s", usage)
+		}
+		return nil
+	}
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"hardway.dev/hardway/internal/config"
-	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/steps"
 )
 
@@ -35,8 +34,8 @@ type Lab struct {
 	Probes []string
 	// Break breaks it; Restore puts back what `up` owns, with the steps of
 	// `up`, before the smoke tests run.
-	Break   func(ctx context.Context, e Env, t Target) error
-	Restore func(ctx context.Context, e Env, t Target) error
+	Break   func(ctx context.Context, e steps.Env, t Target) error
+	Restore func(ctx context.Context, e steps.Env, t Target) error
 }
 
 // Target is what a lab works on in one cluster.
@@ -47,13 +46,6 @@ type Target struct {
 	Node, Peer config.Node
 	// Values are facts the texts name (a pod CIDR, a DNS zone).
 	Values map[string]string
-}
-
-// Env is what the labs run with.
-type Env struct {
-	Cluster  *steps.Cluster
-	Progress steps.Progress
-	Log      logx.Logger
 }
 
 // hw is a hardway command line for this cluster.

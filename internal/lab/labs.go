@@ -8,11 +8,9 @@ import (
 	"strings"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
@@ -62,12 +60,13 @@ func etcdMember() Lab {
 		},
 		Fix:    func(t Target) []string { return []string{t.shell(t.Node, "systemctl start etcd")} },
 		Probes: []string{"encryption"},
-		Break: func(ctx context.Context, e Env, t Target) error {
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			return run(ctx, e, t.Node, "systemctl", "stop", "etcd")
 		},
-		Restore: func(ctx context.Context, e Env, t Target) error {
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// The etcd step starts a unit that is enabled but not running.
-			return upSteps(ctx, e, "etcd")
+			_, err := e.Rerun(ctx, "etcd")
+			return err
 		},
 	}
 }
@@ -108,10 +107,10 @@ func podRoute() Lab {
 			return []string{t.shell(t.Node, "systemctl restart "+render.PodNetworkUnit)}
 		},
 		Probes: []string{"pod-to-pod"},
-		Break: func(ctx context.Context, e Env, t Target) error {
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			return run(ctx, e, t.Node, "ip", "route", "del", t.Values["cidr"])
 		},
-		Restore: func(ctx context.Context, e Env, t Target) error {
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// The unit already ran (a oneshot that stays "active"), so the
 			// network step would not run it again: a restart marker, the
 			// mark of an interrupted run, makes it restart the unit.
@@ -122,7 +121,8 @@ func podRoute() Lab {
 			if err := n.WriteFile(ctx, path.Join(converge.MarkerDir, render.PodNetworkUnit), nil, 0o644); err != nil {
 				return err
 			}
-			return upSteps(ctx, e, "network")
+			_, err = e.Rerun(ctx, "network")
+			return err
 		},
 	}
 }
@@ -165,7 +165,7 @@ func kubeletCert() Lab {
 			return []string{t.hw("up", "--only", "workers")}
 		},
 		Probes: []string{"logs", "exec", "port-forward"},
-		Break: func(ctx context.Context, e Env, t Target) error {
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			from, err := e.Cluster.Node(ctx, t.Peer.Name)
 			if err != nil {
 				return err
@@ -188,10 +188,11 @@ func kubeletCert() Lab {
 			}
 			return restartKubelets(ctx, e, t.Node)
 		},
-		Restore: func(ctx context.Context, e Env, t Target) error {
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// The file differs from the rendered one: workers writes it back
 			// and restarts that kubelet.
-			return upSteps(ctx, e, "workers")
+			_, err := e.Rerun(ctx, "workers")
+			return err
 		},
 	}
 }
@@ -228,7 +229,7 @@ func corednsCorefile() Lab {
 			}
 		},
 		Probes: []string{"dns"},
-		Break: func(ctx context.Context, e Env, t Target) error {
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			admin, err := e.Cluster.Admin()
 			if err != nil {
 				return err
@@ -248,9 +249,9 @@ func corednsCorefile() Lab {
 			}
 			// New pods read the broken file at once; the running ones would
 			// take a minute or two to reload it.
-			return restartCoreDNS(ctx, e)
+			return e.Cluster.RestartCoreDNS(ctx, fieldManager)
 		},
-		Restore: func(ctx context.Context, e Env, t Target) error {
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// The dns step applies coredns.yaml, but running pods would pick
 			// the file up only after the reload plugin's interval: apply it,
 			// restart the pods, then let the step wait for a real answer.
@@ -269,10 +270,11 @@ func corednsCorefile() Lab {
 			if _, err := admin.Apply(ctx, ms["coredns.yaml"], false); err != nil {
 				return err
 			}
-			if err := restartCoreDNS(ctx, e); err != nil {
+			if err := e.Cluster.RestartCoreDNS(ctx, fieldManager); err != nil {
 				return err
 			}
-			return upSteps(ctx, e, "dns")
+			_, err = e.Rerun(ctx, "dns")
+			return err
 		},
 	}
 }
@@ -312,7 +314,7 @@ func kubeProxy() Lab {
 		},
 		Fix:    func(t Target) []string { return []string{t.shell(t.Node, "systemctl enable --now kube-proxy")} },
 		Probes: []string{"service", "nodeport"},
-		Break: func(ctx context.Context, e Env, t Target) error {
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			if err := run(ctx, e, t.Node, "systemctl", "disable", "--now", "kube-proxy"); err != nil {
 				return err
 			}
@@ -321,9 +323,10 @@ func kubeProxy() Lab {
 			// reboot would.
 			return run(ctx, e, t.Node, "kube-proxy", "--cleanup")
 		},
-		Restore: func(ctx context.Context, e Env, t Target) error {
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// The workers step enables and starts a unit that is neither.
-			return upSteps(ctx, e, "workers")
+			_, err := e.Rerun(ctx, "workers")
+			return err
 		},
 	}
 }
@@ -360,7 +363,7 @@ func kubeletRBAC() Lab {
 			return []string{fmt.Sprintf("kubectl create clusterrolebinding %s --clusterrole=system:kubelet-api-admin --user=%s", KubeletAPIBinding, t.Values["user"])}
 		},
 		Probes: []string{"logs", "exec", "port-forward"},
-		Break: func(ctx context.Context, e Env, t Target) error {
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			admin, err := e.Cluster.Admin()
 			if err != nil {
 				return err
@@ -373,15 +376,16 @@ func kubeletRBAC() Lab {
 			// they ask again and are told no.
 			return restartKubelets(ctx, e, e.Cluster.Config.Workers()...)
 		},
-		Restore: func(ctx context.Context, e Env, t Target) error {
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// control-plane applies kubelet-api-rbac.yaml again.
-			return upSteps(ctx, e, "control-plane")
+			_, err := e.Rerun(ctx, "control-plane")
+			return err
 		},
 	}
 }
 
 // run runs argv on node n.
-func run(ctx context.Context, e Env, n config.Node, argv ...string) error {
+func run(ctx context.Context, e steps.Env, n config.Node, argv ...string) error {
 	nd, err := e.Cluster.Node(ctx, n.Name)
 	if err != nil {
 		return err
@@ -390,24 +394,9 @@ func run(ctx context.Context, e Env, n config.Node, argv ...string) error {
 	return err
 }
 
-// upSteps runs the named steps of `hardway up`, in its order.
-func upSteps(ctx context.Context, e Env, names ...string) error {
-	var list []steps.Step
-	for _, name := range names {
-		s, ok := steps.Find(steps.All(), name)
-		if !ok {
-			return fmt.Errorf("no step %q (a bug in hardway)", name)
-		}
-		list = append(list, s)
-	}
-	e.Cluster.Reload()
-	_, err := steps.Run(ctx, e.Cluster, list, e.Progress)
-	return err
-}
-
 // restartKubelets restarts the kubelet on nodes and waits until each has
 // renewed its lease since, and its node is Ready again.
-func restartKubelets(ctx context.Context, e Env, nodes ...config.Node) error {
+func restartKubelets(ctx context.Context, e steps.Env, nodes ...config.Node) error {
 	since := time.Now()
 	for _, n := range nodes {
 		if err := run(ctx, e, n, "systemctl", "restart", "kubelet"); err != nil {
@@ -444,41 +433,4 @@ func restartKubelets(ctx context.Context, e Env, nodes ...config.Node) error {
 		}
 	}
 	return nil
-}
-
-// restartCoreDNS does what kubectl rollout restart does (a new annotation
-// on the pod template) and waits until every new pod is available.
-func restartCoreDNS(ctx context.Context, e Env) error {
-	admin, err := e.Cluster.Admin()
-	if err != nil {
-		return err
-	}
-	deps := admin.Clientset.AppsV1().Deployments(corednsNamespace)
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`, time.Now().Format(time.RFC3339Nano))
-	d, err := deps.Patch(ctx, corednsName, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{FieldManager: fieldManager})
-	if err != nil {
-		return err
-	}
-	gen := d.Generation
-	return wait.Until(ctx, "CoreDNS restarted", time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
-		d, err := deps.Get(ctx, corednsName, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		return rolledOut(d, gen)
-	})
-}
-
-// rolledOut: the Deployment's controller has seen generation gen and every
-// replica is updated and available, nothing old is left.
-func rolledOut(d *appsv1.Deployment, gen int64) (bool, error) {
-	want := int32(1)
-	if d.Spec.Replicas != nil {
-		want = *d.Spec.Replicas
-	}
-	s := d.Status
-	if s.ObservedGeneration >= gen && s.UpdatedReplicas == want && s.AvailableReplicas == want && s.Replicas == want {
-		return true, nil
-	}
-	return false, fmt.Errorf("%d of %d updated, %d available, %d in all", s.UpdatedReplicas, want, s.AvailableReplicas, s.Replicas)
 }

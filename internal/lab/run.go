@@ -54,7 +54,7 @@ const CheckTimeout = 20 * time.Second
 
 // current is the active lab of the cluster, or an error that says how to
 // start one.
-func current(e Env) (Lab, Target, *Record, error) {
+func current(e steps.Env) (Lab, Target, *Record, error) {
 	c := e.Cluster
 	r, err := Active(c.State)
 	if err != nil {
@@ -74,7 +74,7 @@ func current(e Env) (Lab, Target, *Record, error) {
 // Start breaks the cluster the way lab name says, after making sure it is
 // running and healthy and no other lab is active. The lab is recorded before
 // anything breaks, so reset works even if breaking stopped half-way.
-func Start(ctx context.Context, e Env, name string) (Lab, Target, error) {
+func Start(ctx context.Context, e steps.Env, name string) (Lab, Target, error) {
 	c := e.Cluster
 	l, err := Find(name)
 	if err != nil {
@@ -109,7 +109,7 @@ func Start(ctx context.Context, e Env, name string) (Lab, Target, error) {
 // Check runs the cluster's health check and the lab's probes, reporting
 // each. It returns an error while the lab is not fixed; the first time it
 // passes, the lab is recorded as solved.
-func Check(ctx context.Context, e Env, report func(verify.Result)) (Lab, error) {
+func Check(ctx context.Context, e steps.Env, report func(verify.Result)) (Lab, error) {
 	c := e.Cluster
 	l, _, r, err := current(e)
 	if err != nil {
@@ -154,14 +154,14 @@ func Check(ctx context.Context, e Env, report func(verify.Result)) (Lab, error) 
 }
 
 // Hint returns the active lab and what it broke.
-func Hint(e Env) (Lab, Target, *Record, error) {
+func Hint(e steps.Env) (Lab, Target, *Record, error) {
 	return current(e)
 }
 
 // Reset restores the cluster after the active lab, with the steps of `up`
 // that own what it broke, proves it with the health check and every smoke
 // test, and forgets the lab.
-func Reset(ctx context.Context, e Env) (Lab, error) {
+func Reset(ctx context.Context, e steps.Env) (Lab, error) {
 	c := e.Cluster
 	l, t, _, err := current(e)
 	if err != nil {
@@ -177,7 +177,7 @@ func Reset(ctx context.Context, e Env) (Lab, error) {
 	if err := c.WaitHealthy(ctx, time.Time{}, 2*time.Minute, func(steps.Stage) {}); err != nil {
 		return l, fmt.Errorf("after restoring lab %s the cluster is not healthy: %w; try again: hardway lab reset --name %s", l.Name, err, c.Config.Name)
 	}
-	if err := upSteps(ctx, e, "verify"); err != nil {
+	if _, err := e.Rerun(ctx, "verify"); err != nil {
 		return l, err
 	}
 	if err := os.Remove(c.State.Lab()); err != nil && !errors.Is(err, os.ErrNotExist) {

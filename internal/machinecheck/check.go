@@ -15,8 +15,10 @@ import (
 
 // Result is one line of the preflight.
 type Result struct {
-	// Node is the machine it is about; empty for the whole cluster.
+	// Node is the machine it is about; empty for the whole cluster, or,
+	// with Host, for the machine hardway runs on.
 	Node     string
+	Host     bool
 	Name     string
 	OK       bool
 	Required bool
@@ -420,6 +422,19 @@ func Facts(c *config.Cluster, reports map[string]Report) (f render.Facts, arch s
 	return render.Facts{}, "", false
 }
 
+// Where names what a result is about: "this host", "node NAME" or
+// "cluster".
+func (r Result) Where() string {
+	switch {
+	case r.Host:
+		return "this host"
+	case r.Node != "":
+		return "node " + r.Node
+	default:
+		return "cluster"
+	}
+}
+
 // Failed lists the required results that failed, one line each.
 func Failed(results []Result) []string {
 	var out []string
@@ -427,11 +442,7 @@ func Failed(results []Result) []string {
 		if r.OK || !r.Required {
 			continue
 		}
-		where := "cluster"
-		if r.Node != "" {
-			where = "node " + r.Node
-		}
-		out = append(out, fmt.Sprintf("%s: %s (%s; fix: %s)", where, r.Name, r.Detail, r.Fix))
+		out = append(out, fmt.Sprintf("%s: %s (%s; fix: %s)", r.Where(), r.Name, dashIf(r.Detail), r.Fix))
 	}
 	return out
 }

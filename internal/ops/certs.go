@@ -8,9 +8,10 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 
+	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/steps"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -40,7 +41,7 @@ func CheckRenewable(specs []pki.Spec, names []string) error {
 // RenewCerts reissues the named leaf certificates (all with all) and rolls
 // them out: etcd one member at a time, API servers one at a time behind the
 // load balancer, kubelets one node at a time; then the smoke tests.
-func RenewCerts(ctx context.Context, e Env, names []string, all bool) error {
+func RenewCerts(ctx context.Context, e steps.Env, names []string, all bool) error {
 	c := e.Cluster
 	if !all && len(names) == 0 {
 		return fmt.Errorf("name the certificates to renew, or --all (list them: hardway certs --name %s)", c.Config.Name)
@@ -55,17 +56,17 @@ func RenewCerts(ctx context.Context, e Env, names []string, all bool) error {
 	// Once pki ran, the new certificates are the desired state: should the
 	// rollout stop, `up` finishes it without renewing again.
 	defer func() { c.PKIOptions = pki.Options{} }()
-	if _, err := e.rollout(ctx, certSteps()...); err != nil {
+	if _, err := e.Rerun(ctx, certSteps()...); err != nil {
 		return fmt.Errorf("%w\n  the new certificates are saved; finish rolling them out with: hardway up --name %s --from kubeconfigs", err, c.Config.Name)
 	}
 	c.PKIOptions = pki.Options{}
-	_, err := e.rollout(ctx, "verify")
+	_, err := e.Rerun(ctx, "verify")
 	return err
 }
 
 // RotateCA replaces a CA in three rolled-out phases (see pki.BeginRotation):
 // trust both, reissue, drop the old one.
-func RotateCA(ctx context.Context, e Env, ca string) error {
+func RotateCA(ctx context.Context, e steps.Env, ca string) error {
 	c := e.Cluster
 	if !slices.Contains(pki.RotatableCAs(), ca) {
 		return fmt.Errorf("%q is not a CA of this cluster; the CAs are: %s", ca, strings.Join(pki.RotatableCAs(), ", "))
@@ -92,13 +93,13 @@ func RotateCA(ctx context.Context, e Env, ca string) error {
 		case pki.PhaseReissue:
 			e.Log.Logf(0, "Phase 2 of 3: every certificate the old %s signed is reissued by the new one.", ca)
 		}
-		if _, err := e.rollout(ctx, certSteps()...); err != nil {
+		if _, err := e.Rerun(ctx, certSteps()...); err != nil {
 			return fmt.Errorf("%w\n  %s", err, resume)
 		}
 		if ca == pki.CA && phase == pki.PhaseTrust {
 			// Pods read the CA once, at start: CoreDNS must restart with the
 			// bundle before the API server's certificate changes.
-			if err := e.restartForNewRootCA(ctx); err != nil {
+			if err := restartForNewRootCA(ctx, e); err != nil {
 				return fmt.Errorf("%w\n  %s", err, resume)
 			}
 		}
@@ -107,7 +108,7 @@ func RotateCA(ctx context.Context, e Env, ca string) error {
 		}
 	}
 	e.Log.Logf(0, "Phase 3 of 3: the old %s is dropped from every trust bundle.", ca)
-	if _, err := e.rollout(ctx, withVerify(certSteps())...); err != nil {
+	if _, err := e.Rerun(ctx, withVerify(certSteps())...); err != nil {
 		return fmt.Errorf("%w\n  finish with: hardway up --name %s --from pki", err, c.Config.Name)
 	}
 	if ca == pki.CA {
@@ -121,7 +122,7 @@ func withVerify(names []string) []string { return append(append([]string{}, name
 // restartForNewRootCA waits until the controller manager published the CA
 // bundle into kube-system's kube-root-ca.crt (what pods mount as ca.crt),
 // then restarts CoreDNS so it reads it.
-func (e Env) restartForNewRootCA(ctx context.Context) error {
+func restartForNewRootCA(ctx context.Context, e steps.Env) error {
 	c := e.Cluster
 	in, err := c.Inputs()
 	if err != nil {
@@ -146,24 +147,5 @@ func (e Env) restartForNewRootCA(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"hardway.dev/restarted-at":%q}}}}}`, time.Now().UTC().Format(time.RFC3339))
-	deps := admin.Clientset.AppsV1().Deployments("kube-system")
-	if _, err := deps.Patch(ctx, "coredns", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("restarting CoreDNS: %w", err)
-	}
-	return wait.Until(ctx, "CoreDNS restarted", time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
-		d, err := deps.Get(ctx, "coredns", metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		want := int32(1)
-		if d.Spec.Replicas != nil {
-			want = *d.Spec.Replicas
-		}
-		s := d.Status
-		if s.ObservedGeneration >= d.Generation && s.UpdatedReplicas == want && s.AvailableReplicas == want && s.Replicas == want {
-			return true, nil
-		}
-		return false, fmt.Errorf("%d of %d updated and available", s.UpdatedReplicas, want)
-	})
+	return c.RestartCoreDNS(ctx, kube.FieldManager)
 }

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/encryption"
+	"hardway.dev/hardway/internal/steps"
 )
 
 // secretsPrefix is where the API server keeps Secrets in etcd.
@@ -31,7 +32,7 @@ const secretsPrefix = "/registry/secrets/"
 //
 // The stage is read from the encryption config itself, so running it again
 // after an interruption continues where it stopped.
-func RotateEncryption(ctx context.Context, e Env) error {
+func RotateEncryption(ctx context.Context, e steps.Env) error {
 	c := e.Cluster
 	if err := c.RequireRunning(ctx); err != nil {
 		return err
@@ -40,7 +41,7 @@ func RotateEncryption(ctx context.Context, e Env) error {
 	resume := fmt.Sprintf("continue with the same command: hardway encryption rotate --name %s", c.Config.Name)
 	// A stage is written only once the previous one reached every API
 	// server: after an interruption, finish rolling out what the file says.
-	if _, err := e.rollout(ctx, "control-plane"); err != nil {
+	if _, err := e.Rerun(ctx, "control-plane"); err != nil {
 		return fmt.Errorf("%w\n  %s", err, resume)
 	}
 	for {
@@ -66,11 +67,11 @@ func RotateEncryption(ctx context.Context, e Env) error {
 			next = []encryption.Key{keys[1], keys[0]}
 		case len(keys) == 2:
 			e.Log.Logf(0, "Stage 3 of 4: every Secret is rewritten under %s.", keys[0].Name)
-			n, err := e.rewriteSecrets(ctx)
+			n, err := rewriteSecrets(ctx, e)
 			if err != nil {
 				return fmt.Errorf("%w\n  %s", err, resume)
 			}
-			if err := e.checkSecretsUnder(ctx, keys[0].Name); err != nil {
+			if err := checkSecretsUnder(ctx, e, keys[0].Name); err != nil {
 				return fmt.Errorf("%w\n  %s", err, resume)
 			}
 			e.Log.Logf(0, "  %d Secrets rewritten; every Secret in etcd now starts with k8s:enc:aescbc:v1:%s:", n, keys[0].Name)
@@ -91,7 +92,7 @@ func RotateEncryption(ctx context.Context, e Env) error {
 		if final {
 			names = append(names, "verify")
 		}
-		if _, err := e.rollout(ctx, names...); err != nil {
+		if _, err := e.Rerun(ctx, names...); err != nil {
 			return fmt.Errorf("%w\n  %s", err, resume)
 		}
 		if final {
@@ -102,7 +103,7 @@ func RotateEncryption(ctx context.Context, e Env) error {
 
 // rewriteSecrets updates every Secret unchanged, which makes the API server
 // store it encrypted with the current first key.
-func (e Env) rewriteSecrets(ctx context.Context) (int, error) {
+func rewriteSecrets(ctx context.Context, e steps.Env) (int, error) {
 	admin, err := e.Cluster.Admin()
 	if err != nil {
 		return 0, err
@@ -138,7 +139,7 @@ func (e Env) rewriteSecrets(ctx context.Context) (int, error) {
 
 // checkSecretsUnder reads every Secret raw from etcd and fails unless all of
 // them are encrypted with key.
-func (e Env) checkSecretsUnder(ctx context.Context, key string) error {
+func checkSecretsUnder(ctx context.Context, e steps.Env, key string) error {
 	kv, err := e.Cluster.EtcdGetPrefix(ctx, secretsPrefix)
 	if err != nil {
 		return err

@@ -56,7 +56,7 @@ type SnapshotInfo struct {
 // SnapshotSave takes a snapshot of etcd on the first control-plane node
 // whose member answers, checks it, and writes it to file (0600: it holds
 // every object of the cluster; Secrets inside are encrypted).
-func SnapshotSave(ctx context.Context, e Env, file string) (SnapshotInfo, error) {
+func SnapshotSave(ctx context.Context, e steps.Env, file string) (SnapshotInfo, error) {
 	c := e.Cluster
 	if file == "" {
 		return SnapshotInfo{}, errors.New("name the file to save the snapshot to: hardway etcd snapshot save FILE")
@@ -117,7 +117,7 @@ rm -f "$snap"`
 // then check with the smoke tests. Revisions jump ahead by 10^9 and are
 // marked compacted, so every watcher (kubelets, controllers) notices and
 // lists again instead of trusting its cache.
-func SnapshotRestore(ctx context.Context, e Env, file string) error {
+func SnapshotRestore(ctx context.Context, e steps.Env, file string) error {
 	c := e.Cluster
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -178,7 +178,7 @@ func SnapshotRestore(ctx context.Context, e Env, file string) error {
 	}); err != nil {
 		return fmt.Errorf("%w\n  see what is still down: hardway status --name %s", err, c.Config.Name)
 	}
-	if _, err := e.rollout(ctx, "verify"); err != nil {
+	if _, err := e.Rerun(ctx, "verify"); err != nil {
 		return err
 	}
 	for _, n := range cps {

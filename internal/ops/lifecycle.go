@@ -12,14 +12,10 @@ import (
 
 // Stop stops every machine of the cluster; its disks, addresses and state
 // stay, so Start brings the same cluster back.
-func Stop(ctx context.Context, e Env) ([]string, error) {
+func Stop(ctx context.Context, e steps.Env) ([]string, error) {
 	c := e.Cluster
-	st, err := c.Provider.Status(ctx, c.Config.Name)
-	if err != nil {
+	if err := c.RequireMachines(ctx); err != nil {
 		return nil, err
-	}
-	if len(st) == 0 {
-		return nil, fmt.Errorf("cluster %s does not exist; create it with: hardway up --name %s", c.Config.Name, c.Config.Name)
 	}
 	return c.Provider.Stop(ctx, c.Config.Name)
 }
@@ -44,15 +40,11 @@ func (t StartTimings) String() string {
 // Start starts the machines of a stopped cluster and waits until it serves:
 // etcd, the API servers, every kubelet back and Ready, CoreDNS, then the
 // smoke tests.
-func Start(ctx context.Context, e Env) (StartTimings, error) {
+func Start(ctx context.Context, e steps.Env) (StartTimings, error) {
 	c := e.Cluster
 	var t StartTimings
-	st, err := c.Provider.Status(ctx, c.Config.Name)
-	if err != nil {
+	if err := c.RequireMachines(ctx); err != nil {
 		return t, err
-	}
-	if len(st) == 0 {
-		return t, fmt.Errorf("cluster %s does not exist; create it with: hardway up --name %s", c.Config.Name, c.Config.Name)
 	}
 	start := time.Now()
 	nodes, err := c.Provider.Start(ctx, c.Config.Name)
@@ -73,7 +65,7 @@ func Start(ctx context.Context, e Env) (StartTimings, error) {
 	if err != nil {
 		return t, fmt.Errorf("%w\n  see what is still down: hardway status --name %s", err, c.Config.Name)
 	}
-	if _, err := e.rollout(ctx, "verify"); err != nil {
+	if _, err := e.Rerun(ctx, "verify"); err != nil {
 		return t, err
 	}
 	t.Verify = time.Since(start)

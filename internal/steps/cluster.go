@@ -124,15 +124,9 @@ func (c *Cluster) Reload() {
 // RequireRunning fails, before anything is changed, when a machine of the
 // cluster is missing or stopped: a rollout would stop half-way there.
 func (c *Cluster) RequireRunning(ctx context.Context) error {
-	if c.Provider == nil {
-		return fmt.Errorf("no provider configured")
-	}
-	st, err := c.Provider.Status(ctx, c.Config.Name)
+	st, err := c.machines(ctx)
 	if err != nil {
 		return err
-	}
-	if len(st) == 0 {
-		return fmt.Errorf("cluster %s does not exist; create it with: hardway up --name %s", c.Config.Name, c.Config.Name)
 	}
 	for _, ch := range machineChanges(c.Config, st) {
 		if ch.Action == converge.Started {
@@ -141,6 +135,30 @@ func (c *Cluster) RequireRunning(ctx context.Context) error {
 		return fmt.Errorf("machine %s of cluster %s is missing; recreate it first: hardway up --name %s", ch.Node, c.Config.Name, c.Config.Name)
 	}
 	return nil
+}
+
+// RequireMachines fails when the cluster has no machines at all: only its
+// saved state is left, and its API address may by now be another
+// cluster's. Stopped machines are fine (start, stop).
+func (c *Cluster) RequireMachines(ctx context.Context) error {
+	_, err := c.machines(ctx)
+	return err
+}
+
+// machines is the provider's view of the cluster's machines; none is an
+// error that says what is left and how to go on.
+func (c *Cluster) machines(ctx context.Context) ([]provider.NodeStatus, error) {
+	if c.Provider == nil {
+		return nil, fmt.Errorf("no provider configured")
+	}
+	st, err := c.Provider.Status(ctx, c.Config.Name)
+	if err != nil {
+		return nil, err
+	}
+	if len(st) == 0 {
+		return nil, fmt.Errorf("cluster %s has no machines (provider %s), only its saved state in %s: create them with: hardway up --name %s (or forget the cluster: hardway down --name %s)", c.Config.Name, c.Config.Provider, c.State.Path(), c.Config.Name, c.Config.Name)
+	}
+	return st, nil
 }
 
 // ForgetNodes drops the cached node list after machines were (re)created

@@ -378,6 +378,26 @@ func sortContainers(cs []containerJSON) {
 	})
 }
 
+// Clusters lists the names of the clusters this provider's containers
+// belong to, sorted: `hardway list` shows them, also those whose state
+// directory is gone.
+func (p *Provider) Clusters(ctx context.Context) ([]string, error) {
+	out, err := p.docker(ctx, "container", "ls", "--all", "--filter", "label="+LabelCluster, "--format", "{{.Label \""+LabelCluster+"\"}}")
+	if err != nil {
+		return nil, dockerErr("listing hardway's containers", err)
+	}
+	seen := map[string]bool{}
+	var names []string
+	for _, n := range strings.Fields(string(out)) {
+		if !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 // Nodes implements provider.Provider.
 func (p *Provider) Nodes(ctx context.Context, cluster string) ([]provider.Node, error) {
 	cs, err := p.list(ctx, cluster)

@@ -27,9 +27,10 @@ type Options struct {
 	Cluster  string
 	Machines []Machine
 	Pool     PoolOptions
-	// Footprints is what hardway installs on each node, by node name: Stop
-	// and Start stop and start its units, Delete removes all of it.
-	Footprints map[string]provider.Footprint
+	// Footprint is what hardway installs on the named node: Stop and Start
+	// stop and start its units, Delete removes all of it. It is asked only
+	// when one of those runs, so the other commands never build it.
+	Footprint func(node string) (provider.Footprint, error)
 }
 
 // Provider implements provider.Provider for machines reached over SSH.
@@ -145,9 +146,9 @@ func (p *Provider) Stop(ctx context.Context, cluster string) ([]string, error) {
 	var mu sync.Mutex
 	var stopped []string
 	err := each(p.nodes(), func(_ int, n *Node) error {
-		units := p.o.Footprints[n.m.Name].Units
-		if len(units) == 0 {
-			return nil
+		units, err := p.units(n.m.Name)
+		if err != nil || len(units) == 0 {
+			return err
 		}
 		rev := make([]string, len(units))
 		for i, u := range units {
@@ -173,17 +174,34 @@ func (p *Provider) Start(ctx context.Context, cluster string) ([]provider.Node, 
 	}
 	nodes := p.nodes()
 	err := each(nodes, func(_ int, n *Node) error {
-		units := p.o.Footprints[n.m.Name].Units
-		if len(units) == 0 {
-			return nil
+		units, err := p.units(n.m.Name)
+		if err != nil || len(units) == 0 {
+			return err
 		}
-		_, err := n.Run(ctx, nil, append([]string{"systemctl", "start", "--no-block"}, units...)...)
+		_, err = n.Run(ctx, nil, append([]string{"systemctl", "start", "--no-block"}, units...)...)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return asProviderNodes(nodes), nil
+}
+
+// footprint is what hardway installed on the named node.
+func (p *Provider) footprint(node string) (provider.Footprint, error) {
+	if p.o.Footprint == nil {
+		return provider.Footprint{}, fmt.Errorf("node %s: no list of what hardway installed there (a bug in hardway)", node)
+	}
+	fp, err := p.o.Footprint(node)
+	if err != nil {
+		return provider.Footprint{}, fmt.Errorf("node %s: what hardway installed there: %w", node, err)
+	}
+	return fp, nil
+}
+
+func (p *Provider) units(node string) ([]string, error) {
+	fp, err := p.footprint(node)
+	return fp.Units, err
 }
 
 // Delete implements provider.Provider: it removes what hardway installed on
@@ -197,9 +215,9 @@ func (p *Provider) Delete(ctx context.Context, cluster string) ([]string, error)
 	nodes := p.nodes()
 	removed := make([]string, len(nodes))
 	err := each(nodes, func(i int, n *Node) error {
-		fp, ok := p.o.Footprints[n.m.Name]
-		if !ok {
-			return fmt.Errorf("node %s: no list of what hardway installed there (a bug in hardway)", n.m.Name)
+		fp, err := p.footprint(n.m.Name)
+		if err != nil {
+			return err
 		}
 		out, err := n.Run(ctx, nil, UninstallArgs(fp)...)
 		if err != nil {

@@ -482,7 +482,12 @@ func TestUninstallScript(t *testing.T) {
 func TestProviderCreateStatusDelete(t *testing.T) {
 	f := newFixture(t, "root")
 	p := New(Options{Cluster: "lab", Machines: []Machine{f.machine}, Pool: PoolOptions{KnownHosts: f.knownHosts},
-		Footprints: map[string]provider.Footprint{"node-0": {Files: []string{filepath.Join(t.TempDir(), "nothing")}}}})
+		Footprint: func(node string) (provider.Footprint, error) {
+			if node != "node-0" {
+				return provider.Footprint{}, fmt.Errorf("no node %s", node)
+			}
+			return provider.Footprint{Files: []string{filepath.Join(t.TempDir(), "nothing")}}, nil
+		}})
 	defer p.Close()
 	ctx := context.Background()
 	c := &config.Cluster{Name: "lab"}
