@@ -213,10 +213,18 @@ func parse(file string, data []byte) (*Cluster, error) {
 	// holds a default, not what the file meant).
 	_, vps := c.validate()
 	sortByLine(d.problems)
+	failed := map[string]bool{} // the paths of decode problems
+	inside := map[string]bool{} // and every path that contains one
+	for _, dp := range d.problems {
+		failed[dp.path] = true
+		for _, a := range ancestors(dp.path) {
+			inside[a] = true
+		}
+	}
 	for _, p := range vps {
-		follows := false
-		for _, dp := range d.problems {
-			follows = follows || related(p.path, dp.path)
+		follows := p.path != "" && inside[p.path]
+		for _, a := range ancestors(p.path) {
+			follows = follows || a != "" && failed[a]
 		}
 		if !follows {
 			p.line, p.dflt = c.src.locate(c, p.path)

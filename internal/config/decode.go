@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -364,12 +365,20 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, path string, keyLine int)
 	case v.Type() == durationType:
 		d.duration(n, v, path, line)
 	case v.Kind() == reflect.String:
-		if n.Kind != yaml.ScalarNode || !(n.ShortTag() == "!!str" || n.ShortTag() == "!!timestamp") {
+		// A date is text too; and "<<" outside a key is no merge: the
+		// YAML writer Marshal uses leaves it unquoted.
+		if n.Kind != yaml.ScalarNode || !(n.ShortTag() == "!!str" || n.ShortTag() == "!!timestamp" || n.ShortTag() == "!!merge") {
 			fix := ""
 			if n.Kind == yaml.ScalarNode {
 				fix = " (quote it)"
 			}
 			d.wrongType(n, path, line, "a string"+example(path, true), fix)
+			return
+		}
+		if hasControl(n.Value) {
+			// No field has a use for them, and the YAML writer and reader
+			// disagree on some (U+0085 reads back as a space).
+			d.bad(path, line, "%s contains a control character or line separator: remove it", q(n.Value))
 			return
 		}
 		v.SetString(n.Value)
@@ -688,6 +697,12 @@ func show(s string) string {
 	return q(s)
 }
 
+// hasControl reports control characters (tab and newline included) and
+// the Unicode line and paragraph separators.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == 0x2028 || r == 0x2029 })
+}
+
 // oneLine keeps text from outside hardway (parser errors) on one line.
 func oneLine(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -783,13 +798,18 @@ func fieldAt(v reflect.Value, path string) (reflect.Value, bool) {
 	}
 }
 
-// related says whether one path is the other or inside it: a problem of
-// Validate about a field that could not be decoded would only repeat it.
-func related(a, b string) bool {
-	inside := func(x, y string) bool {
-		return x == y || strings.HasPrefix(x, y) && (x[len(y)] == '.' || x[len(y)] == '[')
+// ancestors is path and every path containing it: nodes[1].ssh.port,
+// nodes[1].ssh, nodes[1], nodes. A problem of Validate at or around a field
+// that could not be decoded would only repeat it (the field now holds a
+// default, not what the file meant).
+func ancestors(path string) []string {
+	out := []string{path}
+	for i := len(path) - 1; i > 0; i-- {
+		if path[i] == '.' || path[i] == '[' {
+			out = append(out, path[:i])
+		}
 	}
-	return a != "" && b != "" && (inside(a, b) || inside(b, a))
+	return out
 }
 
 // sortByLine orders problems as the file has them; problems without a line

@@ -139,7 +139,7 @@ func TestParseProblems(t *testing.T) {
 			"line 4: network: YAML merge keys (<<) are not supported: write the fields out"}},
 		{"custom tag", header + "name: !secret x\n", []string{"line 3: name: the YAML tag !secret is not supported: remove it"}},
 		{"value with a newline stays on one line", header + "name: \"a\\nb\"\n", []string{
-			`line 3: name: "a\nb" is not a valid cluster name: use 1 to 40 lower-case letters, digits and '-', starting and ending with a letter or digit (Docker names its network hardway-NAME), e.g. "a-b"`}},
+			`line 3: name: "a\nb" contains a control character or line separator: remove it`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -325,4 +325,47 @@ func TestCloneSharesNothing(t *testing.T) {
 	if !*d.Isolated || d.SSH.User != "kube" || d.Nodes[0].Roles[0] != RoleControlPlane || d.Nodes[0].SSH.Address != "a.lan" || d.Nodes[0].Name != "a" {
 		t.Fatalf("clone shares memory with the original: %+v", d)
 	}
+}
+
+// TestMarshalRoundTripStrings: Marshal writes YAML that Parse reads back
+// as the same strings, whatever they hold (YAML 1.1 booleans, numbers,
+// dates, indicators, line breaks, control characters).
+func TestMarshalRoundTripStrings(t *testing.T) {
+	for _, s := range []string{
+		" a", "a ", "a\rb", "a\nb", "a\n", "\n", "\t", "a\u0085b", "\u2028", "\ufeff", "#x", "a #b", "a: b",
+		"- a", "[a]", "{a}", "*a", "&a", "!a", "%a", "@a", "`a", "'", `"`, "yes", "No", "ON", "y", "~", "null",
+		"NULL", "0o17", "0x1F", "1_000", "1e3", ".inf", "-.Inf", ".NaN", "2001-12-14", "2001-12-14t21:59:43.10-05:00",
+		"<<", "=", "?", "? a", "a\x00b", "\x1b", "ü", "😀", "0777", "+1", "1:20", "190:20:30", "0b101", "-",
+		strings.Repeat("word ", 40) + "end", strings.Repeat("x", 300),
+	} {
+		if hasControl(s) {
+			continue // refused by Parse: TestControlCharactersRefused
+		}
+		c := Default()
+		c.KubernetesVersion = s
+		c.Network.ClusterDomain = s
+		c.Nodes[0].Roles = []string{s}
+		out, err := c.Marshal()
+		if err != nil {
+			t.Fatalf("%q: %v", s, err)
+		}
+		back, err := Parse(out)
+		if err != nil {
+			t.Errorf("%q: re-reading: %v\n%s", s, err, out)
+			continue
+		}
+		if back.KubernetesVersion != s || back.Network.ClusterDomain != s || back.Nodes[0].Roles[0] != s {
+			t.Errorf("%q came back as %q %q %q\n%s", s, back.KubernetesVersion, back.Network.ClusterDomain, back.Nodes[0].Roles[0], out)
+		}
+	}
+}
+
+// TestControlCharactersRefused: a string with a control character is
+// refused at its line, not read back changed or printed raw.
+func TestControlCharactersRefused(t *testing.T) {
+	got, _ := problemsOf(t, header+"name: \"a\\x1bb\"\nssh: {identityFile: \"k\\Ney\"}\nprovider: ssh\nnodes: [{ip: 10.1.0.5}]\n")
+	checkProblems(t, got, []string{
+		`line 3: name: "a\x1bb" contains a control character or line separator: remove it`,
+		`line 4: ssh.identityFile: "k\u0085ey" contains a control character or line separator: remove it`,
+	})
 }

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
-	"unicode"
 )
 
 // ValidationError carries every problem found, one per line, so a user fixes
@@ -357,14 +356,17 @@ func (c *Cluster) validateMachines(bad func(path, format string, a ...any)) {
 			switch {
 			case s.Address == "":
 				bad(where+".address", "missing: give the host name or IP hardway connects to (or the node's ip)")
-			case strings.ContainsAny(s.Address, " /@:") && !isIP(s.Address) || strings.ContainsFunc(s.Address, unicode.IsControl):
+			case strings.ContainsAny(s.Address, " /@:") && !isIP(s.Address) || hasControl(s.Address):
 				bad(where+".address", "%s is not a host name or IP (give the user in ssh.user and the port in ssh.port)", q(s.Address))
 			}
 			if s.Port < 1 || s.Port > 65535 {
 				bad(where+".port", "%d is not a port: use 1 to 65535, like 22", s.Port)
 			}
-			if s.User == "" || strings.ContainsAny(s.User, " @:/") || strings.ContainsFunc(s.User, unicode.IsControl) {
+			if s.User == "" || strings.ContainsAny(s.User, " @:/") || hasControl(s.User) {
 				bad(where+".user", "%s is not a user name", q(s.User))
+			}
+			if hasControl(s.IdentityFile) {
+				bad(where+".identityFile", "%s contains a control character or line separator: remove it", q(s.IdentityFile))
 			}
 			key := fmt.Sprintf("%s:%d", s.Address, s.Port)
 			if j, dup := addrs[key]; dup && s.Address != "" {
