@@ -7,11 +7,11 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -74,6 +74,10 @@ type Cluster struct {
 	SSH   *SSHDefaults `json:"ssh,omitempty"`
 	Lima  *Lima        `json:"lima,omitempty"`
 	Nodes []Node       `json:"nodes,omitempty"`
+
+	// src is where Parse read the config, so Validate can name the line
+	// of each problem; nil for a config made in code.
+	src *source
 }
 
 // SSHDefaults are the ssh settings every node inherits.
@@ -175,45 +179,97 @@ func Default() *Cluster {
 	return c
 }
 
-// Load reads a config file strictly (unknown fields are errors) and fills defaults.
+// Load reads a config file strictly (unknown fields, duplicate keys and
+// values of the wrong type are errors) and fills defaults. Every problem
+// names the file and line.
 func Load(path string) (*Cluster, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	c, err := Parse(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
+	return parse(path, data)
 }
 
-// Parse decodes a YAML document strictly and fills defaults.
-func Parse(data []byte) (*Cluster, error) {
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		return nil, fmt.Errorf("not valid YAML: %w", err)
-	}
-	c := &Cluster{}
-	strict, err := kjson.UnmarshalStrict(js, c, kjson.DisallowUnknownFields, kjson.DisallowDuplicateFields)
-	if err != nil {
-		return nil, err
-	}
-	if len(strict) > 0 {
-		msgs := make([]string, len(strict))
-		for i, e := range strict {
-			msgs[i] = e.Error()
-		}
-		return nil, &ValidationError{Problems: msgs}
-	}
-	if c.APIVersion == "" || c.Kind == "" {
-		return nil, fmt.Errorf("missing apiVersion/kind: start the file with \"apiVersion: %s\" and \"kind: %s\"", APIVersion, Kind)
-	}
-	if c.APIVersion != APIVersion || c.Kind != Kind {
-		return nil, fmt.Errorf("unsupported %s/%s: this hardway reads apiVersion %s, kind %s", c.APIVersion, c.Kind, APIVersion, Kind)
+// Parse decodes a YAML document strictly and fills defaults. Problems name
+// the line ("line 3: ..."). The error is a *ValidationError listing every
+// problem at once: what the document says wrongly, and what Validate finds
+// in the rest.
+func Parse(data []byte) (*Cluster, error) { return parse("", data) }
+
+func parse(file string, data []byte) (*Cluster, error) {
+	c, d := decode(data)
+	if c == nil {
+		return nil, d.errorFor(file)
 	}
 	c.SetDefaults()
-	return c, nil
+	d.checkZeros(c)
+	c.src = &source{file: file, lines: d.lines}
+	c.src.loaded = c.clone()
+	if len(d.problems) == 0 {
+		return c, nil
+	}
+	// Validate the rest too, so one run shows every problem; leave out
+	// what it says about a field that could not be read (that field now
+	// holds a default, not what the file meant).
+	_, vps := c.validate()
+	sortByLine(d.problems)
+	failed := map[string]bool{} // the paths of decode problems
+	inside := map[string]bool{} // and every path that contains one
+	for _, dp := range d.problems {
+		failed[dp.path] = true
+		for _, a := range ancestors(dp.path) {
+			inside[a] = true
+		}
+	}
+	for _, p := range vps {
+		follows := p.path != "" && inside[p.path]
+		for _, a := range ancestors(p.path) {
+			follows = follows || a != "" && failed[a]
+		}
+		if !follows {
+			p.line, p.dflt = c.src.locate(c, p.path)
+			d.problems = append(d.problems, p)
+		}
+	}
+	return nil, d.errorFor(file)
+}
+
+func (d *decoder) errorFor(file string) error {
+	out := make([]string, len(d.problems))
+	for i, p := range d.problems {
+		out[i] = p.text(file)
+	}
+	return &ValidationError{Problems: out}
+}
+
+// clone is a deep copy (no pointer or slice shared with c).
+func (c *Cluster) clone() *Cluster {
+	out := *c
+	out.src = nil
+	if c.Isolated != nil {
+		v := *c.Isolated
+		out.Isolated = &v
+	}
+	if c.SSH != nil {
+		v := *c.SSH
+		out.SSH = &v
+	}
+	if c.Lima != nil {
+		v := *c.Lima
+		out.Lima = &v
+	}
+	if c.Nodes != nil {
+		out.Nodes = make([]Node, len(c.Nodes))
+		for i, n := range c.Nodes {
+			n.Roles = slices.Clone(n.Roles)
+			if n.SSH != nil {
+				v := *n.SSH
+				n.SSH = &v
+			}
+			out.Nodes[i] = n
+		}
+	}
+	return &out
 }
 
 // Marshal writes the cluster (with defaults filled) as YAML.
@@ -280,8 +336,11 @@ func (c *Cluster) SetDefaults() {
 	if len(c.Nodes) == 0 {
 		c.Nodes = make([]Node, DefaultNodeCount)
 	}
-	subnet, subnetErr := netip.ParsePrefix(n.NodeSubnet)
-	pods, podsErr := netip.ParsePrefix(n.PodCIDR)
+	// Addresses are derived only from IPv4 ranges: anything else is
+	// refused by Validate once, at the range, not again at each address
+	// derived from it.
+	subnet, subnetErr := ipv4Prefix(n.NodeSubnet)
+	pods, podsErr := ipv4Prefix(n.PodCIDR)
 	for i := range c.Nodes {
 		nd := &c.Nodes[i]
 		def(&nd.Name, fmt.Sprintf("node-%d", i))
@@ -466,7 +525,10 @@ func (c *Cluster) KubernetesServiceIP() string {
 	if err != nil {
 		return ""
 	}
-	ip, _ := nthAddr(p.Masked(), 1)
+	ip, ok := nthAddr(p.Masked(), 1)
+	if !ok {
+		return ""
+	}
 	return ip.String()
 }
 
@@ -491,15 +553,24 @@ func (c *Cluster) EtcdInitialCluster() string {
 // IsIsolated reports whether the cluster network is cut off from the outside.
 func (c *Cluster) IsIsolated() bool { return c.Isolated == nil || *c.Isolated }
 
-func nthAddr(p netip.Prefix, n int) (netip.Addr, bool) {
-	a := p.Addr()
-	for i := 0; i < n; i++ {
-		a = a.Next()
-		if !a.IsValid() || !p.Contains(a) {
-			return netip.Addr{}, false
-		}
+// ipv4Prefix parses an IPv4 CIDR.
+func ipv4Prefix(s string) (netip.Prefix, error) {
+	p, err := netip.ParsePrefix(s)
+	if err == nil && !p.Addr().Is4() {
+		err = fmt.Errorf("%s is not IPv4", s)
 	}
-	return a, true
+	return p, err
+}
+
+// nthAddr is the n-th address after p's first (IPv4), if p holds it.
+func nthAddr(p netip.Prefix, n int) (netip.Addr, bool) {
+	if !p.Addr().Is4() || n < 0 || uint64(n) >= uint64(1)<<(32-p.Bits()) {
+		return netip.Addr{}, false
+	}
+	b := p.Masked().Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(n)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), true
 }
 
 // nthSubnet returns the i-th /bits subnet inside p.

@@ -120,8 +120,8 @@ func TestLimaDefaults(t *testing.T) {
 	}
 }
 
-// TestValidateMachines asserts the exact problem lines: each names the field,
-// the value and the fix.
+// TestValidateMachines asserts the exact problem lines: each names the line
+// the value came from (or "(default)"), the field, the value and the fix.
 func TestValidateMachines(t *testing.T) {
 	tests := []struct {
 		name string
@@ -129,38 +129,38 @@ func TestValidateMachines(t *testing.T) {
 		want []string
 	}{
 		{"ssh node without ip or IP address", "provider: ssh\nnodes:\n- name: a\n  ssh: {address: a.lan}\n",
-			[]string{`nodes[0].ip: missing: give the address the other nodes reach a at (ssh.address "a.lan" is not an IPv4 address)`}},
+			[]string{`nodes[0].ip (default): missing: give the address the other nodes reach a at (ssh.address "a.lan" is not an IPv4 address)`}},
 		{"ssh node with nothing", "provider: ssh\nnodes:\n- name: a\n",
-			[]string{`nodes[0].ip: missing: give the address the other nodes reach a at (ssh.address "" is not an IPv4 address)`,
-				`nodes[0].ssh.address: missing: give the host name or IP hardway connects to (or the node's ip)`}},
+			[]string{`nodes[0].ip (default): missing: give the address the other nodes reach a at (ssh.address "" is not an IPv4 address)`,
+				`nodes[0].ssh.address (default): missing: give the host name or IP hardway connects to (or the node's ip)`}},
 		{"bad port and user", "provider: ssh\nssh: {port: 70000, user: 'a b'}\nnodes:\n- name: a\n  ip: 10.1.0.5\n",
-			[]string{"nodes[0].ssh.port: 70000 is not a port", `nodes[0].ssh.user: "a b" is not a user name`}},
+			[]string{"line 4: nodes[0].ssh.port: 70000 is not a port: use 1 to 65535, like 22", `line 4: nodes[0].ssh.user: "a b" is not a user name`}},
 		{"address with user", "provider: ssh\nnodes:\n- name: a\n  ip: 10.1.0.5\n  ssh: {address: 'root@a.lan'}\n",
-			[]string{`nodes[0].ssh.address: "root@a.lan" is not a host name or IP (give the user in ssh.user and the port in ssh.port)`}},
+			[]string{`line 7: nodes[0].ssh.address: "root@a.lan" is not a host name or IP (give the user in ssh.user and the port in ssh.port)`}},
 		{"same machine twice", "provider: ssh\nnodes:\n- name: a\n  ip: 10.1.0.5\n  ssh: {address: m.lan}\n- name: b\n  ip: 10.1.0.6\n  ssh: {address: m.lan}\n",
-			[]string{"nodes[1].ssh.address: m.lan:22 is also nodes[0]: every node must be its own machine"}},
+			[]string{"line 10: nodes[1].ssh.address: m.lan:22 is also nodes[0]: every node must be its own machine"}},
 		{"ip outside given subnet", "provider: ssh\nnetwork: {nodeSubnet: 10.1.0.0/24}\nnodes:\n- name: a\n  ip: 10.2.0.5\n",
-			[]string{"nodes[0].ip: 10.2.0.5 is outside nodeSubnet 10.1.0.0/24"}},
+			[]string{"line 7: nodes[0].ip: 10.2.0.5 is outside nodeSubnet 10.1.0.0/24: use an address inside it, or change network.nodeSubnet"}},
 		{"ip inside pod CIDR", "provider: ssh\nnodes:\n- name: a\n  ip: 10.200.3.4\n",
-			[]string{"nodes[0].ip: 10.200.3.4 is inside podCIDR 10.200.0.0/16: pick a podCIDR the machines' network does not use"}},
+			[]string{"line 6: nodes[0].ip: 10.200.3.4 is inside podCIDR 10.200.0.0/16: pick a podCIDR the machines' network does not use"}},
 		{"load balancer IP on machines", "provider: ssh\nnetwork: {loadBalancerIP: 10.1.0.2}\nnodes:\n- name: a\n  ip: 10.1.0.5\n",
-			[]string{"network.loadBalancerIP: only provider docker runs a load-balancer machine; on ssh machines every node balances to the API servers itself (127.0.0.1:6444): remove it, or set network.apiEndpoint to your own load balancer"}},
+			[]string{"line 4: network.loadBalancerIP: only provider docker runs a load-balancer machine; on ssh machines every node balances to the API servers itself (127.0.0.1:6444): remove it, or set network.apiEndpoint to your own load balancer"}},
 		{"bad pod routes", "provider: ssh\nnetwork: {podRoutes: bgp}\nnodes:\n- name: a\n  ip: 10.1.0.5\n",
-			[]string{`network.podRoutes: "bgp" must be direct (one L2 network) or vxlan`}},
+			[]string{`line 4: network.podRoutes: "bgp" must be direct (one L2 network) or vxlan`}},
 		{"direct routes on docker", "network: {podRoutes: direct}\n",
-			[]string{"network.podRoutes: direct does not work between Docker nodes (the --internal network drops packets with pod addresses): remove it or set vxlan"}},
+			[]string{"line 3: network.podRoutes: direct does not work between Docker nodes (the --internal network drops packets with pod addresses): remove it or set vxlan"}},
 		{"bad api endpoint", "provider: ssh\nnetwork: {apiEndpoint: 'https://x/'}\nnodes:\n- name: a\n  ip: 10.1.0.5\n",
-			[]string{`network.apiEndpoint: "https://x/" is not HOST or HOST:PORT (a load balancer in front of the API servers, e.g. k8s.example.com:6443)`}},
+			[]string{`line 4: network.apiEndpoint: "https://x/" is not HOST or HOST:PORT (a load balancer in front of the API servers, e.g. k8s.example.com:6443)`}},
 		{"ssh block with docker", "ssh: {user: x}\nnodes:\n- name: a\n  ssh: {address: a}\n",
-			[]string{"ssh: only provider ssh reaches nodes over SSH you configure (provider is docker): remove the block or set provider: ssh",
-				"nodes[0].ssh: only provider ssh reaches nodes over SSH you configure (provider is docker): remove the block or set provider: ssh"}},
+			[]string{"line 3: ssh: only provider ssh reaches nodes over SSH you configure (provider is docker): remove the block or set provider: ssh",
+				"line 6: nodes[0].ssh: only provider ssh reaches nodes over SSH you configure (provider is docker): remove the block or set provider: ssh"}},
 		{"lima block with ssh", "provider: ssh\nlima: {cpus: 4}\nnodes:\n- name: a\n  ip: 10.1.0.5\n",
-			[]string{"lima: only provider lima creates VMs (provider is ssh): remove the block or set provider: lima"}},
+			[]string{"line 4: lima: only provider lima creates VMs (provider is ssh): remove the block or set provider: lima"}},
 		{"lima settings", "provider: lima\nlima: {vmType: qemu, network: vzNAT, memory: lots, cpus: -1}\n",
-			[]string{"lima.network: vzNAT needs lima.vmType vz (for qemu use network: shared)", "lima.cpus: -1 must be at least 1", `lima.memory: "lots" is not a size like 4GiB`}},
+			[]string{"line 4: lima.network: vzNAT needs lima.vmType vz (for qemu use network: shared)", "line 4: lima.cpus: -1 must be at least 1", `line 4: lima.memory: "lots" is not a size like 4GiB`}},
 		{"lima network", "provider: lima\nlima: {network: user-v2}\n",
-			[]string{`lima.network: "user-v2" must be vzNAT (vmType vz) or shared (socket_vmnet): the nodes and this host must reach each other's addresses`}},
-		{"unknown provider", "provider: vagrant\n", []string{`provider: "vagrant" is not supported (supported: docker, ssh, lima)`}},
+			[]string{`line 4: lima.network: "user-v2" must be vzNAT (vmType vz) or shared (socket_vmnet): the nodes and this host must reach each other's addresses`}},
+		{"unknown provider", "provider: vagrant\n", []string{`line 3: provider: "vagrant" is not supported (supported: docker, ssh, lima)`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
