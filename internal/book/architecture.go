@@ -3,7 +3,6 @@ package book
 import (
 	"fmt"
 
-	"hardway.dev/hardway/internal/provider/docker"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -62,7 +61,7 @@ func (w *writer) architecture() Chapter {
 		{render.UnitPodsStop, nodeNames(workers), "nothing (it stops the node's pods when the machine shuts down)", "containerd, through crictl", "none"},
 	}
 	if c.Network.LoadBalancerIP != "" {
-		rows = append(rows, []string{"haproxy", fmt.Sprintf("container «%s»", docker.ContainerName(c.Name, "lb")), fmt.Sprintf("«%s:%d»", c.Network.LoadBalancerIP, port), "every kube-apiserver, checking «/readyz» every second", "none: it passes TLS through untouched"})
+		rows = append(rows, []string{"haproxy", fmt.Sprintf("container «%s»", render.NodeNetwork(c).Machine("lb")), fmt.Sprintf("«%s:%d»", c.Network.LoadBalancerIP, port), "every kube-apiserver, checking «/readyz» every second", "none: it passes TLS through untouched"})
 	}
 	d.table([]string{"Component", "Runs on", "Listens on", "Calls", "As (certificate CN)"}, rows)
 	d.p(`
@@ -80,7 +79,7 @@ func (w *writer) architecture() Chapter {
 		volume, so containerd's images and etcd's data survive a restart, and
 		sees the host's artifact cache read-only, so binaries are copied from
 		there instead of being pushed through «docker exec».`,
-		docker.ContainerName(c.Name, v.CP.Name), v.CP.Name, docker.NetworkName(c.Name), c.Network.NodeSubnet)
+		render.NodeNetwork(c).Machine(v.CP.Name), v.CP.Name, render.NodeNetwork(c).Name, c.Network.NodeSubnet)
 	d.p(`
 		Because every component is an ordinary systemd service, the tools you
 		would use on a real server work: «%s» lists them, «%s» shows one's

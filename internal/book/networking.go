@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"hardway.dev/hardway/internal/diagram"
-	"hardway.dev/hardway/internal/provider/docker"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -71,7 +70,7 @@ func (w *writer) networking() Chapter {
 		route points into a VXLAN device instead, «%s», which wraps the packet
 		in UDP (port %d) from node IP to node IP: on the wire, only node
 		addresses are seen.`,
-		docker.NetworkName(c.Name), c.Network.NodeSubnet, firstPod(v.Worker.PodCIDR), vx.Device, vx.Port)
+		render.NodeNetwork(c).Name, c.Network.NodeSubnet, firstPod(v.Worker.PodCIDR), vx.Device, vx.Port)
 	var routes [][]string
 	for _, n := range c.Nodes {
 		for _, r := range render.PodRoutes(c, n) {

@@ -19,6 +19,7 @@ import (
 )
 
 func newCertsCmd(a *app) *cobra.Command {
+	var o output
 	cmd := &cobra.Command{
 		Use:   "certs",
 		Short: "List the cluster's certificates (identity, names, issuer, expiry); renew or check them",
@@ -28,9 +29,10 @@ func newCertsCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.listCerts(cfg)
+			return a.listCerts(cfg, o)
 		},
 	}
+	addOutputFlag(cmd, &o)
 	cmd.AddCommand(newCertsRenewCmd(a), newCertsCheckCmd(a))
 	return cmd
 }
@@ -40,9 +42,44 @@ func certInfos(cfg *config.Cluster) ([]pki.Info, error) {
 	return describeCerts(state.For(cfg.Name).PKI(), cfg)
 }
 
-func (a *app) listCerts(cfg *config.Cluster) error {
+// certOut is one entry of `hardway certs -o json|yaml`.
+type certOut struct {
+	Name         string   `json:"name"`
+	KeyOnly      bool     `json:"keyOnly,omitempty"`
+	KeyAlgorithm string   `json:"keyAlgorithm"`
+	CommonName   string   `json:"commonName,omitempty"`
+	Organization []string `json:"organization,omitempty"`
+	Issuer       string   `json:"issuer,omitempty"`
+	NotBefore    string   `json:"notBefore,omitempty"`
+	NotAfter     string   `json:"notAfter,omitempty"`
+	DaysLeft     *int     `json:"daysLeft,omitempty"`
+	DNSNames     []string `json:"dnsNames,omitempty"`
+	IPs          []string `json:"ips,omitempty"`
+	Usages       []string `json:"usages,omitempty"`
+	Serial       string   `json:"serial,omitempty"`
+}
+
+func certOuts(infos []pki.Info, now time.Time) []certOut {
+	out := []certOut{}
+	for _, i := range infos {
+		c := certOut{Name: i.Name, KeyOnly: i.KeyOnly, KeyAlgorithm: i.KeyAlgorithm}
+		if !i.KeyOnly {
+			days := int(i.NotAfter.Sub(now).Hours() / 24)
+			c.CommonName, c.Organization, c.Issuer, c.DaysLeft = i.CommonName, i.Organization, i.Issuer, &days
+			c.NotBefore, c.NotAfter = i.NotBefore.UTC().Format(time.RFC3339), i.NotAfter.UTC().Format(time.RFC3339)
+			c.DNSNames, c.IPs, c.Usages, c.Serial = i.DNSNames, i.IPs, i.Usages, i.Serial
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func (a *app) listCerts(cfg *config.Cluster, o output) error {
 	infos, err := certInfos(cfg)
 	if err != nil {
+		return err
+	}
+	if ok, err := emit(a.out, o, map[string]any{"cluster": cfg.Name, "certificates": certOuts(infos, time.Now())}); ok {
 		return err
 	}
 	dir := state.For(cfg.Name)

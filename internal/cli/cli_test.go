@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"hardway.dev/hardway/internal/exec"
@@ -40,6 +41,13 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, out.String(), errOut.String()
 }
 
+// runCLIOn is runCLI on a given host (whose engine records commands).
+func runCLIOn(h *host.Host, args ...string) (code int, stdout, stderr string) {
+	var out, errOut bytes.Buffer
+	code = run(context.Background(), h, args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
 // testHost is this machine without a container engine: Docker answers
 // that no container and no image exist, and any other host command fails
 // the test, so no unit test reaches a real engine (`make up` then `make
@@ -49,14 +57,24 @@ func testHost(t *testing.T) *host.Host {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.Runner = func(logx.Logger) exec.Runner { return noEngine{t} }
+	e := &noEngine{t: t}
+	h.Runner = func(logx.Logger) exec.Runner { return e }
 	h.Checks = func(r exec.Runner) machinecheck.HostEnv { return machinecheck.LocalHost(r, h.Cache) }
 	return h
 }
 
-type noEngine struct{ t *testing.T }
+// noEngine answers Docker's read-only questions with "nothing there" and
+// records every command.
+type noEngine struct {
+	t   *testing.T
+	mu  sync.Mutex
+	ran []string
+}
 
-func (n noEngine) Run(_ context.Context, c exec.Cmd) ([]byte, error) {
+func (n *noEngine) Run(_ context.Context, c exec.Cmd) ([]byte, error) {
+	n.mu.Lock()
+	n.ran = append(n.ran, c.String())
+	n.mu.Unlock()
 	if c.Name == "docker" && len(c.Args) >= 2 {
 		switch c.Args[0] + " " + c.Args[1] {
 		case "container ls":

@@ -17,7 +17,7 @@ func newEtcdCmd(a *app) *cobra.Command {
 	snap.AddCommand(&cobra.Command{
 		Use:   "save FILE",
 		Short: "Take a consistent snapshot of etcd and write it to FILE (0600), checked before it is written",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs(1, "name the file to write: hardway etcd snapshot save FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.procedure(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				info, err := ops.SnapshotSave(ctx, e, args[0])
@@ -35,8 +35,17 @@ func newEtcdCmd(a *app) *cobra.Command {
 stop, each member's data directory is restored from the same snapshot with a new
 cluster token, the members start together, then the control plane; the smoke tests
 check the result. Everything written after the snapshot was taken is gone.`,
-		Args: cobra.ExactArgs(1),
+		Args: exactArgs(1, "name the snapshot to restore: hardway etcd snapshot restore FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A missing or damaged file is refused before the cluster is
+			// looked at.
+			data, err := ops.ReadSnapshot(args[0], a.nameOrDefault())
+			if err != nil {
+				return err
+			}
+			if err := ops.CheckSnapshot(data); err != nil {
+				return fmt.Errorf("%s: %v; nothing was changed", args[0], err)
+			}
 			return a.procedure(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
 				return ops.SnapshotRestore(ctx, e, args[0])
 			})

@@ -29,12 +29,15 @@ runs every smoke test. One lab at a time per cluster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	cmd.AddCommand(&cobra.Command{
+	var o output
+	list := &cobra.Command{
 		Use:   "list",
 		Short: "List the labs (and which one is active on the cluster)",
 		Args:  cobra.NoArgs,
-		RunE:  func(cmd *cobra.Command, _ []string) error { return a.labList() },
-	}, &cobra.Command{
+		RunE:  func(cmd *cobra.Command, _ []string) error { return a.labList(o) },
+	}
+	addOutputFlag(list, &o)
+	cmd.AddCommand(list, &cobra.Command{
 		Use:   "start NAME",
 		Short: "Break the cluster the way lab NAME says and show the symptom",
 		Args:  exactArgs(1, "name the lab to start: hardway lab start NAME (the labs: hardway lab list)"),
@@ -123,7 +126,16 @@ runs every smoke test. One lab at a time per cluster.`,
 	return cmd
 }
 
-func (a *app) labList() error {
+// labOut is one lab of `hardway lab list -o json|yaml`.
+type labOut struct {
+	Name   string `json:"name"`
+	Title  string `json:"title"`
+	Active bool   `json:"active"`
+	// Unavailable says why this cluster cannot run it.
+	Unavailable string `json:"unavailable,omitempty"`
+}
+
+func (a *app) labList(o output) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -132,13 +144,24 @@ func (a *app) labList() error {
 	if r, err := lab.Active(state.For(cfg.Name)); err == nil && r != nil {
 		active = r.Lab
 	}
-	fmt.Fprintf(a.out, "%-17s %s\n", "LAB", "WHAT BREAKS")
+	var labs []labOut
 	for _, l := range lab.All() {
-		note := ""
+		lo := labOut{Name: l.Name, Title: l.Title, Active: l.Name == active}
 		if _, err := l.Target(cfg); err != nil {
-			note = " (not on this cluster: " + err.Error() + ")"
+			lo.Unavailable = err.Error()
 		}
-		if l.Name == active {
+		labs = append(labs, lo)
+	}
+	if ok, err := emit(a.out, o, map[string]any{"cluster": cfg.Name, "labs": labs}); ok {
+		return err
+	}
+	fmt.Fprintf(a.out, "%-17s %s\n", "LAB", "WHAT BREAKS")
+	for _, l := range labs {
+		note := ""
+		if l.Unavailable != "" {
+			note = " (not on this cluster: " + l.Unavailable + ")"
+		}
+		if l.Active {
 			note = " (active on cluster " + cfg.Name + ")"
 		}
 		fmt.Fprintf(a.out, "%-17s %s%s\n", l.Name, l.Title, note)

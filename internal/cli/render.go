@@ -42,7 +42,7 @@ Host facts (cgroup version, CAP_SYS_RESOURCE) are detected on this machine
 			}
 			// Nothing is written for a version hardway cannot build.
 			if _, err := artifacts.ManifestFor(c.KubernetesVersion); err != nil {
-				return fmt.Errorf("kubernetesVersion: %w", err)
+				return err
 			}
 			// Container nodes share this host's facts; machines are rendered
 			// for cgroup v2 with every capability unless --cgroup says else.

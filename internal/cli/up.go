@@ -130,7 +130,7 @@ func newUpCmd(a *app) *cobra.Command {
 // move to in place (a downgrade, a skipped minor version).
 func checkVersion(cfg *config.Cluster) error {
 	if _, err := artifacts.ManifestFor(cfg.KubernetesVersion); err != nil {
-		return fmt.Errorf("kubernetesVersion: %w", err)
+		return err
 	}
 	saved, err := config.Load(state.For(cfg.Name).Config())
 	if err != nil {

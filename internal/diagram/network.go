@@ -6,7 +6,6 @@ import (
 	"net/netip"
 
 	"hardway.dev/hardway/internal/config"
-	"hardway.dev/hardway/internal/provider/docker"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -179,8 +178,7 @@ func Network(c *config.Cluster) []byte {
 	y += nodeH + 24
 
 	// The node network.
-	gw := Gateway(c.Network.NodeSubnet)
-	netLines := []string{fmt.Sprintf("Docker network %s: %s, --internal (nothing leaves this host); this host is %s", docker.NetworkName(c.Name), c.Network.NodeSubnet, gw)}
+	netLines := []string{render.NodeNetwork(c).Describe()}
 	_, nh := boxSize(netLines)
 	bar := rect{margin, y, width - 2*margin, nh}
 	for _, col := range cols {

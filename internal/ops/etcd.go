@@ -117,11 +117,26 @@ rm -f "$snap"`
 // then check with the smoke tests. Revisions jump ahead by 10^9 and are
 // marked compacted, so every watcher (kubelets, controllers) notices and
 // lists again instead of trusting its cache.
+// ReadSnapshot reads a snapshot file, or says in one line why it cannot and
+// what to do.
+func ReadSnapshot(file, cluster string) ([]byte, error) {
+	data, err := os.ReadFile(file)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil, fmt.Errorf("snapshot %s does not exist; nothing was changed (take one with: hardway etcd snapshot save FILE --name %s)", file, cluster)
+	case errors.Is(err, os.ErrPermission):
+		return nil, fmt.Errorf("snapshot %s cannot be read: permission denied; nothing was changed (run as the user who saved it, or root)", file)
+	case err != nil:
+		return nil, fmt.Errorf("snapshot %s cannot be read: %v; nothing was changed (give the file etcd snapshot save wrote)", file, err)
+	}
+	return data, nil
+}
+
 func SnapshotRestore(ctx context.Context, e steps.Env, file string) error {
 	c := e.Cluster
-	data, err := os.ReadFile(file)
+	data, err := ReadSnapshot(file, c.Config.Name)
 	if err != nil {
-		return fmt.Errorf("cannot read the snapshot: %w", err)
+		return err
 	}
 	if err := CheckSnapshot(data); err != nil {
 		return fmt.Errorf("%s: %v; nothing was changed", file, err)

@@ -20,6 +20,7 @@ import (
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/render"
 )
 
 // Labels put on everything this provider creates; Nodes, Status and Delete
@@ -33,10 +34,10 @@ const (
 )
 
 // NetworkName is the Docker network of a cluster.
-func NetworkName(cluster string) string { return "hardway-" + cluster }
+func NetworkName(cluster string) string { return render.DockerNetworkName(cluster) }
 
 // ContainerName is the container of a node.
-func ContainerName(cluster, node string) string { return cluster + "-" + node }
+func ContainerName(cluster, node string) string { return render.DockerContainerName(cluster, node) }
 
 // Options configure the provider.
 type Options struct {
