@@ -9,7 +9,7 @@ export HARDWAY_CACHE ?= $(HOME)/.cache/hardway
 # GOFLAGS=-buildvcs=false).
 GOFLAGS_BUILD := -trimpath -buildvcs=auto
 
-.PHONY: all build setup up down test unit browser integration e2e vet clean
+.PHONY: all build setup up down test unit fuzz browser integration e2e vet clean
 
 all: build
 
@@ -39,6 +39,13 @@ vet:
 unit:
 	go test ./...
 
+# A bounded fuzz run of the config loader and the command line (the corpus
+# of each is committed under testdata/fuzz/): no panic, every problem one line.
+FUZZTIME ?= 30s
+fuzz:
+	go test -run='^$$' -fuzz=FuzzParse -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s -parallel=2 ./internal/config/
+	go test -run='^$$' -fuzz=FuzzCLI -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s -parallel=2 ./internal/cli/
+
 # The tutorial book in headless Chromium (setup installs it), served from
 # memory: no cluster needed.
 browser:
@@ -47,7 +54,7 @@ browser:
 # Everything CI runs: unit and browser tests, then integration tests against real
 # artifacts (built from source into the shared cache; cold ~15 min) and a real
 # node image, then the end-to-end tests on real clusters.
-test: setup vet unit browser integration e2e
+test: setup vet unit fuzz browser integration e2e
 
 integration:
 	HARDWAY_IT_CACHE=$(HARDWAY_CACHE) go test -tags integration -count=1 -timeout 60m -v ./internal/artifacts/ ./internal/provider/docker/

@@ -41,7 +41,7 @@ func TestLabArguments(t *testing.T) {
 		{[]string{"lab", "check", "--name", "demo"}, "error: cluster demo has no machines (provider docker), only its saved state in " + dir + ": create them with: hardway up --name demo (or forget the cluster: hardway down --name demo)"},
 		{[]string{"lab", "hint", "--name", "demo"}, "error: no lab is active on cluster demo; start one: hardway lab start NAME --name demo (the labs: hardway lab list)"},
 		{[]string{"lab", "reset", "--name", "demo"}, "error: cluster demo has no machines (provider docker), only its saved state in " + dir + ": create them with: hardway up --name demo (or forget the cluster: hardway down --name demo)"},
-		{[]string{"lab", "check", "extra", "--name", "demo"}, `error: unknown command "extra" for "hardway lab check"`},
+		{[]string{"lab", "check", "extra", "--name", "demo"}, `error: unknown command "extra" for "hardway lab check" (see: hardway lab check --help)`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -91,8 +91,26 @@ func printError(w io.Writer, ctx context.Context, err error) {
 			fmt.Fprintln(w, "  "+r)
 		}
 	default:
-		fmt.Fprintln(w, "error:", strings.TrimSpace(err.Error()))
+		fmt.Fprintln(w, "error:", cobraOneLine(strings.TrimSpace(err.Error())))
 	}
+}
+
+// cobraOneLine folds cobra's multi-line "unknown command" error (a blank
+// line, "Did you mean this?", tab-indented names) into one line.
+func cobraOneLine(msg string) string {
+	if !strings.HasPrefix(msg, "unknown command ") {
+		return msg
+	}
+	if before, after, ok := strings.Cut(msg, "\n\nDid you mean this?\n"); ok {
+		return before + " (did you mean " + strings.Join(strings.Fields(after), " or ") + "?)"
+	}
+	// `unknown command "pod" for "hardway trace"`: point at that command's
+	// help, which lists what it takes.
+	cmd := "hardway"
+	if i := strings.LastIndex(msg, ` for "`); i >= 0 {
+		cmd = strings.TrimSuffix(msg[i+len(` for "`):], `"`)
+	}
+	return msg + " (see: " + cmd + " --help)"
 }
 
 // resumable marks an error of `up` with the command that continues it.

@@ -20,7 +20,7 @@ func TestTraceArguments(t *testing.T) {
 	}{
 		{[]string{"trace", "--http", "--svg", "x.svg", "--name", "demo"}, "error: --svg draws the components' timeline, which --http does not collect; drop one of them"},
 		{[]string{"trace", "--timeout", "0s", "--name", "demo"}, "error: --timeout 0s: must be positive, e.g. --timeout 2m"},
-		{[]string{"trace", "pod", "--name", "demo"}, `error: unknown command "pod" for "hardway trace"`},
+		{[]string{"trace", "pod", "--name", "demo"}, `error: unknown command "pod" for "hardway trace" (see: hardway trace --help)`},
 		{[]string{"trace", "--name", "demo"}, "error: cluster demo has no machines (provider docker), only its saved state in " + filepath.Join(home, "clusters", "demo") + ": create them with: hardway up --name demo (or forget the cluster: hardway down --name demo)"},
 		{[]string{"trace", "--name", "ghost"}, `error: cluster "ghost" has no state on this host (` + filepath.Join(home, "clusters", "ghost") + `); create it with: hardway up --name ghost (the clusters here: hardway list)`},
 	}

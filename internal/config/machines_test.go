@@ -201,7 +201,7 @@ func TestSSHRoundTrip(t *testing.T) {
 // TestREADMEMachineExamples: the complete examples the README gives for
 // providers ssh and lima parse and validate.
 func TestREADMEMachineExamples(t *testing.T) {
-	b, err := os.ReadFile("../../README.md")
+	b, err := os.ReadFile("../../docs/machines.md")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,6 +222,6 @@ func TestREADMEMachineExamples(t *testing.T) {
 		}
 	}
 	if found != 2 {
-		t.Errorf("%d machine examples in the README, want 2 (ssh and lima)", found)
+		t.Errorf("%d machine examples in docs/machines.md, want 2 (ssh and lima)", found)
 	}
 }
