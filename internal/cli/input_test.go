@@ -1,7 +1,11 @@
 package cli
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +13,7 @@ import (
 	"testing"
 
 	"hardway.dev/hardway/internal/artifacts"
+	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/lab"
 	"hardway.dev/hardway/internal/steps"
 )
@@ -150,5 +155,31 @@ func TestCompletion(t *testing.T) {
 				t.Errorf("exit %d %s: %v, want %v", code, errOut, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestInterruptedIsOneLine: Ctrl-C during up says so once, with the step
+// and how to resume, whatever the step's command printed when it was
+// killed.
+func TestInterruptedIsOneLine(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	killed := &exec.RunError{Where: "node-0", Cmd: "tar -x", ExitCode: -1,
+		Stderr: []byte("tar: ./etc/kubernetes/x: time stamp 2026-12-02 is 0.27 s in the future\n"), Err: context.Canceled}
+	err := &resumable{err: &steps.StepError{Step: "workers", Err: fmt.Errorf("node-0: applying changes: %w", killed)},
+		resume: "hardway up --name hardway --from workers"}
+	var b bytes.Buffer
+	printError(&b, ctx, err)
+	want := "error: interrupted during step workers\n  resume with: hardway up --name hardway --from workers\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	failed := &exec.RunError{Where: "node-0", Cmd: "tar -x", ExitCode: 2, Stderr: []byte("tar: no space left on device"), Err: errors.New("exit status 2")}
+	err = &resumable{err: &steps.StepError{Step: "workers", Err: fmt.Errorf("node-0: applying changes: %w", failed)},
+		resume: "hardway up --name hardway --from workers"}
+	printError(&b, context.Background(), err)
+	if !strings.HasPrefix(b.String(), "error: step workers: node-0: applying changes: command failed on node-0") || !strings.Contains(b.String(), "\n  fix the cause, then resume with: hardway up --name hardway --from workers") {
+		t.Errorf("a real failure:\n%s", b.String())
 	}
 }
