@@ -775,6 +775,12 @@ func TestUnitsWellFormed(t *testing.T) {
 			if name != PodNetworkUnit && name != UnitPodsStop && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
 				t.Errorf("%s does not start %s/%s", p, BinDir, name)
 			}
+			// Every service that runs (not a oneshot) comes back whatever
+			// its exit status: a controller-manager that lost its lease
+			// exits 0, and on-failure left it down for good.
+			if !strings.Contains(s, "\nType=oneshot\n") && !strings.Contains(s, "\nRestart=always\n") {
+				t.Errorf("%s: a long-running service without Restart=always", p)
+			}
 			lines := strings.Split(s, "\n")
 			for i := 1; i < len(lines); i++ {
 				if strings.HasSuffix(lines[i-1], "\\") && (strings.HasPrefix(strings.TrimSpace(lines[i]), "#") || strings.TrimSpace(lines[i]) == "") {
