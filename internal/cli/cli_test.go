@@ -81,6 +81,8 @@ func (n *noEngine) Run(_ context.Context, c exec.Cmd) ([]byte, error) {
 			return nil, nil
 		case "image inspect":
 			return nil, &exec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte("Error: No such image"), Err: errors.New("exit status 1")}
+		case "network inspect":
+			return nil, &exec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte("Error: No such network"), Err: errors.New("exit status 1")}
 		}
 	}
 	n.t.Errorf("a unit test ran a host command: %s", c)

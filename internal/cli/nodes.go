@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -145,7 +147,11 @@ func (a *app) printStatus(ctx context.Context, p provider.Provider, cfg *config.
 		return nil
 	}
 	states, failures := a.componentStates(ctx, p, name, st)
-	ready := nodeReadiness(ctx, name, time.Now())
+	proxy, err := a.host.Proxy(ctx, cfg, a.log())
+	if err != nil {
+		return err
+	}
+	ready := nodeReadiness(ctx, name, proxy, time.Now())
 	out := statusOut{Cluster: name, API: ready[""]}
 	for _, s := range st {
 		out.Nodes = append(out.Nodes, nodeOut{Name: s.Name, IP: s.IP, Role: s.Role, State: s.State, Machine: s.Container,
@@ -197,17 +203,17 @@ func (a *app) writeStatusSVG(name, path string, st []provider.NodeStatus, states
 // nodeReadiness is what the API says of each Node, told honestly: Ready
 // only while its kubelet still renews its lease (after a restart the Ready
 // condition stays true for up to 40 s with nobody behind it).
-func nodeReadiness(ctx context.Context, cluster string, now time.Time) map[string]string {
+func nodeReadiness(ctx context.Context, cluster string, proxy func(*http.Request) (*url.URL, error), now time.Time) map[string]string {
 	out := map[string]string{}
 	kc, err := os.ReadFile(state.For(cluster).AdminKubeconfig())
 	if err != nil {
 		return out
 	}
-	cl, err := kube.New(kc)
+	cl, err := kube.NewWith(kc, kube.Options{Proxy: proxy})
 	if err != nil {
 		return out
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	nodes, err := cl.Clientset.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {

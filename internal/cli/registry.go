@@ -41,10 +41,11 @@ func newRegistryAddressCmd(a *app) *cobra.Command {
 		Short: "Install the registry if needed and print its address (last line), and how to push to it with docker",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			host, err := a.registry(cmd.Context())
+			r, err := a.registry(cmd.Context())
 			if err != nil {
 				return err
 			}
+			host := r.Host
 			fmt.Fprintf(a.out, "docker can push there once it trusts plain HTTP to it: add %q to \"insecure-registries\" in /etc/docker/daemon.json, restart dockerd, then\n", host)
 			fmt.Fprintf(a.out, "  docker tag IMAGE %s/REPOSITORY:TAG && docker push %s/REPOSITORY:TAG\n", host, host)
 			fmt.Fprintf(a.out, "pods then use IMAGE as REPOSITORY:TAG under any registry name (or %s/REPOSITORY:TAG)\n", host)
@@ -63,12 +64,12 @@ func newRegistryPushCmd(a *app) *cobra.Command {
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			host, err := a.registry(ctx)
+			r, err := a.registry(ctx)
 			if err != nil {
 				return err
 			}
 			for _, arg := range args {
-				if err := a.pushOne(ctx, host, arg); err != nil {
+				if err := a.pushOne(ctx, r, arg); err != nil {
 					return err
 				}
 			}
@@ -79,7 +80,7 @@ func newRegistryPushCmd(a *app) *cobra.Command {
 
 // pushOne pushes an archive (an existing file) or a docker image (saved
 // to a temporary archive first).
-func (a *app) pushOne(ctx context.Context, host, arg string) error {
+func (a *app) pushOne(ctx context.Context, r registry.At, arg string) error {
 	archive := arg
 	if st, err := os.Stat(arg); err != nil || st.IsDir() {
 		tmp, err := os.MkdirTemp("", "hardway-push-")
@@ -97,7 +98,7 @@ func (a *app) pushOne(ctx context.Context, host, arg string) error {
 		return err
 	}
 	for _, ref := range refs {
-		dst, err := registry.Push(ctx, host, archive, ref)
+		dst, err := r.Push(ctx, archive, ref)
 		if err != nil {
 			return err
 		}
@@ -108,17 +109,17 @@ func (a *app) pushOne(ctx context.Context, host, arg string) error {
 
 // registry opens the running cluster, makes sure its registry runs, and
 // returns its address.
-func (a *app) registry(ctx context.Context) (string, error) {
+func (a *app) registry(ctx context.Context) (registry.At, error) {
 	c, err := a.open(ctx, host.NeedRunning, a.log())
 	if err != nil {
-		return "", err
+		return registry.At{}, err
 	}
 	r, err := ops.EnsureRegistry(ctx, c, a.builder(a.host.Store()))
 	if err != nil {
-		return "", err
+		return registry.At{}, err
 	}
 	a.registryChanged(r)
-	return r.Host, nil
+	return r.At, nil
 }
 
 // registryChanged says what installing the registry changed, if anything.

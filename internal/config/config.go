@@ -4,6 +4,7 @@ package config
 
 import (
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/netip"
 	"os"
@@ -127,6 +128,38 @@ type Network struct {
 	// balancer the user runs in front of the API servers: the admin
 	// kubeconfig points there and the API server certificate names it.
 	APIEndpoint string `json:"apiEndpoint,omitempty"`
+	// HostAccess is how this host reaches the nodes (provider docker):
+	// routed (it has a route to the node subnet: dockerd runs here),
+	// published (it has none: Docker Desktop, colima, a rootless or remote
+	// engine; the API is published on APIPublishAddress:APIPublishPort and
+	// everything else hardway does goes through a node), or auto (hardway
+	// looks where the engine's bridges are; the saved config keeps what it
+	// found).
+	HostAccess string `json:"hostAccess,omitempty"`
+	// APIPublishAddress and APIPublishPort are where the API load balancer
+	// is published on the engine's host when HostAccess is published.
+	APIPublishAddress string `json:"apiPublishAddress,omitempty"`
+	APIPublishPort    int    `json:"apiPublishPort,omitempty"`
+}
+
+// The values of network.hostAccess.
+const (
+	AccessAuto      = "auto"
+	AccessRouted    = "routed"
+	AccessPublished = "published"
+)
+
+// Published reports whether this host reaches the cluster only through
+// the published API port and through its nodes.
+func (c *Cluster) Published() bool { return c.Network.HostAccess == AccessPublished }
+
+// DefaultPublishPort is the API's published port when the config names
+// none: derived from the cluster name (20000-39999), so clusters side by
+// side get different ports and a cluster keeps its port.
+func DefaultPublishPort(name string) int {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return 20000 + int(h.Sum32()%20000)
 }
 
 type PKI struct {
@@ -313,6 +346,11 @@ func (c *Cluster) SetDefaults() {
 		def(&n.PodRoutes, PodRoutesDirect)
 	} else {
 		def(&n.PodRoutes, PodRoutesVXLAN)
+		def(&n.HostAccess, AccessAuto)
+		def(&n.APIPublishAddress, "127.0.0.1")
+		if n.APIPublishPort == 0 {
+			n.APIPublishPort = DefaultPublishPort(c.Name)
+		}
 	}
 	if c.Provider == ProviderLima {
 		if c.Lima == nil {
@@ -361,7 +399,10 @@ func (c *Cluster) SetDefaults() {
 			}
 		}
 	}
-	if n.LoadBalancerIP == "" && len(c.ControlPlanes()) > 1 && subnetErr == nil && !c.Machines() {
+	// Published clusters always have a load-balancer machine: it is the
+	// one machine on a network that can publish a port, so the nodes stay
+	// on the internal one.
+	if n.LoadBalancerIP == "" && (len(c.ControlPlanes()) > 1 || c.Published()) && subnetErr == nil && !c.Machines() {
 		if ip, ok := nthAddr(subnet.Masked(), 2); ok {
 			n.LoadBalancerIP = ip.String()
 		}
@@ -450,11 +491,15 @@ func (c *Cluster) Node(name string) (Node, bool) {
 }
 
 // APIHost is the address clients outside the control plane use for the API:
-// the user's endpoint when given, the load balancer when there is one, else
-// the first control-plane node.
+// the user's endpoint when given, the published address when this host
+// cannot reach the nodes, the load balancer when there is one, else the
+// first control-plane node.
 func (c *Cluster) APIHost() string {
 	if h, _ := c.apiEndpoint(); h != "" {
 		return h
+	}
+	if c.Published() {
+		return c.Network.APIPublishAddress
 	}
 	if c.Network.LoadBalancerIP != "" {
 		return c.Network.LoadBalancerIP
@@ -491,6 +536,9 @@ func (c *Cluster) APIEndpointHost() string {
 func (c *Cluster) APIServerURL() string {
 	if h, p := c.apiEndpoint(); h != "" {
 		return "https://" + net.JoinHostPort(h, strconv.Itoa(p))
+	}
+	if c.Published() {
+		return "https://" + net.JoinHostPort(c.Network.APIPublishAddress, strconv.Itoa(c.Network.APIPublishPort))
 	}
 	return fmt.Sprintf("https://%s:%d", c.APIHost(), c.Network.APIServerPort)
 }

@@ -166,6 +166,26 @@ func (c *Cluster) validate() (warnings []string, p []problem) {
 			bad("network.apiEndpoint", "%s is not HOST or HOST:PORT (a load balancer in front of the API servers, e.g. k8s.example.com:6443)", q(e))
 		}
 	}
+	switch n.HostAccess {
+	case "":
+		if !c.Machines() {
+			bad("network.hostAccess", "is empty: use auto, routed or published")
+		}
+	case AccessAuto, AccessRouted, AccessPublished:
+		if c.Machines() {
+			bad("network.hostAccess", "%s is for provider docker (machines are reached at their own addresses): remove it", q(n.HostAccess))
+		}
+	default:
+		bad("network.hostAccess", "%s must be auto, routed (this host has a route to the nodes) or published (it has none: Docker Desktop, a remote or rootless engine)", q(n.HostAccess))
+	}
+	if !c.Machines() {
+		if a, err := netip.ParseAddr(n.APIPublishAddress); err != nil || !a.Is4() {
+			bad("network.apiPublishAddress", "%s is not an IPv4 address of the engine's host, like 127.0.0.1", q(n.APIPublishAddress))
+		}
+		if n.APIPublishPort < 1 || n.APIPublishPort > 65535 {
+			bad("network.apiPublishPort", "%d is not a port: use 1 to 65535, like 26443", n.APIPublishPort)
+		}
+	}
 	if okNode && nodeNet.Bits() > 29 {
 		bad("network.nodeSubnet", "%s is too small (use /29 or larger)", nodeNet)
 	}

@@ -11,7 +11,6 @@ import (
 	hexec "hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/ops"
-	"hardway.dev/hardway/internal/registry"
 	"hardway.dev/hardway/internal/steps"
 )
 
@@ -132,7 +131,7 @@ func Conform(ctx context.Context, e Env, req Request) (Outcome, error) {
 	start := time.Now()
 	var lines []string
 	for _, x := range imgs {
-		if _, err := registry.Push(ctx, o.Registry.Host, paths[x.Ref], x.Ref); err != nil {
+		if _, err := o.Registry.Push(ctx, paths[x.Ref], x.Ref); err != nil {
 			return o, err
 		}
 		lines = append(lines, fmt.Sprintf("%s [%s] %s", x.Ref, x.Kind, strings.TrimSpace(x.Note)))

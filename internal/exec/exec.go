@@ -136,3 +136,74 @@ func (o OS) Run(ctx context.Context, c Cmd) ([]byte, error) {
 	}
 	return stdout.Bytes(), nil
 }
+
+// Process is a started command whose stdin and stdout the caller streams.
+type Process interface {
+	Stdin() io.WriteCloser
+	Stdout() io.ReadCloser
+	// Wait waits for the command to end; its error carries what the
+	// command wrote to stderr (a *RunError).
+	Wait() error
+	// Kill ends it at once.
+	Kill()
+}
+
+// Starter runs a command in the background with its stdin and stdout
+// connected to the caller: a TCP connection carried through `docker exec`
+// is one. Runners that can (OS) implement it next to Run.
+type Starter interface {
+	Start(ctx context.Context, c Cmd) (Process, error)
+}
+
+// Start implements Starter.
+func (o OS) Start(ctx context.Context, c Cmd) (Process, error) {
+	if o.Log != nil {
+		o.Log.Logf(2, "  $ %s &", c)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	cmd := osexec.CommandContext(ctx, c.Name, c.Args...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	p := &osProcess{cmd: cmd, stdin: stdin, stdout: stdout, cancel: cancel, name: c.String()}
+	cmd.Stderr = &p.stderr
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return nil, &RunError{Cmd: c.String(), ExitCode: -1, Err: err}
+	}
+	return p, nil
+}
+
+type osProcess struct {
+	cmd    *osexec.Cmd
+	stdin  io.WriteCloser
+	stdout io.ReadCloser
+	stderr bytes.Buffer
+	cancel context.CancelFunc
+	name   string
+}
+
+func (p *osProcess) Stdin() io.WriteCloser { return p.stdin }
+func (p *osProcess) Stdout() io.ReadCloser { return p.stdout }
+func (p *osProcess) Kill()                 { p.cancel() }
+
+func (p *osProcess) Wait() error {
+	defer p.cancel()
+	err := p.cmd.Wait()
+	if err == nil {
+		return nil
+	}
+	code := -1
+	var ee *osexec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	}
+	return &RunError{Cmd: p.name, ExitCode: code, Stderr: p.stderr.Bytes(), Err: err}
+}

@@ -8,8 +8,10 @@ package host
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"hardway.dev/hardway/internal/artifacts"
@@ -40,6 +42,10 @@ type Host struct {
 	Facts func() (render.Facts, error)
 	// Checks is this machine for the host preflight.
 	Checks func(r exec.Runner) machinecheck.HostEnv
+	// OS is runtime.GOOS; Addrs lists this host's addresses (LocalAddrs):
+	// together they say whether this host routes to Docker's bridges.
+	OS    string
+	Addrs func() ([]netip.Addr, error)
 }
 
 // Local is this machine.
@@ -53,6 +59,8 @@ func Local() (*Host, error) {
 		Cache:  root,
 		Facts:  render.DetectHostFacts,
 		Checks: func(r exec.Runner) machinecheck.HostEnv { return machinecheck.LocalHost(r, root) },
+		OS:     runtime.GOOS,
+		Addrs:  LocalAddrs,
 	}, nil
 }
 
@@ -76,8 +84,12 @@ func (h *Host) Provider(cfg *config.Cluster, log logx.Logger) provider.Provider 
 	case config.ProviderLima:
 		return lima.New(lima.Options{Runner: h.Runner(log), Log: log, Config: cfg, Pool: sshPool(cfg.Name, log), StateDir: state.For(cfg.Name).Path()})
 	default:
-		return docker.New(docker.Options{Runner: h.Runner(log), Log: log})
+		return h.docker(log)
 	}
+}
+
+func (h *Host) docker(log logx.Logger) *docker.Provider {
+	return docker.New(docker.Options{Runner: h.Runner(log), Log: log})
 }
 
 // sshPool: host keys go to the cluster's state directory, and the user's
@@ -114,8 +126,16 @@ const (
 
 // Open assembles what the steps run against for cfg's cluster: state
 // directory, provider, facts of the machines, the resolved artifacts and the
-// preflight; then checks that as much of it exists as need says.
+// preflight; then checks that as much of it exists as need says. For
+// container nodes it settles network.hostAccess: auto in cfg, and for a
+// host that cannot route to them starts the proxy that carries its
+// connections (for as long as ctx lasts).
 func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, need Need) (*steps.Cluster, error) {
+	if !cfg.Machines() {
+		if err := h.settleAccess(ctx, cfg, log); err != nil {
+			return nil, err
+		}
+	}
 	c := &steps.Cluster{
 		Config:   cfg,
 		State:    state.For(cfg.Name),
@@ -143,6 +163,13 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 			return nil, err
 		}
 		return c, nil
+	}
+	if cfg.Published() {
+		p, err := proxy(ctx, cfg, h.docker(log))
+		if err != nil {
+			return nil, err
+		}
+		c.Proxy = p.Func()
 	}
 	// Container nodes are this host: they see its cgroups and capabilities.
 	facts, err := h.Facts()

@@ -28,7 +28,13 @@ type Report struct {
 // machine of the cluster and the artifacts they need.
 func (h *Host) Check(ctx context.Context, cfg *config.Cluster, log logx.Logger) (Report, error) {
 	if !cfg.Machines() {
-		return Report{Results: h.Checks(h.Runner(log)).Host(ctx, cfg)}, nil
+		results := h.Checks(h.Runner(log)).Host(ctx, cfg)
+		access, why := h.Access(ctx, cfg, log)
+		if access == config.AccessPublished {
+			why += fmt.Sprintf("; the API is published on %s:%d, everything else goes through a node", cfg.Network.APIPublishAddress, cfg.Network.APIPublishPort)
+		}
+		results = append(results, machinecheck.Result{Host: true, Name: "how this host reaches the nodes", OK: true, Detail: access + ": " + why})
+		return Report{Results: results}, nil
 	}
 	c := &steps.Cluster{Config: cfg, State: state.For(cfg.Name), Log: log, Provider: h.Provider(cfg, log)}
 	running, nodes, err := machinesRunning(ctx, c)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -44,11 +45,26 @@ func New(kubeconfig []byte) (*Client, error) { return NewObserved(kubeconfig, ni
 // NewObserved is New with observe called after every HTTP request (its
 // context, method, path and duration): for timing a run.
 func NewObserved(kubeconfig []byte, observe func(req *http.Request, d time.Duration)) (*Client, error) {
+	return NewWith(kubeconfig, Options{Observe: observe})
+}
+
+// Options are what New may add to a kubeconfig's client.
+type Options struct {
+	// Observe is called after every HTTP request.
+	Observe func(req *http.Request, d time.Duration)
+	// Proxy carries the client's connections (HTTP, WebSocket and SPDY
+	// alike) when this host has no route to the API (reach.Proxy).
+	Proxy func(*http.Request) (*url.URL, error)
+}
+
+// NewWith builds a client from kubeconfig bytes with o.
+func NewWith(kubeconfig []byte, o Options) (*Client, error) {
 	cfg, err := clientcmd.RESTConfigFromKubeConfig(kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("reading kubeconfig: %w", err)
 	}
-	if observe != nil {
+	cfg.Proxy = o.Proxy
+	if observe := o.Observe; observe != nil {
 		cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
 			return observed{rt: rt, observe: observe}
 		}

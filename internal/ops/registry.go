@@ -15,8 +15,9 @@ import (
 
 // Registry is the cluster's image registry once EnsureRegistry ran.
 type Registry struct {
-	// Host is where it listens (host:port on the cluster network).
-	Host string
+	// At is where it listens (host:port on the cluster network) and how
+	// this host reaches it.
+	registry.At
 	// Machine runs it: the load balancer, else the first node.
 	Machine string
 	Changes []converge.Change
@@ -47,13 +48,13 @@ func EnsureRegistry(ctx context.Context, c *steps.Cluster, b *artifacts.Builder)
 			bin.SHA256 = f.SHA256
 		}
 	}
-	r := Registry{Machine: registry.Machine(c.Config), Host: registry.Host(c.Config)}
+	r := Registry{Machine: registry.Machine(c.Config), At: registry.At{Host: registry.Host(c.Config), Proxy: c.Proxy}}
 	n, err := c.Node(ctx, r.Machine)
 	if err != nil {
 		return Registry{}, err
 	}
 	start := time.Now()
-	r.Changes, err = registry.Ensure(ctx, n, c.Config, bin, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
+	r.Changes, err = registry.Ensure(ctx, n, c.Config, r.At, bin, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
 	r.Elapsed = time.Since(start)
 	return r, err
 }

@@ -6,6 +6,7 @@ package pki
 
 import (
 	"net/netip"
+	"slices"
 
 	"hardway.dev/hardway/internal/config"
 )
@@ -133,6 +134,11 @@ func apiServerSANs(c *config.Cluster, _ config.Node) AltNames {
 	}
 	if c.Network.LoadBalancerIP != "" {
 		a.IPs = append(a.IPs, c.Network.LoadBalancerIP)
+	}
+	// Published: clients outside dial the published address (127.0.0.1 is
+	// named above already).
+	if c.Published() && !slices.Contains(a.IPs, c.Network.APIPublishAddress) {
+		a.IPs = append(a.IPs, c.Network.APIPublishAddress)
 	}
 	// The user's own load balancer passes TLS through: clients check this
 	// certificate against the name they dialled.

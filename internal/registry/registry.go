@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"strings"
@@ -121,7 +122,7 @@ func Units(c *config.Cluster) []converge.Unit {
 // Ensure installs and starts the registry on n (the registry machine) and
 // waits until it answers over the cluster network. bin is the registry
 // binary from the artifact cache.
-func Ensure(ctx context.Context, n node.Node, c *config.Cluster, bin converge.Binary, logf func(string, ...any)) ([]converge.Change, error) {
+func Ensure(ctx context.Context, n node.Node, c *config.Cluster, at At, bin converge.Binary, logf func(string, ...any)) ([]converge.Change, error) {
 	opts := converge.Options{Binary: func(name string) (converge.Binary, error) {
 		if name != bin.Name {
 			return converge.Binary{}, fmt.Errorf("internal error: the registry unit asks for binary %s", name)
@@ -136,13 +137,28 @@ func Ensure(ctx context.Context, n node.Node, c *config.Cluster, bin converge.Bi
 	if err != nil {
 		return nil, fmt.Errorf("starting the registry on %s: %w; see its log: hardway logs %s %s --name %s", n.Name(), err, n.Name(), Unit, c.Name)
 	}
-	return changes, WaitReady(ctx, Host(c), 60*time.Second)
+	return changes, at.WaitReady(ctx, 60*time.Second)
+}
+
+// At is the cluster's registry as this host reaches it: its address on the
+// cluster network, and the proxy that carries connections there when this
+// host has no route to it (nil: directly).
+type At struct {
+	Host  string
+	Proxy func(*http.Request) (*url.URL, error)
+}
+
+func (r At) transport() http.RoundTripper {
+	t := remote.DefaultTransport.(*http.Transport).Clone()
+	t.Proxy = r.Proxy
+	return t
 }
 
 // WaitReady polls the registry's API root (GET /v2/ answers 200 when it
 // serves) from this host.
-func WaitReady(ctx context.Context, hostPort string, timeout time.Duration) error {
-	client := &http.Client{Timeout: 3 * time.Second}
+func (r At) WaitReady(ctx context.Context, timeout time.Duration) error {
+	hostPort := r.Host
+	client := &http.Client{Timeout: 3 * time.Second, Transport: r.transport()}
 	return wait.Until(ctx, "the registry at "+hostPort+" to answer", 250*time.Millisecond, timeout, func(ctx context.Context) (bool, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+hostPort+"/v2/", nil)
 		if err != nil {
@@ -195,7 +211,7 @@ func ArchiveRefs(archive string) ([]string, error) {
 // Push copies the image tagged ref from a docker-save archive into the
 // registry at hostPort and returns where it went. Blobs the registry
 // already has are not sent again.
-func Push(ctx context.Context, hostPort, archive, ref string) (string, error) {
+func (r At) Push(ctx context.Context, archive, ref string) (string, error) {
 	tag, err := name.NewTag(ref)
 	if err != nil {
 		return "", fmt.Errorf("image reference %q: %v", ref, err)
@@ -204,17 +220,17 @@ func Push(ctx context.Context, hostPort, archive, ref string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("image archive %s does not hold %s: %v", archive, ref, err)
 	}
-	return PushImage(ctx, hostPort, img, ref)
+	return r.PushImage(ctx, img, ref)
 }
 
 // PushImage pushes img under ref's repository path and tag.
-func PushImage(ctx context.Context, hostPort string, img v1.Image, ref string) (string, error) {
-	dst, err := Target(hostPort, ref)
+func (r At) PushImage(ctx context.Context, img v1.Image, ref string) (string, error) {
+	dst, err := Target(r.Host, ref)
 	if err != nil {
 		return "", err
 	}
-	if err := remote.Write(dst, img, remote.WithContext(ctx)); err != nil {
-		return "", fmt.Errorf("pushing %s to the registry at %s: %v; is it running? (hardway registry status)", ref, hostPort, err)
+	if err := remote.Write(dst, img, remote.WithContext(ctx), remote.WithTransport(r.transport())); err != nil {
+		return "", fmt.Errorf("pushing %s to the registry at %s: %v; is it running? (hardway registry address)", ref, r.Host, err)
 	}
 	return dst.String(), nil
 }

@@ -114,11 +114,11 @@ func TestPushArchive(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := WaitReady(ctx, host, 5*time.Second); err != nil {
+	if err := (At{Host: host}).WaitReady(ctx, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 2; i++ {
-		dst, err := Push(ctx, host, archive, ref)
+		dst, err := At{Host: host}.Push(ctx, archive, ref)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -139,7 +139,7 @@ func TestPushArchive(t *testing.T) {
 	if d1 != d2 {
 		t.Errorf("registry holds %s, pushed %s", d2, d1)
 	}
-	if _, err := Push(ctx, host, archive, "other:1"); err == nil || !strings.Contains(err.Error(), "does not hold other:1") {
+	if _, err := (At{Host: host}).Push(ctx, archive, "other:1"); err == nil || !strings.Contains(err.Error(), "does not hold other:1") {
 		t.Errorf("wrong reference: %v", err)
 	}
 	if _, err := ArchiveRefs(filepath.Join(t.TempDir(), "missing.tar")); err == nil || !strings.Contains(err.Error(), "is not an image archive") {

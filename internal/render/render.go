@@ -343,6 +343,9 @@ const (
 	UnitNodeLB = "hardway-apiserver-lb"
 	// UnitPodsStop stops the node's pods at shutdown (see its template).
 	UnitPodsStop = "hardway-pods-stop"
+	// UnitNoEgress drops the default route of the load-balancer machine of
+	// a published cluster (see its template).
+	UnitNoEgress = "hardway-no-egress"
 )
 
 // lbBind is the listen address of the API load balancer's haproxy.
@@ -551,7 +554,15 @@ func LoadBalancerUnits(in Inputs) ([]converge.Unit, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []converge.Unit{{Name: UnitHAProxy, Files: []File{{Path: HAProxyConfig, Mode: ModePublic, Data: b}}}}, nil
+	var units []converge.Unit
+	if in.Cluster.Published() {
+		ne, err := r.exec(UnitNoEgress+".service", in.view(config.Node{}))
+		if err != nil {
+			return nil, err
+		}
+		units = append(units, converge.Unit{Name: UnitNoEgress, Files: []File{{Path: SystemdDir + "/" + UnitNoEgress + ".service", Mode: ModeUnit, Data: ne}}})
+	}
+	return append(units, converge.Unit{Name: UnitHAProxy, Files: []File{{Path: HAProxyConfig, Mode: ModePublic, Data: b}}}), nil
 }
 
 // LoadBalancerFiles returns the load balancer's files.

@@ -3,6 +3,8 @@ package steps
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -49,6 +51,10 @@ type Cluster struct {
 	AfterNodes func(ctx context.Context, nodes []provider.Node) error
 	// PKIOptions are passed to pki.EnsureWith (certificate renewal).
 	PKIOptions pki.Options
+	// Proxy carries this host's connections to the cluster when it has no
+	// route to the nodes (network.hostAccess: published; reach.Proxy); nil
+	// dials directly.
+	Proxy func(*http.Request) (*url.URL, error)
 	// DryRun: steps change nothing (State is a scratch copy) and return
 	// the changes they would make; waits and checks that need the result
 	// of a change are skipped.

@@ -165,9 +165,9 @@ func (c *Cluster) Admin() (*kube.Client, error) {
 	if c.admin != nil {
 		return c.admin, nil
 	}
-	cl, err := kube.NewObserved(kcs["admin"], func(req *http.Request, d time.Duration) {
+	cl, err := kube.NewWith(kcs["admin"], kube.Options{Proxy: c.Proxy, Observe: func(req *http.Request, d time.Duration) {
 		c.Timings.Since(req.Context(), timing.API, "", req.Method+" "+req.URL.Path, time.Now().Add(-d))
-	})
+	}})
 	if err != nil {
 		return nil, err
 	}

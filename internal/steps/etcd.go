@@ -71,6 +71,7 @@ func (c *Cluster) etcdHTTP() (*http.Client, error) {
 		return nil, err
 	}
 	return &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+		Proxy:           c.Proxy,
 		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	}}, nil
 }

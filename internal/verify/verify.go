@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -49,6 +50,9 @@ type Env struct {
 	// EtcdGet reads a raw key from etcd (through etcdctl on a control-plane
 	// node): the only way to see what is really stored.
 	EtcdGet func(ctx context.Context, key string) ([]byte, error)
+	// Proxy carries connections to node IPs when this host has no route
+	// to them (through a node; nil dials directly).
+	Proxy func(*http.Request) (*url.URL, error)
 }
 
 // Check is one smoke test.
@@ -412,7 +416,7 @@ func checkNodePort(ctx context.Context, s *session) error {
 	if s.service == nil {
 		return fmt.Errorf("skipped: the Service was not created")
 	}
-	client := &http.Client{Timeout: 3 * time.Second}
+	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: s.env.Proxy}}
 	for _, ip := range s.env.NodeIPs {
 		url := fmt.Sprintf("http://%s:%d/", ip, s.nodePort)
 		var body string

@@ -110,6 +110,11 @@ func (p *Provider) Create(ctx context.Context, c *config.Cluster, opts provider.
 	if err := p.ensureNetwork(ctx, c); err != nil {
 		return nil, err
 	}
+	if c.Published() {
+		if err := p.ensurePublishNetwork(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	var nodes []provider.Node
 	for _, s := range specs(c) {
 		n, err := p.ensureContainer(ctx, c, s, opts)
@@ -273,7 +278,7 @@ func (p *Provider) ensureContainer(ctx context.Context, c *config.Cluster, s spe
 		if !have.State.Running {
 			p.log.Logf(1, "starting existing node %s (%s)", s.node, have.State.Status)
 			if _, err := p.docker(ctx, "container", "start", name); err != nil {
-				return nil, dockerErr("starting "+name, err)
+				return nil, publishErr(c, name, err)
 			}
 		} else {
 			p.log.Logf(1, "node %s already running", s.node)
@@ -282,6 +287,12 @@ func (p *Provider) ensureContainer(ctx context.Context, c *config.Cluster, s spe
 		return nil, dockerErr("inspecting "+name, err)
 	default:
 		p.log.Logf(1, "creating node %s (%s, %s)", s.node, s.ip, s.role)
+		if c.Published() && s.role == provider.RoleLB {
+			if err := p.publishedLB(ctx, c, s, opts); err != nil {
+				return nil, err
+			}
+			break
+		}
 		if _, err := p.docker(ctx, p.runArgs(c, s, opts)...); err != nil {
 			return nil, dockerErr("creating node "+s.node, err)
 		}
@@ -291,24 +302,32 @@ func (p *Provider) ensureContainer(ctx context.Context, c *config.Cluster, s spe
 
 // runArgs is the `docker run` command line of one machine.
 func (p *Provider) runArgs(c *config.Cluster, s spec, opts provider.CreateOptions) []string {
+	return p.containerArgs("run", c, s, opts, []string{"--network", NetworkName(c.Name), "--ip", s.ip, "--network-alias", s.node})
+}
+
+// containerArgs is `docker run --detach` or `docker create` of one machine
+// with the given network flags.
+func (p *Provider) containerArgs(verb string, c *config.Cluster, s spec, opts provider.CreateOptions, network []string) []string {
 	name := ContainerName(c.Name, s.node)
-	a := []string{"run", "--detach",
+	a := []string{verb}
+	if verb == "run" {
+		a = append(a, "--detach")
+	}
+	a = append(a,
 		"--name", name,
 		"--hostname", s.node,
-		"--label", LabelCluster + "=" + c.Name,
-		"--label", LabelNode + "=" + s.node,
-		"--label", LabelRole + "=" + s.role,
-		"--label", LabelIndex + "=" + strconv.Itoa(s.index),
-		"--network", NetworkName(c.Name),
-		"--ip", s.ip,
-		"--network-alias", s.node,
+		"--label", LabelCluster+"="+c.Name,
+		"--label", LabelNode+"="+s.node,
+		"--label", LabelRole+"="+s.role,
+		"--label", LabelIndex+"="+strconv.Itoa(s.index))
+	a = append(a, network...)
+	a = append(a,
 		// Nodes come back after a dockerd restart, with the same IP (fixed
 		// with --ip) and the same /var volume.
 		"--restart", "unless-stopped",
 		// systemd shuts down cleanly on SIGRTMIN+3; SIGTERM would only
 		// make it re-execute itself.
-		"--stop-signal", "SIGRTMIN+3",
-	}
+		"--stop-signal", "SIGRTMIN+3")
 	if p.host.Privileged {
 		a = append(a, "--privileged",
 			"--security-opt", "seccomp=unconfined",
@@ -502,15 +521,17 @@ func (p *Provider) Delete(ctx context.Context, cluster string) ([]string, error)
 			removed = append(removed, "container "+n)
 		}
 	}
-	out, err = p.docker(ctx, "network", "ls", "--quiet", "--filter", filter)
+	out, err = p.docker(ctx, "network", "ls", "--filter", filter, "--format", "{{.Name}}")
 	if err != nil {
 		return removed, dockerErr("listing networks of cluster "+cluster, err)
 	}
-	if ids := strings.Fields(string(out)); len(ids) > 0 {
-		if _, err := p.docker(ctx, append([]string{"network", "rm"}, ids...)...); err != nil {
-			return removed, dockerErr("removing the network of cluster "+cluster, err)
+	if names := strings.Fields(string(out)); len(names) > 0 {
+		if _, err := p.docker(ctx, append([]string{"network", "rm"}, names...)...); err != nil {
+			return removed, dockerErr("removing the networks of cluster "+cluster, err)
 		}
-		removed = append(removed, "network "+NetworkName(cluster))
+		for _, n := range names {
+			removed = append(removed, "network "+n)
+		}
 	}
 	return removed, nil
 }

@@ -343,26 +343,26 @@ func TestDelete(t *testing.T) {
 		wantRemoved []string
 		wantCalls   []string
 	}{
-		{name: "full cluster", containers: "id1\nid2\n", networks: "net1\n",
-			wantRemoved: []string{"container one-a", "container one-b", "network hardway-one"},
+		{name: "full cluster", containers: "id1\nid2\n", networks: "hardway-one\nhardway-one-publish\n",
+			wantRemoved: []string{"container one-a", "container one-b", "network hardway-one", "network hardway-one-publish"},
 			wantCalls: []string{
 				"docker container ls --all --quiet --filter label=dev.hardway.cluster=one",
 				"docker container inspect id1 id2",
 				"docker container rm --force --volumes id1 id2",
-				"docker network ls --quiet --filter label=dev.hardway.cluster=one",
-				"docker network rm net1",
+				"docker network ls --filter label=dev.hardway.cluster=one --format '{{.Name}}'",
+				"docker network rm hardway-one hardway-one-publish",
 			}},
-		{name: "half-created: network only", networks: "net1\n",
+		{name: "half-created: network only", networks: "hardway-one\n",
 			wantRemoved: []string{"network hardway-one"},
 			wantCalls: []string{
 				"docker container ls --all --quiet --filter label=dev.hardway.cluster=one",
-				"docker network ls --quiet --filter label=dev.hardway.cluster=one",
-				"docker network rm net1",
+				"docker network ls --filter label=dev.hardway.cluster=one --format '{{.Name}}'",
+				"docker network rm hardway-one",
 			}},
 		{name: "nothing there",
 			wantCalls: []string{
 				"docker container ls --all --quiet --filter label=dev.hardway.cluster=one",
-				"docker network ls --quiet --filter label=dev.hardway.cluster=one",
+				"docker network ls --filter label=dev.hardway.cluster=one --format '{{.Name}}'",
 			}},
 	}
 	for _, tt := range tests {
@@ -555,5 +555,58 @@ func TestNodeAttach(t *testing.T) {
 	}
 	if n.ArtifactDir() != "/opt/hardway/artifacts" {
 		t.Errorf("ArtifactDir = %q", n.ArtifactDir())
+	}
+}
+
+// TestCreatePublished: a host without a route to the nodes gets the API
+// published on the engine's host by the load balancer alone, which joins a
+// no-NAT bridge for it; the nodes stay on the internal network. A port that
+// is taken is one line naming the field.
+func TestCreatePublished(t *testing.T) {
+	yaml := "name: one\nnetwork:\n  nodeSubnet: 10.9.0.0/24\n  hostAccess: published\n  apiPublishPort: 26443\nnodes:\n- name: solo\n"
+	lbCreate := "docker create --name one-lb --hostname lb --label dev.hardway.cluster=one --label dev.hardway.node=lb" +
+		" --label dev.hardway.role=lb --label dev.hardway.index=1 --network hardway-one-publish --publish 127.0.0.1:26443:6443" +
+		" --restart unless-stopped --stop-signal SIGRTMIN+3 --privileged --security-opt seccomp=unconfined --security-opt apparmor=unconfined" +
+		" --cgroupns private --tmpfs /run --tmpfs /run/lock --tmpfs /tmp --volume /var " + img
+	for _, tt := range []struct {
+		name    string
+		startOK bool
+		wantErr string
+	}{
+		{"created", true, ""},
+		{"port taken", false, "network.apiPublishPort: 127.0.0.1:26443 is already taken on the engine's host (another program or cluster listens there): set network.apiPublishPort to a free port, then run hardway up again"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeDocker{handle: func(argv string) (string, string, int) {
+				if argv == "docker container start one-lb" && !tt.startOK {
+					return "", "Error response from daemon: driver failed programming external connectivity on endpoint one-lb: Bind for 127.0.0.1:26443 failed: port is already allocated", 1
+				}
+				return freshDocker(argv)
+			}}
+			_, err := New(Options{Runner: f, Host: &HostInfo{Privileged: true}}).Create(context.Background(), cluster(t, yaml), provider.CreateOptions{Image: img})
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error %v\nwant %s", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			calls := strings.Join(f.calls, "\n")
+			for _, want := range []string{
+				"docker network create --driver bridge --opt com.docker.network.bridge.enable_ip_masquerade=false --label dev.hardway.cluster=one hardway-one-publish",
+				lbCreate,
+				"docker network connect --ip 10.9.0.2 --alias lb hardway-one one-lb",
+				"docker container start one-lb",
+			} {
+				if !strings.Contains(calls, want+"\n") && !strings.HasSuffix(calls, want) {
+					t.Errorf("no %q in:\n%s", want, calls)
+				}
+			}
+			if strings.Contains(calls, "--publish 127.0.0.1:26443:6443 "+img) || strings.Count(calls, "--publish") != 1 {
+				t.Errorf("a node other than the load balancer is published:\n%s", calls)
+			}
+		})
 	}
 }
