@@ -94,5 +94,5 @@ func newLogsCmd(a *app) *cobra.Command {
 }
 
 func components() []string {
-	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", render.UnitNodeLB, "kubelet", "kube-proxy", render.PodNetworkUnit, render.UnitPodsStop, "haproxy"}
+	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", render.UnitNodeLB, "kubelet", "kube-proxy", render.PodNetworkUnit, render.UnitPodsStop, "haproxy", render.UnitNoEgress}
 }

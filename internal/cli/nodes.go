@@ -333,6 +333,9 @@ func formatHealth(states map[string]string, expected []string) string {
 // balancer machine runs haproxy).
 func expectedUnits(cfg *config.Cluster) map[string][]string {
 	out := map[string][]string{provider.LBName: {"haproxy"}}
+	if cfg.Published() {
+		out[provider.LBName] = append(out[provider.LBName], render.UnitNoEgress)
+	}
 	for _, n := range cfg.Nodes {
 		fp, err := steps.Footprint(cfg, n)
 		if err != nil {

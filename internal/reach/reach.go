@@ -92,7 +92,8 @@ func (p *Proxy) handle(c net.Conn) {
 	}
 	_ = c.SetReadDeadline(time.Time{})
 	if req.Method != http.MethodConnect {
-		fmt.Fprintf(c, "HTTP/1.1 405 only CONNECT\r\nConnection: close\r\n\r\n")
+		// Plain http:// URLs come as absolute-form requests, not CONNECT.
+		p.forward(c, req)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), DialTimeout)
@@ -123,6 +124,41 @@ func (p *Proxy) handle(c net.Conn) {
 	c.Close()
 	up.Close()
 	<-done
+}
+
+// forward passes one plain-HTTP request to its server and its answer back
+// (one request per connection: the client dials again for the next).
+func (p *Proxy) forward(c net.Conn, req *http.Request) {
+	if req.URL.Host == "" {
+		fmt.Fprintf(c, "HTTP/1.1 400 not a proxy request\r\nConnection: close\r\n\r\n")
+		return
+	}
+	addr := req.URL.Host
+	if req.URL.Port() == "" {
+		addr = net.JoinHostPort(req.URL.Hostname(), "80")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), DialTimeout)
+	up, err := p.dial(ctx, addr)
+	cancel()
+	if err != nil {
+		fmt.Fprintf(c, "HTTP/1.1 502 %s\r\nConnection: close\r\n\r\n", oneLine(err.Error()))
+		return
+	}
+	defer up.Close()
+	req.Header.Del("Proxy-Connection")
+	req.Close = true
+	if err := req.Write(up); err != nil {
+		fmt.Fprintf(c, "HTTP/1.1 502 %s\r\nConnection: close\r\n\r\n", oneLine(err.Error()))
+		return
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(up), req)
+	if err != nil {
+		fmt.Fprintf(c, "HTTP/1.1 502 %s\r\nConnection: close\r\n\r\n", oneLine(err.Error()))
+		return
+	}
+	defer resp.Body.Close()
+	resp.Close = true
+	_ = resp.Write(c)
 }
 
 func oneLine(s string) string {

@@ -56,3 +56,34 @@ func TestProxyCarriesTLSThroughDial(t *testing.T) {
 		t.Errorf("a host outside the cluster is proxied: %v", u)
 	}
 }
+
+// Plain http:// URLs reach the proxy as absolute-form requests.
+func TestProxyForwardsPlainHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "Hello World from "+r.URL.Path)
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p, err := Start(ctx, []string{"10.240.0.10"}, func(ctx context.Context, addr string) (net.Conn, error) {
+		if addr != "10.240.0.10:30080" {
+			return nil, errors.New("unexpected " + addr)
+		}
+		return (&net.Dialer{}).DialContext(ctx, "tcp", srv.Listener.Addr().String())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: p.Func()}}
+	for range 2 {
+		resp, err := client.Get("http://10.240.0.10:30080/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "Hello World from /x" {
+			t.Errorf("got %q", b)
+		}
+	}
+}
