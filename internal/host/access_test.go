@@ -22,7 +22,9 @@ func (f fakeDocker) Run(_ context.Context, c exec.Cmd) ([]byte, error) {
 }
 
 func TestAccess(t *testing.T) {
-	bridge := `[{"Name":"bridge","IPAM":{"Config":[{"Subnet":"172.17.0.0/16","Gateway":"172.17.0.1"}]}}]`
+	// Docker 20.10's default bridge names no gateway: the subnet's first
+	// address is it.
+	bridge := `[{"Name":"bridge","IPAM":{"Config":[{"Subnet":"172.17.0.0/16"}]}}]`
 	own := `[{"Name":"hardway-hardway","Internal":true,"IPAM":{"Config":[{"Subnet":"10.240.0.0/24","Gateway":"10.240.0.1"}]}}]`
 	here := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("172.17.0.1"), netip.MustParseAddr("10.240.0.1")}
 	inContainer := []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("10.226.0.2")}

@@ -11,6 +11,7 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -48,6 +49,9 @@ type HostEnv struct {
 	Kernel    string // uname -r
 	// CacheDir is the artifact cache, whose disk is checked too.
 	CacheDir string
+	// OS is runtime.GOOS: on macOS the engine runs in a VM, whose kernel
+	// this host cannot look at, and the fixes are Homebrew's.
+	OS string
 }
 
 // LocalHost is this machine, its commands run by r.
@@ -77,6 +81,7 @@ func LocalHost(r exec.Runner, cacheDir string) HostEnv {
 		},
 		Kernel:   unix.ByteSliceToString(u.Release[:]),
 		CacheDir: cacheDir,
+		OS:       runtime.GOOS,
 	}
 }
 
@@ -120,6 +125,9 @@ const DockerDaemonFix = "start it: `systemctl start docker`, or without systemd 
 
 // Host checks this machine for a cluster of container nodes.
 func (e HostEnv) Host(ctx context.Context, c *config.Cluster) []Result {
+	if e.OS == "darwin" {
+		return e.mac(ctx, c)
+	}
 	var out []Result
 	add := func(r Result) {
 		r.Host = true
@@ -344,4 +352,56 @@ func hexAddr(s string) (netip.Addr, error) {
 	}
 	v := binary.LittleEndian.Uint32(b)
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), nil
+}
+
+// mac checks a Mac for a cluster of container nodes: the nodes run in the
+// engine's Linux VM (Docker Desktop or colima), so what a Linux host checks
+// in its own kernel is the VM's business; what is left is the tools, the
+// engine answering, the node image and the disk. Every fix is Homebrew's.
+func (e HostEnv) mac(ctx context.Context, c *config.Cluster) []Result {
+	var out []Result
+	add := func(r Result) {
+		r.Host = true
+		out = append(out, r)
+	}
+	dockerPath, err := e.LookPath("docker")
+	add(Result{Name: "docker client", Required: true, OK: err == nil, Detail: dockerPath,
+		Fix: "brew install --cask docker (Docker Desktop), or brew install colima docker"})
+	daemonOK := false
+	if err == nil {
+		tctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		v, err := e.Run.Run(tctx, exec.Cmd{Name: "docker", Args: []string{"info", "--format", "{{.ServerVersion}} {{.OperatingSystem}}"}})
+		cancel()
+		r := Result{Name: "docker engine (a Linux VM: Docker Desktop or colima)", Required: true, OK: err == nil,
+			Fix: "open Docker Desktop, or: colima start --cpu 4 --memory 8 (brew install colima)"}
+		if err == nil {
+			daemonOK = true
+			r.Detail = "server " + strings.TrimSpace(string(v))
+		} else {
+			r.Detail = dockerFailure(err)
+		}
+		add(r)
+	}
+	tag := nodeimage.Tag()
+	haveImage := false
+	if daemonOK {
+		haveImage, _ = nodeimage.Exists(ctx, e.Run, tag)
+	}
+	add(Result{Name: "node image", Required: true, OK: haveImage, Detail: tag,
+		Fix: "hardway node-image build --dockerfile (docker build FROM debian:bookworm; debootstrap does not run on macOS)"})
+	if _, err := e.LookPath("limactl"); err != nil {
+		add(Result{Name: "limactl (only for provider lima)", OK: false, Detail: "not on PATH", Fix: "brew install lima"})
+	}
+	free, err := e.FreeBytes(e.CacheDir)
+	r := Result{Name: "free disk (artifact cache)", Required: true, OK: err == nil && free >= MinFreeHost,
+		Fix: fmt.Sprintf("free space on the disk holding %s (at least %d GiB), and give the engine's VM as much", e.CacheDir, MinFreeHost>>30)}
+	if err == nil {
+		r.Detail = fmt.Sprintf("%.1f GiB free in %s", float64(free)/(1<<30), e.CacheDir)
+	} else {
+		r.Detail = err.Error()
+	}
+	add(r)
+	add(Result{Name: "kernel features (overlay, br_netfilter, nf_tables, conntrack)", OK: true,
+		Detail: "the engine's Linux VM provides them; the nodes' own preflight sees any that is missing"})
+	return out
 }

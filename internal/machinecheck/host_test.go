@@ -191,3 +191,27 @@ func TestDockerDaemonDownSaysWhy(t *testing.T) {
 type runnerFunc func(exec.Cmd) ([]byte, error)
 
 func (f runnerFunc) Run(_ context.Context, c exec.Cmd) ([]byte, error) { return f(c) }
+
+// On a Mac the fixes are Homebrew's and the kernel is the engine VM's.
+func TestMacHost(t *testing.T) {
+	e := fakeEnv(map[string]string{}, fakeRunner{})
+	e.OS = "darwin"
+	fixes := map[string]string{}
+	for _, r := range e.Host(context.Background(), config.Default()) {
+		if !r.OK {
+			fixes[r.Name] = r.Fix
+		}
+		if strings.Contains(r.Name, "kernel") && !r.OK {
+			t.Errorf("the Mac's kernel is checked: %+v", r)
+		}
+	}
+	for name, want := range map[string]string{
+		"docker client":                    "brew install --cask docker (Docker Desktop), or brew install colima docker",
+		"node image":                       "hardway node-image build --dockerfile (docker build FROM debian:bookworm; debootstrap does not run on macOS)",
+		"limactl (only for provider lima)": "brew install lima",
+	} {
+		if fixes[name] != want {
+			t.Errorf("%s: fix %q, want %q (all: %v)", name, fixes[name], want, fixes)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -100,6 +101,11 @@ func (p *Provider) Gateway(ctx context.Context, cluster string) (string, error) 
 		for _, cfg := range nets[0].IPAM.Config {
 			if cfg.Gateway != "" {
 				return cfg.Gateway, nil
+			}
+			// The default bridge often names no gateway: Docker gives
+			// it the subnet's first address.
+			if pf, err := netip.ParsePrefix(cfg.Subnet); err == nil && pf.Addr().Is4() {
+				return pf.Masked().Addr().Next().String(), nil
 			}
 		}
 	}
