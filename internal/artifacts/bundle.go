@@ -1,8 +1,10 @@
 package artifacts
 
 import (
+	"fmt"
 	"path"
 	"path/filepath"
+	"runtime"
 )
 
 // Bundle is what a cluster of one Kubernetes version uses from the cache:
@@ -66,6 +68,9 @@ func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
 	for _, c := range m.Components {
 		e, ok := s.Find(c.Name, c.Version)
 		if !ok || !e.hasAll(&c) {
+			if s.Arch != runtime.GOARCH {
+				return nil, fmt.Errorf("artifact %s %s not built for %s; run: hardway artifacts build --arch %s", c.Name, c.Version, s.Arch, s.Arch)
+			}
 			return nil, notBuilt(c.Name, c.Version)
 		}
 		rel, err := filepath.Rel(s.Root, e.Dir)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	osexec "os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -40,12 +41,42 @@ func (b *Builder) goBin() string {
 }
 
 // buildEnv is the environment of every build for the store's architecture.
+// A cgo build for another architecture than this host's uses Debian's cross
+// toolchain: CC is the triplet's gcc, and pkg-config (which cgo asks for
+// libseccomp's flags) reads only the target's .pc files, so the host's
+// libseccomp is never linked into an arm64 runc.
 func (b *Builder) buildEnv(r *SourceRecipe) []string {
 	cgo := "0"
 	if r.CGO {
 		cgo = "1"
 	}
-	return []string{"CGO_ENABLED=" + cgo, "GOOS=linux", "GOARCH=" + b.Store.Arch}
+	env := []string{"CGO_ENABLED=" + cgo, "GOOS=linux", "GOARCH=" + b.Store.Arch}
+	if r.CGO && b.Store.Arch != runtime.GOARCH {
+		t := triplet(b.Store.Arch)
+		env = append(env, "CC="+t+"-gcc", "PKG_CONFIG_LIBDIR=/usr/lib/"+t+"/pkgconfig:/usr/share/pkgconfig")
+	}
+	return env
+}
+
+// triplet is Debian's multiarch name of a Go architecture: the prefix of
+// its cross tools (aarch64-linux-gnu-gcc) and its library directory
+// (/usr/lib/aarch64-linux-gnu).
+func triplet(goarch string) string {
+	switch goarch {
+	case "arm64":
+		return "aarch64-linux-gnu"
+	case "amd64":
+		return "x86_64-linux-gnu"
+	}
+	return goarch + "-linux-gnu"
+}
+
+// crossSetup is the one command that installs the cross toolchain for arch.
+func crossSetup(arch string) string {
+	if arch == "arm64" {
+		return "hack/setup-arm64.sh (gcc-aarch64-linux-gnu, libseccomp-dev:arm64)"
+	}
+	return fmt.Sprintf("dpkg --add-architecture %s && apt-get update && apt-get install gcc-%s libseccomp-dev:%s", arch, strings.ReplaceAll(triplet(arch), "_", "-"), arch)
 }
 
 // buildFlags are the flags every build shares: reproducible paths, stripped
@@ -99,10 +130,13 @@ func (b *Builder) buildSource(ctx context.Context, m *Manifest, c *Component, di
 	if r == nil {
 		return "", fmt.Errorf("%s %s cannot be built from source; use --source release", c.Name, c.Version)
 	}
-	if runtime.GOARCH != b.Store.Arch && r.CGO {
-		return "", fmt.Errorf("%s needs cgo and cannot be cross-built for %s on %s; build it on a %s machine", c.Name, b.Store.Arch, runtime.GOARCH, b.Store.Arch)
+	if r.CGO && runtime.GOARCH != b.Store.Arch && !b.haveTool(triplet(b.Store.Arch)+"-gcc") {
+		return "", fmt.Errorf("%s needs cgo: building it for %s on this %s host needs the cross compiler %s-gcc; run: %s", c.Name, b.Store.Arch, runtime.GOARCH, triplet(b.Store.Arch), crossSetup(b.Store.Arch))
 	}
-	if r.NeedsSeccomp && !b.haveSeccomp() {
+	if r.NeedsSeccomp && !b.haveSeccomp(b.Store.Arch) {
+		if runtime.GOARCH != b.Store.Arch {
+			return "", fmt.Errorf("%s needs libseccomp's %s static library (/usr/lib/%s/libseccomp.a) to build; run: %s", c.Name, b.Store.Arch, triplet(b.Store.Arch), crossSetup(b.Store.Arch))
+		}
 		return "", fmt.Errorf("%s needs libseccomp's headers and static library to build; run: apt-get install libseccomp-dev gcc", c.Name)
 	}
 	work, err := os.MkdirTemp(filepath.Dir(dir), "work-")
@@ -154,16 +188,32 @@ func modulesOrigin(req map[string]string) string {
 	return strings.Join(s, " ")
 }
 
-func (b *Builder) haveSeccomp() bool {
+// haveSeccomp: libseccomp's header, and for another architecture also its
+// static library in that architecture's multiarch directory (the header is
+// shared between architectures; the library is what the link needs).
+func (b *Builder) haveSeccomp(arch string) bool {
 	if b.HaveSeccomp != nil {
-		return b.HaveSeccomp()
+		return b.HaveSeccomp(arch)
 	}
+	header := false
 	for _, p := range []string{"/usr/include/seccomp.h", "/usr/local/include/seccomp.h"} {
 		if _, err := os.Stat(p); err == nil {
-			return true
+			header = true
 		}
 	}
-	return false
+	if !header || arch == runtime.GOARCH {
+		return header
+	}
+	_, err := os.Stat("/usr/lib/" + triplet(arch) + "/libseccomp.a")
+	return err == nil
+}
+
+func (b *Builder) haveTool(name string) bool {
+	if b.HaveTool != nil {
+		return b.HaveTool(name)
+	}
+	_, err := osexec.LookPath(name)
+	return err == nil
 }
 
 // buildKubernetes writes a module that requires k8s.io/kubernetes and pins

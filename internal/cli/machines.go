@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/logx"
@@ -142,10 +141,8 @@ func (a *app) settle(c *steps.Cluster, reports map[string]machinecheck.Report) e
 	if arch != "" {
 		store.Arch = arch
 	}
+	// For machines of another architecture the error names --arch.
 	c.Artifacts, c.ArtifactsErr = store.Resolve(c.Config.KubernetesVersion)
-	if c.ArtifactsErr != nil && store.Arch != artifacts.NewStore("").Arch {
-		c.ArtifactsErr = fmt.Errorf("%w (the machines are %s: hardway artifacts build --arch %s)", c.ArtifactsErr, store.Arch, store.Arch)
-	}
 	return nil
 }
 
