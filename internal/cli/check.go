@@ -12,6 +12,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"strconv"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -138,8 +139,14 @@ func (e checkEnv) checks(ctx context.Context, c *config.Cluster) []checkResult {
 			hint: "start it: `systemctl start docker`, or without systemd `dockerd > /var/log/dockerd.log 2>&1 &`; run as root or in the docker group"})
 	}
 
-	// The node image, or what builds it.
-	tag := nodeimage.Tag()
+	// The node image (of the nodes' architecture), or what builds it.
+	arch := nodeArch(c)
+	tag := nodeimage.TagFor(arch)
+	if arch != runtime.GOARCH {
+		err := nodeimage.HostEmulation(arch)
+		add(checkResult{name: "qemu-user emulation of " + arch + " (binfmt_misc)", required: true, ok: err == nil, detail: nodeimage.BinfmtDir,
+			hint: fmt.Sprint(err)})
+	}
 	haveImage := false
 	if daemonOK {
 		haveImage, _ = nodeimage.Exists(ctx, e.run, tag)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,6 +36,9 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 	if err != nil {
 		return nil, err
 	}
+	// Container nodes run the node image and binaries of cfg.Arch.
+	arch := nodeArch(cfg)
+	store.Arch = arch
 	prov, err := a.providerFor(cfg, log)
 	if err != nil {
 		return nil, err
@@ -45,7 +49,7 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 		Facts:    facts,
 		Log:      log,
 		Provider: prov,
-		Create:   provider.CreateOptions{Image: nodeimage.Tag(), ArtifactsDir: store.Root},
+		Create:   provider.CreateOptions{Image: nodeimage.TagFor(arch), ArtifactsDir: store.Root},
 	}
 	// Resolved once here: the check step reports a missing artifact, and the
 	// later steps need the bundle even when check is skipped (--from).
@@ -63,7 +67,8 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 		if err := a.preflight(ctx, cfg); err != nil {
 			return err
 		}
-		// Binaries and images must exist before any node is touched.
+		// Binaries and images must exist before any node is touched, and
+		// nodes of another architecture need qemu-user registered.
 		if c.ArtifactsErr != nil {
 			return c.ArtifactsErr
 		}
@@ -72,11 +77,23 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 			return err
 		}
 		if !ok {
+			if arch != runtime.GOARCH {
+				return fmt.Errorf("node image %s (%s) is not built; run: hardway node-image build --arch %s", c.Create.Image, arch, arch)
+			}
 			return fmt.Errorf("node image %s is not built; run: hardway node-image build", c.Create.Image)
 		}
-		return nil
+		return nodeimage.HostEmulation(arch)
 	}
 	return c, nil
+}
+
+// nodeArch is the architecture of a cluster's container nodes: the config's
+// arch, else this host's.
+func nodeArch(cfg *config.Cluster) string {
+	if cfg.Arch != "" {
+		return cfg.Arch
+	}
+	return runtime.GOARCH
 }
 
 // explainCluster is a Cluster for teaching: it never touches Docker and never
@@ -99,6 +116,7 @@ func (a *app) explainCluster(cfg *config.Cluster) (*steps.Cluster, func(), error
 	}
 	c := &steps.Cluster{Config: placeholderIPs(cfg), State: dir, Facts: facts, Log: logx.Discard{}}
 	if store, err := a.artifactStore(); err == nil {
+		store.Arch = nodeArch(cfg)
 		if b, err := store.Resolve(cfg.KubernetesVersion); err == nil {
 			c.Artifacts = b
 		}

@@ -43,6 +43,9 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 	default:
 		bad("provider: %q is not supported (supported: docker, ssh, lima)", c.Provider)
 	}
+	if c.Arch != "" && c.Arch != "amd64" && c.Arch != "arm64" {
+		bad("arch: %q: hardway has node images and artifacts for amd64 and arm64 (leave it empty for this host's)", c.Arch)
+	}
 	switch c.PKI.KeyAlgorithm {
 	case KeyECDSA, KeyRSA:
 	default:
