@@ -771,3 +771,71 @@ func TestCrossVersionCheck(t *testing.T) {
 		})
 	}
 }
+
+// fillStore commits placeholder entries for the named components of m (all
+// when names is empty).
+func fillStore(t *testing.T, s *Store, m *Manifest, names ...string) {
+	t.Helper()
+	for _, c := range m.Components {
+		if len(names) > 0 && !slices.Contains(names, c.Name) {
+			continue
+		}
+		st, err := s.NewStage(c.Name, c.Version, SourceBuild)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Image = c.Image
+		var files []string
+		for _, f := range c.Files {
+			os.WriteFile(filepath.Join(st.Dir, f.Name), []byte(f.Name), 0o755)
+			files = append(files, f.Name)
+		}
+		if _, err := st.Commit(files, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Nodes under qemu-user get every binary of their architecture but runc,
+// which is this host's; a missing entry names the --arch build.
+func TestResolveEmulated(t *testing.T) {
+	root := t.TempDir()
+	arm := &Store{Root: root, Arch: "arm64"}
+	host := &Store{Root: root, Arch: "amd64"}
+	if runtime.GOARCH == "arm64" {
+		arm.Arch, host.Arch = "amd64", "arm64"
+	}
+	m, err := ManifestFor("v1.37.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || err.Error() != "artifact etcd v3.7.0 not built for "+arm.Arch+"; run: hardway artifacts build --arch "+arm.Arch {
+		t.Fatalf("empty cache: err = %v", err)
+	}
+	fillStore(t, arm, m)
+	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || !strings.Contains(err.Error(), "artifact runc v1.5.2 not built; run: hardway artifacts build") {
+		t.Fatalf("no host runc: err = %v", err)
+	}
+	fillStore(t, host, m, CompRunc)
+	b, err := arm.ResolveEmulated("v1.37.2", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Binaries) != 6+3+3+1+4+1 || len(b.Images) != 3 {
+		t.Errorf("%d binaries, %d images", len(b.Binaries), len(b.Images))
+	}
+	for _, bin := range b.Binaries {
+		want := "-" + arm.Arch + "/"
+		if bin.Name == "runc" {
+			want = "-" + host.Arch + "/"
+		}
+		if !strings.Contains(bin.Rel, want) {
+			t.Errorf("%s from %s, want the %s entry", bin.Name, bin.Rel, want)
+		}
+	}
+	for _, im := range b.Images {
+		if !strings.Contains(im.Rel, "-"+arm.Arch+"/") {
+			t.Errorf("image %s from %s, want %s", im.Ref, im.Rel, arm.Arch)
+		}
+	}
+}

@@ -93,3 +93,48 @@ func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
 	}
 	return b, nil
 }
+
+// EmulatedNative lists the components that nodes running under qemu-user
+// (nodes of another architecture than this host's) take in this host's
+// architecture. Only runc: to start a container it clones with
+// CLONE_PARENT, which qemu-user refuses with EINVAL for every emulated
+// program, so an emulated runc cannot start a single pod. A native runc
+// sets up the container and then execs the pod's program, which binfmt_misc
+// hands to qemu-user again: the pods still run the nodes' architecture.
+func EmulatedNative() []string { return []string{CompRunc} }
+
+// ResolveEmulated is Resolve for nodes that run under qemu-user on a host
+// whose cache is host: every component from s (the nodes' architecture),
+// except EmulatedNative, which come from host.
+func (s *Store) ResolveEmulated(kubeVersion string, host *Store) (*Bundle, error) {
+	m, err := ManifestFor(kubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	native := map[string]bool{}
+	for _, n := range EmulatedNative() {
+		native[n] = true
+	}
+	own := &Manifest{KubernetesVersion: m.KubernetesVersion}
+	hm := &Manifest{KubernetesVersion: m.KubernetesVersion}
+	for _, c := range m.Components {
+		if native[c.Name] {
+			hm.Components = append(hm.Components, c)
+		} else {
+			own.Components = append(own.Components, c)
+		}
+	}
+	b, err := s.ResolveManifest(own)
+	if err != nil {
+		return nil, err
+	}
+	hb, err := host.ResolveManifest(hm)
+	if err != nil {
+		return nil, fmt.Errorf("%v (%s nodes run under emulation with this host's runc)", err, s.Arch)
+	}
+	if hb.Root != b.Root {
+		return nil, fmt.Errorf("internal error: the %s and %s caches have different roots", s.Arch, host.Arch)
+	}
+	b.Binaries = append(b.Binaries, hb.Binaries...)
+	return b, nil
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/logx"
@@ -54,6 +55,10 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 	// Resolved once here: the check step reports a missing artifact, and the
 	// later steps need the bundle even when check is skipped (--from).
 	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
+	if arch != runtime.GOARCH && !cfg.Machines() {
+		// Nodes under qemu-user: runc is this host's (artifacts.EmulatedNative).
+		c.Artifacts, c.ArtifactsErr = store.ResolveEmulated(cfg.KubernetesVersion, artifacts.NewStore(store.Root))
+	}
 	if cfg.Machines() {
 		// Facts, architecture and checks come from the machines, not from
 		// this host; nothing is mounted.

@@ -47,6 +47,12 @@ var entrypoint []byte
 //go:embed files/setup.sh
 var setupScript []byte
 
+// emulatedScript replaces the netfilter tools of an image built for another
+// architecture with the host's (see the script for why).
+//
+//go:embed files/emulated.sh
+var emulatedScript []byte
+
 // Packages are installed on top of debootstrap's minbase variant. minbase
 // has no init, no networking tools and no certificates, so each one is here
 // for a reason.
@@ -92,8 +98,19 @@ func Tag() string { return TagFor(runtime.GOARCH) }
 // TagFor is the image reference of the recipe for nodes of arch (a Go
 // architecture name). Each architecture has its own tag, so an amd64 and an
 // arm64 node image live side by side in one Docker.
-func TagFor(arch string) string {
-	return recipe{arch: arch, suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}.tag()
+//
+// An image of another architecture than this host's can only run here under
+// qemu-user, and carries this host's netfilter tools (files/emulated.sh):
+// it is its own recipe, tagged -ARCH-emulated, never mistaken for the image
+// a real ARCH host builds.
+func TagFor(arch string) string { return recipeFor(arch).tag() }
+
+func recipeFor(arch string) recipe {
+	r := recipe{arch: arch, suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}
+	if arch != runtime.GOARCH {
+		r.emulatedBy, r.emulated = runtime.GOARCH, emulatedScript
+	}
+	return r
 }
 
 // recipe is everything that decides what the image contains. The mirror is
@@ -103,6 +120,10 @@ type recipe struct {
 	suite             string
 	packages, changes []string
 	entrypoint, setup []byte
+	// emulatedBy is the host architecture whose netfilter tools the image
+	// carries (emulated runs its apt), for images that run under qemu-user.
+	emulatedBy string
+	emulated   []byte
 }
 
 func (r recipe) tag() string {
@@ -123,6 +144,10 @@ func (r recipe) tag() string {
 	fmt.Fprintf(h, "changes=%s\n", strings.Join(r.changes, "\n"))
 	fmt.Fprintf(h, "entrypoint=%d:%s\n", len(r.entrypoint), r.entrypoint)
 	fmt.Fprintf(h, "setup=%d:%s\n", len(r.setup), r.setup)
+	if r.emulatedBy != "" {
+		fmt.Fprintf(h, "emulatedBy=%s\nemulated=%d:%s\n", r.emulatedBy, len(r.emulated), r.emulated)
+		suffix += "-emulated"
+	}
 	return Repository + ":" + hex.EncodeToString(h.Sum(nil))[:12] + suffix
 }
 
@@ -248,6 +273,19 @@ func Build(ctx context.Context, tag string, o Options) error {
 	done = phase(2, "configuring the image (systemd in a container, entrypoint)")
 	if err := os.WriteFile(filepath.Join(rootfs, strings.TrimPrefix(EntrypointPath, "/")), entrypoint, 0o755); err != nil {
 		return fmt.Errorf("writing the entrypoint into the image: %w", err)
+	}
+	if o.foreign() {
+		// Before setup.sh, whose last lines empty apt's caches.
+		p := filepath.Join(rootfs, "tmp", "hardway-emulated.sh")
+		if err := os.WriteFile(p, emulatedScript, 0o755); err != nil {
+			return fmt.Errorf("writing the emulation script into the image: %w", err)
+		}
+		logf(o.Log, 0, "      this host's (%s) netfilter tools into the %s image: qemu-user cannot run %s iptables/nft", runtime.GOARCH, o.arch(), o.arch())
+		if _, err := o.Runner.Run(ctx, exec.Cmd{Name: "chroot", Args: []string{rootfs, "/bin/sh", "/tmp/hardway-emulated.sh", runtime.GOARCH},
+			Stream: &lineLogger{log: o.Log, level: 0, prefix: "      "}}); err != nil {
+			return fmt.Errorf("installing this host's netfilter tools into the %s node image failed (needs the Debian mirror from the chroot): %w", o.arch(), err)
+		}
+		_ = os.Remove(p)
 	}
 	setupPath := filepath.Join(rootfs, "tmp", "hardway-setup.sh")
 	if err := os.WriteFile(setupPath, setupScript, 0o755); err != nil {

@@ -59,8 +59,21 @@ func TestTagFollowsRecipe(t *testing.T) {
 	if noArch.tag() != base.tag() {
 		t.Errorf("amd64 tag %s differs from the tag without an arch %s: every amd64 image would be rebuilt", base.tag(), noArch.tag())
 	}
-	if arm := TagFor("arm64"); !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}-arm64$`).MatchString(arm) || strings.TrimSuffix(arm, "-arm64") == base.tag() {
-		t.Errorf("TagFor(arm64) = %q: want its own hash and an -arm64 suffix (amd64: %s)", arm, base.tag())
+	// Another architecture: its own hash and a suffix saying which; on a
+	// host of another architecture also -emulated (that image carries the
+	// host's netfilter tools: a different recipe from a native one).
+	native := base
+	native.arch = "arm64"
+	if !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}-arm64$`).MatchString(native.tag()) || strings.TrimSuffix(native.tag(), "-arm64") == base.tag() {
+		t.Errorf("arm64 tag %q: want its own hash and an -arm64 suffix (amd64: %s)", native.tag(), base.tag())
+	}
+	emulated := native
+	emulated.emulatedBy, emulated.emulated = "amd64", emulatedScript
+	if !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}-arm64-emulated$`).MatchString(emulated.tag()) || strings.TrimSuffix(emulated.tag(), "-emulated") == native.tag() {
+		t.Errorf("emulated arm64 tag %q: want its own hash and an -arm64-emulated suffix (native: %s)", emulated.tag(), native.tag())
+	}
+	if runtime.GOARCH == "amd64" && TagFor("arm64") != emulated.tag() {
+		t.Errorf("TagFor(arm64) on amd64 = %q, want the emulated recipe %q", TagFor("arm64"), emulated.tag())
 	}
 	reordered := base
 	reordered.packages = append([]string{base.packages[len(base.packages)-1]}, base.packages[:len(base.packages)-1]...)
@@ -285,6 +298,7 @@ func TestBuildForeign(t *testing.T) {
 	}
 	want := []*regexp.Regexp{
 		regexp.MustCompile(`^debootstrap --variant=minbase --include=systemd,\S*haproxy --arch=arm64 bookworm /\S+/rootfs http://m/debian$`),
+		regexp.MustCompile(`^chroot /\S+/rootfs /bin/sh /tmp/hardway-emulated.sh amd64$`),
 		regexp.MustCompile(`^chroot /\S+/rootfs /bin/sh /tmp/hardway-setup.sh$`),
 		regexp.MustCompile(`^tar --numeric-owner --xattrs -C /\S+/rootfs -cf /\S+/rootfs.tar `),
 		regexp.MustCompile(`^docker load -i /\S+/image.tar$`),
