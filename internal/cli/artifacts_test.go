@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/artifacts"
+	"hardway.dev/hardway/internal/nodeimage"
 )
 
 func TestArtifactsOutputSaysWhoVouched(t *testing.T) {
@@ -83,6 +84,9 @@ func TestArtifactsArch(t *testing.T) {
 			"error: --arch \"riscv64\": hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
 		{[]string{"artifacts", "build", "--arch", "s390x"}, 1, "",
 			"error: --arch \"s390x\": hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
+		{[]string{"node-image", "tag", "--arch", "arm64"}, 0, nodeimage.TagFor("arm64") + "\n", ""},
+		{[]string{"node-image", "build", "--arch", "s390x"}, 1, "",
+			"error: --arch \"s390x\": hardway has node images for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
 	}
 	for _, tt := range tests {
 		code, out, errOut := runCLI(t, tt.args...)
