@@ -56,8 +56,10 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 	// later steps need the bundle even when check is skipped (--from).
 	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
 	if arch != runtime.GOARCH && !cfg.Machines() {
-		// Nodes under qemu-user: runc is this host's (artifacts.EmulatedNative).
+		// Nodes under qemu-user: runc is this host's (artifacts.EmulatedNative),
+		// and every program runs several times slower.
 		c.Artifacts, c.ArtifactsErr = store.ResolveEmulated(cfg.KubernetesVersion, artifacts.NewStore(store.Root))
+		c.Slowdown = emulationSlowdown
 	}
 	if cfg.Machines() {
 		// Facts, architecture and checks come from the machines, not from
@@ -91,6 +93,10 @@ func (a *app) cluster(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 	}
 	return c, nil
 }
+
+// emulationSlowdown multiplies every wait's bound for nodes under qemu-user
+// (see steps.Cluster.Slowdown and README, arm64, for the measured times).
+const emulationSlowdown = 5
 
 // nodeArch is the architecture of a cluster's container nodes: the config's
 // arch, else this host's.
