@@ -685,6 +685,10 @@ func TestCrossBuildCommands(t *testing.T) {
 		{"containerd stays pure Go", CompContainerd, true, true,
 			[]string{"CGO_ENABLED=0", "GOARCH=" + foreign},
 			[]string{"CC=", "PKG_CONFIG_LIBDIR="}, ""},
+		// go install refuses GOBIN for cross builds: go build -o instead.
+		{"cni plugins: build -o, not install", CompCNI, true, true,
+			[]string{"CGO_ENABLED=0", "GOARCH=" + foreign, " build -mod=mod -o ", "github.com/containernetworking/plugins/plugins/main/bridge", "buildversion.BuildVersion=v1.9.1"},
+			[]string{"GOBIN=", " install ", "@v1.9.1"}, ""},
 		{"no cross compiler", CompRunc, true, false, nil, nil,
 			"runc needs cgo: building it for " + foreign + " on this " + runtime.GOARCH + " host needs the cross compiler " + cc + "; run: "},
 		{"no arm64 libseccomp", CompRunc, false, true, nil, nil,
