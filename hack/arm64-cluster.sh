@@ -14,8 +14,9 @@
 # when a phase fails (unless KEEP=1).
 #
 # What runs emulated and what does not (see DEVELOPERS.md, "arm64"): every
-# program in the nodes is arm64 except runc and the netfilter tools, which
-# qemu-user cannot run (clone(CLONE_PARENT), netfilter netlink).
+# program in the nodes is arm64 except runc, containerd's shim and the
+# netfilter tools, which qemu-user cannot run (clone(CLONE_PARENT),
+# prctl(PR_SET_CHILD_SUBREAPER), netfilter netlink).
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,7 +79,8 @@ setup() {
   go build -trimpath -o $hw ./cmd/hardway
 }
 build() {
-  # runc runs natively in emulated nodes: the host's is needed too.
+  # runc and containerd's shim run natively in emulated nodes: the host's
+  # artifacts are needed too.
   $hw artifacts build
   $hw artifacts build --arch arm64
   $hw artifacts list --arch arm64

@@ -817,10 +817,14 @@ func TestResolveEmulated(t *testing.T) {
 		t.Fatalf("empty cache: err = %v", err)
 	}
 	fillStore(t, arm, m)
-	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || !strings.Contains(err.Error(), "artifact runc v1.5.2 not built; run: hardway artifacts build") {
+	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || !strings.Contains(err.Error(), "not built; run: hardway artifacts build") {
 		t.Fatalf("no host runc: err = %v", err)
 	}
 	fillStore(t, host, m, CompRunc)
+	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || !strings.Contains(err.Error(), "artifact containerd v2.2.0 not built; run: hardway artifacts build") {
+		t.Fatalf("no host containerd shim: err = %v", err)
+	}
+	fillStore(t, host, m, CompContainerd)
 	b, err := arm.ResolveEmulated("v1.37.2", host)
 	if err != nil {
 		t.Fatal(err)
@@ -830,7 +834,7 @@ func TestResolveEmulated(t *testing.T) {
 	}
 	for _, bin := range b.Binaries {
 		want := "-" + arm.Arch + "/"
-		if bin.Name == "runc" {
+		if bin.Name == "runc" || bin.Name == "containerd-shim-runc-v2" {
 			want = "-" + host.Arch + "/"
 		}
 		if !strings.Contains(bin.Rel, want) {
