@@ -52,3 +52,8 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "setup-host: dockerd did not start; see /var/log/dockerd.log" >&2; tail -20 /var/log/dockerd.log >&2; exit 1; }
 fi
 echo "setup-host: ready (docker $(docker version --format '{{.Server.Version}}'))"
+
+# Opt-in: the arm64 cross toolchain and qemu-user-static (hack/setup-arm64.sh).
+if [ "${HARDWAY_ARM64:-}" = 1 ]; then
+  "$(dirname "$0")/setup-arm64.sh"
+fi

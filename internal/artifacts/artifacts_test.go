@@ -62,7 +62,11 @@ func (f *fakeRunner) Run(_ context.Context, c hexec.Cmd) ([]byte, error) {
 		}
 		return nil, nil
 	}
-	out := f.versions[filepath.Base(c.Name)]
+	bin := c.Name
+	if strings.HasPrefix(filepath.Base(bin), "qemu-") && len(c.Args) > 0 {
+		bin = c.Args[0] // qemu-user runs the program it is given
+	}
+	out := f.versions[filepath.Base(bin)]
 	if c.Stream != nil {
 		fmt.Fprint(c.Stream, out)
 	}
@@ -98,7 +102,7 @@ func testComponent(releaseURL string, sha map[string]string) Component {
 func newTestBuilder(t *testing.T, run hexec.Runner) *Builder {
 	t.Helper()
 	store := NewStore(t.TempDir())
-	return &Builder{Store: store, Run: run, ProbeTimeout: 500 * time.Millisecond, HaveSeccomp: func() bool { return true }}
+	return &Builder{Store: store, Run: run, ProbeTimeout: 500 * time.Millisecond, HaveSeccomp: func(string) bool { return true }, HaveTool: func(string) bool { return true }}
 }
 
 func progressRecorder(b *Builder) *[]Progress {
@@ -590,7 +594,7 @@ func TestSourceBuildCommands(t *testing.T) {
 		t.Run(fmt.Sprintf("%s seccomp=%v", tt.component, tt.seccomp), func(t *testing.T) {
 			run := &fakeRunner{modJSON: modJSON}
 			b := newTestBuilder(t, run)
-			b.HaveSeccomp = func() bool { return tt.seccomp }
+			b.HaveSeccomp = func(string) bool { return tt.seccomp }
 			c, _ := m.Component(tt.component)
 			st, err := b.Store.NewStage(c.Name, c.Version, SourceBuild)
 			if err != nil {
@@ -646,5 +650,200 @@ func TestEntryHasAll(t *testing.T) {
 	}
 	if !(&Entry{Files: files, Image: img.Image}).hasAll(&img) {
 		t.Error("the right archive does not count")
+	}
+}
+
+// Cross builds: every Go build is GOARCH=arm64; runc's cgo build uses
+// Debian's cross gcc and the arm64 pkg-config directory, so the host's
+// libseccomp is never linked in; a missing cross toolchain is one line that
+// names the setup script.
+func TestCrossBuildCommands(t *testing.T) {
+	m, err := ManifestFor("v1.37.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	modDir := t.TempDir()
+	modJSON := fmt.Sprintf(`{"Path":"x","Version":"v1","Dir":%q}`, modDir)
+	os.WriteFile(filepath.Join(modDir, "go.mod"), []byte("module x\n"), 0o644)
+	foreign := "arm64"
+	if runtime.GOARCH == "arm64" {
+		foreign = "amd64"
+	}
+	cc := triplet(foreign) + "-gcc"
+	tests := []struct {
+		name      string
+		component string
+		seccomp   bool
+		tools     bool
+		want      []string
+		notWant   []string
+		wantErr   string
+	}{
+		{"runc cross cgo", CompRunc, true, true,
+			[]string{"CGO_ENABLED=1", "GOARCH=" + foreign, "CC=" + cc, "PKG_CONFIG_LIBDIR=/usr/lib/" + triplet(foreign) + "/pkgconfig:/usr/share/pkgconfig", "-tags seccomp,", "-extldflags -static", " -C "},
+			nil, ""},
+		{"containerd stays pure Go", CompContainerd, true, true,
+			[]string{"CGO_ENABLED=0", "GOARCH=" + foreign},
+			[]string{"CC=", "PKG_CONFIG_LIBDIR="}, ""},
+		// go install refuses GOBIN for cross builds: go build -o instead.
+		{"cni plugins: build -o, not install", CompCNI, true, true,
+			[]string{"CGO_ENABLED=0", "GOARCH=" + foreign, " build -mod=mod -o ", "github.com/containernetworking/plugins/plugins/main/bridge", "buildversion.BuildVersion=v1.9.1"},
+			[]string{"GOBIN=", " install ", "@v1.9.1"}, ""},
+		{"no cross compiler", CompRunc, true, false, nil, nil,
+			"runc needs cgo: building it for " + foreign + " on this " + runtime.GOARCH + " host needs the cross compiler " + cc + "; run: "},
+		{"no arm64 libseccomp", CompRunc, false, true, nil, nil,
+			"runc needs libseccomp's " + foreign + " static library (/usr/lib/" + triplet(foreign) + "/libseccomp.a) to build; run: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := &fakeRunner{modJSON: modJSON}
+			b := newTestBuilder(t, run)
+			b.Store.Arch = foreign
+			var asked []string
+			b.HaveSeccomp = func(arch string) bool { asked = append(asked, arch); return tt.seccomp }
+			b.HaveTool = func(name string) bool { return tt.tools }
+			c, _ := m.Component(tt.component)
+			st, err := b.Store.NewStage(c.Name, c.Version, SourceBuild)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Abort()
+			_, err = b.buildSource(context.Background(), m, c, st.Dir)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || strings.Contains(err.Error(), "\n") {
+					t.Fatalf("err = %v, want one line containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Source.NeedsSeccomp && (len(asked) != 1 || asked[0] != foreign) {
+				t.Errorf("libseccomp checked for %v, want [%s]", asked, foreign)
+			}
+			last := run.calls[len(run.calls)-1]
+			for _, w := range tt.want {
+				if !strings.Contains(last, w) {
+					t.Errorf("build command lacks %q:\n%s", w, last)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(last, w) {
+					t.Errorf("build command has %q:\n%s", w, last)
+				}
+			}
+		})
+	}
+}
+
+// Binaries of another architecture answer their version through qemu-user
+// (no binfmt_misc needed); without qemu-user the check is skipped, not
+// failed, and a wrong version still fails.
+func TestCrossVersionCheck(t *testing.T) {
+	foreign := "arm64"
+	if runtime.GOARCH == "arm64" {
+		foreign = "amd64"
+	}
+	c := testComponent("", nil)
+	tests := []struct {
+		name     string
+		qemu     bool
+		version  string
+		wantErr  string
+		wantCall string
+	}{
+		{"under qemu", true, "tool v1.2.3", "", QemuUser(foreign) + " "},
+		{"wrong version under qemu", true, "tool v9", `reports "tool v9", want "tool v1.2.3"`, QemuUser(foreign) + " "},
+		{"no qemu: skipped", false, "tool v9", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := &fakeRunner{versions: map[string]string{"tool": tt.version}}
+			b := newTestBuilder(t, run)
+			b.Store.Arch = foreign
+			b.HaveTool = func(name string) bool { return tt.qemu && name == QemuUser(foreign) }
+			dir := t.TempDir()
+			os.WriteFile(filepath.Join(dir, "tool"), []byte("x"), 0o755)
+			err := b.checkVersions(context.Background(), &c, dir, SourceBuild)
+			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			ran := strings.Join(run.calls, "\n")
+			if tt.wantCall == "" && ran != "" || tt.wantCall != "" && !strings.HasPrefix(ran, tt.wantCall+filepath.Join(dir, "tool")+" --version") {
+				t.Errorf("ran %q, want %q", ran, tt.wantCall)
+			}
+		})
+	}
+}
+
+// fillStore commits placeholder entries for the named components of m (all
+// when names is empty).
+func fillStore(t *testing.T, s *Store, m *Manifest, names ...string) {
+	t.Helper()
+	for _, c := range m.Components {
+		if len(names) > 0 && !slices.Contains(names, c.Name) {
+			continue
+		}
+		st, err := s.NewStage(c.Name, c.Version, SourceBuild)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Image = c.Image
+		var files []string
+		for _, f := range c.Files {
+			os.WriteFile(filepath.Join(st.Dir, f.Name), []byte(f.Name), 0o755)
+			files = append(files, f.Name)
+		}
+		if _, err := st.Commit(files, 0, "test"); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Nodes under qemu-user get every binary of their architecture but runc,
+// which is this host's; a missing entry names the --arch build.
+func TestResolveEmulated(t *testing.T) {
+	root := t.TempDir()
+	arm := &Store{Root: root, Arch: "arm64"}
+	host := &Store{Root: root, Arch: "amd64"}
+	if runtime.GOARCH == "arm64" {
+		arm.Arch, host.Arch = "amd64", "arm64"
+	}
+	m, err := ManifestFor("v1.37.2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || err.Error() != "artifact etcd v3.7.0 not built for "+arm.Arch+"; run: hardway artifacts build --arch "+arm.Arch {
+		t.Fatalf("empty cache: err = %v", err)
+	}
+	fillStore(t, arm, m)
+	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || !strings.Contains(err.Error(), "not built; run: hardway artifacts build") {
+		t.Fatalf("no host runc: err = %v", err)
+	}
+	fillStore(t, host, m, CompRunc)
+	if _, err := arm.ResolveEmulated("v1.37.2", host); err == nil || !strings.Contains(err.Error(), "artifact containerd v2.2.0 not built; run: hardway artifacts build") {
+		t.Fatalf("no host containerd shim: err = %v", err)
+	}
+	fillStore(t, host, m, CompContainerd)
+	b, err := arm.ResolveEmulated("v1.37.2", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Binaries) != 6+3+3+1+4+1 || len(b.Images) != 3 {
+		t.Errorf("%d binaries, %d images", len(b.Binaries), len(b.Images))
+	}
+	for _, bin := range b.Binaries {
+		want := "-" + arm.Arch + "/"
+		if bin.Name == "runc" || bin.Name == "containerd-shim-runc-v2" {
+			want = "-" + host.Arch + "/"
+		}
+		if !strings.Contains(bin.Rel, want) {
+			t.Errorf("%s from %s, want the %s entry", bin.Name, bin.Rel, want)
+		}
+	}
+	for _, im := range b.Images {
+		if !strings.Contains(im.Rel, "-"+arm.Arch+"/") {
+			t.Errorf("image %s from %s, want %s", im.Ref, im.Rel, arm.Arch)
+		}
 	}
 }

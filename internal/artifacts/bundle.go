@@ -1,8 +1,12 @@
 package artifacts
 
 import (
+	"fmt"
 	"path"
 	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
 )
 
 // Bundle is what a cluster of one Kubernetes version uses from the cache:
@@ -66,6 +70,9 @@ func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
 	for _, c := range m.Components {
 		e, ok := s.Find(c.Name, c.Version)
 		if !ok || !e.hasAll(&c) {
+			if s.Arch != runtime.GOARCH {
+				return nil, fmt.Errorf("artifact %s %s not built for %s; run: hardway artifacts build --arch %s", c.Name, c.Version, s.Arch, s.Arch)
+			}
 			return nil, notBuilt(c.Name, c.Version)
 		}
 		rel, err := filepath.Rel(s.Root, e.Dir)
@@ -85,6 +92,59 @@ func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
 				b.Binaries = append(b.Binaries, Binary{Name: f.Name, Component: c.Name, Version: c.Version, Rel: r, DestDir: f.DestDir, SHA256: sums[f.Name]})
 			}
 		}
+	}
+	return b, nil
+}
+
+// EmulatedNative lists the programs that nodes running under qemu-user
+// (nodes of another architecture than this host's) take in this host's
+// architecture, because qemu-user (7.2, Debian 12) cannot run them:
+//   - runc clones with CLONE_PARENT to start a container, which qemu-user
+//     refuses with EINVAL ("nsexec: unable to spawn stage-1");
+//   - containerd-shim-runc-v2 makes itself a child subreaper at start
+//     (prctl PR_SET_CHILD_SUBREAPER), which qemu-user answers with EINVAL.
+//
+// The native runc sets the container up and execs the pod's program, which
+// binfmt_misc hands back to qemu-user: pods still run the nodes'
+// architecture, and so do containerd, kubelet and everything else.
+func EmulatedNative() []string { return []string{"runc", "containerd-shim-runc-v2"} }
+
+// ResolveEmulated is Resolve for nodes that run under qemu-user on a host
+// whose cache is host: every file from s (the nodes' architecture), except
+// the EmulatedNative programs, which come from host.
+func (s *Store) ResolveEmulated(kubeVersion string, host *Store) (*Bundle, error) {
+	m, err := ManifestFor(kubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	b, err := s.ResolveManifest(m)
+	if err != nil {
+		return nil, err
+	}
+	// Only the components that hold a native program must be in host's
+	// cache.
+	hm := &Manifest{KubernetesVersion: m.KubernetesVersion}
+	for _, c := range m.Components {
+		if slices.ContainsFunc(c.Files, func(f File) bool { return slices.Contains(EmulatedNative(), f.Name) }) {
+			hm.Components = append(hm.Components, c)
+		}
+	}
+	hb, err := host.ResolveManifest(hm)
+	if err != nil {
+		return nil, fmt.Errorf("%v (%s nodes run under emulation with this host's %s)", err, s.Arch, strings.Join(EmulatedNative(), " and "))
+	}
+	if hb.Root != b.Root {
+		return nil, fmt.Errorf("internal error: the %s and %s caches have different roots", s.Arch, host.Arch)
+	}
+	for i, bin := range b.Binaries {
+		if !slices.Contains(EmulatedNative(), bin.Name) {
+			continue
+		}
+		native, ok := hb.Binary(bin.Name)
+		if !ok {
+			return nil, fmt.Errorf("internal error: %s missing from the %s cache entry", bin.Name, host.Arch)
+		}
+		b.Binaries[i] = native
 	}
 	return b, nil
 }

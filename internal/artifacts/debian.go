@@ -44,7 +44,17 @@ func (b *Builder) buildBusybox(ctx context.Context, c *Component, work, dir stri
 	if _, err := b.Run.Run(ctx, hexec.Cmd{Name: "tar", Args: []string{"-xjf", tarball, "-C", src, "--strip-components=1"}, Stream: b.Stream}); err != nil {
 		return "", fmt.Errorf("unpacking %s (needs tar and bzip2: apt-get install bzip2): %w", tarball, err)
 	}
-	if _, err := b.Run.Run(ctx, hexec.Cmd{Name: "make", Args: []string{"-C", src, "defconfig"}, Stream: b.Stream}); err != nil {
+	// For another architecture, Debian's cross gcc (busybox's Makefile
+	// prefixes every tool with CROSS_COMPILE).
+	var cross []string
+	if b.Store.Arch != runtime.GOARCH {
+		cc := triplet(b.Store.Arch) + "-gcc"
+		if !b.haveTool(cc) {
+			return "", fmt.Errorf("busybox %s for %s needs the cross compiler %s; run: %s", c.Version, b.Store.Arch, cc, crossSetup(b.Store.Arch))
+		}
+		cross = []string{"CROSS_COMPILE=" + triplet(b.Store.Arch) + "-"}
+	}
+	if _, err := b.Run.Run(ctx, hexec.Cmd{Name: "make", Args: append([]string{"-C", src, "defconfig"}, cross...), Stream: b.Stream}); err != nil {
 		return "", fmt.Errorf("busybox %s: make defconfig failed (needs make and gcc: apt-get install make gcc libc6-dev): %w", c.Version, err)
 	}
 	cfgPath := filepath.Join(src, ".config")
@@ -56,7 +66,7 @@ func (b *Builder) buildBusybox(ctx context.Context, c *Component, work, dir stri
 		return "", err
 	}
 	jobs := strconv.Itoa(runtime.NumCPU())
-	if _, err := b.Run.Run(ctx, hexec.Cmd{Name: "make", Args: []string{"-C", src, "-j", jobs, "busybox"}, Stream: b.Stream}); err != nil {
+	if _, err := b.Run.Run(ctx, hexec.Cmd{Name: "make", Args: append([]string{"-C", src, "-j", jobs, "busybox"}, cross...), Stream: b.Stream}); err != nil {
 		return "", fmt.Errorf("building busybox %s from source failed (needs gcc and a static glibc: apt-get install gcc libc6-dev): %w", c.Version, err)
 	}
 	if err := copyFile(filepath.Join(src, "busybox"), filepath.Join(dir, "busybox"), 0o755); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -111,7 +112,7 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&source, "source", "auto", "auto, source, release or dir:PATH")
 	cmd.Flags().StringVar(&version, "kubernetes-version", "", "build for this Kubernetes version instead of the cluster's (before hardway upgrade)")
-	cmd.Flags().StringVar(&arch, "arch", "", "amd64 or arm64: the nodes' architecture, when it is not this host's (cross-built with GOARCH; runc needs cgo and cannot be)")
+	cmd.Flags().StringVar(&arch, "arch", "", "amd64 or arm64: the nodes' architecture, when it is not this host's (cross-built with GOARCH; runc's cgo with Debian's cross gcc: hack/setup-arm64.sh)")
 	return cmd
 }
 
@@ -153,9 +154,36 @@ func newArtifactsListCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			printArtifacts(a.out, entries)
+			// Every file's architecture, checked with file(1) before
+			// anything is printed: a missing file(1) is an error, not a
+			// column of blanks.
+			arches := map[*artifacts.Entry][]artifacts.FileArch{}
+			var wrong []string
+			for _, e := range entries {
+				fa, err := artifacts.VerifyArch(cmd.Context(), hexec.OS{Log: a.log()}, e)
+				if err != nil {
+					return err
+				}
+				arches[e] = fa
+				for _, f := range fa {
+					if !f.OK(store.Arch) {
+						wrong = append(wrong, fmt.Sprintf("%s/%s is %s", e.Component, f.File, f.Arch))
+					}
+				}
+			}
+			printArtifacts(a.out, entries, func(e *artifacts.Entry, file string) string {
+				for _, f := range arches[e] {
+					if f.File == file {
+						return archCell(f, store.Arch)
+					}
+				}
+				return "-"
+			})
 			if _, err := store.Resolve(cfg.KubernetesVersion); err != nil {
 				fmt.Fprintf(a.errOut, "Kubernetes %s (%s) is not complete: %v\n", cfg.KubernetesVersion, store.Arch, err)
+			}
+			if len(wrong) > 0 {
+				return fmt.Errorf("%d cached files are not %s (%s): remove their entries under %s and rebuild with hardway artifacts build --arch %s", len(wrong), store.Arch, strings.Join(wrong, ", "), store.Root, store.Arch)
 			}
 			return nil
 		},
@@ -164,12 +192,27 @@ func newArtifactsListCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func printArtifacts(w io.Writer, entries []*artifacts.Entry) {
+// archCell is the ARCH column: the architecture found and what said so
+// (file(1) on the program; for an image, its config and file(1) on the
+// program it runs).
+func archCell(f artifacts.FileArch, want string) string {
+	switch {
+	case f.Arch == "":
+		return "- (" + f.Evidence + ")"
+	case f.Arch != want:
+		return "WRONG " + f.Arch + " (" + f.Evidence + ")"
+	}
+	return f.Arch + " (" + f.Evidence + ")"
+}
+
+// printArtifacts lists every file of every entry; archOf gives its ARCH
+// column.
+func printArtifacts(w io.Writer, entries []*artifacts.Entry, archOf func(e *artifacts.Entry, file string) string) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tVERSION\tSOURCE\tFILE\tSIZE\tSHA256\tVOUCHED BY")
+	fmt.Fprintln(tw, "COMPONENT\tVERSION\tSOURCE\tFILE\tSIZE\tSHA256\tVOUCHED BY\tARCH")
 	for _, e := range entries {
 		for _, f := range e.Files {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Component, e.Version, e.Source, f.Name, humanSize(f.Size), f.SHA256, vouchedBy(e, f.Name))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Component, e.Version, e.Source, f.Name, humanSize(f.Size), f.SHA256, vouchedBy(e, f.Name), archOf(e, f.Name))
 		}
 	}
 	tw.Flush()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/artifacts"
+	"hardway.dev/hardway/internal/nodeimage"
 )
 
 func TestArtifactsOutputSaysWhoVouched(t *testing.T) {
@@ -23,13 +24,18 @@ func TestArtifactsOutputSaysWhoVouched(t *testing.T) {
 		Files: []artifacts.EntryFile{{Name: "crictl", Size: 10, SHA256: "c1"}}}
 
 	var list bytes.Buffer
-	printArtifacts(&list, []*artifacts.Entry{old, etcd, kubelet, built})
-	wantList := `COMPONENT   VERSION  SOURCE   FILE     SIZE     SHA256  VOUCHED BY
-crictl      v1.37.0  release  crictl   10 B     c1      not recorded (cached by an older hardway)
-etcd        v3.7.0   release  etcd     3.0 MiB  e1      published checksum at ` + sums + `
-etcd        v3.7.0   release  etcdctl  2.0 KiB  e2      published checksum at ` + sums + `
-kubernetes  v1.36.3  release  kubelet  10 B     k1      pinned in hardway's manifest
-runc        v1.5.2   source   runc     10 B     r1      -
+	printArtifacts(&list, []*artifacts.Entry{old, etcd, kubelet, built}, func(e *artifacts.Entry, file string) string {
+		if file == "runc" {
+			return archCell(artifacts.FileArch{File: file, Arch: "amd64", Evidence: "ELF 64-bit LSB executable, x86-64"}, "arm64")
+		}
+		return archCell(artifacts.FileArch{File: file, Arch: "arm64", Evidence: "ELF 64-bit LSB executable, ARM aarch64"}, "arm64")
+	})
+	wantList := `COMPONENT   VERSION  SOURCE   FILE     SIZE     SHA256  VOUCHED BY                                                                                 ARCH
+crictl      v1.37.0  release  crictl   10 B     c1      not recorded (cached by an older hardway)                                                  arm64 (ELF 64-bit LSB executable, ARM aarch64)
+etcd        v3.7.0   release  etcd     3.0 MiB  e1      published checksum at ` + sums + `  arm64 (ELF 64-bit LSB executable, ARM aarch64)
+etcd        v3.7.0   release  etcdctl  2.0 KiB  e2      published checksum at ` + sums + `  arm64 (ELF 64-bit LSB executable, ARM aarch64)
+kubernetes  v1.36.3  release  kubelet  10 B     k1      pinned in hardway's manifest                                                               arm64 (ELF 64-bit LSB executable, ARM aarch64)
+runc        v1.5.2   source   runc     10 B     r1      -                                                                                          WRONG amd64 (ELF 64-bit LSB executable, x86-64)
 `
 	if list.String() != wantList {
 		t.Errorf("artifacts list:\n%s\nwant:\n%s", list.String(), wantList)
@@ -72,12 +78,15 @@ func TestArtifactsArch(t *testing.T) {
 		code             int
 		stdout, inStderr string // the whole of each
 	}{
-		{[]string{"artifacts", "list", "--arch", "arm64"}, 0, "COMPONENT  VERSION  SOURCE  FILE  SIZE  SHA256  VOUCHED BY\n",
-			"Kubernetes v1.37.2 (arm64) is not complete: artifact etcd v3.7.0 not built; run: hardway artifacts build (--kubernetes-version VERSION for another version than the cluster's)\n"},
+		{[]string{"artifacts", "list", "--arch", "arm64"}, 0, "COMPONENT  VERSION  SOURCE  FILE  SIZE  SHA256  VOUCHED BY  ARCH\n",
+			"Kubernetes v1.37.2 (arm64) is not complete: artifact etcd v3.7.0 not built for arm64; run: hardway artifacts build --arch arm64\n"},
 		{[]string{"artifacts", "list", "--arch", "riscv64"}, 1, "",
 			"error: --arch \"riscv64\": hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
 		{[]string{"artifacts", "build", "--arch", "s390x"}, 1, "",
 			"error: --arch \"s390x\": hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
+		{[]string{"node-image", "tag", "--arch", "arm64"}, 0, nodeimage.TagFor("arm64") + "\n", ""},
+		{[]string{"node-image", "build", "--arch", "s390x"}, 1, "",
+			"error: --arch \"s390x\": hardway has node images for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
 	}
 	for _, tt := range tests {
 		code, out, errOut := runCLI(t, tt.args...)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,15 @@ import (
 	"hardway.dev/hardway/internal/steps"
 )
 
+// checkArchFlag refuses, in one line, an --arch hardway has no nodes for.
+func checkArchFlag(arch string) error {
+	switch arch {
+	case "", "amd64", "arm64":
+		return nil
+	}
+	return fmt.Errorf("--arch %q: hardway has node images for amd64 and arm64 (the nodes' architecture; hardway check names it)", arch)
+}
+
 func newNodeImageCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "node-image",
@@ -36,13 +46,20 @@ func newNodeImageCmd(a *app) *cobra.Command {
 	}
 	var o nodeimage.Options
 	var sshMachine bool
+	var tagArch string
 	build := &cobra.Command{
 		Use:   "build",
 		Short: "Build the node image with debootstrap (no registry needed); skipped when up to date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.Runner, o.Log = a.host.Runner(a.log()), a.log()
+			if err := checkArchFlag(o.Arch); err != nil {
+				return err
+			}
 			if sshMachine {
+				if o.Arch != "" && o.Arch != runtime.GOARCH {
+					return fmt.Errorf("--ssh builds the SSH machine image for this host's architecture (%s) only", runtime.GOARCH)
+				}
 				_, err := nodeimage.EnsureSSH(cmd.Context(), o)
 				return err
 			}
@@ -54,19 +71,25 @@ func newNodeImageCmd(a *app) *cobra.Command {
 	build.Flags().BoolVar(&o.Force, "force", false, "rebuild even when the image for this recipe exists")
 	build.Flags().BoolVar(&o.Dockerfile, "dockerfile", false, "use `docker build` FROM debian:bookworm instead of debootstrap (needs a registry)")
 	build.Flags().StringVar(&o.Mirror, "mirror", "", "Debian mirror for debootstrap (default: the one in the host's apt sources)")
+	build.Flags().StringVar(&o.Arch, "arch", "", "amd64 or arm64: the nodes' architecture, when it is not this host's (needs qemu-user in binfmt_misc: hack/binfmt-arm64.sh enable)")
 	tag := &cobra.Command{
 		Use:   "tag",
 		Short: "Print the image reference of the current recipe",
 		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkArchFlag(tagArch); err != nil {
+				return err
+			}
 			if sshMachine {
 				fmt.Fprintln(a.out, nodeimage.SSHTag())
-				return
+				return nil
 			}
-			fmt.Fprintln(a.out, nodeimage.Tag())
+			fmt.Fprintln(a.out, nodeimage.TagFor(tagArch))
+			return nil
 		},
 	}
 	tag.Flags().BoolVar(&sshMachine, "ssh", false, "the SSH machine image's reference instead")
+	tag.Flags().StringVar(&tagArch, "arch", runtime.GOARCH, "amd64 or arm64")
 	dockerfile := &cobra.Command{
 		Use:   "dockerfile DIR",
 		Short: "Write the Dockerfile build context of the same recipe into DIR (for users with a registry)",

@@ -65,6 +65,11 @@ type Cluster struct {
 	Name              string `json:"name,omitempty"`
 	KubernetesVersion string `json:"kubernetesVersion,omitempty"`
 	Provider          string `json:"provider,omitempty"`
+	// Arch is the nodes' CPU architecture (amd64 or arm64) for provider
+	// docker: which node image and artifacts they run. Empty means this
+	// host's; another one runs under qemu-user emulation (binfmt_misc).
+	// Machines (ssh, lima) report their own.
+	Arch string `json:"arch,omitempty"`
 	// Isolated keeps the cluster network without a route off the machine
 	// (Docker --internal). Pods then only run locally imported images.
 	Isolated *bool   `json:"isolated,omitempty"`

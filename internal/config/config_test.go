@@ -58,6 +58,7 @@ func TestValidate(t *testing.T) {
 		}, []string{"no node has the control-plane role"}},
 		{"malformed version", func(c *Cluster) { c.KubernetesVersion = "1.37" }, []string{`kubernetesVersion: "1.37" is not a version`}},
 		{"bad proxy mode", func(c *Cluster) { c.Network.KubeProxyMode = "userspace" }, []string{`kubeProxyMode: "userspace"`}},
+		{"arch without nodes", func(c *Cluster) { c.Arch = "riscv64" }, []string{`arch: "riscv64": hardway has node images and artifacts for amd64 and arm64`}},
 		{"DNS outside service CIDR", func(c *Cluster) { c.Network.ClusterDNS = "10.33.0.10" }, []string{"clusterDNS: 10.33.0.10 is outside serviceCIDR"}},
 		{"DNS on kubernetes service IP", func(c *Cluster) { c.Network.ClusterDNS = "10.32.0.1" }, []string{"taken by the kubernetes Service"}},
 		{"reserved name", func(c *Cluster) { c.Nodes[0].Name = "lb" }, []string{`nodes[0].name: "lb" is reserved`}},

@@ -74,6 +74,9 @@ func (c *Cluster) validate() (warnings []string, p []problem) {
 	default:
 		bad("provider", "%s is not supported (supported: docker, ssh, lima)", q(c.Provider))
 	}
+	if c.Arch != "" && c.Arch != "amd64" && c.Arch != "arm64" {
+		bad("arch: %q: hardway has node images and artifacts for amd64 and arm64 (leave it empty for this host's)", c.Arch)
+	}
 	switch c.PKI.KeyAlgorithm {
 	case KeyECDSA, KeyRSA:
 	default:

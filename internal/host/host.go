@@ -153,9 +153,21 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 		}
 	}
 	store := h.Store()
+	// Container nodes run the node image and binaries of cfg.Arch.
+	arch := NodeArch(cfg)
+	if !cfg.Machines() {
+		store.Arch = arch
+	}
 	// Resolved once here: the check step reports a missing artifact, and the
 	// later steps need the bundle even when check is skipped (--from).
 	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
+	if arch != runtime.GOARCH && !cfg.Machines() {
+		// Nodes under qemu-user: runc and the shim are this host's
+		// (artifacts.EmulatedNative), and every program runs several
+		// times slower.
+		c.Artifacts, c.ArtifactsErr = store.ResolveEmulated(cfg.KubernetesVersion, artifacts.NewStore(store.Root))
+		c.Slowdown = EmulationSlowdown
+	}
 	if cfg.Machines() {
 		// Facts, architecture and checks come from the machines, not from
 		// this host; nothing is mounted.
@@ -177,7 +189,7 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 		return nil, err
 	}
 	c.Facts = facts
-	c.Create = provider.CreateOptions{Image: nodeimage.Tag(), ArtifactsDir: store.Root}
+	c.Create = provider.CreateOptions{Image: nodeimage.TagFor(arch), ArtifactsDir: store.Root}
 	c.Preflight = func(ctx context.Context) error {
 		if failed := machinecheck.Failed(h.Checks(h.Runner(log)).Host(ctx, cfg)); len(failed) > 0 {
 			return fmt.Errorf("this host is not ready:\n  %s\n  details: hardway check --name %s", joinLines(failed), cfg.Name)
@@ -191,11 +203,29 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 			return err
 		}
 		if !ok {
+			if arch != runtime.GOARCH {
+				return fmt.Errorf("node image %s (%s) is not built; run: hardway node-image build --arch %s", c.Create.Image, arch, arch)
+			}
 			return fmt.Errorf("node image %s is not built; run: hardway node-image build", c.Create.Image)
 		}
-		return nil
+		// Nodes of another architecture need qemu-user registered.
+		return nodeimage.HostEmulation(arch)
 	}
 	return c, nil
+}
+
+// EmulationSlowdown multiplies every wait's bound for nodes under qemu-user
+// (steps.Cluster.Slowdown). A guess until an emulated cluster is measured
+// (docs/machines.md, arm64).
+const EmulationSlowdown = 5
+
+// NodeArch is the architecture of a cluster's container nodes: the
+// config's arch, else this host's.
+func NodeArch(cfg *config.Cluster) string {
+	if cfg.Arch != "" {
+		return cfg.Arch
+	}
+	return runtime.GOARCH
 }
 
 // Scratch is a cluster for teaching (explain, the book): it never touches
@@ -217,7 +247,9 @@ func (h *Host) Scratch(cfg *config.Cluster) (c *steps.Cluster, done func(), err 
 		return nil, nil, err
 	}
 	c = &steps.Cluster{Config: placeholderIPs(cfg), State: dir, Facts: facts, Log: logx.Discard{}}
-	if b, err := h.Store().Resolve(cfg.KubernetesVersion); err == nil {
+	store := h.Store()
+	store.Arch = NodeArch(cfg)
+	if b, err := store.Resolve(cfg.KubernetesVersion); err == nil {
 		c.Artifacts = b
 	}
 	return c, done, nil

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 
-	"hardway.dev/hardway/internal/artifacts"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/machinecheck"
@@ -117,10 +116,8 @@ func (h *Host) settle(c *steps.Cluster, reports map[string]machinecheck.Report) 
 	if arch != "" {
 		store.Arch = arch
 	}
+	// For machines of another architecture the error names --arch.
 	c.Artifacts, c.ArtifactsErr = store.Resolve(c.Config.KubernetesVersion)
-	if c.ArtifactsErr != nil && store.Arch != artifacts.NewStore("").Arch {
-		c.ArtifactsErr = fmt.Errorf("%w (the machines are %s: hardway artifacts build --arch %s)", c.ArtifactsErr, store.Arch, store.Arch)
-	}
 }
 
 // setupMachines wires a cluster on machines: its facts come from the

@@ -153,8 +153,17 @@ func (e HostEnv) Host(ctx context.Context, c *config.Cluster) []Result {
 		add(r)
 	}
 
-	// The node image, or what builds it.
-	tag := nodeimage.Tag()
+	// The node image (of the nodes' architecture), or what builds it.
+	arch := c.Arch
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	tag := nodeimage.TagFor(arch)
+	if arch != runtime.GOARCH {
+		err := nodeimage.HostEmulation(arch)
+		add(Result{Name: "qemu-user emulation of " + arch + " (binfmt_misc)", Required: true, OK: err == nil, Detail: nodeimage.BinfmtDir,
+			Fix: fmt.Sprint(err)})
+	}
 	haveImage := false
 	if daemonOK {
 		haveImage, _ = nodeimage.Exists(ctx, e.Run, tag)

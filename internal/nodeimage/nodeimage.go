@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -45,6 +46,12 @@ var entrypoint []byte
 
 //go:embed files/setup.sh
 var setupScript []byte
+
+// emulatedScript replaces the netfilter tools of an image built for another
+// architecture with the host's (see the script for why).
+//
+//go:embed files/emulated.sh
+var emulatedScript []byte
 
 // Packages are installed on top of debootstrap's minbase variant. minbase
 // has no init, no networking tools and no certificates, so each one is here
@@ -83,22 +90,53 @@ func Entrypoint() []byte { return bytes.Clone(entrypoint) }
 // SetupScript returns the embedded image setup script.
 func SetupScript() []byte { return bytes.Clone(setupScript) }
 
-// Tag is the image reference for the current recipe: an unchanged recipe maps
-// to an existing image and is never rebuilt.
-func Tag() string {
-	return recipe{suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}.tag()
+// Tag is the image reference for the current recipe on this host's
+// architecture: an unchanged recipe maps to an existing image and is never
+// rebuilt.
+func Tag() string { return TagFor(runtime.GOARCH) }
+
+// TagFor is the image reference of the recipe for nodes of arch (a Go
+// architecture name). Each architecture has its own tag, so an amd64 and an
+// arm64 node image live side by side in one Docker.
+//
+// An image of another architecture than this host's can only run here under
+// qemu-user, and carries this host's netfilter tools (files/emulated.sh):
+// it is its own recipe, tagged -ARCH-emulated, never mistaken for the image
+// a real ARCH host builds.
+func TagFor(arch string) string { return recipeFor(arch).tag() }
+
+func recipeFor(arch string) recipe {
+	r := recipe{arch: arch, suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}
+	if arch != runtime.GOARCH {
+		r.emulatedBy, r.emulated = runtime.GOARCH, emulatedScript
+	}
+	return r
 }
 
 // recipe is everything that decides what the image contains. The mirror is
 // not part of it: any Debian mirror serves the same packages.
 type recipe struct {
+	arch              string
 	suite             string
 	packages, changes []string
 	entrypoint, setup []byte
+	// emulatedBy is the host architecture whose netfilter tools the image
+	// carries (emulated runs its apt), for images that run under qemu-user.
+	emulatedBy string
+	emulated   []byte
 }
 
 func (r recipe) tag() string {
 	h := sha256.New()
+	// amd64 images were tagged before the recipe knew architectures:
+	// leaving amd64 out of the hash keeps their tags, so nobody rebuilds an
+	// image that has not changed. Other architectures hash it, and say it
+	// in the tag for people reading `docker images`.
+	suffix := ""
+	if r.arch != "" && r.arch != "amd64" {
+		fmt.Fprintf(h, "arch=%s\n", r.arch)
+		suffix = "-" + r.arch
+	}
 	fmt.Fprintf(h, "suite=%s\n", r.suite)
 	pk := append([]string(nil), r.packages...)
 	sort.Strings(pk)
@@ -106,7 +144,11 @@ func (r recipe) tag() string {
 	fmt.Fprintf(h, "changes=%s\n", strings.Join(r.changes, "\n"))
 	fmt.Fprintf(h, "entrypoint=%d:%s\n", len(r.entrypoint), r.entrypoint)
 	fmt.Fprintf(h, "setup=%d:%s\n", len(r.setup), r.setup)
-	return Repository + ":" + hex.EncodeToString(h.Sum(nil))[:12]
+	if r.emulatedBy != "" {
+		fmt.Fprintf(h, "emulatedBy=%s\nemulated=%d:%s\n", r.emulatedBy, len(r.emulated), r.emulated)
+		suffix += "-emulated"
+	}
+	return Repository + ":" + hex.EncodeToString(h.Sum(nil))[:12] + suffix
 }
 
 // Options control a build.
@@ -124,6 +166,29 @@ type Options struct {
 	// Dockerfile builds with `docker build` from debian:bookworm instead of
 	// debootstrap; it needs a registry to pull the base image from.
 	Dockerfile bool
+	// Arch is the nodes' architecture (Go name); empty means this host's.
+	// Another architecture's image is debootstrapped with --arch, its
+	// second stage and setup script running under qemu-user, which needs
+	// binfmt_misc (see CheckEmulation).
+	Arch string
+	// Binfmt is the binfmt_misc directory (tests); nil: BinfmtDir.
+	Binfmt fs.FS
+}
+
+func (o Options) arch() string {
+	if o.Arch == "" {
+		return runtime.GOARCH
+	}
+	return o.Arch
+}
+
+func (o Options) foreign() bool { return o.arch() != runtime.GOARCH }
+
+func (o Options) binfmt() fs.FS {
+	if o.Binfmt != nil {
+		return o.Binfmt
+	}
+	return os.DirFS(BinfmtDir)
 }
 
 // Exists reports whether the image tag is present in the local Docker.
@@ -140,7 +205,7 @@ func Exists(ctx context.Context, r exec.Runner, tag string) (bool, error) {
 
 // Ensure returns the tag of the node image, building it first when missing.
 func Ensure(ctx context.Context, o Options) (string, error) {
-	tag := Tag()
+	tag := TagFor(o.arch())
 	ok, err := Exists(ctx, o.Runner, tag)
 	if err != nil {
 		return "", err
@@ -155,7 +220,17 @@ func Ensure(ctx context.Context, o Options) (string, error) {
 // Build builds the image under tag whether or not it exists.
 func Build(ctx context.Context, tag string, o Options) error {
 	if o.Dockerfile {
+		if o.foreign() {
+			return fmt.Errorf("--dockerfile builds for this host's architecture only; build the %s node image with debootstrap (without --dockerfile)", o.arch())
+		}
 		return buildDockerfile(ctx, tag, o)
+	}
+	if o.foreign() {
+		// debootstrap's second stage and the setup script run the image's
+		// own (foreign) programs in a chroot.
+		if err := CheckEmulation(o.binfmt(), o.arch()); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	mirror := o.Mirror
@@ -175,10 +250,19 @@ func Build(ctx context.Context, tag string, o Options) error {
 		return func() { logf(o.Log, 0, "[%d/4] done in %s", n, time.Since(t).Round(time.Second)) }
 	}
 
-	done := phase(1, fmt.Sprintf("debootstrap %s (minbase + %d packages) from %s; takes a few minutes, -v shows its output", Suite, len(Packages()), mirror))
+	dbArgs := []string{"--variant=minbase", "--include=" + strings.Join(Packages(), ",")}
+	what := ""
+	if o.foreign() {
+		// debootstrap unpacks, then runs the second stage (dpkg, maintainer
+		// scripts) in the chroot: under qemu-user through binfmt_misc.
+		dbArgs = append(dbArgs, "--arch="+o.arch())
+		what = " for " + o.arch() + " (second stage under qemu-user emulation: several times slower)"
+	}
+	dbArgs = append(dbArgs, Suite, rootfs, mirror)
+	done := phase(1, fmt.Sprintf("debootstrap %s%s (minbase + %d packages) from %s; takes a few minutes, -v shows its output", Suite, what, len(Packages()), mirror))
 	_, err = o.Runner.Run(ctx, exec.Cmd{
 		Name:   "debootstrap",
-		Args:   []string{"--variant=minbase", "--include=" + strings.Join(Packages(), ","), Suite, rootfs, mirror},
+		Args:   dbArgs,
 		Stream: &lineLogger{log: o.Log, level: 1, prefix: "  debootstrap: "},
 	})
 	if err != nil {
@@ -189,6 +273,19 @@ func Build(ctx context.Context, tag string, o Options) error {
 	done = phase(2, "configuring the image (systemd in a container, entrypoint)")
 	if err := os.WriteFile(filepath.Join(rootfs, strings.TrimPrefix(EntrypointPath, "/")), entrypoint, 0o755); err != nil {
 		return fmt.Errorf("writing the entrypoint into the image: %w", err)
+	}
+	if o.foreign() {
+		// Before setup.sh, whose last lines empty apt's caches.
+		p := filepath.Join(rootfs, "tmp", "hardway-emulated.sh")
+		if err := os.WriteFile(p, emulatedScript, 0o755); err != nil {
+			return fmt.Errorf("writing the emulation script into the image: %w", err)
+		}
+		logf(o.Log, 0, "      this host's (%s) netfilter tools into the %s image: qemu-user cannot run %s iptables/nft", runtime.GOARCH, o.arch(), o.arch())
+		if _, err := o.Runner.Run(ctx, exec.Cmd{Name: "chroot", Args: []string{rootfs, "/bin/sh", "/tmp/hardway-emulated.sh", runtime.GOARCH},
+			Stream: &lineLogger{log: o.Log, level: 0, prefix: "      "}}); err != nil {
+			return fmt.Errorf("installing this host's netfilter tools into the %s node image failed (needs the Debian mirror from the chroot): %w", o.arch(), err)
+		}
+		_ = os.Remove(p)
 	}
 	setupPath := filepath.Join(rootfs, "tmp", "hardway-setup.sh")
 	if err := os.WriteFile(setupPath, setupScript, 0o755); err != nil {
@@ -215,6 +312,17 @@ func Build(ctx context.Context, tag string, o Options) error {
 	done()
 
 	done = phase(4, "importing into Docker as "+tag)
+	if o.foreign() {
+		// docker import records this host's architecture (its --platform
+		// works only on an experimental daemon): load an image whose config
+		// names the nodes' architecture instead.
+		if err := loadForeign(ctx, o, tarball, tag); err != nil {
+			return err
+		}
+		done()
+		logf(o.Log, 0, "node image %s built in %s", tag, time.Since(start).Round(time.Second))
+		return nil
+	}
 	imp := []string{"import"}
 	for _, c := range imageChanges() {
 		imp = append(imp, "--change", c)

@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"os"
+	osexec "os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"testing/fstest"
 
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/images"
 )
 
 func TestHostMirror(t *testing.T) {
@@ -46,9 +49,31 @@ func TestHostMirror(t *testing.T) {
 }
 
 func TestTagFollowsRecipe(t *testing.T) {
-	base := recipe{suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}
-	if !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}$`).MatchString(Tag()) || Tag() != base.tag() {
-		t.Fatalf("Tag() = %q, recipe tag %q", Tag(), base.tag())
+	base := recipe{arch: "amd64", suite: Suite, packages: Packages(), changes: imageChanges(), entrypoint: entrypoint, setup: setupScript}
+	if !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}$`).MatchString(TagFor("amd64")) || TagFor("amd64") != base.tag() {
+		t.Fatalf("TagFor(amd64) = %q, recipe tag %q", TagFor("amd64"), base.tag())
+	}
+	// amd64 keeps the tag it had before the recipe knew architectures.
+	noArch := base
+	noArch.arch = ""
+	if noArch.tag() != base.tag() {
+		t.Errorf("amd64 tag %s differs from the tag without an arch %s: every amd64 image would be rebuilt", base.tag(), noArch.tag())
+	}
+	// Another architecture: its own hash and a suffix saying which; on a
+	// host of another architecture also -emulated (that image carries the
+	// host's netfilter tools: a different recipe from a native one).
+	native := base
+	native.arch = "arm64"
+	if !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}-arm64$`).MatchString(native.tag()) || strings.TrimSuffix(native.tag(), "-arm64") == base.tag() {
+		t.Errorf("arm64 tag %q: want its own hash and an -arm64 suffix (amd64: %s)", native.tag(), base.tag())
+	}
+	emulated := native
+	emulated.emulatedBy, emulated.emulated = "amd64", emulatedScript
+	if !regexp.MustCompile(`^hardway/node:[0-9a-f]{12}-arm64-emulated$`).MatchString(emulated.tag()) || strings.TrimSuffix(emulated.tag(), "-emulated") == native.tag() {
+		t.Errorf("emulated arm64 tag %q: want its own hash and an -arm64-emulated suffix (native: %s)", emulated.tag(), native.tag())
+	}
+	if runtime.GOARCH == "amd64" && TagFor("arm64") != emulated.tag() {
+		t.Errorf("TagFor(arm64) on amd64 = %q, want the emulated recipe %q", TagFor("arm64"), emulated.tag())
 	}
 	reordered := base
 	reordered.packages = append([]string{base.packages[len(base.packages)-1]}, base.packages[:len(base.packages)-1]...)
@@ -89,6 +114,15 @@ func (f *fakeHost) Run(_ context.Context, c exec.Cmd) ([]byte, error) {
 		return nil, &exec.RunError{Cmd: c.String(), ExitCode: 1, Stderr: []byte("E: boom"), Err: errors.New("exit status 1")}
 	}
 	switch c.Name {
+	case "tar":
+		// A real (empty) archive: the foreign path reads it back.
+		for i, a := range c.Args {
+			if a == "-cf" {
+				if err := osexec.Command("tar", "-cf", c.Args[i+1], "-T", "/dev/null").Run(); err != nil {
+					return nil, err
+				}
+			}
+		}
 	case "debootstrap":
 		root := c.Args[len(c.Args)-2]
 		for _, d := range []string{"usr/local/bin", "tmp"} {
@@ -237,4 +271,80 @@ func TestSSHDockerfile(t *testing.T) {
 	if !strings.HasPrefix(SSHTag(), SSHRepository+":") || len(SSHTag()) != len(SSHRepository)+13 {
 		t.Errorf("SSHTag %q", SSHTag())
 	}
+}
+
+// A node image for another architecture: debootstrap --arch, the setup
+// script in the chroot (both under qemu-user), and an image whose config
+// names that architecture, loaded instead of imported; refused in one line
+// before anything runs when binfmt_misc cannot run its programs.
+func TestBuildForeign(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("written for an amd64 host")
+	}
+	registered := fstest.MapFS{"status": {Data: []byte("enabled\n")}, "qemu-aarch64": {Data: []byte(qemuStatus)}}
+	f := &fakeHost{}
+	work := t.TempDir()
+	tag := TagFor("arm64")
+	if err := Build(context.Background(), tag, Options{Runner: f, Mirror: "http://m/debian", WorkDir: work, Arch: "arm64", Binfmt: fstest.MapFS{}}); err == nil ||
+		err.Error() != "binfmt_misc is not mounted (no /proc/sys/fs/binfmt_misc/status), so arm64 programs cannot run on this amd64 host: run hack/binfmt-arm64.sh enable" || len(f.calls) != 0 {
+		t.Fatalf("without binfmt: err %v, ran %q", err, f.calls)
+	}
+	// Keep the archive to read it back: docker load is the fake's.
+	var archive string
+	f = &fakeHost{}
+	loaded := &loadRecorder{fakeHost: f, keep: &archive, dir: t.TempDir()}
+	if err := Build(context.Background(), tag, Options{Runner: loaded, Mirror: "http://m/debian", WorkDir: work, Arch: "arm64", Binfmt: registered}); err != nil {
+		t.Fatal(err)
+	}
+	want := []*regexp.Regexp{
+		regexp.MustCompile(`^debootstrap --variant=minbase --include=systemd,\S*haproxy --arch=arm64 bookworm /\S+/rootfs http://m/debian$`),
+		regexp.MustCompile(`^chroot /\S+/rootfs /bin/sh /tmp/hardway-emulated.sh amd64$`),
+		regexp.MustCompile(`^chroot /\S+/rootfs /bin/sh /tmp/hardway-setup.sh$`),
+		regexp.MustCompile(`^tar --numeric-owner --xattrs -C /\S+/rootfs -cf /\S+/rootfs.tar `),
+		regexp.MustCompile(`^docker load -i /\S+/image.tar$`),
+	}
+	if len(f.calls) != len(want) {
+		t.Fatalf("calls %q", f.calls)
+	}
+	for i, re := range want {
+		if !re.MatchString(f.calls[i]) {
+			t.Errorf("call %d = %q, want %s", i, f.calls[i], re)
+		}
+	}
+	info, err := images.InspectArchive(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.OS != "linux" || info.Arch != "arm64" || info.Entrypoint != EntrypointPath {
+		t.Errorf("loaded image %+v, want linux/arm64 running %s", info, EntrypointPath)
+	}
+	cfg, err := imageConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.Env, []string{"container=docker"}) || !reflect.DeepEqual(cfg.Cmd, []string{"/sbin/init"}) {
+		t.Errorf("config %+v does not say what the import changes say", cfg)
+	}
+}
+
+// loadRecorder copies the archive `docker load -i` is given before the
+// build's work directory is removed.
+type loadRecorder struct {
+	*fakeHost
+	keep *string
+	dir  string
+}
+
+func (l *loadRecorder) Run(ctx context.Context, c exec.Cmd) ([]byte, error) {
+	if c.Name == "docker" && len(c.Args) == 3 && c.Args[0] == "load" {
+		b, err := os.ReadFile(c.Args[2])
+		if err != nil {
+			return nil, err
+		}
+		*l.keep = filepath.Join(l.dir, "image.tar")
+		if err := os.WriteFile(*l.keep, b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	return l.fakeHost.Run(ctx, c)
 }

@@ -59,6 +59,12 @@ type Cluster struct {
 	// the changes they would make; waits and checks that need the result
 	// of a change are skipped.
 	DryRun bool
+	// Slowdown multiplies the bound of every wait (and of each smoke
+	// test): nodes under qemu-user emulation (another architecture than
+	// this host's) run every program several times slower, so a bound
+	// written for native nodes would call a healthy cluster broken. 0 or
+	// 1: the bounds as written.
+	Slowdown int
 
 	mu          sync.Mutex
 	pki         *pki.Set
@@ -71,6 +77,14 @@ type Cluster struct {
 	admin              *kube.Client
 	nodes              map[string]provider.Node
 	stopped            []string
+}
+
+// Bound is a wait's bound d for this cluster's nodes (see Slowdown).
+func (c *Cluster) Bound(d time.Duration) time.Duration {
+	if c.Slowdown > 1 {
+		return d * time.Duration(c.Slowdown)
+	}
+	return d
 }
 
 // NodeArtifactsDir is where a node sees the host's artifact cache.
@@ -188,7 +202,7 @@ func (c *Cluster) artifactsMissing() error {
 // until is wait.Until, recorded in the run's timings.
 func (c *Cluster) until(ctx context.Context, what string, interval, timeout time.Duration, check func(ctx context.Context) (bool, error)) error {
 	start := time.Now()
-	err := wait.Until(ctx, what, interval, timeout, check)
+	err := wait.Until(ctx, what, interval, c.Bound(timeout), check)
 	c.Timings.Since(ctx, timing.Wait, "", what, start)
 	return err
 }

@@ -52,7 +52,7 @@ func runNodes(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	}
 	// A fresh node boots systemd in seconds on an idle machine, much
 	// slower while builds share its cores.
-	if err := provider.WaitAll(ctx, nodes, 3*time.Minute); err != nil {
+	if err := provider.WaitAll(ctx, nodes, c.Bound(3*time.Minute)); err != nil {
 		return changes, err
 	}
 	adopted, err := c.adoptAddresses(nodes)

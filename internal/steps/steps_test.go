@@ -173,3 +173,17 @@ func TestExplainHidesSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Waits on emulated nodes are bounded Slowdown times longer; native ones as
+// written.
+func TestBound(t *testing.T) {
+	for _, tt := range []struct {
+		slowdown int
+		want     time.Duration
+	}{{0, time.Minute}, {1, time.Minute}, {5, 5 * time.Minute}} {
+		c := &Cluster{Slowdown: tt.slowdown}
+		if got := c.Bound(time.Minute); got != tt.want {
+			t.Errorf("Slowdown %d: Bound(1m) = %s, want %s", tt.slowdown, got, tt.want)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package steps
 
 import (
+	"time"
+
 	"context"
 	"fmt"
 	"strings"
@@ -44,7 +46,7 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	}
 	return verify.Env{
 		REST: admin.REST, Client: admin.Clientset, NodeIPs: ips, Workers: len(c.Config.Workers()),
-		ClusterDomain: c.Config.Network.ClusterDomain, EtcdGet: c.EtcdGet, Proxy: c.Proxy,
+		ClusterDomain: c.Config.Network.ClusterDomain, EtcdGet: c.EtcdGet, Proxy: c.Proxy, CheckTimeout: c.Bound(time.Minute),
 	}, nil
 }
 

@@ -53,6 +53,8 @@ type Env struct {
 	// Proxy carries connections to node IPs when this host has no route
 	// to them (through a node; nil dials directly).
 	Proxy func(*http.Request) (*url.URL, error)
+	// CheckTimeout bounds each smoke test of Run; 0: a minute.
+	CheckTimeout time.Duration
 }
 
 // Check is one smoke test.
@@ -95,7 +97,11 @@ func Checks() []Check {
 // Run executes every check, reporting each as it finishes, and returns the
 // results. A failed check does not stop the others unless they depend on it.
 func Run(ctx context.Context, env Env, report func(Result)) []Result {
-	return run(ctx, env, Checks(), time.Minute, report)
+	timeout := env.CheckTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	return run(ctx, env, Checks(), timeout, report)
 }
 
 // needs lists the checks whose findings check name uses: every check but
