@@ -609,6 +609,7 @@ var examples = map[string]string{
 	"name":                      "lab",
 	"kubernetesVersion":         DefaultKubernetesVersion,
 	"provider":                  ProviderDocker,
+	"arch":                      "arm64",
 	"network.nodeSubnet":        "10.240.0.0/24",
 	"network.podCIDR":           "10.200.0.0/16",
 	"network.serviceCIDR":       "10.32.0.0/24",

@@ -98,7 +98,7 @@ func TestParseProblems(t *testing.T) {
 			"line 4: network.cidr: unknown field; did you mean podCIDR or serviceCIDR?"}},
 		{"unknown field, nothing close", header + "network:\n  mtu: 1400\nfoo: 1\n", []string{
 			"line 4: network.mtu: unknown field; network takes nodeSubnet, podCIDR, serviceCIDR, clusterDNS, clusterDomain, kubeProxyMode, loadBalancerIP, apiServerPort, podRoutes, apiEndpoint, hostAccess, apiPublishAddress, apiPublishPort",
-			"line 5: foo: unknown field; a Cluster takes apiVersion, kind, name, kubernetesVersion, provider, isolated, network, pki, ssh, lima, nodes"}},
+			"line 5: foo: unknown field; a Cluster takes apiVersion, kind, name, kubernetesVersion, provider, arch, isolated, network, pki, ssh, lima, nodes"}},
 
 		// IPv6: one line at the field, nothing about derived addresses.
 		{"IPv6 node subnet", header + "network:\n  nodeSubnet: fd00::/64\n", []string{

@@ -75,7 +75,7 @@ func (c *Cluster) validate() (warnings []string, p []problem) {
 		bad("provider", "%s is not supported (supported: docker, ssh, lima)", q(c.Provider))
 	}
 	if c.Arch != "" && c.Arch != "amd64" && c.Arch != "arm64" {
-		bad("arch: %q: hardway has node images and artifacts for amd64 and arm64 (leave it empty for this host's)", c.Arch)
+		bad("arch", "%s: hardway has node images and artifacts for amd64 and arm64 (leave it out for this host's)", q(c.Arch))
 	}
 	switch c.PKI.KeyAlgorithm {
 	case KeyECDSA, KeyRSA:
