@@ -13,6 +13,8 @@ command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)      # tests cross-ch
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)    # cgo for runc
 command -v dpkg-deb >/dev/null 2>&1 || need_pkgs+=(dpkg)
 command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
+command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)   # the network step's probe, tested in namespaces
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)    # the tutorial's browser tests
 
 if [ "$(id -u)" != 0 ]; then
