@@ -186,13 +186,7 @@ func newVerifyCmd(a *app) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.out, "Verifying cluster %q\n", cfg.Name)
-			_, err = c.Verify(cmd.Context(), func(r verify.Result) {
-				mark, extra := "✓", ""
-				if r.Err != nil {
-					mark, extra = "✗", "\n      "+strings.ReplaceAll(r.Err.Error(), "\n", "\n      ")
-				}
-				fmt.Fprintf(a.out, "  %s %-13s %5.1fs%s\n", mark, r.Name, r.Elapsed.Seconds(), extra)
-			})
+			_, err = c.Verify(cmd.Context(), func(r verify.Result) { fmt.Fprintln(a.out, r.Text("  ")) })
 			if err == nil {
 				fmt.Fprintln(a.out, "All checks passed.")
 			}

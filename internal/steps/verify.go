@@ -18,13 +18,7 @@ func verifyStep() Step {
 			if c.DryRun {
 				return nil, nil
 			}
-			_, err := c.Verify(ctx, func(r verify.Result) {
-				mark, extra := "✓", ""
-				if r.Err != nil {
-					mark, extra = "✗", ": "+r.Err.Error()
-				}
-				c.Log.Logf(0, "    %s %-13s %5.1fs%s", mark, r.Name, r.Elapsed.Seconds(), extra)
-			})
+			_, err := c.Verify(ctx, func(r verify.Result) { c.Log.Logf(0, "%s", r.Text("    ")) })
 			// The smoke tests' own objects are test fixtures, not changes.
 			return nil, err
 		},
