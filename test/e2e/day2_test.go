@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hardway.dev/hardway/internal/images"
 )
 
 // kubectlIn runs kubectl on node-0 of cluster name with the admin
@@ -212,7 +214,7 @@ spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: web
-        image: hardway.local/testapp:1.0
+        image: ` + images.TestApp + `
         imagePullPolicy: Never
         ports: [{containerPort: 8080}]
         readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
