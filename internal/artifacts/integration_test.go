@@ -157,10 +157,11 @@ func testAppServesAndFetches(t *testing.T, bundle *Bundle) {
 		t.Fatalf("docker load %s: %v\n%s", archive, err, out)
 	}
 	defer exec.Command("docker", "rmi", images.TestApp).Run()
-	// nc listens and never answers: wget must time out after 2 s (exit 1).
+	// nc accepts and never answers (its input stays open, empty): wget
+	// must time out after 2 s (exit 1).
 	script := `httpd -p 8080 -h /www
 wget -T 3 -q -O - http://127.0.0.1:8080/ || echo "wget exit $?"
-(nc -l -p 9090 >/dev/null &)
+(sleep 30 | nc -l -p 9090 >/dev/null &)
 sleep 0.2
 start=$(busybox date +%s)
 wget -T 2 -q -O - http://127.0.0.1:9090/ 2>&1
