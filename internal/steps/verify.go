@@ -42,8 +42,13 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	}, nil
 }
 
-// Verify runs every smoke test and fails if any fails.
+// Verify runs every smoke test and fails if any fails. A stopped or
+// missing machine is named first, with the command that brings it back,
+// instead of every check timing out on an API that is not there.
 func (c *Cluster) Verify(ctx context.Context, report func(verify.Result)) ([]verify.Result, error) {
+	if err := c.RequireRunning(ctx); err != nil {
+		return nil, err
+	}
 	env, err := c.VerifyEnv()
 	if err != nil {
 		return nil, err
