@@ -11,8 +11,11 @@ command -v debootstrap >/dev/null 2>&1 || need_pkgs+=(debootstrap)
 [ -e /usr/include/seccomp.h ] || need_pkgs+=(libseccomp-dev)   # runc is built with seccomp
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)      # tests cross-check certificates
 command -v gcc >/dev/null 2>&1 || need_pkgs+=(gcc libc6-dev)    # cgo for runc
-command -v dpkg-deb >/dev/null 2>&1 || need_pkgs+=(dpkg)
+command -v make >/dev/null 2>&1 || need_pkgs+=(make)            # busybox (the test app and e2e images) from source
+command -v bzip2 >/dev/null 2>&1 || need_pkgs+=(bzip2)          # its source tarball
 command -v iptables >/dev/null 2>&1 || need_pkgs+=(iptables)
+command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)   # the network step's probe, tested in namespaces
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)    # the tutorial's browser tests
 
 if [ "$(id -u)" != 0 ]; then

@@ -395,7 +395,7 @@ func TestManifestFor(t *testing.T) {
 			want := map[string]string{
 				CompKubernetes: tt.kube, CompEtcd: tt.etcd, CompCoreDNS: tt.coredns, CompCNI: tt.cni,
 				CompCrictl: tt.crictl, CompContainerd: tt.containerd, CompRunc: tt.runc,
-				CompPauseImage: "3.10", CompCoreDNSImage: tt.corednsImageV, CompTestAppImage: "1.0",
+				CompPauseImage: "3.10", CompCoreDNSImage: tt.corednsImageV, CompTestAppImage: "1.1", CompBusybox: BusyboxVersion,
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Errorf("versions\n got %v\nwant %v", got, want)

@@ -41,6 +41,16 @@ const RegistryVersion = "v3.1.2"
 // prefixes" conformance tests see no such variable in `sh -c env`.
 const BusyboxVersion = "1.37.0"
 
+// busyboxComponent is upstream busybox, static, built from source: the e2e
+// busybox images and the cluster's test app image pack the same binary.
+func busyboxComponent() Component {
+	return Component{
+		Name: CompBusybox, Version: BusyboxVersion,
+		Files:  []File{{Name: "busybox", VersionArgs: []string{"--help"}, VersionWant: "BusyBox v" + BusyboxVersion}},
+		Source: &SourceRecipe{Kind: KindBusybox, CGO: true},
+	}
+}
+
 // busyboxSource is the upstream source tarball as Debian's archive keeps it
 // (the .orig.tar.bz2 of Debian's busybox package is upstream's
 // busybox-1.37.0.tar.bz2, byte for byte), and its pinned SHA-256.
@@ -283,11 +293,7 @@ func E2EImageManifest(kubeVersion string, imgs []E2EImage) (*Manifest, error) {
 	coredns, _ := cm.Component(CompCoreDNS)
 	m := &Manifest{KubernetesVersion: kubeVersion, Components: []Component{
 		bins,
-		{
-			Name: CompBusybox, Version: BusyboxVersion,
-			Files:  []File{{Name: "busybox", VersionArgs: []string{"--help"}, VersionWant: "BusyBox v" + BusyboxVersion}},
-			Source: &SourceRecipe{Kind: KindBusybox, CGO: true},
-		},
+		busyboxComponent(),
 		{
 			Name: CompDebianBase, Version: debianBaseVersion,
 			Files:  []File{{Name: "rootfs.tar.gz"}},

@@ -251,7 +251,7 @@ func ManifestFor(kubeVersion string) (*Manifest, error) {
 		etcdComponent(kr.etcd), containerdComponent(kr.containerd), runcComponent(kr.runc), cniComponent(kr.cni),
 		crictlComponent(kr.crictl), corednsComponent(kr.coredns),
 		kubernetesComponent(kr),
-		pauseImageComponent(), corednsImageComponent(kr.coredns), testappImageComponent(),
+		pauseImageComponent(), corednsImageComponent(kr.coredns), busyboxComponent(), testappImageComponent(),
 	)
 	pins := pinnedSHA256()
 	for i := range m.Components {
@@ -590,15 +590,17 @@ func corednsImageComponent(v string) Component {
 	}
 }
 
+// testappImageComponent packs upstream busybox (the component the e2e
+// busybox images use too): Debian's static busybox 1.35 crashed in
+// `wget -T`, which every smoke test runs.
 func testappImageComponent() Component {
 	return Component{
-		Name:    CompTestAppImage,
-		Version: imageTag(images.TestApp),
-		Image:   images.TestApp,
-		// busybox is kept next to the archive: it is what the image packs,
-		// so a rebuild does not need to fetch the .deb again.
-		Files:  []File{{Name: "busybox"}, {Name: "testapp.tar"}},
-		Source: &SourceRecipe{Kind: KindImage},
+		Name:      CompTestAppImage,
+		Version:   imageTag(images.TestApp),
+		Image:     images.TestApp,
+		Files:     []File{{Name: "testapp.tar"}},
+		Source:    &SourceRecipe{Kind: KindImage},
+		DependsOn: []string{CompBusybox},
 	}
 }
 

@@ -513,51 +513,19 @@ func (b *Builder) buildImage(ctx context.Context, m *Manifest, c *Component, wor
 		}
 		return "coredns " + dep.Version + " (" + string(e.Source) + ")", images.WriteArchive(archive, c.Image, img)
 	case CompTestAppImage:
-		bb := filepath.Join(dir, "busybox")
-		origin, err := b.fetchBusybox(ctx, work, bb)
+		dep, _ := m.Component(CompBusybox)
+		e, ok := b.Store.Find(dep.Name, dep.Version)
+		if !ok {
+			return "", notBuilt(dep.Name, dep.Version)
+		}
+		img, err := images.TestAppImage(b.Store.Arch, filepath.Join(e.Dir, "busybox"))
 		if err != nil {
 			return "", err
 		}
-		img, err := images.TestAppImage(b.Store.Arch, bb)
-		if err != nil {
-			return "", err
-		}
-		return origin, images.WriteArchive(archive, c.Image, img)
+		return "busybox " + dep.Version + " (" + string(e.Source) + ")", images.WriteArchive(archive, c.Image, img)
 	}
 	return "", fmt.Errorf("internal error: no image recipe for %s", c.Name)
 }
-
-// fetchBusybox gets Debian's static busybox: `apt-get download` (which only
-// needs the package lists, not root) and `dpkg-deb -x`.
-func (b *Builder) fetchBusybox(ctx context.Context, work, dst string) (string, error) {
-	debArch := map[string]string{"amd64": "amd64", "arm64": "arm64"}[b.Store.Arch]
-	if debArch == "" {
-		return "", fmt.Errorf("no Debian busybox-static mapping for architecture %s", b.Store.Arch)
-	}
-	pkg := "busybox-static"
-	if debArch != debianArch(runtime.GOARCH) {
-		pkg += ":" + debArch
-	}
-	if _, err := b.Run.Run(ctx, hexec.Cmd{Name: "env", Args: []string{"-C", work, "apt-get", "download", pkg}, Stream: b.Stream}); err != nil {
-		return "", fmt.Errorf("cannot download Debian's busybox-static for the test app image (run apt-get update first; needs a Debian or Ubuntu host): %w", err)
-	}
-	debs, _ := filepath.Glob(filepath.Join(work, "busybox-static_*.deb"))
-	if len(debs) != 1 {
-		return "", fmt.Errorf("apt-get download busybox-static left %d .deb files in %s, want 1", len(debs), work)
-	}
-	x := filepath.Join(work, "x")
-	if _, err := b.Run.Run(ctx, hexec.Cmd{Name: "dpkg-deb", Args: []string{"-x", debs[0], x}, Stream: b.Stream}); err != nil {
-		return "", fmt.Errorf("cannot unpack %s: %w", debs[0], err)
-	}
-	for _, p := range []string{"bin/busybox", "usr/bin/busybox"} {
-		if err := copyFile(filepath.Join(x, p), dst, 0o755); err == nil {
-			return "debian " + path.Base(debs[0]), nil
-		}
-	}
-	return "", fmt.Errorf("%s holds no bin/busybox", debs[0])
-}
-
-func debianArch(goarch string) string { return goarch }
 
 func copyFile(from, to string, mode os.FileMode) error {
 	in, err := os.Open(from)

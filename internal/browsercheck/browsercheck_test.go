@@ -45,7 +45,7 @@ func page(body string) string {
 func TestCheck(t *testing.T) {
 	bin, err := FindBrowser()
 	if err != nil {
-		t.Skipf("browser tests need chromium (%v)", err)
+		t.Fatalf("the browser tests (-tags browser) need chromium: %v; install it (apt-get install chromium; hack/setup-host.sh does)", err)
 	}
 	tests := []struct {
 		name     string

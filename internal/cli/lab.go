@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -73,11 +72,7 @@ runs every smoke test. One lab at a time per cluster.`,
 						fmt.Fprintf(a.out, "Checking cluster %q\n", name)
 						first = false
 					}
-					mark, extra := "✓", ""
-					if r.Err != nil {
-						mark, extra = "✗", "\n      "+strings.ReplaceAll(r.Err.Error(), "\n", "\n      ")
-					}
-					fmt.Fprintf(a.out, "  %s %-13s %5.1fs%s\n", mark, r.Name, r.Elapsed.Seconds(), extra)
+					fmt.Fprintln(a.out, r.Text("  "))
 				})
 				if err != nil {
 					return err

@@ -68,6 +68,8 @@ type checkOut struct {
 	Passed  bool    `json:"passed"`
 	Seconds float64 `json:"seconds"`
 	Error   string  `json:"error,omitempty"`
+	// Detail says what a passed check did (which pod reached which).
+	Detail []string `json:"detail,omitempty"`
 }
 
 type verifyOut struct {
@@ -79,7 +81,7 @@ type verifyOut struct {
 func checkOuts(results []verify.Result) []checkOut {
 	out := []checkOut{}
 	for _, r := range results {
-		c := checkOut{Name: r.Name, Passed: r.Err == nil, Seconds: roundTo(r.Elapsed.Seconds(), 1)}
+		c := checkOut{Name: r.Name, Passed: r.Err == nil, Seconds: roundTo(r.Elapsed.Seconds(), 1), Detail: r.Detail}
 		if r.Err != nil {
 			c.Error = r.Err.Error()
 		}
@@ -94,16 +96,6 @@ func roundTo(v float64, places int) float64 {
 		p *= 10
 	}
 	return float64(int64(v*p+0.5)) / p
-}
-
-// printCheck is one smoke test's line (verify, lab check): ✓ or ✗, its
-// name and time, and the error indented under it.
-func printCheck(w io.Writer, r verify.Result) {
-	mark, extra := "✓", ""
-	if r.Err != nil {
-		mark, extra = "✗", "\n      "+strings.ReplaceAll(r.Err.Error(), "\n", "\n      ")
-	}
-	fmt.Fprintf(w, "  %s %-13s %5.1fs%s\n", mark, r.Name, r.Elapsed.Seconds(), extra)
 }
 
 func dashIfEmpty(s string) string {

@@ -19,7 +19,7 @@ import (
 func TestTutorialInBrowser(t *testing.T) {
 	bin, err := browsercheck.FindBrowser()
 	if err != nil {
-		t.Skipf("the browser test needs chromium (%v)", err)
+		t.Fatalf("the browser tests (-tags browser) need chromium: %v; install it (apt-get install chromium; hack/setup-host.sh does)", err)
 	}
 	for _, tc := range tutorialCases {
 		t.Run(tc.name, func(t *testing.T) {

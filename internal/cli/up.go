@@ -228,7 +228,7 @@ func newVerifyCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			report := func(r verify.Result) { printCheck(a.out, r) }
+			report := func(r verify.Result) { fmt.Fprintln(a.out, r.Text("  ")) }
 			if o == outputTable {
 				fmt.Fprintf(a.out, "Verifying cluster %q\n", c.Config.Name)
 			} else {

@@ -74,7 +74,7 @@ func Apply(ctx context.Context, n node.Node, p *Plan, logf func(format string, a
 			args = append(args, "bin", b.Dst, b.SHA256)
 		}
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(writeTar(pw, members)) }()
+		go func() { pw.CloseWithError(writeTar(pw, members, time.Now())) }()
 		defer pr.Close()
 		stdin = pr
 	}
@@ -158,9 +158,15 @@ type member struct {
 
 // writeTar writes every member beside its target (PATH.hardway-new). GNU tar
 // creates missing parent directories itself (0755).
-func writeTar(w io.Writer, members []member) error {
+//
+// Every member carries now in whole seconds, cut, not rounded: archive/tar's
+// default format keeps seconds only and rounds to the nearest one, which put
+// files up to half a second into the future, and GNU tar then warned about
+// each ("time stamp ... is 0.27 s in the future") in every output a failure
+// quotes. The node extracts with -m anyway (its own clock stamps the files).
+func writeTar(w io.Writer, members []member, now time.Time) error {
 	tw := tar.NewWriter(w)
-	now := time.Now()
+	now = now.Truncate(time.Second)
 	for _, m := range members {
 		user, group, _ := strings.Cut(m.owner, ":")
 		if user == "" {

@@ -1,6 +1,7 @@
 package converge
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -14,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/node"
@@ -61,8 +63,15 @@ touch "$HARDWAY_ROOT/.users/$last"
 
 func newDirNode(t *testing.T) *dirNode {
 	t.Helper()
-	if _, err := osexec.LookPath("sha256sum"); err != nil {
-		t.Skip("needs coreutils")
+	// The scripts run here exactly as on a node: GNU tar extracts with
+	// --same-owner (root only), sha256sum and stat come from coreutils.
+	if os.Geteuid() != 0 {
+		t.Fatal("the converge tests extract files as their owners, as nodes do: run them as root")
+	}
+	for _, tool := range []string{"sha256sum", "stat", "tar"} {
+		if _, err := osexec.LookPath(tool); err != nil {
+			t.Fatalf("the converge tests run the node scripts, which need %s: install coreutils and tar", tool)
+		}
 	}
 	d := &dirNode{root: t.TempDir(), fakebin: t.TempDir(), mount: t.TempDir()}
 	for name, body := range map[string]string{"systemctl": fakeSystemctl, "id": fakeID, "useradd": fakeUseradd} {
@@ -410,9 +419,6 @@ func TestInterruptedRestartIsRetried(t *testing.T) {
 
 func TestUserIsCreatedBeforeFilesItOwns(t *testing.T) {
 	d := newDirNode(t)
-	if os.Geteuid() != 0 {
-		t.Skip("owning files needs root")
-	}
 	units := []Unit{{Name: "etcd", User: "nobody", Files: []File{
 		{Path: "/etc/etcd/server-key.pem", Mode: 0o600, Owner: "nobody:nogroup", Data: []byte("K")},
 	}}}
@@ -476,5 +482,49 @@ func TestRestartsRunning(t *testing.T) {
 	}
 	if r := p.RestartsRunning(); !reflect.DeepEqual(r, []string{"etcd", "kube-apiserver"}) {
 		t.Errorf("RestartsRunning = %v", r)
+	}
+}
+
+// TestNoFilesFromTheFuture: files reach nodes without timestamps in the
+// future, which GNU tar warns about for each file ("time stamp ... is 0.27 s
+// in the future") in every node output a failure quotes. The stream carries
+// whole seconds cut, not rounded up, and the node stamps files with its own
+// clock even when the stream's time is ahead of it (a node whose clock is
+// behind this host's).
+func TestNoFilesFromTheFuture(t *testing.T) {
+	now := time.Date(2026, 12, 2, 16, 27, 28, 900_000_000, time.UTC)
+	var buf bytes.Buffer
+	if err := writeTar(&buf, []member{{path: "/etc/a", mode: 0o644, data: []byte("a")}}, now); err != nil {
+		t.Fatal(err)
+	}
+	h, err := tar.NewReader(&buf).Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.ModTime.After(now) {
+		t.Errorf("the stream says %s for a file written at %s", h.ModTime.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano))
+	}
+
+	// An hour ahead: this host's clock far ahead of the node's.
+	buf.Reset()
+	if err := writeTar(&buf, []member{{path: "/etc/b", mode: 0o644, data: []byte("b")}}, time.Now().Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	d := newDirNode(t)
+	before := time.Now().Truncate(time.Second)
+	// Run the apply script directly to see its stderr, where tar warns.
+	cmd := osexec.Command("sh", "-c", applyScript, "apply", "tar", "file", "/etc/b")
+	cmd.Env = append(os.Environ(), "HARDWAY_ROOT="+d.root, "PATH="+d.fakebin+":"+os.Getenv("PATH"))
+	cmd.Stdin = &buf
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(out) > 0 {
+		t.Errorf("apply: %v, output %q; want no output (no timestamp warnings)", err, out)
+	}
+	fi, err := os.Stat(filepath.Join(d.root, "etc/b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.ModTime().Before(before) || fi.ModTime().After(time.Now()) {
+		t.Errorf("the file's time is %s, want the node's time of writing (%s to now)", fi.ModTime(), before)
 	}
 }

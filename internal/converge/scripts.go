@@ -71,7 +71,10 @@ true`
 //
 //	user NAME            create a system user (and its group) if missing
 //	tar                  extract the tar stream on stdin at the root; every
-//	                     member lands beside its target (PATH.hardway-new)
+//	                     member lands beside its target (PATH.hardway-new),
+//	                     stamped with the node's own time (-m): a node whose
+//	                     clock is behind this host's sees no file from the
+//	                     future, and a binary's stamp is the node's mtime
 //	file PATH            rename PATH.hardway-new over PATH
 //	bin PATH SHA         the same for a binary from the tar, then stamp it
 //	copy SRC PATH SHA    install a binary from the mounted artifact cache
@@ -101,7 +104,7 @@ while [ $# -gt 0 ]; do
     shift ;;
   tar)
     mkdir -p "$R/"
-    tar -x -p --same-owner -C "$R/" -f - ;;
+    tar -x -p -m --same-owner -C "$R/" -f - ;;
   file)
     mv -f "$R$1$N" "$R$1"
     shift ;;

@@ -168,8 +168,8 @@ func testAppApplets() []string {
 }
 
 // TestAppImage is a busybox web server that says Hello World, with nslookup, wget
-// and sh for smoke tests. busybox must be a static build (Debian's
-// busybox-static): the image has no libc.
+// and sh for smoke tests. busybox must be a static build (upstream's, built
+// by the artifacts' busybox component): the image has no libc.
 func TestAppImage(arch, busybox string) (v1.Image, error) {
 	b, err := readExecutable(busybox)
 	if err != nil {

@@ -9,7 +9,8 @@ const (
 	// Pause must equal containerd's CRI sandbox image setting.
 	Pause = "hardway.local/pause:3.10"
 	// TestApp serves HTTP and carries nslookup and wget for smoke tests.
-	TestApp = "hardway.local/testapp:1.0"
+	// 1.1: upstream busybox instead of Debian's, whose wget -T crashed.
+	TestApp = "hardway.local/testapp:1.1"
 )
 
 // CoreDNSRef is the reference of the CoreDNS image that packs CoreDNS

@@ -61,6 +61,9 @@ func tools(c *config.Cluster, n config.Node) []tool {
 		{"sha256sum", "coreutils", "coreutils", "compares files"},
 		{"awk", "mawk", "gawk", "the preflight itself"},
 	}
+	if len(c.Nodes) > 1 {
+		out = append(out, tool{"ping", "iputils-ping", "iputils", "the network step proves pods reach pods across nodes"})
+	}
 	if n.IsControlPlane() {
 		out = append(out, tool{"useradd", "passwd", "shadow-utils", "creates etcd's user"})
 	}

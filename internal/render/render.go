@@ -670,6 +670,22 @@ func vtepAddr(n config.Node) string {
 	return p.Masked().Addr().String()
 }
 
+// PodProbeAddr is the address in node n's pod CIDR that the network step
+// pings from and to, to prove packets between pod addresses cross the
+// network: with VXLAN the tunnel's own address (already on the node), with
+// direct routes the bridge's gateway (the first address, on cni0 once a pod
+// runs). Empty for a node without a pod CIDR.
+func PodProbeAddr(c *config.Cluster, n config.Node) string {
+	p, err := netip.ParsePrefix(n.PodCIDR)
+	if err != nil {
+		return ""
+	}
+	if c.Network.PodRoutes == config.PodRoutesDirect {
+		return p.Masked().Addr().Next().String()
+	}
+	return vtepAddr(n)
+}
+
 func vxlanFor(n config.Node) VXLAN {
 	return VXLAN{Device: "hardway.vxlan", ID: 4242, Port: 4789, MTU: PodMTU, MAC: vtepMAC(n.IP), Address: vtepAddr(n)}
 }

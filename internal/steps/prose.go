@@ -216,7 +216,12 @@ var networkProse = dedent(`
 	down in advance: no learning, no flooding, no daemon. Pod interfaces are
 	50 bytes smaller (the tunnel's headers).
 
-	Either way a oneshot systemd unit sets it up at every boot.
+	Either way a oneshot systemd unit sets it up at every boot. The step then
+	proves it the way pods will use it: every node pings every other node's
+	address in that node's pod CIDR, from an address in its own (the tunnel
+	address with VXLAN, the bridge's gateway with plain routes), all at once
+	and 3 s at most, so a network that drops pod addresses is named here,
+	with the fix, and not 90 s later by a DNS server nobody can reach.
 `)
 
 var directRoutesProse = dedent(`
@@ -245,7 +250,9 @@ var dnsProse = dedent(`
 var verifyProse = dedent(`
 	A cluster is real only when workloads run on it. These checks are the
 	smoke tests of the hard way, automated: a Deployment spread over every
-	node serving "Hello World", pod-to-pod traffic across nodes, a ClusterIP
+	node serving "Hello World" (two pods when there is one node), traffic
+	from every pod to another pod's IP (on the next node, or across the
+	only node's bridge), a ClusterIP
 	Service through kube-proxy, DNS names from inside a pod, kubectl logs /
 	exec / port-forward (which prove the API server can authenticate to
 	kubelets), a NodePort reached from the host, and Secret encryption at rest

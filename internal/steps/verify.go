@@ -20,13 +20,7 @@ func verifyStep() Step {
 			if c.DryRun {
 				return nil, nil
 			}
-			_, err := c.Verify(ctx, func(r verify.Result) {
-				mark, extra := "✓", ""
-				if r.Err != nil {
-					mark, extra = "✗", ": "+r.Err.Error()
-				}
-				c.Log.Logf(0, "    %s %-13s %5.1fs%s", mark, r.Name, r.Elapsed.Seconds(), extra)
-			})
+			_, err := c.Verify(ctx, func(r verify.Result) { c.Log.Logf(0, "%s", r.Text("    ")) })
 			// The smoke tests' own objects are test fixtures, not changes.
 			return nil, err
 		},
@@ -50,8 +44,13 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	}, nil
 }
 
-// Verify runs every smoke test and fails if any fails.
+// Verify runs every smoke test and fails if any fails. A stopped or
+// missing machine is named first, with the command that brings it back,
+// instead of every check timing out on an API that is not there.
 func (c *Cluster) Verify(ctx context.Context, report func(verify.Result)) ([]verify.Result, error) {
+	if err := c.RequireRunning(ctx); err != nil {
+		return nil, err
+	}
 	env, err := c.VerifyEnv()
 	if err != nil {
 		return nil, err

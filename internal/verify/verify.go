@@ -43,7 +43,9 @@ type Env struct {
 	Client kubernetes.Interface
 	// NodeIPs are the addresses the host reaches the nodes at.
 	NodeIPs []string
-	// Workers is how many nodes run pods (one test pod per worker).
+	// Workers is how many nodes run pods: one test pod per worker, and two
+	// on a single worker, so pod-to-pod traffic always crosses a bridge
+	// between two pods.
 	Workers int
 	// ClusterDomain is e.g. cluster.local.
 	ClusterDomain string
@@ -60,14 +62,34 @@ type Env struct {
 // Check is one smoke test.
 type Check struct {
 	Name string
-	Run  func(ctx context.Context, s *session) error
+	// Run returns what the check did, one line per fact, when that is more
+	// than its name says (which pod reached which, at which address).
+	Run func(ctx context.Context, s *session) (detail []string, err error)
 }
 
 // Result is one check's outcome.
 type Result struct {
 	Name    string
 	Elapsed time.Duration
-	Err     error
+	// Detail says what a passed check did (see Check.Run).
+	Detail []string
+	Err    error
+}
+
+// Text is the result as verify, the verify step and lab check show it: a
+// mark, the name and the time, then the error or the details indented
+// below; every line starts with indent.
+func (r Result) Text(indent string) string {
+	mark, more := "✓", r.Detail
+	if r.Err != nil {
+		mark, more = "✗", strings.Split(r.Err.Error(), "\n")
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s%s %-13s %5.1fs", indent, mark, r.Name, r.Elapsed.Seconds())
+	for _, l := range more {
+		b.WriteString("\n" + indent + "    " + l)
+	}
+	return b.String()
 }
 
 // session carries what earlier checks found to later ones.
@@ -82,16 +104,21 @@ type session struct {
 // Deployment the first one creates.
 func Checks() []Check {
 	return []Check{
-		{"deployment", checkDeployment},
+		{"deployment", quiet(checkDeployment)},
 		{"pod-to-pod", checkPodToPod},
-		{"service", checkService},
-		{"dns", checkDNS},
-		{"logs", checkLogs},
-		{"exec", checkExec},
-		{"port-forward", checkPortForward},
-		{"nodeport", checkNodePort},
-		{"encryption", checkEncryption},
+		{"service", quiet(checkService)},
+		{"dns", quiet(checkDNS)},
+		{"logs", quiet(checkLogs)},
+		{"exec", quiet(checkExec)},
+		{"port-forward", quiet(checkPortForward)},
+		{"nodeport", quiet(checkNodePort)},
+		{"encryption", quiet(checkEncryption)},
 	}
+}
+
+// quiet is a check whose name says all it did.
+func quiet(f func(ctx context.Context, s *session) error) func(ctx context.Context, s *session) ([]string, error) {
+	return func(ctx context.Context, s *session) ([]string, error) { return nil, f(ctx, s) }
 }
 
 // Run executes every check, reporting each as it finishes, and returns the
@@ -185,17 +212,19 @@ func run(ctx context.Context, env Env, list []Check, timeout time.Duration, repo
 			}
 			start := time.Now()
 			err := skip
+			var detail []string
 			if err == nil {
 				cctx, cancel := context.WithTimeout(ctx, timeout)
-				err = c.Run(cctx, s)
+				detail, err = c.Run(cctx, s)
 				cancel()
 			}
 			if err != nil {
 				mu.Lock()
 				failed[c.Name] = true
 				mu.Unlock()
+				detail = nil
 			}
-			out[i] = Result{Name: c.Name, Elapsed: time.Since(start), Err: err}
+			out[i] = Result{Name: c.Name, Elapsed: time.Since(start), Detail: detail, Err: err}
 		}()
 	}
 	for i, c := range list {
@@ -218,7 +247,7 @@ func checkDeployment(ctx context.Context, s *session) error {
 	if err := ensureNamespace(ctx, cs); err != nil {
 		return err
 	}
-	replicas := int32(s.env.Workers)
+	replicas := int32(max(2, s.env.Workers))
 	labels := map[string]string{"app": "hello"}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: "hello", Namespace: Namespace},
@@ -228,7 +257,8 @@ func checkDeployment(ctx context.Context, s *session) error {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
-					// One pod per node: the point is to exercise every node.
+					// One pod per node: the point is to exercise every node
+					// (and two on the only one, for pod-to-pod).
 					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
 						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
 						WhenUnsatisfiable: corev1.DoNotSchedule,
@@ -276,14 +306,14 @@ func checkDeployment(ctx context.Context, s *session) error {
 			}
 		}
 		last = describePods(pods.Items)
-		if len(ready) == int(replicas) && len(nodes) == int(replicas) {
+		if len(ready) == int(replicas) && len(nodes) == s.env.Workers {
 			s.pods = ready
 			return true, nil
 		}
 		return false, nil
 	})
 	if err != nil {
-		return fmt.Errorf("%d ready pods on %d different nodes not reached: %v (pods: %s)", replicas, replicas, err, last)
+		return fmt.Errorf("%d ready pods on %d different nodes not reached: %v (pods: %s)", replicas, s.env.Workers, err, last)
 	}
 	for _, p := range s.pods {
 		var out string
@@ -307,18 +337,39 @@ func checkDeployment(ctx context.Context, s *session) error {
 	return nil
 }
 
-func checkPodToPod(ctx context.Context, s *session) error {
+// checkPodToPod fetches from every pod the page of another pod, at that
+// pod's IP: on the next node (across the network between nodes) or, with a
+// single worker, from one of its two pods to the other (across the node's
+// bridge). A pod fetching from its own IP would prove neither.
+func checkPodToPod(ctx context.Context, s *session) ([]string, error) {
 	if len(s.pods) < 2 {
-		// One node: still prove a pod reaches another pod's IP.
-		return s.wgetFrom(ctx, s.pods[0], s.pods[0].Status.PodIP)
+		return nil, fmt.Errorf("%d test pods, want at least 2 (a bug in hardway)", len(s.pods))
 	}
-	for i, from := range s.pods {
-		to := s.pods[(i+1)%len(s.pods)]
+	var did []string
+	for _, p := range podPairs(s.pods) {
+		from, to := p[0], p[1]
+		what := fmt.Sprintf("from pod %s on %s to pod %s on %s at %s:%d", from.Name, from.Spec.NodeName, to.Name, to.Spec.NodeName, to.Status.PodIP, appPort)
 		if err := s.wgetFrom(ctx, from, to.Status.PodIP); err != nil {
-			return fmt.Errorf("%s (%s) → %s (%s): %w", from.Spec.NodeName, from.Status.PodIP, to.Spec.NodeName, to.Status.PodIP, err)
+			return nil, fmt.Errorf("%s: %w", what, err)
 		}
+		did = append(did, what)
 	}
-	return nil
+	return did, nil
+}
+
+// podPairs pairs every pod with the next one in the list, which is on
+// another node when every node has one pod, and another pod of the same
+// node when there is one node.
+func podPairs(pods []corev1.Pod) [][2]corev1.Pod {
+	sorted := slices.Clone(pods)
+	slices.SortFunc(sorted, func(a, b corev1.Pod) int {
+		return strings.Compare(a.Spec.NodeName+"/"+a.Name, b.Spec.NodeName+"/"+b.Name)
+	})
+	var out [][2]corev1.Pod
+	for i, p := range sorted {
+		out = append(out, [2]corev1.Pod{p, sorted[(i+1)%len(sorted)]})
+	}
+	return out
 }
 
 func checkService(ctx context.Context, s *session) error {
@@ -480,14 +531,13 @@ func (s *session) wgetFrom(ctx context.Context, p corev1.Pod, target string) err
 			target += ":80"
 		}
 	}
-	// No wget -T: Debian's busybox-static wget crashes with it. Each try is
-	// bounded by its own context instead.
+	// wget gives up after 3 s by itself; the context bounds the exec too.
 	var out string
 	var last error
 	err := poll(ctx, func() (bool, error) {
 		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
-		out, last = s.exec(tctx, p, "wget", "-q", "-O", "-", "http://"+target+"/")
+		out, last = s.exec(tctx, p, "wget", "-T", "3", "-q", "-O", "-", "http://"+target+"/")
 		return last == nil && strings.Contains(out, "Hello World"), nil
 	})
 	if err != nil {

@@ -2,11 +2,14 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -76,5 +79,76 @@ func TestRunSkipsDependents(t *testing.T) {
 	}
 	if !ran {
 		t.Error("encryption did not ask etcd")
+	}
+}
+
+// TestTestPods: the Deployment asks for one pod per worker, and for two on
+// a single worker, so that pod-to-pod always has another pod to reach.
+func TestTestPods(t *testing.T) {
+	for _, tt := range []struct{ workers, want int32 }{{1, 2}, {2, 2}, {3, 3}, {5, 5}} {
+		cs := fake.NewClientset()
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		// The fake API makes no pods: the check times out after creating it.
+		err := checkDeployment(ctx, &session{env: Env{Client: cs, Workers: int(tt.workers)}})
+		cancel()
+		if err == nil {
+			t.Fatalf("%d workers: the check passed without pods", tt.workers)
+		}
+		d, err := cs.AppsV1().Deployments(Namespace).Get(context.Background(), "hello", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *d.Spec.Replicas != tt.want {
+			t.Errorf("%d workers: %d replicas, want %d", tt.workers, *d.Spec.Replicas, tt.want)
+		}
+	}
+}
+
+func pod(name, node, ip string) corev1.Pod {
+	return corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{NodeName: node}, Status: corev1.PodStatus{PodIP: ip}}
+}
+
+// TestPodPairs: every pod fetches from another pod, never from itself: on
+// the next node, or on a single node from its other pod.
+func TestPodPairs(t *testing.T) {
+	tests := []struct {
+		name string
+		pods []corev1.Pod
+		want []string
+	}{
+		{"one node, two pods", []corev1.Pod{pod("b", "solo", "10.200.0.3"), pod("a", "solo", "10.200.0.2")},
+			[]string{"a@solo → b@solo", "b@solo → a@solo"}},
+		{"three nodes", []corev1.Pod{pod("x", "node-2", "10.200.2.2"), pod("y", "node-0", "10.200.0.2"), pod("z", "node-1", "10.200.1.2")},
+			[]string{"y@node-0 → z@node-1", "z@node-1 → x@node-2", "x@node-2 → y@node-0"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []string
+			for _, p := range podPairs(tt.pods) {
+				got = append(got, p[0].Name+"@"+p[0].Spec.NodeName+" → "+p[1].Name+"@"+p[1].Spec.NodeName)
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestResultText: how verify, the verify step and lab check show a result.
+func TestResultText(t *testing.T) {
+	tests := []struct {
+		r    Result
+		want string
+	}{
+		{Result{Name: "pod-to-pod", Elapsed: 1234 * time.Millisecond, Detail: []string{"from pod a on solo to pod b on solo at 10.200.0.3:8080", "from pod b on solo to pod a on solo at 10.200.0.2:8080"}},
+			"  ✓ pod-to-pod      1.2s\n      from pod a on solo to pod b on solo at 10.200.0.3:8080\n      from pod b on solo to pod a on solo at 10.200.0.2:8080"},
+		{Result{Name: "dns", Elapsed: 3 * time.Second, Err: errors.New("nslookup failed\nsecond line")},
+			"  ✗ dns             3.0s\n      nslookup failed\n      second line"},
+		{Result{Name: "exec", Elapsed: 100 * time.Millisecond}, "  ✓ exec            0.1s"},
+	}
+	for _, tt := range tests {
+		if got := tt.r.Text("  "); got != tt.want {
+			t.Errorf("got\n%s\nwant\n%s", got, tt.want)
+		}
 	}
 }

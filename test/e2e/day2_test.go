@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"hardway.dev/hardway/internal/images"
 )
 
 // kubectlIn runs kubectl on node-0 of cluster name with the admin
@@ -66,8 +68,9 @@ func day2Checks(t *testing.T, name string) {
 		if out := hw(t, "status", "--name", name); strings.Count(out, "exited") < 4 {
 			t.Errorf("status after stop:\n%s", out)
 		}
-		if out, err := hwRun("verify", "--name", name); err == nil {
-			t.Errorf("verify passed on a stopped cluster:\n%s", out)
+		// It fails, and for the right reason: the machines are stopped.
+		if out, err := hwRun("verify", "--name", name); err == nil || !strings.Contains(out, "is not running") || !strings.Contains(out, "hardway start --name "+name) {
+			t.Errorf("verify on a stopped cluster: err=%v, want it to say the machines are not running and how to start them:\n%s", err, out)
 		}
 		start := time.Now()
 		out := hw(t, "start", "--name", name)
@@ -212,7 +215,7 @@ spec:
       terminationGracePeriodSeconds: 5
       containers:
       - name: web
-        image: hardway.local/testapp:1.0
+        image: ` + images.TestApp + `
         imagePullPolicy: Never
         ports: [{containerPort: 8080}]
         readinessProbe: {httpGet: {path: /, port: 8080}, periodSeconds: 1}
@@ -245,7 +248,7 @@ func TestUpgrade(t *testing.T) {
 		t.Fatalf("artifacts for %s: %v\n%s", from, err, out)
 	}
 	t.Logf("TIMING artifacts build %s: %s", from, time.Since(start).Round(time.Second))
-	cfg := writeConfig(t, fmt.Sprintf("apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: %s\nkubernetesVersion: %s\nnetwork:\n  nodeSubnet: 10.246.0.0/24\n", name, from))
+	cfg := clusterConfig(t, name, fmt.Sprintf("kubernetesVersion: %s\nnetwork:\n  nodeSubnet: {subnet}\n", from))
 	cleanup(t, name)
 	hw(t, "up", "-c", cfg)
 	if out, err := dockerIn(name+"-node-0", webManifest, "sh", "-c", "cat > /root/web.yaml"); err != nil {

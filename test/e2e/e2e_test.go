@@ -15,9 +15,12 @@ import (
 	"os"
 	osexec "os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"hardway.dev/hardway/internal/verify"
 )
 
 var hardway string // path of the binary under test
@@ -76,6 +79,66 @@ func docker(args ...string) (string, error) {
 	return strings.TrimSpace(string(out)), err
 }
 
+// clusterConfig writes the config of the e2e cluster name: its name and the
+// given body, where {subnet} stands for the cluster's node subnet from
+// e2eClusters (a name missing there fails the test: every cluster a test
+// makes is in that table, which keeps them apart from each other and from
+// the user's).
+func clusterConfig(t *testing.T, name, body string) string {
+	t.Helper()
+	subnet, ok := e2eClusters()[name]
+	if !ok {
+		t.Fatalf("cluster %s is not in e2eClusters: add it there with a subnet of its own", name)
+	}
+	if strings.Contains(body, "{subnet}") == (subnet == "") {
+		t.Fatalf("cluster %s: the config must use {subnet} exactly when e2eClusters gives one (%q)", name, subnet)
+	}
+	return writeConfig(t, "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: "+name+"\n"+strings.ReplaceAll(body, "{subnet}", subnet))
+}
+
+// smokeTestsPassed says what is wrong in the smoke tests' report within a
+// command's output (verify, or the verify step of up, start, certs renew):
+// every smoke test must be listed with ✓ and its time, and nothing failed.
+func smokeTestsPassed(out string) error {
+	var problems []string
+	for _, name := range verify.CheckNames() {
+		if !regexp.MustCompile(`(?m)^\s*✓ ` + regexp.QuoteMeta(name) + `\s+\d+\.\ds$`).MatchString(out) {
+			problems = append(problems, "no ✓ "+name)
+		}
+	}
+	if strings.Contains(out, "✗") {
+		problems = append(problems, "a ✗")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("the smoke tests did not all pass (%s):\n%s", strings.Join(problems, ", "), out)
+	}
+	return nil
+}
+
+// podToPod is what verify's pod-to-pod check says it did: each pair of
+// pods, as "from pod X on NODE to pod Y on NODE at IP:PORT".
+var podToPod = regexp.MustCompile(`(?m)^\s+from pod (\S+) on (\S+) to pod (\S+) on (\S+) at (\S+)$`)
+
+// checkPodToPod: every pod fetched from another pod, on another node when
+// there are several (across the network), from the other pod of the node
+// when there is one (across its bridge).
+func checkPodToPod(t *testing.T, out string, nodes int) {
+	t.Helper()
+	pairs := podToPod.FindAllStringSubmatch(out, -1)
+	want := max(nodes, 2)
+	if len(pairs) != want {
+		t.Errorf("pod-to-pod reported %d pairs, want %d:\n%s", len(pairs), want, out)
+	}
+	for _, p := range pairs {
+		if p[1] == p[3] {
+			t.Errorf("pod %s fetched from itself: %s", p[1], p[0])
+		}
+		if nodes > 1 && p[2] == p[4] {
+			t.Errorf("pod-to-pod stayed on %s with %d nodes: %s", p[2], nodes, p[0])
+		}
+	}
+}
+
 func writeConfig(t *testing.T, doc string) string {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "cluster.yaml")
@@ -117,7 +180,7 @@ func cleanup(t *testing.T, name string) {
 }
 
 func TestBadConfigStopsBeforeDocker(t *testing.T) {
-	cfg := writeConfig(t, "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: e2ebad\nnodes:\n- name: a\n  ip: 192.168.77.7\n")
+	cfg := clusterConfig(t, "e2ebad", "nodes:\n- name: a\n  ip: 192.168.77.7\n")
 	out, err := hwRun("up", "-c", cfg)
 	if err == nil {
 		t.Fatalf("up with an invalid config succeeded:\n%s", out)
@@ -132,12 +195,7 @@ func TestBadConfigStopsBeforeDocker(t *testing.T) {
 
 func TestThreeNodeCluster(t *testing.T) {
 	const name = "e2e3"
-	cfg := writeConfig(t, `apiVersion: hardway.dev/v1alpha1
-kind: Cluster
-name: e2e3
-network:
-  nodeSubnet: 10.243.0.0/24
-`)
+	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n")
 	cleanup(t, name)
 
 	start := time.Now()
@@ -188,6 +246,10 @@ network:
 	t.Run("verify", func(t *testing.T) {
 		out := hw(t, "verify", "--name", name)
 		t.Log(out)
+		if err := smokeTestsPassed(out); err != nil {
+			t.Error(err)
+		}
+		checkPodToPod(t, out, 3)
 	})
 	// The tutorial, served from this live cluster, read in headless Chromium.
 	checkTutorialLive(t, hardway, name)
@@ -265,8 +327,8 @@ network:
 		// start brings it back and waits until everything serves.
 		out = hw(t, "start", "--name", name)
 		t.Log(out)
-		if !strings.Contains(out, "All checks passed") && !strings.Contains(out, "verify") {
-			t.Errorf("start did not verify:\n%s", out)
+		if err := smokeTestsPassed(out); err != nil {
+			t.Errorf("start: %v", err)
 		}
 	})
 	day2Checks(t, name)
@@ -277,11 +339,8 @@ network:
 
 func TestOneNodeCluster(t *testing.T) {
 	const name = "e2e1"
-	cfg := writeConfig(t, `apiVersion: hardway.dev/v1alpha1
-kind: Cluster
-name: e2e1
-network:
-  nodeSubnet: 10.244.0.0/24
+	cfg := clusterConfig(t, name, `network:
+  nodeSubnet: {subnet}
   kubeProxyMode: nftables   # the 3-node cluster covers iptables
 nodes:
 - name: solo
@@ -290,9 +349,11 @@ nodes:
 	start := time.Now()
 	out := hw(t, "up", "-c", cfg)
 	t.Logf("TIMING up (1 node): %s\n%s", time.Since(start).Round(time.Second), out)
-	if !strings.Contains(out, "verify") {
-		t.Errorf("up did not run verify:\n%s", out)
+	if err := smokeTestsPassed(out); err != nil {
+		t.Errorf("up: %v", err)
 	}
+	// One worker: the two test pods reach each other across its bridge.
+	checkPodToPod(t, out, 1)
 	if tables := hw(t, "shell", "solo", "--name", name, "--", "nft", "list", "tables"); !strings.Contains(tables, "table ip kube-proxy") {
 		t.Errorf("kube-proxy did not program nftables:\n%s", tables)
 	}
@@ -339,7 +400,7 @@ func readyz(pkiDir, ip string) error {
 func TestFailedStepSaysHowToResume(t *testing.T) {
 	const name = "e2enone"
 	cleanup(t, name)
-	cfg := writeConfig(t, "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: e2enone\nnetwork:\n  nodeSubnet: 10.247.0.0/24\n")
+	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n")
 	// etcd without nodes: the step must fail, name itself, and say how to go on.
 	out, err := hwRun("up", "-c", cfg, "--from", "etcd")
 	if err == nil {

@@ -26,14 +26,13 @@ import (
 // the engine host.
 func TestPublishedFromAContainer(t *testing.T) {
 	const (
-		name       = "e2epub"
-		subnet     = "10.229.0.0/24"
-		clientNet  = "e2epub-client"
-		clientCIDR = "10.228.0.0/24"
-		gateway    = "10.228.0.1"
-		client     = "e2epub-client"
-		port       = 26443
+		name      = "e2epub"
+		clientNet = "e2epub-client"
+		gateway   = "10.228.0.1"
+		client    = "e2epub-client"
+		port      = 26443
 	)
+	clientCIDR := e2eClusters()[clientNet]
 	cleanup(t, name)
 	dockerBin, err := osexec.LookPath("docker")
 	if err != nil {
@@ -78,16 +77,13 @@ func TestPublishedFromAContainer(t *testing.T) {
 		t.Fatalf("the client container still has a way to the nodes:\n%s", routes)
 	}
 
-	cfg := fmt.Sprintf(`apiVersion: hardway.dev/v1alpha1
-kind: Cluster
-name: %s
-network:
-  nodeSubnet: %s
-  apiPublishAddress: %s
-  apiPublishPort: %d
-`, name, subnet, gateway, port)
+	cfgFile := clusterConfig(t, name, fmt.Sprintf("network:\n  nodeSubnet: {subnet}\n  apiPublishAddress: %s\n  apiPublishPort: %d\n", gateway, port))
+	cfg, err := os.ReadFile(cfgFile)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := osexec.Command("docker", "exec", "-i", client, "sh", "-c", "cat > /cluster.yaml")
-	cmd.Stdin = strings.NewReader(cfg)
+	cmd.Stdin = strings.NewReader(string(cfg))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("writing the config: %v %s", err, out)
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -146,6 +147,9 @@ true`
 // (nothing may change, nothing may be sent), and removes it with down --yes:
 // the machines must be left as they were and still boot.
 func TestSSHCluster(t *testing.T) {
+	if e2eClusters()[sshCluster] != sshSubnet {
+		t.Fatalf("sshSubnet %s is not the subnet e2eClusters gives %s", sshSubnet, sshCluster)
+	}
 	removeMachines()
 	t.Cleanup(func() {
 		if os.Getenv("HARDWAY_E2E_KEEP") != "" {
@@ -176,32 +180,61 @@ func TestSSHCluster(t *testing.T) {
 		}
 	}
 
-	// Docker's --internal bridge drops packets with pod addresses (as a cloud
-	// VPC with source/destination checks does), so pods ride VXLAN here;
-	// direct routes are the default on a plain L2 network.
-	cfg := writeConfig(t, fmt.Sprintf(`apiVersion: hardway.dev/v1alpha1
-kind: Cluster
-name: %s
-provider: ssh
+	// Direct routes are the default on machines (one L2 network). Docker's
+	// --internal bridge drops packets with pod addresses, as a cloud VPC
+	// with source/destination checks does: the network step must say so at
+	// once and name the fix, pods riding VXLAN.
+	config := func(routes string) string {
+		return clusterConfig(t, sshCluster, fmt.Sprintf(`provider: ssh
 ssh:
   user: %s
   identityFile: %s
 network:
-  nodeSubnet: %s
-  podRoutes: vxlan
-nodes:
+  nodeSubnet: {subnet}
+%snodes:
 - {name: node-0, ip: 10.252.0.10}
 - {name: node-1, ip: 10.252.0.11}
 - {name: node-2, ip: 10.252.0.12}
-`, sshCluster, sshUser, key, sshSubnet))
+`, sshUser, key, routes))
+	}
+	direct, cfg := config(""), config("  podRoutes: vxlan\n")
 
 	start = time.Now()
-	out = hw(t, "check", "-c", cfg)
+	out = hw(t, "check", "-c", direct)
 	t.Logf("TIMING check (3 machines): %s\n%s", time.Since(start).Round(100*time.Millisecond), out)
+
+	t.Run("direct routes where the network drops pod addresses: the network step fails at once with the fix", func(t *testing.T) {
+		out, err := hwRun("up", "-c", direct)
+		t.Log(out)
+		for _, want := range []string{
+			"step network: pods cannot reach pods on other nodes: ping node-0 (10.200.0.1) → node-1 (10.200.1.1)",
+			"set network.podRoutes: vxlan in the config and run hardway up again",
+			"hardway up --name " + sshCluster + " --from network",
+		} {
+			if err == nil || !strings.Contains(out, want) {
+				t.Errorf("up with direct routes: err=%v, want %q in the output", err, want)
+			}
+		}
+		m := regexp.MustCompile(`(?m)^✗ \[\s*\d+/\d+\] network .*  (\S+)$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no failed network step in the output")
+		}
+		if d, err := time.ParseDuration(m[1]); err != nil || d > 30*time.Second {
+			t.Errorf("the network step took %s to fail (%v), want it within seconds", m[1], err)
+		}
+		for i := 0; i < 3; i++ {
+			if lo, err := machineShell(i, "ip -4 -o addr show dev lo"); err != nil || strings.Contains(lo, "10.200.") {
+				t.Errorf("machine %d: the probe left a pod address on lo: %v\n%s", i, err, lo)
+			}
+		}
+	})
 
 	start = time.Now()
 	out = hw(t, "up", "-c", cfg)
-	t.Logf("TIMING up (3 ssh machines): %s\n%s", time.Since(start).Round(time.Second), out)
+	t.Logf("TIMING up (3 ssh machines, vxlan): %s\n%s", time.Since(start).Round(time.Second), out)
+	if !strings.Contains(out, "pod addresses reach each other across the network: 6 node pairs (network.podRoutes: vxlan") {
+		t.Errorf("the network step did not prove the 6 pairs over VXLAN:\n%s", out)
+	}
 
 	start = time.Now()
 	out = hw(t, "verify", "--name", sshCluster)

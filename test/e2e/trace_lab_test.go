@@ -25,19 +25,12 @@ import (
 // and verify the cluster.
 func TestTraceAndLabs(t *testing.T) {
 	const name = "e2etl"
-	cfg := writeConfig(t, `apiVersion: hardway.dev/v1alpha1
-kind: Cluster
-name: e2etl
-network:
-  nodeSubnet: 10.248.0.0/24
-`)
+	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n")
 	cleanup(t, name)
 	start := time.Now()
-	out := hw(t, "up", "-c", cfg)
+	// hw fails the test with the output when up fails.
+	hw(t, "up", "-c", cfg)
 	t.Logf("TIMING up (3 nodes): %s", time.Since(start).Round(time.Second))
-	if t.Failed() {
-		t.Fatal(out)
-	}
 	kubeconfig := strings.TrimSpace(lastLine(hw(t, "kubeconfig", "--name", name)))
 	tools := learnerPath(t)
 
@@ -159,8 +152,11 @@ network:
 				t.Errorf("reset says:\n%s", out)
 			}
 			start = time.Now()
-			hw(t, "verify", "--name", name)
+			out = hw(t, "verify", "--name", name)
 			phase("verify", start)
+			if err := smokeTestsPassed(out); err != nil {
+				t.Errorf("verify after reset: %v", err)
+			}
 			if out := hw(t, "lab", "list", "--name", name); strings.Contains(out, "(active") {
 				t.Errorf("a lab is still active after reset:\n%s", out)
 			}

@@ -21,14 +21,14 @@ import (
 // tutorial --serve` and reads every page in headless Chromium: the book says
 // it describes this cluster, no page has a console error or a broken image,
 // and the architecture picture shows exactly the cluster's nodes, by the
-// names `hardway status` reports. It runs as its own subtest, skipped with a
-// message when chromium is missing, so the caller's other checks go on.
+// names `hardway status` reports. It runs as its own subtest, failing with
+// the fix when chromium is missing, so the caller's other checks go on.
 func checkTutorialLive(t *testing.T, hardway, cluster string) {
 	t.Helper()
 	t.Run("tutorial in a browser", func(t *testing.T) {
 		bin, err := browsercheck.FindBrowser()
 		if err != nil {
-			t.Skipf("the tutorial check needs chromium (%v)", err)
+			t.Fatalf("the tutorial check needs chromium: %v; install it (apt-get install chromium; hack/setup-host.sh does)", err)
 		}
 		nodes := statusNodes(t, hardway, cluster)
 		url, stop := serveTutorial(t, hardway, cluster)

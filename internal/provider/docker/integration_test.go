@@ -154,7 +154,7 @@ func TestIntegrationNodes(t *testing.T) {
 
 	t.Run("container in a node", func(t *testing.T) {
 		if cache == "" || !hasRuntime(cache) {
-			t.Skip("the artifact cache has no containerd and runc yet (hardway artifacts); skipping")
+			t.Fatalf("the artifact cache %q has no containerd and runc: build them first (hardway artifacts build; make integration builds them before this test)", cache)
 		}
 		// containerd and runc from the cache, a root file system made of the
 		// node's own /usr (no image: there is no registry), one process.
