@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"fmt"
+	"io"
+	"net"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -19,11 +21,11 @@ import (
 // up, verify, trace, a lab, a registry push, the tutorial — reaching the API
 // at the published address and everything else through the nodes.
 //
-// The published address is the client network's gateway, the engine
-// host's address the container can reach: on a Mac, Docker Desktop forwards
-// the default 127.0.0.1 to the engine's VM; a container's own 127.0.0.1 is
-// not the engine host's, so this test publishes where the container sees
-// the engine host.
+// The API is published on the default 127.0.0.1 of the engine's host. On a
+// Mac, Docker Desktop carries the Mac's 127.0.0.1:PORT to the VM's; here
+// the test plays that part with two forwarders: socat on the container's
+// 127.0.0.1:PORT to the client network's gateway, and one in this process
+// from the gateway to the host's 127.0.0.1:PORT, where docker publishes.
 func TestPublishedFromAContainer(t *testing.T) {
 	const (
 		name      = "e2epub"
@@ -77,7 +79,7 @@ func TestPublishedFromAContainer(t *testing.T) {
 		t.Fatalf("the client container still has a way to the nodes:\n%s", routes)
 	}
 
-	cfgFile := clusterConfig(t, name, fmt.Sprintf("network:\n  nodeSubnet: {subnet}\n  apiPublishAddress: %s\n  apiPublishPort: %d\n", gateway, port))
+	cfgFile := clusterConfig(t, name, fmt.Sprintf("network:\n  nodeSubnet: {subnet}\n  apiPublishPort: %d\n", port))
 	cfg, err := os.ReadFile(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -88,6 +90,13 @@ func TestPublishedFromAContainer(t *testing.T) {
 		t.Fatalf("writing the config: %v %s", err, out)
 	}
 
+	// Docker Desktop's part: the container's 127.0.0.1:PORT reaches the
+	// engine host's.
+	stopFwd := forward(t, fmt.Sprintf("%s:%d", gateway, port), fmt.Sprintf("127.0.0.1:%d", port))
+	defer stopFwd()
+	if out, err := docker("exec", "--detach", client, "socat", fmt.Sprintf("TCP-LISTEN:%d,bind=127.0.0.1,fork,reuseaddr", port), fmt.Sprintf("TCP:%s:%d", gateway, port)); err != nil {
+		t.Fatalf("socat in the client container: %v %s", err, out)
+	}
 	// hostAccess is auto: hardway must find out by itself.
 	out := mustIn("hardway", "check", "-c", "/cluster.yaml")
 	if !strings.Contains(out, "how this host reaches the nodes: published: the engine's bridge gateway") {
@@ -105,14 +114,14 @@ func TestPublishedFromAContainer(t *testing.T) {
 	}
 	kc := mustIn("hardway", "kubeconfig", "--name", name)
 	kcPath := lastLine(kc)
-	if server := mustIn("grep", "server:", kcPath); !strings.Contains(server, fmt.Sprintf("https://%s:%d", gateway, port)) {
+	if server := mustIn("grep", "server:", kcPath); !strings.Contains(server, fmt.Sprintf("https://127.0.0.1:%d", port)) {
 		t.Errorf("admin kubeconfig server: %s", server)
 	}
 	// The premise again, now that the nodes exist: no way to them.
 	if out, err := in("timeout", "3", "bash", "-c", "</dev/tcp/10.229.0.2/6443"); err == nil {
 		t.Fatalf("the client container reaches the load balancer directly: %s", out)
 	}
-	// kubectl through the published port, from the container.
+	// kubectl through the published port on 127.0.0.1, from the container.
 	kubectl := filepath.Join(kubectlDir(t, cache), "kubectl")
 	if out := mustIn(kubectl, "--kubeconfig", kcPath, "get", "nodes", "--no-headers"); strings.Count(out, " Ready ") != 3 {
 		t.Errorf("kubectl get nodes through the published port:\n%s", out)
@@ -182,4 +191,35 @@ func testAppArchive(t *testing.T, cache string) string {
 		t.Fatalf("no test app image archive in %s", cache)
 	}
 	return matches[len(matches)-1]
+}
+
+// forward accepts on from and carries each connection to to, until the
+// returned function is called.
+func forward(t *testing.T, from, to string) func() {
+	t.Helper()
+	ln, err := net.Listen("tcp", from)
+	if err != nil {
+		t.Fatalf("forwarder on %s: %v", from, err)
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.DialTimeout("tcp", to, 5*time.Second)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				done := make(chan struct{}, 2)
+				go func() { io.Copy(up, c); done <- struct{}{} }()
+				go func() { io.Copy(c, up); done <- struct{}{} }()
+				<-done
+			}()
+		}
+	}()
+	return func() { ln.Close() }
 }

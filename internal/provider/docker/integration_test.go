@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -156,11 +157,13 @@ func TestIntegrationNodes(t *testing.T) {
 		if cache == "" || !hasRuntime(cache) {
 			t.Fatalf("the artifact cache %q has no containerd and runc: build them first (hardway artifacts build; make integration builds them before this test)", cache)
 		}
-		// containerd and runc from the cache, a root file system made of the
+		// containerd and runc of this host's architecture from the cache (it
+		// may also hold arm64 ones: the artifacts test cross-builds runc), a root file system made of the
 		// node's own /usr (no image: there is no registry), one process.
 		script := `set -e
 A=` + provider.ArtifactsMount + `/artifacts
-install -m 0755 $A/containerd/*/*/containerd $A/containerd/*/*/containerd-shim-runc-v2 $A/containerd/*/*/ctr $A/runc/*/*/runc /usr/local/bin/
+S=source-` + runtime.GOARCH + `
+install -m 0755 $A/containerd/*/$S/containerd $A/containerd/*/$S/containerd-shim-runc-v2 $A/containerd/*/$S/ctr $A/runc/*/$S/runc /usr/local/bin/
 (containerd >/var/log/it-containerd.log 2>&1 &)
 for i in $(seq 1 60); do ctr version >/dev/null 2>&1 && break; sleep 0.5; done
 r=/var/lib/it-rootfs; mkdir -p $r/proc $r/dev $r/sys $r/tmp $r/usr
@@ -214,7 +217,7 @@ func artifactsCache() string {
 }
 
 func hasRuntime(cache string) bool {
-	for _, pat := range []string{"artifacts/containerd/*/*/containerd", "artifacts/runc/*/*/runc"} {
+	for _, pat := range []string{"artifacts/containerd/*/source-" + runtime.GOARCH + "/containerd", "artifacts/runc/*/source-" + runtime.GOARCH + "/runc"} {
 		m, _ := filepath.Glob(filepath.Join(cache, pat))
 		if len(m) == 0 {
 			return false
