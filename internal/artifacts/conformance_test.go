@@ -206,13 +206,17 @@ func TestGinkgoMatchesKubernetesGoMod(t *testing.T) {
 }
 
 func TestBusyboxConfig(t *testing.T) {
-	in := "CONFIG_A=y\n# CONFIG_STATIC is not set\nCONFIG_TC=y\nCONFIG_TCPSVD=y\n"
-	want := "CONFIG_A=y\nCONFIG_STATIC=y\n# CONFIG_TC is not set\nCONFIG_TCPSVD=y\n"
-	if got := busyboxConfig(in); got != want {
-		t.Errorf("got %q, want %q", got, want)
-	}
-	// Options the defconfig does not mention are appended.
-	if got := busyboxConfig("CONFIG_A=y"); got != "CONFIG_A=y\n# CONFIG_TC is not set\nCONFIG_STATIC=y" {
-		t.Errorf("got %q", got)
+	for _, tc := range []struct{ arch, in, want string }{
+		{"amd64", "CONFIG_A=y\n# CONFIG_STATIC is not set\nCONFIG_TC=y\nCONFIG_TCPSVD=y\nCONFIG_SHA1_HWACCEL=y\n",
+			"CONFIG_A=y\nCONFIG_STATIC=y\n# CONFIG_TC is not set\nCONFIG_TCPSVD=y\nCONFIG_SHA1_HWACCEL=y\n"},
+		// Options the defconfig does not mention are appended.
+		{"amd64", "CONFIG_A=y", "CONFIG_A=y\n# CONFIG_TC is not set\nCONFIG_STATIC=y"},
+		// arm64: the x86-only SHA acceleration is turned off.
+		{"arm64", "CONFIG_SHA1_HWACCEL=y\nCONFIG_SHA256_HWACCEL=y\nCONFIG_TC=y",
+			"# CONFIG_SHA1_HWACCEL is not set\n# CONFIG_SHA256_HWACCEL is not set\n# CONFIG_TC is not set\nCONFIG_STATIC=y"},
+	} {
+		if got := busyboxConfig(tc.in, tc.arch); got != tc.want {
+			t.Errorf("%s %q: got %q, want %q", tc.arch, tc.in, got, tc.want)
+		}
 	}
 }

@@ -62,7 +62,7 @@ func (b *Builder) buildBusybox(ctx context.Context, c *Component, work, dir stri
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(cfgPath, []byte(busyboxConfig(string(cfg))), 0o644); err != nil {
+	if err := os.WriteFile(cfgPath, []byte(busyboxConfig(string(cfg), b.Store.Arch)), 0o644); err != nil {
 		return "", err
 	}
 	jobs := strconv.Itoa(runtime.NumCPU())
@@ -78,11 +78,17 @@ func (b *Builder) buildBusybox(ctx context.Context, c *Component, work, dir stri
 // busyboxConfig edits upstream's defconfig: a static binary (images carry
 // no libc), and no tc, whose traffic-control code does not compile against
 // the kernel headers of newer hosts (CBQ was removed in Linux 6.8) and which
-// no test runs.
-func busyboxConfig(defconfig string) string {
+// no test runs. For a target other than x86 it also turns off the SHA
+// hardware acceleration: defconfig enables it, and busybox 1.37 then calls
+// its x86-only SHA-NI functions on any architecture (arm64 fails to compile).
+func busyboxConfig(defconfig, arch string) string {
 	set := map[string]string{
 		"CONFIG_STATIC": "CONFIG_STATIC=y",
 		"CONFIG_TC":     "# CONFIG_TC is not set",
+	}
+	if arch != "amd64" && arch != "386" {
+		set["CONFIG_SHA1_HWACCEL"] = "# CONFIG_SHA1_HWACCEL is not set"
+		set["CONFIG_SHA256_HWACCEL"] = "# CONFIG_SHA256_HWACCEL is not set"
 	}
 	var out []string
 	for _, line := range strings.Split(defconfig, "\n") {
