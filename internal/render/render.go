@@ -53,9 +53,11 @@ type view struct {
 	PauseImage      string
 	CoreDNSImage    string
 	KubeletClientCN string
-	ControlPlanes   []config.Node
-	PodRoutes       []Route
-	VXLAN           VXLAN
+	// AdminGroup is the admin kubeconfig's group (pki.AdminGroup).
+	AdminGroup    string
+	ControlPlanes []config.Node
+	PodRoutes     []Route
+	VXLAN         VXLAN
 	// DirectRoutes: network.podRoutes is direct (plain routes via the
 	// peers' node IPs, no tunnel).
 	DirectRoutes bool
@@ -144,6 +146,7 @@ func (in Inputs) view(n config.Node) view {
 		PauseImage:      images.Pause,
 		CoreDNSImage:    in.CoreDNSImage,
 		KubeletClientCN: cn,
+		AdminGroup:      pki.AdminGroup,
 		ControlPlanes:   c.ControlPlanes(),
 		PodRoutes:       PodRoutes(c, n),
 		VXLAN:           vxlanFor(n),
@@ -574,6 +577,9 @@ func LoadBalancerFiles(in Inputs) ([]File, error) {
 	return unitFiles(units), nil
 }
 
+// AdminRBAC is the manifest binding the admin group to cluster-admin.
+const AdminRBAC = "admin-rbac.yaml"
+
 // Manifests returns the cluster-level objects applied through the API once it
 // answers, by file name.
 func Manifests(in Inputs) (map[string][]byte, error) {
@@ -585,7 +591,7 @@ func Manifests(in Inputs) (map[string][]byte, error) {
 		return nil, err
 	}
 	out := map[string][]byte{}
-	for _, name := range []string{"kubelet-api-rbac.yaml", "coredns.yaml"} {
+	for _, name := range []string{AdminRBAC, "kubelet-api-rbac.yaml", "coredns.yaml"} {
 		b, err := r.exec(name, in.view(config.Node{}))
 		if err != nil {
 			return nil, err
