@@ -11,8 +11,8 @@ import (
 
 	"hardway.dev/hardway/internal/kubeconfig"
 	"hardway.dev/hardway/internal/pki"
-	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
 )
 
 func newKubeconfigCmd(a *app) *cobra.Command {
@@ -149,6 +149,4 @@ func newLogsCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-func components() []string {
-	return []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "containerd", render.UnitNodeLB, "kubelet", "kube-proxy", render.PodNetworkUnit, render.UnitPodsStop, "haproxy", render.UnitNoEgress}
-}
+func components() []string { return steps.Components() }

@@ -251,6 +251,8 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 		checkPodToPod(t, out, 3)
 	})
+	accessChecks(t, name)
+	deadComponentChecks(t, name)
 	// The tutorial, served from this live cluster, read in headless Chromium.
 	checkTutorialLive(t, hardway, name)
 	securityChecks(t, name, pkiDir)
