@@ -18,7 +18,8 @@ import (
 // order status lists them.
 func Components() []string {
 	return []string{render.UnitEtcd, render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler, render.UnitContainerd,
-		render.UnitNodeLB, render.UnitKubelet, render.UnitKubeProxy, render.PodNetworkUnit, render.UnitPodsStop, "haproxy", render.UnitNoEgress}
+		render.UnitNodeLB, render.UnitKubelet, render.UnitKubeProxy, render.PodNetworkUnit, render.UnitPodsStop, "haproxy", render.UnitNoEgress,
+		render.UnitEtcdSnapshotTimer}
 }
 
 // ExpectedUnits is, per machine, the components its roles run (the

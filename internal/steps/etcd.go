@@ -45,10 +45,27 @@ func runEtcd(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	}
 	changes, err := c.rollout(ctx, targets)
 	changes = append(joined, changes...)
-	if err != nil || c.DryRun {
+	if err != nil {
 		return changes, err
 	}
-	return changes, c.waitEtcd(ctx, 2*time.Minute)
+	if !c.DryRun {
+		if err := c.waitEtcd(ctx, 2*time.Minute); err != nil {
+			return changes, err
+		}
+	}
+	// Scheduled snapshots start once the members serve.
+	if sn, ok := render.SnapshotNode(c.Config); ok {
+		timer, err := c.nodeTargets([]config.Node{sn}, nil, snapshotUnits(c.Config)...)
+		if err != nil {
+			return changes, err
+		}
+		more, err := c.rollout(ctx, timer)
+		changes = append(changes, more...)
+		if err != nil {
+			return changes, err
+		}
+	}
+	return changes, nil
 }
 
 // etcdHTTP is an HTTPS client that authenticates to etcd like the API
