@@ -22,13 +22,14 @@ func TestReliability(t *testing.T) {
 		t.Skip("runs inside TestThreeNodeCluster; set HARDWAY_E2E_RELIABILITY=1 to run it alone on cluster rl3")
 	}
 	const name = "rl3"
-	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n")
+	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n"+snapshotConfig)
 	cleanup(t, name)
 	start := time.Now()
 	out := hw(t, "up", "-c", cfg)
 	t.Logf("TIMING up (3 nodes): %s\n%s", time.Since(start).Round(time.Second), out)
 	accessChecks(t, name)
 	deadComponentChecks(t, name)
+	snapshotChecks(t, name)
 	day2Checks(t, name)
 }
 
@@ -63,8 +64,11 @@ func kubectlAs(t *testing.T, name, path string, args ...string) (string, error) 
 
 // eventually retries check every 500 ms for up to 20 s (RBAC changes reach
 // each API server through its watch) and returns its last complaint.
-func eventually(check func() string) string {
-	deadline := time.Now().Add(20 * time.Second)
+func eventually(check func() string) string { return eventuallyFor(20*time.Second, check) }
+
+// eventuallyFor is eventually with a bound of its own.
+func eventuallyFor(bound time.Duration, check func() string) string {
+	deadline := time.Now().Add(bound)
 	for {
 		msg := check()
 		if msg == "" || time.Now().After(deadline) {
@@ -171,6 +175,59 @@ func deadComponentChecks(t *testing.T, name string) {
 		out = hw(t, "verify", "--name", name)
 		if err := smokeTestsPassed(out); err != nil {
 			t.Error(err)
+		}
+	})
+}
+
+// snapshotConfig schedules etcd snapshots every minute, keeping 3: the
+// 3-node cluster runs long enough for several to appear.
+const snapshotConfig = "etcd:\n  snapshots:\n    every: 1m\n    keep: 3\n"
+
+// snapshotChecks: the schedule of etcd.snapshots saves snapshots on the
+// first control-plane node without anyone asking, keeps at most 3, and the
+// newest one restores.
+func snapshotChecks(t *testing.T, name string) {
+	t.Run("scheduled etcd snapshots appear, at most keep of them, and the newest restores", func(t *testing.T) {
+		var out string
+		if msg := eventuallyFor(150*time.Second, func() string {
+			out, _ = hwRun("etcd", "snapshot", "list", "--name", name)
+			if !strings.Contains(out, "/var/lib/etcd-snapshots/etcd-") {
+				return "no snapshot listed:\n" + out
+			}
+			return ""
+		}); msg != "" {
+			t.Fatal(msg)
+		}
+		if n := strings.Count(out, "/var/lib/etcd-snapshots/etcd-"); n > 3 {
+			t.Errorf("%d snapshots kept, want at most 3:\n%s", n, out)
+		}
+		// A ConfigMap, then a snapshot the way the timer takes them (its
+		// service, started now instead of waiting a minute), then the
+		// ConfigMap deleted: restoring the newest brings it back.
+		if out, err := kubectlIn(t, name, "create", "configmap", "in-scheduled", "--from-literal=k=v"); err != nil {
+			t.Fatalf("create configmap: %v %s", err, out)
+		}
+		// Names have a one-second resolution: the next one must be newer.
+		time.Sleep(time.Second)
+		if out, err := docker("exec", name+"-node-0", "systemctl", "start", "hardway-etcd-snapshot.service"); err != nil {
+			t.Fatalf("taking a scheduled snapshot now: %v %s", err, out)
+		}
+		if out, err := kubectlIn(t, name, "delete", "configmap", "in-scheduled"); err != nil {
+			t.Fatalf("delete: %v %s", err, out)
+		}
+		file := filepath.Join(t.TempDir(), "newest.db")
+		out = hw(t, "etcd", "snapshot", "fetch", file, "--name", name)
+		if !strings.Contains(out, "integrity checked") {
+			t.Errorf("fetch:\n%s", out)
+		}
+		start := time.Now()
+		out, err := hwRun("etcd", "snapshot", "restore", file, "--name", name)
+		t.Logf("TIMING restore of the newest scheduled snapshot: %s\n%s", time.Since(start).Round(time.Second), out)
+		if err != nil {
+			t.Fatalf("restore: %v\n%s", err, out)
+		}
+		if got, err := kubectlIn(t, name, "get", "configmap", "in-scheduled", "-o", "jsonpath={.data.k}"); err != nil || got != "v" {
+			t.Errorf("the ConfigMap from the scheduled snapshot is not back: %q %v", got, err)
 		}
 	})
 }
