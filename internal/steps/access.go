@@ -107,6 +107,7 @@ func (c *Cluster) ensureAdminBinding(ctx context.Context, admin *kube.Client) ([
 	changes := appliedChanges(applied)
 	for i := range changes {
 		changes[i].Reason = "applied as the super-admin: the admin group's rights, revocable by deleting it"
+		c.Log.Logf(1, "  %s", changes[i])
 	}
 	c.mu.Lock()
 	c.adminMoved = false

@@ -100,15 +100,23 @@ func (c *Cluster) DownComponents(ctx context.Context, bound time.Duration) ([]Do
 	err := c.until(ctx, "every expected component active", time.Second, bound, func(ctx context.Context) (bool, error) {
 		down = nil
 		moving := false
-		for _, name := range names {
-			n, err := c.Node(ctx, name)
+		// Every machine at once: one command each.
+		states := make([]map[string]string, len(names))
+		err := parallel(len(names), func(i int) error {
+			n, err := c.Node(ctx, names[i])
 			if err != nil {
-				return false, err
+				return err
 			}
-			states, err := UnitStates(ctx, n)
-			if err != nil {
-				return false, fmt.Errorf("%s: %w", name, err)
+			if states[i], err = UnitStates(ctx, n); err != nil {
+				return fmt.Errorf("%s: %w", names[i], err)
 			}
+			return nil
+		})
+		if err != nil {
+			return false, err
+		}
+		for i, name := range names {
+			states := states[i]
 			for _, u := range expected[name] {
 				if s := states[u]; s != "active" {
 					down = append(down, DownUnit{Node: name, Unit: u, State: s})
