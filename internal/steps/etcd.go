@@ -311,6 +311,17 @@ func explainEtcd(c *Cluster) (string, error) {
 
 `, c.Config.Name)
 	fmt.Fprintf(&b, "And that the cluster CA does not open it (a kubelet's certificate is refused):\n  hardway shell %s --name %s -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem --cert=/var/lib/kubelet/kubelet.pem --key=/var/lib/kubelet/kubelet-key.pem get /registry --prefix --keys-only\n", cps[0].Name, c.Config.Name)
+	if sn, ok := render.SnapshotNode(c.Config); ok {
+		s := c.Config.Snapshots()
+		section(&b, "Scheduled snapshots (etcd.snapshots)")
+		fmt.Fprintf(&b, "  Every %s a systemd timer on %s saves a snapshot into %s, checks it like\n"+
+			"  etcd snapshot save does, and keeps the newest %d. List them, and copy the newest here to\n"+
+			"  restore it:\n    hardway etcd snapshot list --name %s\n    hardway etcd snapshot fetch newest.db --name %s\n",
+			s.Every, sn.Name, render.EtcdSnapshotDir, s.Keep, c.Config.Name, c.Config.Name)
+		if err := c.explainUnit(&b, sn, render.UnitEtcdSnapshotTimer); err != nil {
+			return "", err
+		}
+	}
 	return b.String(), nil
 }
 
