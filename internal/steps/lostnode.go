@@ -23,8 +23,12 @@ import (
 // window a client (verify's exec, kubectl logs) reaches a kubelet that has
 // no such container ("container not found"). The pods died with the
 // machine, so before the new kubelet starts, hardway deletes them (force:
-// no kubelet will ever confirm) and the Node object (the new kubelet
-// registers afresh); their controllers make new ones. A new machine is
+// no kubelet will ever confirm); their controllers make new ones, which
+// show Pending until a kubelet runs them. The Node object stays: deleting
+// it too was tried, and the new pods then spread over the nodes that were
+// left (the verify Deployment's one-pod-per-node spread then never came
+// back); with the Node kept, the scheduler still counts that node, so a pod
+// that belongs there waits for it or is bound to it. A new machine is
 // recognised by its state, like a lost etcd member: the kubelet makes
 // kubeletPodsDir when it first starts, so a worker without it has never run
 // a kubelet, and if the API knows a Node of that name, that Node was
@@ -62,9 +66,8 @@ func (c *Cluster) newKubelets(ctx context.Context, workers []config.Node) ([]str
 }
 
 // forgetLostMachines deletes, for every worker that has never run a
-// kubelet, the Node object of that name and the pods bound to it, if the
-// API has them (on a new cluster it has none). It changes nothing in a dry
-// run.
+// kubelet but whose Node the API has (on a new cluster it has none), the
+// pods bound to it. It changes nothing in a dry run.
 func (c *Cluster) forgetLostMachines(ctx context.Context, workers []config.Node) ([]converge.Change, error) {
 	if c.DryRun {
 		return nil, nil
@@ -81,7 +84,7 @@ func (c *Cluster) forgetLostMachines(ctx context.Context, workers []config.Node)
 	for _, name := range fresh {
 		ch, err := forgetNode(ctx, admin.Clientset, name)
 		if err != nil {
-			return changes, fmt.Errorf("%s: forgetting the lost machine's Node and pods: %w", name, err)
+			return changes, fmt.Errorf("%s: forgetting the lost machine's pods: %w", name, err)
 		}
 		if ch != nil {
 			c.Log.Logf(1, "  %s", *ch)
@@ -91,8 +94,8 @@ func (c *Cluster) forgetLostMachines(ctx context.Context, workers []config.Node)
 	return changes, nil
 }
 
-// forgetNode deletes Node name and every pod bound to it; nil when the API
-// has no such Node (a new node, nothing to forget).
+// forgetNode deletes every pod bound to Node name; nil when the API has no
+// such Node (a new node, nothing to forget) or no pod is bound to it.
 func forgetNode(ctx context.Context, cs kubernetes.Interface, name string) (*converge.Change, error) {
 	if _, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		return nil, nil
@@ -117,9 +120,9 @@ func forgetNode(ctx context.Context, cs kubernetes.Interface, name string) (*con
 			return nil, err
 		}
 	}
-	if err := cs.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-		return nil, err
+	if deleted == 0 {
+		return nil, nil
 	}
-	return &converge.Change{Node: name, Action: converge.Removed, Target: fmt.Sprintf("Node %s and its %d pods", name, deleted),
-		Reason: "its machine was lost: they died with it, yet the API still showed them as the old kubelet left them"}, nil
+	return &converge.Change{Node: name, Action: converge.Removed, Target: fmt.Sprintf("%d pods of the lost machine", deleted),
+		Reason: "they died with it, yet the API still showed them as the old kubelet left them"}, nil
 }
