@@ -17,6 +17,14 @@ const filesTitle = "Appendix: every file on every node"
 // would; a file it cannot place has step "" (a test catches that).
 func FileRole(p string) (step, readBy string) {
 	base := path.Base(p)
+	switch p {
+	case render.SystemdDir + "/" + render.UnitEtcdSnapshotTimer:
+		return "etcd", "systemd: starts " + render.EtcdSnapshotService + " on etcd.snapshots' schedule"
+	case render.SystemdDir + "/" + render.EtcdSnapshotService + ".service":
+		return "etcd", "systemd: the scheduled etcd snapshot, one run"
+	case render.EtcdSnapshotScript:
+		return "etcd", render.EtcdSnapshotService + ".service (etcdctl snapshot save, checked, the newest kept)"
+	}
 	if dir := render.SystemdDir + "/"; strings.HasPrefix(p, dir) && strings.HasSuffix(base, ".service") {
 		unit := strings.TrimSuffix(base, ".service")
 		return stepOfProgram(unit), "systemd: the " + unit + " unit"

@@ -47,7 +47,7 @@ func (w *writer) podLevel0() Chapter {
 	d.list(
 		"the server: «"+c.APIServerURL()+"»,",
 		"the CA that signed the API server's certificate, so kubectl can check it is talking to the real one,",
-		"your client certificate and key: «CN=admin», «O=system:masters». This *is* your login; there is no password.",
+		"your client certificate and key: «CN=admin», «O=hardway:cluster-admins». This *is* your login; there is no password.",
 	)
 	d.p(`
 		Turn up the verbosity and kubectl tells you everything it sends and
@@ -150,8 +150,9 @@ func (w *writer) podLevel1() Chapter {
 		%s receives the request. Before anything is stored,
 		it runs the same gauntlet for every request: **authentication** (who
 		is this? the client certificate says «admin»), **authorization** (may
-		«admin» create Deployments in «default»? the group «system:masters»
-		may do anything), **admission** (plugins that default, validate or
+		«admin» create Deployments in «default»? RBAC says yes: the
+		ClusterRoleBinding «hardway:cluster-admins» gives that group the
+		ClusterRole «cluster-admin»), **admission** (plugins that default, validate or
 		reject; «NodeRestriction» is one) and **validation** against the
 		Deployment schema. Then it writes the object to etcd and answers
 		«201 Created».`, who)
@@ -237,13 +238,18 @@ func (w *writer) podLevel2() Chapter {
 		one read and write only what concerns its own node and the pods bound
 		to it. Everyone else goes through **RBAC**: Roles and ClusterRoles
 		list allowed verbs on resources, bindings grant them to users, groups
-		or service accounts. Members of «system:masters» skip the check.
+		or service accounts. Members of «system:masters» skip the check, which
+		is why your admin certificate is not in that group: a binding can be
+		deleted, a certificate in «system:masters» cannot be revoked short of
+		a new CA. hardway keeps one such identity, «super-admin.kubeconfig», in
+		its state directory only, to create the admin's binding before RBAC
+		allows anything, and for you to break the glass if RBAC is broken.
 		After authorization, the **NodeRestriction** admission plugin stops a
 		kubelet from changing other nodes' objects or its own labels that
 		steer workloads.`)
 	d.p(`Each arrow of the pod launch, with the identity it used and why it was allowed:`)
 	d.table([]string{"Who → whom", "Identity", "Why it is allowed"}, [][]string{
-		{"kubectl → API server", "«admin», group «system:masters»", "the group is a superuser"},
+		{"kubectl → API server", "«admin», group «hardway:cluster-admins»", "ClusterRoleBinding «hardway:cluster-admins» → ClusterRole «cluster-admin»"},
 		{"Deployment controller → API server", "«system:serviceaccount:kube-system:deployment-controller»", "ClusterRole «system:controller:deployment-controller»"},
 		{"ReplicaSet controller → API server", "«system:serviceaccount:kube-system:replicaset-controller»", "ClusterRole «system:controller:replicaset-controller»"},
 		{"scheduler → API server", "«system:kube-scheduler»", "ClusterRole «system:kube-scheduler» (bindings are allowed)"},

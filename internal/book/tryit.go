@@ -127,7 +127,7 @@ func stepCheck(v vars, step string) Try {
 		"nodes": {v.hw("status"), "every node «running», with its IP"},
 		"pki":   {v.hw("certs"), "each certificate's CN, groups, issuer, expiry and names"},
 		"kubeconfigs": {"kubectl --kubeconfig $(" + v.hw("kubeconfig") + " | tail -1) auth whoami",
-			"who the admin kubeconfig says you are: «admin», in the group «system:masters»"},
+			"who the admin kubeconfig says you are: «admin», in the group «hardway:cluster-admins» (bound to «cluster-admin», so deleting that binding revokes it)"},
 		"encryption": {v.etcdctl("get /registry/secrets/"+verify.Namespace+"/hardway-encryption-check --print-value-only") + " | head -c 40",
 			"a Secret straight out of etcd: it starts with «k8s:enc:aescbc:v1:» and the key's name, the rest is ciphertext (the Secret exists once «hardway verify» has run)"},
 		"etcd":          {v.etcdctl("member list -w table"), fmt.Sprintf("%s, all «started»", plural(len(c.ControlPlanes()), "member", "members"))},

@@ -199,7 +199,7 @@ func TestRenderTree(t *testing.T) {
 			if code, _, errOut := runCLI(t, args...); code != 0 {
 				t.Fatalf("render: %s", errOut)
 			}
-			want := []string{"cluster/admin.kubeconfig", "cluster/ca.pem", "cluster/cluster.yaml", "cluster/manifests/coredns.yaml", "cluster/manifests/kubelet-api-rbac.yaml"}
+			want := []string{"cluster/admin.kubeconfig", "cluster/ca.pem", "cluster/cluster.yaml", "cluster/manifests/admin-rbac.yaml", "cluster/manifests/coredns.yaml", "cluster/manifests/kubelet-api-rbac.yaml"}
 			for _, n := range tt.nodes {
 				for _, p := range []string{"etc/systemd/system/etcd.service", "etc/systemd/system/kube-apiserver.service", "etc/systemd/system/kube-controller-manager.service",
 					"etc/systemd/system/kube-scheduler.service", "etc/systemd/system/containerd.service", "etc/systemd/system/kubelet.service",

@@ -3,6 +3,8 @@ package cli
 import (
 	"context"
 	"fmt"
+	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +53,47 @@ check the result. Everything written after the snapshot was taken is gone.`,
 			})
 		},
 	})
+	snap.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List the snapshots etcd.snapshots' schedule saved on the first control-plane node, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.procedure(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
+				list, err := ops.ScheduledSnapshots(ctx, e)
+				if err != nil {
+					return err
+				}
+				if len(list) == 0 {
+					fmt.Fprintln(a.out, "no scheduled snapshot yet")
+					return nil
+				}
+				tw := tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "NODE\tSNAPSHOT\tSIZE\tSAVED")
+				for _, s := range list {
+					fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", s.Node, s.Path, s.Size, s.Saved.UTC().Format(time.RFC3339))
+				}
+				return tw.Flush()
+			})
+		},
+	})
+	var name string
+	fetch := &cobra.Command{
+		Use:   "fetch FILE",
+		Short: "Copy the newest scheduled snapshot (or --snapshot NAME) from its node to FILE (0600), checked, for restore",
+		Args:  exactArgs(1, "name the file to write: hardway etcd snapshot fetch FILE"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.procedure(cmd.Context(), host.NeedRunning, func(ctx context.Context, e steps.Env) error {
+				info, err := ops.FetchSnapshot(ctx, e, name, args[0])
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.out, "fetched %s (%d bytes, from %s, integrity checked)\nrestore it with: hardway etcd snapshot restore %s --name %s\n", info.File, info.Size, info.Node, info.File, e.Cluster.Config.Name)
+				return nil
+			})
+		},
+	}
+	fetch.Flags().StringVar(&name, "snapshot", "", "which scheduled snapshot (a name from etcd snapshot list); the newest when left out")
+	snap.AddCommand(fetch)
 	cmd.AddCommand(snap)
 	return cmd
 }

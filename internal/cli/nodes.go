@@ -19,13 +19,11 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/diagram"
-	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/nodeimage"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/provider/ssh"
-	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
 	"hardway.dev/hardway/internal/steps"
 )
@@ -296,30 +294,14 @@ func (a *app) componentStates(ctx context.Context, p provider.Provider, cluster 
 	for _, s := range st {
 		running[s.Name] = s.State == "running"
 	}
-	units := components()
 	for _, n := range nodes {
 		if !running[n.Name()] {
 			continue
 		}
-		// is-active exits non-zero when any unit is not active; its
-		// output still has one line per unit. Only a missing answer is a
-		// failure to ask.
-		res, err := n.Run(ctx, nil, append([]string{"systemctl", "is-active"}, units...)...)
-		lines := strings.Fields(string(res))
-		if re, ok := exec.IsRunError(err); ok && len(lines) == 0 {
-			lines = strings.Fields(string(re.Stdout))
-		}
-		if len(lines) != len(units) {
-			why := "no answer"
-			if err != nil {
-				why = firstLineOf(err.Error())
-			}
-			failures[n.Name()] = "cannot ask systemd: " + why
+		m, err := steps.UnitStates(ctx, n)
+		if err != nil {
+			failures[n.Name()] = err.Error()
 			continue
-		}
-		m := map[string]string{}
-		for i, u := range units {
-			m[u] = lines[i]
 		}
 		states[n.Name()] = m
 	}
@@ -352,29 +334,9 @@ func formatHealth(states map[string]string, expected []string) string {
 	return strings.Join(parts, ", ")
 }
 
-// expectedUnits is, per machine, the components its roles run (the load
-// balancer machine runs haproxy).
-func expectedUnits(cfg *config.Cluster) map[string][]string {
-	out := map[string][]string{provider.LBName: {"haproxy"}}
-	if cfg.Published() {
-		out[provider.LBName] = append(out[provider.LBName], render.UnitNoEgress)
-	}
-	for _, n := range cfg.Nodes {
-		fp, err := steps.Footprint(cfg, n)
-		if err != nil {
-			continue
-		}
-		for _, u := range fp.Units {
-			if u == render.UnitPodsStop {
-				continue // runs only at shutdown
-			}
-			if slices.Contains(components(), u) {
-				out[n.Name] = append(out[n.Name], u)
-			}
-		}
-	}
-	return out
-}
+// expectedUnits is, per machine, the components its roles run: the same
+// answer verify and start check against.
+func expectedUnits(cfg *config.Cluster) map[string][]string { return steps.ExpectedUnits(cfg) }
 
 func newDownCmd(a *app) *cobra.Command {
 	var yes bool

@@ -75,6 +75,8 @@ type Cluster struct {
 	Isolated *bool   `json:"isolated,omitempty"`
 	Network  Network `json:"network"`
 	PKI      PKI     `json:"pki"`
+	// Etcd holds settings of the etcd members beyond what the nodes say.
+	Etcd *Etcd `json:"etcd,omitempty"`
 	// SSH holds what nodes share about how hardway reaches them (provider
 	// ssh); each node's ssh block overrides it and adds the address.
 	SSH   *SSHDefaults `json:"ssh,omitempty"`
@@ -171,6 +173,33 @@ type PKI struct {
 	KeyAlgorithm string   `json:"keyAlgorithm,omitempty"`
 	CAValidity   Duration `json:"caValidity,omitempty"`
 	CertValidity Duration `json:"certValidity,omitempty"`
+}
+
+// Etcd holds settings of the etcd members.
+type Etcd struct {
+	// Snapshots, when set, has the first control-plane node save a checked
+	// snapshot of etcd on a schedule (a systemd timer), keeping the newest.
+	Snapshots *EtcdSnapshots `json:"snapshots,omitempty"`
+}
+
+// EtcdSnapshots is the schedule of automatic snapshots.
+type EtcdSnapshots struct {
+	// Every is the time between two snapshots (the first one that long
+	// after the timer starts).
+	Every Duration `json:"every"`
+	// Keep is how many snapshots stay on the node; older ones are removed.
+	Keep int `json:"keep,omitempty"`
+}
+
+// DefaultSnapshotsKept is etcd.snapshots.keep when the file leaves it out.
+const DefaultSnapshotsKept = 24
+
+// Snapshots is the snapshot schedule, nil when there is none.
+func (c *Cluster) Snapshots() *EtcdSnapshots {
+	if c.Etcd == nil {
+		return nil
+	}
+	return c.Etcd.Snapshots
 }
 
 type Node struct {
@@ -375,6 +404,9 @@ func (c *Cluster) SetDefaults() {
 	}
 	if c.PKI.CertValidity.Duration == 0 {
 		c.PKI.CertValidity.Duration = 365 * 24 * time.Hour
+	}
+	if s := c.Snapshots(); s != nil && s.Keep == 0 {
+		s.Keep = DefaultSnapshotsKept
 	}
 	if len(c.Nodes) == 0 {
 		c.Nodes = make([]Node, DefaultNodeCount)

@@ -626,6 +626,8 @@ var examples = map[string]string{
 	"pki.keyAlgorithm":          KeyECDSA,
 	"pki.caValidity":            "87600h",
 	"pki.certValidity":          "8760h",
+	"etcd.snapshots.every":      "1h",
+	"etcd.snapshots.keep":       "24",
 	"ssh.user":                  DefaultSSHUser,
 	"ssh.port":                  "22",
 	"ssh.identityFile":          "~/.ssh/id_ed25519",

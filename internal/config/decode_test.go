@@ -58,6 +58,13 @@ func TestParseProblems(t *testing.T) {
 			`line 5: pki.caValidity: "0s" would silently become the default 87600h0m0s: remove the key for the default, or give a value`,
 			"line 6: isolated: an empty value would silently become the default true: remove the key for the default, or give a value"}},
 
+		// Scheduled etcd snapshots: bounds, and a zero keep is not "none".
+		{"snapshots out of bounds", header + "etcd:\n  snapshots:\n    every: 30s\n    keep: 5000\n", []string{
+			"line 5: etcd.snapshots.every: 30s must be between 1m and 168h, like 1h",
+			"line 6: etcd.snapshots.keep: 5000 must be between 1 and 1000 (each snapshot is a copy of the whole database on the node's disk)"}},
+		{"snapshots keep 0", header + "etcd:\n  snapshots:\n    every: 1h\n    keep: 0\n", []string{
+			"line 6: etcd.snapshots.keep: 0 would silently become the default 24: remove the key for the default, or give a value"}},
+
 		// Duplicate keys, at any depth.
 		{"duplicate scalar", header + "name: a\nname: b\n", []string{
 			"line 4: name: given twice (lines 3 and 4); YAML would silently keep only the last: keep one"}},
@@ -98,7 +105,7 @@ func TestParseProblems(t *testing.T) {
 			"line 4: network.cidr: unknown field; did you mean podCIDR or serviceCIDR?"}},
 		{"unknown field, nothing close", header + "network:\n  mtu: 1400\nfoo: 1\n", []string{
 			"line 4: network.mtu: unknown field; network takes nodeSubnet, podCIDR, serviceCIDR, clusterDNS, clusterDomain, kubeProxyMode, loadBalancerIP, apiServerPort, podRoutes, apiEndpoint, hostAccess, apiPublishAddress, apiPublishPort",
-			"line 5: foo: unknown field; a Cluster takes apiVersion, kind, name, kubernetesVersion, provider, arch, isolated, network, pki, ssh, lima, nodes"}},
+			"line 5: foo: unknown field; a Cluster takes apiVersion, kind, name, kubernetesVersion, provider, arch, isolated, network, pki, etcd, ssh, lima, nodes"}},
 
 		// IPv6: one line at the field, nothing about derived addresses.
 		{"IPv6 node subnet", header + "network:\n  nodeSubnet: fd00::/64\n", []string{

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ValidationError carries every problem found, one per line, so a user fixes
@@ -58,6 +59,13 @@ func (c *Cluster) Validate() (warnings []string, err error) {
 	return warnings, &ValidationError{Problems: out}
 }
 
+// Bounds of etcd.snapshots.
+const (
+	MinSnapshotEvery = time.Minute
+	MaxSnapshotEvery = 7 * 24 * time.Hour
+	MaxSnapshotsKept = 1000
+)
+
 func (c *Cluster) validate() (warnings []string, p []problem) {
 	bad := func(path, format string, a ...any) {
 		p = append(p, problem{path: path, msg: fmt.Sprintf(format, a...)})
@@ -95,6 +103,16 @@ func (c *Cluster) validate() (warnings []string, p []problem) {
 	}
 	if okValidity && c.PKI.CertValidity.Duration > c.PKI.CAValidity.Duration {
 		bad("pki.certValidity", "%s outlives the CA (pki.caValidity %s): make it shorter, or the CA longer", c.PKI.CertValidity, c.PKI.CAValidity)
+	}
+	if s := c.Snapshots(); s != nil {
+		// A snapshot of a busy etcd takes seconds; more often than each
+		// minute they would overlap. Past a week one is of little use.
+		if s.Every.Duration < MinSnapshotEvery || s.Every.Duration > MaxSnapshotEvery {
+			bad("etcd.snapshots.every", "%s must be between 1m and 168h, like 1h", s.Every)
+		}
+		if s.Keep < 1 || s.Keep > MaxSnapshotsKept {
+			bad("etcd.snapshots.keep", "%d must be between 1 and %d (each snapshot is a copy of the whole database on the node's disk)", s.Keep, MaxSnapshotsKept)
+		}
 	}
 
 	n := c.Network

@@ -130,7 +130,7 @@ func Architecture(c *config.Cluster, st *Status) []byte {
 	if st != nil {
 		title += " — live status"
 	}
-	hostLines := []string{"this host", "you: kubectl with admin.kubeconfig", "as CN=admin, O=system:masters"}
+	hostLines := []string{"this host", "you: kubectl with admin.kubeconfig", "as CN=admin, O=hardway:cluster-admins"}
 	var barLines []string
 	barClass := "endpoint"
 	if lb := c.Network.LoadBalancerIP; lb != "" {

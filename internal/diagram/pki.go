@@ -160,6 +160,8 @@ func Users(s pki.Spec) string {
 		return "kube-apiserver (aggregation layer)"
 	case pki.Admin:
 		return "you: kubectl (admin.kubeconfig)"
+	case pki.SuperAdmin:
+		return "break glass: hardway, state dir only"
 	case pki.ControllerManager:
 		return "kube-controller-manager"
 	case pki.Scheduler:

@@ -162,8 +162,8 @@ func Launch(c *config.Cluster) []byte {
 	}
 	events := []event{
 		message("kubectl", "kube-apiserver", "POST /apis/apps/v1/namespaces/default/deployments"),
-		note("kube-apiserver", "authenticate: client certificate CN=admin, O=system:masters",
-			"authorize: RBAC (the group system:masters may do anything)",
+		note("kube-apiserver", "authenticate: client certificate CN=admin, O=hardway:cluster-admins",
+			"authorize: RBAC (that group is bound to ClusterRole cluster-admin)",
 			"admission: defaults, validation, then store"),
 		message("kube-apiserver", "etcd", "put /registry/deployments/default/hello"),
 		message("kube-apiserver", "kubectl", "201 Created (nothing runs yet)"),

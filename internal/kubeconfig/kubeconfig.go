@@ -5,10 +5,12 @@ package kubeconfig
 
 import (
 	"bytes"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -21,6 +23,7 @@ import (
 // Keys of the cluster-wide kubeconfigs; kubelets' are KubeletKey(node).
 const (
 	Admin             = "admin"
+	SuperAdmin        = "super-admin"
 	KubeProxy         = "kube-proxy"
 	ControllerManager = "kube-controller-manager"
 	Scheduler         = "kube-scheduler"
@@ -52,7 +55,9 @@ func Specs(c *config.Cluster) []Spec {
 	admin, lb, local := c.APIServerURL(), c.NodeAPIServerURL(), c.LocalAPIServerURL()
 	out := []Spec{
 		{Key: Admin, Cert: pki.Admin, User: "admin", Server: admin, Context: c.Name,
-			UsedBy: "you: kubectl --kubeconfig admin.kubeconfig (or merged with hardway kubeconfig --merge)"},
+			UsedBy: "you: kubectl --kubeconfig admin.kubeconfig (or merged with hardway kubeconfig --merge); group " + pki.AdminGroup + ", allowed by RBAC"},
+		{Key: SuperAdmin, Cert: pki.SuperAdmin, User: "super-admin", Server: admin, Context: c.Name,
+			UsedBy: "break glass, never copied anywhere: group " + pki.MastersGroup + " passes before RBAC; hardway creates the admin group's binding with it"},
 		{Key: KubeProxy, Cert: pki.KubeProxy, User: "system:kube-proxy", Server: lb, Context: "default",
 			UsedBy: "kube-proxy on every worker"},
 		{Key: ControllerManager, Cert: pki.ControllerManager, User: "system:kube-controller-manager", Server: local, Context: "default",
@@ -98,6 +103,50 @@ func Build(c *config.Cluster, set *pki.Set) (map[string][]byte, error) {
 		out[s.Key] = data
 	}
 	return out, nil
+}
+
+// BuildUser renders the kubeconfig of one person (`hardway kubeconfig
+// --user`): their certificate and key from p, the cluster's CA bundle, the
+// admin kubeconfig's server, and a context called USER@CLUSTER.
+func BuildUser(c *config.Cluster, user string, p pki.Pair) ([]byte, error) {
+	ctx := user + "@" + c.Name
+	cfg := clientcmdapi.Config{
+		Clusters: map[string]*clientcmdapi.Cluster{
+			c.Name: {Server: c.APIServerURL(), CertificateAuthorityData: p.TrustPEM},
+		},
+		AuthInfos: map[string]*clientcmdapi.AuthInfo{
+			user: {ClientCertificateData: p.CertPEM, ClientKeyData: p.KeyPEM},
+		},
+		Contexts:       map[string]*clientcmdapi.Context{ctx: {Cluster: c.Name, AuthInfo: user}},
+		CurrentContext: ctx,
+	}
+	data, err := clientcmd.Write(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig of %s: %w", user, err)
+	}
+	return data, nil
+}
+
+// IssueUser issues a short-lived certificate for one person with the
+// cluster CA in pkiDir (pki.IssueUser) and writes their kubeconfig to path
+// (mode 0600: it holds their key), replacing an earlier one. It returns the
+// certificate, whose expiry the caller shows.
+func IssueUser(pkiDir, path string, c *config.Cluster, r pki.UserRequest, now time.Time) (*x509.Certificate, error) {
+	p, err := pki.IssueUser(pkiDir, c, r, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := BuildUser(c, r.Name, p)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	if err := writeFile(path, data); err != nil {
+		return nil, err
+	}
+	return p.Cert, nil
 }
 
 // Path is where Ensure writes the kubeconfig with the given key.

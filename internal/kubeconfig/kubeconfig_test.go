@@ -41,14 +41,15 @@ func TestBuild(t *testing.T) {
 		key, server, user, context, cn string
 	}{
 		{"admin", lb, "admin", "hardway", "admin"},
+		{"super-admin", lb, "super-admin", "hardway", "super-admin"},
 		{"kube-proxy", lb, "system:kube-proxy", "default", "system:kube-proxy"},
 		{"kube-controller-manager", local, "system:kube-controller-manager", "default", "system:kube-controller-manager"},
 		{"kube-scheduler", local, "system:kube-scheduler", "default", "system:kube-scheduler"},
 		{"kubelet-node-0", lb, "system:node:node-0", "default", "system:node:node-0"},
 		{"kubelet-node-2", lb, "system:node:node-2", "default", "system:node:node-2"},
 	}
-	if len(files) != 7 {
-		t.Errorf("Build made %d kubeconfigs, want 7 (4 + one per worker)", len(files))
+	if len(files) != 8 {
+		t.Errorf("Build made %d kubeconfigs, want 8 (5 + one per worker)", len(files))
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
@@ -135,7 +136,7 @@ func TestEnsure(t *testing.T) {
 	c := config.Default()
 	pkiDir, dir := t.TempDir(), filepath.Join(t.TempDir(), "kubeconfigs")
 	set := ensurePKI(t, pkiDir, c)
-	all := []string{"admin", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubelet-node-0", "kubelet-node-1", "kubelet-node-2"}
+	all := []string{"admin", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubelet-node-0", "kubelet-node-1", "kubelet-node-2", "super-admin"}
 
 	steps := []struct {
 		name   string
@@ -147,7 +148,7 @@ func TestEnsure(t *testing.T) {
 		{"LB moved: only LB users change", func() {
 			c.Network.LoadBalancerIP = "10.240.0.3"
 			set = ensurePKI(t, pkiDir, c)
-		}, []string{"admin", "kube-proxy", "kubelet-node-0", "kubelet-node-1", "kubelet-node-2"}},
+		}, []string{"admin", "kube-proxy", "kubelet-node-0", "kubelet-node-1", "kubelet-node-2", "super-admin"}},
 		{"node IP changed: its kubelet cert is reissued", func() {
 			c.Nodes[1].IP = "10.240.0.21"
 			set = ensurePKI(t, pkiDir, c)
@@ -290,4 +291,51 @@ func TestMerge(t *testing.T) {
 			t.Error("invalid file was overwritten")
 		}
 	})
+}
+
+// A person's kubeconfig: their certificate (CN, groups, expiry), the
+// cluster CA, the admin's server, a context USER@CLUSTER, mode 0600; a
+// refused request writes nothing.
+func TestIssueUser(t *testing.T) {
+	c := config.Default()
+	pkiDir := t.TempDir()
+	set := ensurePKI(t, pkiDir, c)
+	path := filepath.Join(t.TempDir(), "users", "jane.kubeconfig")
+	cert, err := IssueUser(pkiDir, path, c, pki.UserRequest{Name: "jane", Groups: []string{"dev"}, TTL: 24 * time.Hour}, now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := now().Add(24 * time.Hour); !cert.NotAfter.Equal(want) {
+		t.Errorf("NotAfter %s, want %s", cert.NotAfter, want)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kubeconfig file: %v %v", fi, err)
+	}
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := cfg.Contexts[cfg.CurrentContext]
+	if cfg.CurrentContext != "jane@hardway" || ctx == nil || ctx.AuthInfo != "jane" {
+		t.Fatalf("context %q: %+v", cfg.CurrentContext, ctx)
+	}
+	cl := cfg.Clusters[ctx.Cluster]
+	ca, _ := set.Get(pki.CA)
+	if cl.Server != c.APIServerURL() || string(cl.CertificateAuthorityData) != string(ca.CertPEM) {
+		t.Errorf("cluster entry: server %s, CA matches %v", cl.Server, string(cl.CertificateAuthorityData) == string(ca.CertPEM))
+	}
+	block, _ := pem.Decode(cfg.AuthInfos["jane"].ClientCertificateData)
+	got, err := x509.ParseCertificate(block.Bytes)
+	if err != nil || got.Subject.CommonName != "jane" || !slices.Equal(got.Subject.Organization, []string{"dev"}) {
+		t.Errorf("embedded certificate: %v %v", got.Subject, err)
+	}
+
+	other := filepath.Join(t.TempDir(), "x.kubeconfig")
+	if _, err := IssueUser(pkiDir, other, c, pki.UserRequest{Name: "jane", TTL: 0}, now()); err == nil || !strings.Contains(err.Error(), "--ttl") {
+		t.Errorf("a zero ttl: %v", err)
+	}
+	if _, err := os.Stat(other); err == nil {
+		t.Errorf("a refused request wrote %s", other)
+	}
 }

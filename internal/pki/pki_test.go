@@ -55,7 +55,7 @@ func TestSpecsExpandPerNode(t *testing.T) {
 		{Name: "w2", IP: "10.240.0.12", Roles: []string{config.RoleWorker}},
 	}
 	common := []string{"admin", "apiserver-etcd-client", "apiserver-kubelet-client", "ca", "etcd-ca", "etcd-healthcheck-client", "front-proxy-ca", "front-proxy-client",
-		"kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "service-account"}
+		"kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "service-account", "super-admin"}
 	tests := []struct {
 		name string
 		c    *config.Cluster
@@ -106,7 +106,10 @@ func TestEnsureIdentities(t *testing.T) {
 		dns          []string
 		ips          []string
 	}{
-		{name: "admin", ca: "ca", cn: "admin", org: []string{"system:masters"}, uses: client},
+		// Revocable: RBAC binds the group; only the break-glass identity
+		// is in system:masters.
+		{name: "admin", ca: "ca", cn: "admin", org: []string{"hardway:cluster-admins"}, uses: client},
+		{name: "super-admin", ca: "ca", cn: "super-admin", org: []string{"system:masters"}, uses: client},
 		{name: "kubelet-node-1", ca: "ca", cn: "system:node:node-1", org: []string{"system:nodes"}, uses: both,
 			dns: []string{"node-1"}, ips: []string{"10.240.0.11"}},
 		{name: "kube-controller-manager", ca: "ca", cn: "system:kube-controller-manager", uses: client},

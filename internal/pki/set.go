@@ -12,6 +12,7 @@ const (
 	EtcdCA                 = "etcd-ca"
 	FrontProxyCA           = "front-proxy-ca"
 	Admin                  = "admin"
+	SuperAdmin             = "super-admin"
 	ControllerManager      = "kube-controller-manager"
 	Scheduler              = "kube-scheduler"
 	KubeProxy              = "kube-proxy"
@@ -24,6 +25,19 @@ const (
 	// service-account tokens with the private key and verifies with the public.
 	ServiceAccount = "service-account"
 )
+
+// AdminGroup is the group of the admin kubeconfig's certificate. The
+// control-plane step binds it to the ClusterRole cluster-admin with the
+// ClusterRoleBinding of the same name, so deleting that binding revokes
+// every certificate in the group, which system:masters (checked before RBAC,
+// never revocable short of a new CA) would not allow. The prefix is
+// hardway's own, like kubeadm's "kubeadm:cluster-admins": "system:" is
+// reserved for Kubernetes, and the name tells who made the binding.
+const AdminGroup = "hardway:cluster-admins"
+
+// MastersGroup is the group the API server authorizes before RBAC: only the
+// break-glass super-admin identity is in it.
+const MastersGroup = "system:masters"
 
 func KubeletName(node string) string    { return "kubelet-" + node }
 func EtcdServerName(node string) string { return "etcd-server-" + node }

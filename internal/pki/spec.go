@@ -84,8 +84,10 @@ func table() []row {
 			UsedBy: "signs etcd's member certificates and the only clients etcd accepts (the API server's, and the health-check client); etcd trusts nothing else (--trusted-ca-file, --peer-trusted-ca-file), so no kubelet or admin certificate opens the database"}},
 		{Spec: Spec{Name: FrontProxyCA, CommonName: "front-proxy-ca", Usage: UsageCA, Scope: ScopeCluster,
 			UsedBy: "aggregation layer: kube-apiserver --requestheader-client-ca-file; extension apiservers trust requests proxied with a cert it signed"}},
-		{Spec: Spec{Name: Admin, CA: CA, CommonName: "admin", Organization: []string{"system:masters"}, Usage: UsageClient, Scope: ScopeCluster,
-			UsedBy: "you, through kubectl (admin kubeconfig); group system:masters bypasses RBAC"}},
+		{Spec: Spec{Name: Admin, CA: CA, CommonName: "admin", Organization: []string{AdminGroup}, Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "you, through kubectl (admin kubeconfig); group " + AdminGroup + " is bound to the ClusterRole cluster-admin by the ClusterRoleBinding of that name, so deleting the binding revokes it"}},
+		{Spec: Spec{Name: SuperAdmin, CA: CA, CommonName: "super-admin", Organization: []string{MastersGroup}, Usage: UsageClient, Scope: ScopeCluster,
+			UsedBy: "break glass: super-admin.kubeconfig, kept only in the state directory; group " + MastersGroup + " is allowed everything before RBAC is asked, so hardway uses it only where RBAC may not be ready (creating the admin group's binding)"}},
 		{Spec: Spec{Name: "kubelet-<node>", CA: CA, Organization: []string{"system:nodes"}, Usage: UsageServerClient, Scope: ScopeWorker,
 			SANs: func(_ *config.Cluster, n config.Node) AltNames {
 				return AltNames{DNSNames: []string{n.Name}, IPs: []string{n.IP}}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"text/template"
+	"time"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
@@ -53,9 +54,11 @@ type view struct {
 	PauseImage      string
 	CoreDNSImage    string
 	KubeletClientCN string
-	ControlPlanes   []config.Node
-	PodRoutes       []Route
-	VXLAN           VXLAN
+	// AdminGroup is the admin kubeconfig's group (pki.AdminGroup).
+	AdminGroup    string
+	ControlPlanes []config.Node
+	PodRoutes     []Route
+	VXLAN         VXLAN
 	// DirectRoutes: network.podRoutes is direct (plain routes via the
 	// peers' node IPs, no tunnel).
 	DirectRoutes bool
@@ -73,6 +76,10 @@ type view struct {
 	// kube-proxy use instead of the kubernetes Service (CoreDNS); zero
 	// when every node has its own local balancer (no shared address).
 	PodAPIServer HostPort
+	// Scheduled etcd snapshots (etcd.snapshots): seconds between two,
+	// where they go, the script and the unit that take them.
+	SnapshotEverySec                          int
+	SnapshotDir, SnapshotScript, SnapshotUnit string
 	// Registry is the cluster's image registry, "IP:port" (RegistryHost).
 	Registry string
 	// TLS 1.2 cipher suites every component serves with (TLS 1.3 ones are
@@ -137,23 +144,32 @@ func (in Inputs) view(n config.Node) view {
 			cn = p.Cert.Subject.CommonName
 		}
 	}
+	every := 0
+	if s := c.Snapshots(); s != nil {
+		every = int(s.Every.Duration / time.Second)
+	}
 	return view{
 		C: c, N: n, F: in.Facts, Path: nodePaths(),
-		EtcdServers:     strings.Join(c.EtcdEndpoints(), ","),
-		ServiceIssuer:   "https://kubernetes.default.svc." + c.Network.ClusterDomain,
-		PauseImage:      images.Pause,
-		CoreDNSImage:    in.CoreDNSImage,
-		KubeletClientCN: cn,
-		ControlPlanes:   c.ControlPlanes(),
-		PodRoutes:       PodRoutes(c, n),
-		VXLAN:           vxlanFor(n),
-		DirectRoutes:    c.Network.PodRoutes == config.PodRoutesDirect,
-		PodMTU:          podMTU(c),
-		Machine:         c.Machines(),
-		LBBind:          lbBind(c),
-		EtcdUser:        EtcdUser,
-		Registry:        RegistryHost(c),
-		PodAPIServer:    podAPIServer(c),
+		SnapshotEverySec: every,
+		EtcdServers:      strings.Join(c.EtcdEndpoints(), ","),
+		ServiceIssuer:    "https://kubernetes.default.svc." + c.Network.ClusterDomain,
+		PauseImage:       images.Pause,
+		CoreDNSImage:     in.CoreDNSImage,
+		KubeletClientCN:  cn,
+		AdminGroup:       pki.AdminGroup,
+		ControlPlanes:    c.ControlPlanes(),
+		PodRoutes:        PodRoutes(c, n),
+		VXLAN:            vxlanFor(n),
+		DirectRoutes:     c.Network.PodRoutes == config.PodRoutesDirect,
+		PodMTU:           podMTU(c),
+		Machine:          c.Machines(),
+		LBBind:           lbBind(c),
+		EtcdUser:         EtcdUser,
+		Registry:         RegistryHost(c),
+		PodAPIServer:     podAPIServer(c),
+		SnapshotDir:      EtcdSnapshotDir,
+		SnapshotScript:   EtcdSnapshotScript,
+		SnapshotUnit:     EtcdSnapshotService,
 
 		TLSCipherSuites:    strings.Join(tlsCipherSuites(), ","),
 		EtcdCipherSuites:   strings.Join(etcdCipherSuites(), ","),
@@ -346,7 +362,29 @@ const (
 	// UnitNoEgress drops the default route of the load-balancer machine of
 	// a published cluster (see its template).
 	UnitNoEgress = "hardway-no-egress"
+	// UnitEtcdSnapshotTimer starts EtcdSnapshotService on etcd.snapshots'
+	// schedule, on the first control-plane node. The timer is what runs
+	// (and what converge starts); the oneshot service and its script are
+	// files of the timer's unit, so a change to them restarts the timer.
+	UnitEtcdSnapshotTimer = EtcdSnapshotService + ".timer"
+	EtcdSnapshotService   = "hardway-etcd-snapshot"
 )
+
+// Where scheduled snapshots live on the first control-plane node, and the
+// script that takes them.
+const (
+	EtcdSnapshotDir    = "/var/lib/etcd-snapshots"
+	EtcdSnapshotScript = "/usr/local/lib/hardway/etcd-snapshot.sh"
+)
+
+// SnapshotNode is the node that takes scheduled snapshots (the first
+// control-plane node), and false when c schedules none.
+func SnapshotNode(c *config.Cluster) (config.Node, bool) {
+	if c.Snapshots() == nil || len(c.ControlPlanes()) == 0 {
+		return config.Node{}, false
+	}
+	return c.ControlPlanes()[0], true
+}
 
 // lbBind is the listen address of the API load balancer's haproxy.
 func lbBind(c *config.Cluster) string {
@@ -404,6 +442,15 @@ func nodeUnits(in Inputs, n config.Node, pathsOnly bool) ([]converge.Unit, error
 			u := &c.units[len(c.units)-1]
 			u.Files[len(u.Files)-1].NoRestart = true
 			u.Files[len(u.Files)-2].NoRestart = true
+		}
+
+		if sn, ok := SnapshotNode(in.Cluster); ok && sn.Name == n.Name {
+			// Runs as root: it reads the health-check client's key, which
+			// etcd's user owns.
+			c.units = append(c.units, converge.Unit{Name: UnitEtcdSnapshotTimer})
+			c.tmpl(SystemdDir+"/"+UnitEtcdSnapshotTimer, ModeUnit, UnitEtcdSnapshotTimer)
+			c.tmpl(SystemdDir+"/"+EtcdSnapshotService+".service", ModeUnit, EtcdSnapshotService+".service")
+			c.tmpl(EtcdSnapshotScript, ModePublic, "etcd-snapshot.sh")
 		}
 
 		c.unit(UnitAPIServer, "kube-apiserver", "kubectl")
@@ -574,6 +621,9 @@ func LoadBalancerFiles(in Inputs) ([]File, error) {
 	return unitFiles(units), nil
 }
 
+// AdminRBAC is the manifest binding the admin group to cluster-admin.
+const AdminRBAC = "admin-rbac.yaml"
+
 // Manifests returns the cluster-level objects applied through the API once it
 // answers, by file name.
 func Manifests(in Inputs) (map[string][]byte, error) {
@@ -585,7 +635,7 @@ func Manifests(in Inputs) (map[string][]byte, error) {
 		return nil, err
 	}
 	out := map[string][]byte{}
-	for _, name := range []string{"kubelet-api-rbac.yaml", "coredns.yaml"} {
+	for _, name := range []string{AdminRBAC, "kubelet-api-rbac.yaml", "coredns.yaml"} {
 		b, err := r.exec(name, in.view(config.Node{}))
 		if err != nil {
 			return nil, err

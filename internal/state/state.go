@@ -34,6 +34,18 @@ func (d Dir) Kubeconfigs() string { return filepath.Join(string(d), "kubeconfigs
 func (d Dir) AdminKubeconfig() string {
 	return filepath.Join(string(d), "kubeconfigs", "admin.kubeconfig")
 }
+
+// SuperAdminKubeconfig is the break-glass kubeconfig (group
+// system:masters): it stays here and is never copied to a node.
+func (d Dir) SuperAdminKubeconfig() string {
+	return filepath.Join(string(d), "kubeconfigs", "super-admin.kubeconfig")
+}
+
+// UserKubeconfig is where `hardway kubeconfig --user NAME` writes the
+// kubeconfig of one person.
+func (d Dir) UserKubeconfig(user string) string {
+	return filepath.Join(string(d), "users", user+".kubeconfig")
+}
 func (d Dir) EncryptionConfig() string {
 	return filepath.Join(string(d), "encryption-config.yaml")
 }

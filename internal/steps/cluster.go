@@ -75,8 +75,12 @@ type Cluster struct {
 	encryptionNew      bool
 	kubeconfigsChanged []string
 	admin              *kube.Client
-	nodes              map[string]provider.Node
-	stopped            []string
+	// adminMoved: this run moved the admin certificate out of
+	// system:masters (a cluster made by an older hardway), and the admin
+	// group's binding has not been made yet (Admin makes it).
+	adminMoved bool
+	nodes      map[string]provider.Node
+	stopped    []string
 }
 
 // Bound is a wait's bound d for this cluster's nodes (see Slowdown).

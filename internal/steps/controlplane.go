@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
-	"hardway.dev/hardway/internal/timing"
 )
 
 func controlPlaneStep() Step {
@@ -30,7 +28,9 @@ func controlPlaneStep() Step {
 func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	start := time.Now()
 	cps := c.Config.ControlPlanes()
-	admin, err := c.Admin()
+	// Not Admin(): the admin group's binding is made below, once the API
+	// servers answer.
+	admin, err := c.adminClient()
 	if err != nil {
 		return nil, err
 	}
@@ -68,6 +68,13 @@ func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error)
 		err := admin.Readyz(ctx)
 		return err == nil, err
 	}); err != nil {
+		return changes, err
+	}
+	// The admin's rights come from RBAC: the binding first, as the
+	// super-admin, then everything else as the admin.
+	bound, err := c.ensureAdminBinding(ctx, admin)
+	changes = append(changes, bound...)
+	if err != nil {
 		return changes, err
 	}
 	rbac, err := c.manifest("kubelet-api-rbac.yaml")
@@ -150,29 +157,6 @@ func leaseHeld(l *coordinationv1.Lease, now time.Time) bool {
 		return false
 	}
 	return now.Before(s.RenewTime.Add(time.Duration(*s.LeaseDurationSeconds) * time.Second))
-}
-
-// Admin returns a client with the admin identity, through the API endpoint:
-// one per run (its connections and discovery cache are reused), made anew
-// after Reload.
-func (c *Cluster) Admin() (*kube.Client, error) {
-	kcs, err := c.ensureKubeconfigs()
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.admin != nil {
-		return c.admin, nil
-	}
-	cl, err := kube.NewWith(kcs["admin"], kube.Options{Proxy: c.Proxy, Observe: func(req *http.Request, d time.Duration) {
-		c.Timings.Since(req.Context(), timing.API, "", req.Method+" "+req.URL.Path, time.Now().Add(-d))
-	}})
-	if err != nil {
-		return nil, err
-	}
-	c.admin = cl
-	return cl, nil
 }
 
 func explainControlPlane(c *Cluster) (string, error) {

@@ -45,10 +45,27 @@ func runEtcd(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	}
 	changes, err := c.rollout(ctx, targets)
 	changes = append(joined, changes...)
-	if err != nil || c.DryRun {
+	if err != nil {
 		return changes, err
 	}
-	return changes, c.waitEtcd(ctx, 2*time.Minute)
+	if !c.DryRun {
+		if err := c.waitEtcd(ctx, 2*time.Minute); err != nil {
+			return changes, err
+		}
+	}
+	// Scheduled snapshots start once the members serve.
+	if sn, ok := render.SnapshotNode(c.Config); ok {
+		timer, err := c.nodeTargets([]config.Node{sn}, nil, snapshotUnits(c.Config)...)
+		if err != nil {
+			return changes, err
+		}
+		more, err := c.rollout(ctx, timer)
+		changes = append(changes, more...)
+		if err != nil {
+			return changes, err
+		}
+	}
+	return changes, nil
 }
 
 // etcdHTTP is an HTTPS client that authenticates to etcd like the API
@@ -294,6 +311,17 @@ func explainEtcd(c *Cluster) (string, error) {
 
 `, c.Config.Name)
 	fmt.Fprintf(&b, "And that the cluster CA does not open it (a kubelet's certificate is refused):\n  hardway shell %s --name %s -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem --cert=/var/lib/kubelet/kubelet.pem --key=/var/lib/kubelet/kubelet-key.pem get /registry --prefix --keys-only\n", cps[0].Name, c.Config.Name)
+	if sn, ok := render.SnapshotNode(c.Config); ok {
+		s := c.Config.Snapshots()
+		section(&b, "Scheduled snapshots (etcd.snapshots)")
+		fmt.Fprintf(&b, "  Every %s a systemd timer on %s saves a snapshot into %s, checks it like\n"+
+			"  etcd snapshot save does, and keeps the newest %d. List them, and copy the newest here to\n"+
+			"  restore it:\n    hardway etcd snapshot list --name %s\n    hardway etcd snapshot fetch newest.db --name %s\n",
+			s.Every, sn.Name, render.EtcdSnapshotDir, s.Keep, c.Config.Name, c.Config.Name)
+		if err := c.explainUnit(&b, sn, render.UnitEtcdSnapshotTimer); err != nil {
+			return "", err
+		}
+	}
 	return b.String(), nil
 }
 

@@ -63,6 +63,9 @@ func Footprint(c *config.Cluster, n config.Node) (provider.Footprint, error) {
 	// hardway's own bookkeeping: restart markers, binary stamps, imported
 	// image markers.
 	add(&fp.Dirs, path.Dir(converge.MarkerDir))
+	if sn, ok := render.SnapshotNode(c); ok && sn.Name == n.Name {
+		add(&fp.Dirs, render.EtcdSnapshotDir)
+	}
 	if n.IsControlPlane() {
 		add(&fp.Files, render.AuditLogPath)
 		add(&fp.Dirs, render.EtcdDir, render.EtcdDataDir, render.KubernetesDir)

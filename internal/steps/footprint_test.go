@@ -2,10 +2,13 @@ package steps
 
 import (
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/render"
 )
 
 // TestFootprint pins what `down` removes from a worker of a machine cluster:
@@ -89,7 +92,7 @@ func TestFootprint(t *testing.T) {
 // Every unit a machine node runs is in its footprint, with its unit file:
 // nothing hardway deploys survives `down`.
 func TestFootprintCoversDeployedUnits(t *testing.T) {
-	c, err := config.Parse([]byte("apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nprovider: ssh\nnodes:\n- {name: a, ip: 10.1.0.5}\n- {name: b, ip: 10.1.0.6}\n- {name: c, ip: 10.1.0.7}\n"))
+	c, err := config.Parse([]byte("apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nprovider: ssh\netcd: {snapshots: {every: 1h}}\nnodes:\n- {name: a, ip: 10.1.0.5}\n- {name: b, ip: 10.1.0.6}\n- {name: c, ip: 10.1.0.7}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,10 +100,17 @@ func TestFootprintCoversDeployedUnits(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !slices.Contains(fp.Dirs, render.EtcdSnapshotDir) {
+		t.Errorf("the scheduled snapshots' directory %s is not in the footprint of %s", render.EtcdSnapshotDir, c.Nodes[0].Name)
+	}
 	for _, u := range deployedUnits(c) {
+		file := "/etc/systemd/system/" + u
+		if !strings.Contains(u, ".") {
+			file += ".service"
+		}
 		found := false
 		for _, f := range fp.Files {
-			found = found || f == "/etc/systemd/system/"+u+".service"
+			found = found || f == file
 		}
 		if !found {
 			t.Errorf("unit %s is deployed but down would leave its unit file", u)

@@ -8,6 +8,7 @@ import (
 
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/kubeconfig"
+	"hardway.dev/hardway/internal/pki"
 )
 
 func kubeconfigsStep() Step {
@@ -66,6 +67,12 @@ func explainKubeconfigs(c *Cluster) (string, error) {
 		rows = append(rows, []string{s.Key + ".kubeconfig", s.User, s.Server, s.UsedBy})
 	}
 	table(&b, rows)
+	fmt.Fprintf(&b, "\nThe admin is in group %s, which only the ClusterRoleBinding of that name\n"+
+		"makes cluster-admin (the control-plane step applies it as the super-admin):\n"+
+		"deleting it revokes the admin kubeconfig. super-admin.kubeconfig (group %s,\n"+
+		"allowed before RBAC is asked) never leaves the state directory above.\n"+
+		"A person gets a short-lived one of their own: hardway kubeconfig --user NAME --name %s\n",
+		pki.AdminGroup, pki.MastersGroup, c.Config.Name)
 	fmt.Fprintf(&b, "\nUse the admin one from this host: export KUBECONFIG=$(hardway kubeconfig --name %s | tail -1)\n", c.Config.Name)
 	return b.String(), nil
 }

@@ -27,6 +27,15 @@ func All() []Step {
 // declares what a node runs; a test checks that these lists cover every unit
 // it can declare, so no rendered file is left undeployed.
 func etcdUnits() []string { return []string{render.UnitEtcd} }
+
+// snapshotUnits run on the node that takes scheduled etcd snapshots
+// (render.SnapshotNode), after etcd.
+func snapshotUnits(c *config.Cluster) []string {
+	if _, ok := render.SnapshotNode(c); ok {
+		return []string{render.UnitEtcdSnapshotTimer}
+	}
+	return nil
+}
 func controlPlaneUnits() []string {
 	return []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler}
 }
@@ -46,7 +55,7 @@ func networkUnits() []string { return []string{render.PodNetworkUnit} }
 // deployedUnits is every unit some step converges on c's nodes.
 func deployedUnits(c *config.Cluster) []string {
 	var out []string
-	for _, l := range [][]string{etcdUnits(), controlPlaneUnits(), runtimeUnits(c), agentUnits(), networkUnits()} {
+	for _, l := range [][]string{etcdUnits(), snapshotUnits(c), controlPlaneUnits(), runtimeUnits(c), agentUnits(), networkUnits()} {
 		out = append(out, l...)
 	}
 	return out

@@ -37,9 +37,13 @@ func (c *Cluster) ensurePKI() (*pki.Set, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	inMasters := pki.AdminInMasters(c.State.PKI())
 	set, changes, err := pki.EnsureWith(c.State.PKI(), c.Config, opts)
 	if err != nil {
 		return nil, err
+	}
+	if inMasters && !pki.AdminInMasters(c.State.PKI()) {
+		c.adminMoved = true
 	}
 	for _, ch := range changes {
 		if !ch.Changed() {

@@ -249,7 +249,10 @@ var dnsProse = dedent(`
 
 var verifyProse = dedent(`
 	A cluster is real only when workloads run on it. These checks are the
-	smoke tests of the hard way, automated: a Deployment spread over every
+	smoke tests of the hard way, automated, after one that asks systemd on
+	every machine whether each component its roles run is active (a
+	control plane that lost one scheduler for good still answers, so only
+	the machines tell): a Deployment spread over every
 	node serving "Hello World" (two pods when there is one node), traffic
 	from every pod to another pod's IP (on the next node, or across the
 	only node's bridge), a ClusterIP

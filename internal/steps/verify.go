@@ -41,6 +41,9 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	return verify.Env{
 		REST: admin.REST, Client: admin.Clientset, NodeIPs: ips, Workers: len(c.Config.Workers()),
 		ClusterDomain: c.Config.Network.ClusterDomain, EtcdGet: c.EtcdGet, Proxy: c.Proxy, CheckTimeout: c.Bound(time.Minute),
+		// A unit on its way back (Restart=always) gets 30 s; one that
+		// stays inactive or failed fails at once.
+		Components: func(ctx context.Context) error { return c.CheckComponents(ctx, 30*time.Second) },
 	}, nil
 }
 

@@ -55,6 +55,13 @@ func runWorkers(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	if err != nil {
 		return changes, err
 	}
+	// A machine made anew for a lost one: its old pods and Node go before
+	// its kubelet starts (lostnode.go).
+	forgot, err := c.forgetLostMachines(ctx, workers)
+	changes = append(changes, forgot...)
+	if err != nil {
+		return changes, err
+	}
 	// A running kubelet restarts one node at a time, each Ready again
 	// before the next, so the pods of a Deployment keep a home.
 	agents, err := c.nodeTargets(workers, func(ctx context.Context, n config.Node, since time.Time) error {

@@ -55,6 +55,10 @@ type Env struct {
 	// Proxy carries connections to node IPs when this host has no route
 	// to them (through a node; nil dials directly).
 	Proxy func(*http.Request) (*url.URL, error)
+	// Components says which expected component of any machine is not
+	// active (nil when all are): a control plane that lost one of its
+	// schedulers still answers, so only asking systemd shows it.
+	Components func(ctx context.Context) error
 	// CheckTimeout bounds each smoke test of Run; 0: a minute.
 	CheckTimeout time.Duration
 }
@@ -104,6 +108,7 @@ type session struct {
 // Deployment the first one creates.
 func Checks() []Check {
 	return []Check{
+		{"components", quiet(checkComponents)},
 		{"deployment", quiet(checkDeployment)},
 		{"pod-to-pod", checkPodToPod},
 		{"service", quiet(checkService)},
@@ -136,7 +141,7 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 // names DNS resolves are those of the Service the service check created.
 func needs(name string) []string {
 	switch name {
-	case "deployment", "encryption":
+	case "components", "deployment", "encryption":
 		return nil
 	case "nodeport", "dns":
 		return []string{"deployment", "service"}
@@ -635,4 +640,14 @@ func truncate(b []byte, n int) []byte {
 		return b[:n]
 	}
 	return b
+}
+
+// checkComponents: every component each machine's roles run is active
+// (etcd, the control plane, containerd, kubelet, kube-proxy, the load
+// balancer), on every machine.
+func checkComponents(ctx context.Context, s *session) error {
+	if s.env.Components == nil {
+		return fmt.Errorf("no way to ask the machines for their components (a bug in hardway)")
+	}
+	return s.env.Components(ctx)
 }

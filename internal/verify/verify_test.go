@@ -44,7 +44,7 @@ func TestRunSome(t *testing.T) {
 		})
 	}
 	_, err := RunSome(context.Background(), Env{}, []string{"dns", "ping"}, time.Second, func(Result) { t.Error("a check ran") })
-	want := `no smoke test "ping"; the smoke tests are: deployment, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption`
+	want := `no smoke test "ping"; the smoke tests are: components, deployment, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -67,7 +67,7 @@ func TestRunSkipsDependents(t *testing.T) {
 	}
 	for _, r := range res {
 		switch r.Name {
-		case "deployment", "encryption":
+		case "components", "deployment", "encryption":
 			if r.Err == nil || strings.HasPrefix(r.Err.Error(), "skipped") {
 				t.Errorf("%s: err %v, want it to have run and failed", r.Name, r.Err)
 			}

@@ -195,7 +195,7 @@ func TestBadConfigStopsBeforeDocker(t *testing.T) {
 
 func TestThreeNodeCluster(t *testing.T) {
 	const name = "e2e3"
-	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n")
+	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n"+snapshotConfig)
 	cleanup(t, name)
 
 	start := time.Now()
@@ -251,6 +251,8 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 		checkPodToPod(t, out, 3)
 	})
+	accessChecks(t, name)
+	deadComponentChecks(t, name)
 	// The tutorial, served from this live cluster, read in headless Chromium.
 	checkTutorialLive(t, hardway, name)
 	securityChecks(t, name, pkiDir)
@@ -332,6 +334,7 @@ func TestThreeNodeCluster(t *testing.T) {
 		}
 	})
 	day2Checks(t, name)
+	snapshotChecks(t, name)
 	// After every day-2 procedure above, the upstream suite's quick
 	// selection still passes.
 	checkConformanceQuick(t, hardway, name)
