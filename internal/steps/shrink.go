@@ -1,0 +1,227 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/provider"
+)
+
+// A node taken out of the config is removed by the nodes step, before any
+// later step renders the smaller cluster: the etcd step waits for exactly
+// as many members as the config has control planes, so a leaving member must
+// be gone from etcd's member list by then. The order for each node undoes
+// what joining did, with the cluster serving throughout:
+//
+//  1. drain: cordon, evict its pods (their controllers start them elsewhere);
+//  2. a control plane: remove its etcd member through a remaining one, only
+//     when the members that stay still have a quorum of healthy ones;
+//  3. remove the machine (its kubelet stops, so nothing registers it again);
+//  4. delete its Node object.
+//
+// What still names the node elsewhere is rendered from the config, which no
+// longer has it: the API server's --etcd-servers, etcd's --initial-cluster,
+// the load balancer's backends, the API server certificate's SANs and the
+// other nodes' pod routes change in the steps that own them, rolled one
+// node at a time like any other change.
+
+// leaving lists the machines of the cluster that are no longer in its config
+// (the load balancer is not a node: it stays while the config has an API
+// address). Workers come first, then control planes, each in name order.
+func leaving(cfg *config.Cluster, have []provider.NodeStatus) []provider.NodeStatus {
+	var out []provider.NodeStatus
+	for _, s := range have {
+		if s.Name == provider.LBName || s.Role == provider.RoleLB {
+			continue
+		}
+		if _, ok := cfg.Node(s.Name); !ok {
+			out = append(out, s)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		ci, cj := hasControlPlane(out[i].Role), hasControlPlane(out[j].Role)
+		if ci != cj {
+			return !ci
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out
+}
+
+func hasControlPlane(role string) bool {
+	return slices.Contains(strings.Split(role, ","), config.RoleControlPlane)
+}
+
+// etcdRemovalSafe says whether member leave can be removed: the members
+// that stay must still have a quorum of healthy ones (etcd's own rule for
+// a membership change), and some must stay.
+func etcdRemovalSafe(members []etcdMember, healthy map[string]bool, leave string) error {
+	var stay, down []string
+	for _, m := range members {
+		if m.Name == leave {
+			continue
+		}
+		stay = append(stay, m.Name)
+		if !healthy[m.Name] {
+			down = append(down, m.Name)
+		}
+	}
+	if len(stay) == 0 {
+		return fmt.Errorf("removing control-plane node %s would remove etcd's last member and with it the cluster's data: keep it in the config (add the new control plane first, run up, then remove this one)", leave)
+	}
+	quorum := len(stay)/2 + 1
+	if up := len(stay) - len(down); up < quorum {
+		return fmt.Errorf("removing control-plane node %s would leave etcd %d healthy of %d members, below its quorum of %d: bring %s back first (hardway start, or up with it in the config), then run up again", leave, up, len(stay), quorum, strings.Join(down, ", "))
+	}
+	return nil
+}
+
+// removeLeaving removes every machine that left the config, or with DryRun
+// says what it would do (and refuses what would break the etcd quorum,
+// which it can tell without changing anything).
+func (c *Cluster) removeLeaving(ctx context.Context, have []provider.NodeStatus) ([]converge.Change, error) {
+	out := leaving(c.Config, have)
+	if len(out) == 0 {
+		return nil, nil
+	}
+	remover, ok := c.Provider.(provider.NodeRemover)
+	if !ok {
+		return nil, fmt.Errorf("machine %s is not in the config of cluster %s, and provider %s cannot remove one machine: put it back in the config, or remove it by hand and then run up", out[0].Name, c.Config.Name, c.Config.Provider)
+	}
+	var changes []converge.Change
+	for _, m := range out {
+		ch, err := c.removeOne(ctx, remover, m)
+		changes = append(changes, ch...)
+		if err != nil {
+			return changes, err
+		}
+	}
+	return changes, nil
+}
+
+func (c *Cluster) removeOne(ctx context.Context, remover provider.NodeRemover, m provider.NodeStatus) ([]converge.Change, error) {
+	var changes []converge.Change
+	add := func(action converge.Action, target, reason string) {
+		ch := converge.Change{Node: m.Name, Action: action, Target: target, Reason: reason}
+		changes = append(changes, ch)
+		if !c.DryRun {
+			c.Log.Logf(1, "  %s", ch)
+		}
+	}
+	cp := hasControlPlane(m.Role)
+	var member *etcdMember
+	var via string
+	if cp {
+		var err error
+		member, via, err = c.etcdMemberOf(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+	}
+	admin, err := c.Admin()
+	if err != nil {
+		return nil, err
+	}
+
+	// 1. Drain. A machine that is not running cannot stop its pods; its
+	// Node's deletion below lets the pod garbage collector remove them.
+	if m.State == "running" {
+		if !c.DryRun {
+			if err := admin.Drain(ctx, m.Name, c.Bound(2*time.Minute)); err != nil {
+				return changes, fmt.Errorf("%v; node %s stays until it drains: fix that and run up again, or put it back in the config", err, m.Name)
+			}
+		}
+		add(converge.Drained, "node "+m.Name, "cordoned, its pods evicted: not in the config")
+	}
+	// 2. Its etcd member.
+	if member != nil {
+		if !c.DryRun {
+			hc, err := c.etcdHTTP()
+			if err != nil {
+				return changes, err
+			}
+			if err := etcdCallBody(ctx, hc, fmt.Sprintf("https://%s:2379/v3/cluster/member/remove", via), fmt.Sprintf(`{"ID":%q}`, member.ID), nil); err != nil {
+				return changes, fmt.Errorf("removing etcd member %s (%s) through %s: %v; run up again", member.Name, member.ID, via, err)
+			}
+		}
+		add(converge.Removed, "etcd member "+member.Name+" "+member.ID, "its control-plane node left the config")
+	}
+	// 3. The machine.
+	if !c.DryRun {
+		if err := remover.RemoveNode(ctx, c.Config.Name, m.Name); err != nil {
+			return changes, err
+		}
+		c.forgetNodes()
+	}
+	add(converge.Removed, "machine "+m.Name, "not in the config")
+	// 4. Its Node object, once no kubelet can register it again.
+	if !c.DryRun {
+		if err := admin.DeleteNode(ctx, m.Name); err != nil {
+			return changes, fmt.Errorf("%v; delete it with: kubectl delete node %s", err, m.Name)
+		}
+	}
+	add(converge.Removed, "Node "+m.Name, "its machine is gone")
+	return changes, nil
+}
+
+// etcdMemberOf finds the member of a leaving control-plane machine (by name
+// or peer URL) through a control plane that stays, and checks that removing
+// it keeps the quorum. A machine that was never a member (it left before it
+// joined) has none.
+func (c *Cluster) etcdMemberOf(ctx context.Context, m provider.NodeStatus) (*etcdMember, string, error) {
+	hc, err := c.etcdHTTP()
+	if err != nil {
+		return nil, "", err
+	}
+	var members []etcdMember
+	var via string
+	var tried []string
+	for _, n := range c.Config.ControlPlanes() {
+		probe, cancel := context.WithTimeout(ctx, 3*time.Second)
+		ms, err := etcdMemberList(probe, hc, n.IP)
+		cancel()
+		if err == nil {
+			members, via = ms, n.IP
+			break
+		}
+		tried = append(tried, fmt.Sprintf("%s: %v", n.Name, err))
+	}
+	if via == "" {
+		return nil, "", fmt.Errorf("cannot remove control-plane node %s: no control plane that stays answers etcd's member list (%s); a control plane must stay: add or start one first", m.Name, strings.Join(tried, "; "))
+	}
+	peer := fmt.Sprintf("https://%s:2380", m.IP)
+	var member *etcdMember
+	for i, mb := range members {
+		if mb.Name == m.Name || (m.IP != "" && slices.Contains(mb.PeerURLs, peer)) {
+			member = &members[i]
+		}
+	}
+	if member == nil {
+		return nil, via, nil
+	}
+	healthy := map[string]bool{}
+	for _, mb := range members {
+		for _, u := range mb.PeerURLs {
+			ip := strings.TrimSuffix(strings.TrimPrefix(u, "https://"), ":2380")
+			var h struct {
+				Health string `json:"health"`
+			}
+			probe, cancel := context.WithTimeout(ctx, 3*time.Second)
+			err := etcdCall(probe, hc, "GET", fmt.Sprintf("https://%s:2379/health", ip), &h)
+			cancel()
+			if err == nil && h.Health == "true" {
+				healthy[mb.Name] = true
+			}
+		}
+	}
+	if err := etcdRemovalSafe(members, healthy, member.Name); err != nil {
+		return nil, via, err
+	}
+	return member, via, nil
+}
