@@ -127,6 +127,8 @@ type etcdMember struct {
 	ID       string   `json:"ID"`
 	Name     string   `json:"name"`
 	PeerURLs []string `json:"peerURLs"`
+	// ClientURLs are filled from etcdctl's answer (shrink.go).
+	ClientURLs []string `json:"clientURLs,omitempty"`
 }
 
 func etcdMemberList(ctx context.Context, hc *http.Client, ip string) ([]etcdMember, error) {

@@ -2,14 +2,18 @@ package steps
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/provider"
 )
 
@@ -116,7 +120,7 @@ func (c *Cluster) removeOne(ctx context.Context, remover provider.NodeRemover, m
 	}
 	cp := hasControlPlane(m.Role)
 	var member *etcdMember
-	var via string
+	var via provider.Node
 	if cp {
 		var err error
 		member, via, err = c.etcdMemberOf(ctx, m)
@@ -124,7 +128,13 @@ func (c *Cluster) removeOne(ctx context.Context, remover provider.NodeRemover, m
 			return nil, err
 		}
 	}
-	admin, err := c.Admin()
+	// The admin kubeconfig as saved: nothing is generated before a removal
+	// that may yet be refused.
+	kc, err := os.ReadFile(c.State.AdminKubeconfig())
+	if err != nil {
+		return nil, fmt.Errorf("cannot remove node %s: no admin kubeconfig (%v); run up with it still in the config first", m.Name, err)
+	}
+	admin, err := kube.NewWith(kc, kube.Options{Proxy: c.Proxy})
 	if err != nil {
 		return nil, err
 	}
@@ -142,12 +152,8 @@ func (c *Cluster) removeOne(ctx context.Context, remover provider.NodeRemover, m
 	// 2. Its etcd member.
 	if member != nil {
 		if !c.DryRun {
-			hc, err := c.etcdHTTP()
-			if err != nil {
-				return changes, err
-			}
-			if err := etcdCallBody(ctx, hc, fmt.Sprintf("https://%s:2379/v3/cluster/member/remove", via), fmt.Sprintf(`{"ID":%q}`, member.ID), nil); err != nil {
-				return changes, fmt.Errorf("removing etcd member %s (%s) through %s: %v; run up again", member.Name, member.ID, via, err)
+			if _, err := via.Run(ctx, nil, append(EtcdctlArgs(), "member", "remove", member.ID)...); err != nil {
+				return changes, fmt.Errorf("removing etcd member %s (%s) on %s: %v; run up again", member.Name, member.ID, via.Name(), firstLineOf(err.Error()))
 			}
 		}
 		add(converge.Removed, "etcd member "+member.Name+" "+member.ID, "its control-plane node left the config")
@@ -171,57 +177,104 @@ func (c *Cluster) removeOne(ctx context.Context, remover provider.NodeRemover, m
 }
 
 // etcdMemberOf finds the member of a leaving control-plane machine (by name
-// or peer URL) through a control plane that stays, and checks that removing
-// it keeps the quorum. A machine that was never a member (it left before it
-// joined) has none.
-func (c *Cluster) etcdMemberOf(ctx context.Context, m provider.NodeStatus) (*etcdMember, string, error) {
-	hc, err := c.etcdHTTP()
-	if err != nil {
-		return nil, "", err
-	}
+// or peer URL) with etcdctl on a control plane that stays, and checks that
+// removing it keeps the quorum; via is that control plane. A machine that
+// was never a member (it left before it joined) has none. etcdctl runs as
+// the health-check client whose files are on the node, so nothing on the
+// host is generated for a config that may yet be refused.
+func (c *Cluster) etcdMemberOf(ctx context.Context, m provider.NodeStatus) (*etcdMember, provider.Node, error) {
 	var members []etcdMember
-	var via string
+	var via provider.Node
 	var tried []string
 	for _, n := range c.Config.ControlPlanes() {
-		probe, cancel := context.WithTimeout(ctx, 3*time.Second)
-		ms, err := etcdMemberList(probe, hc, n.IP)
+		nd, err := c.Node(ctx, n.Name)
+		if err != nil {
+			tried = append(tried, n.Name+": not running")
+			continue
+		}
+		probe, cancel := context.WithTimeout(ctx, 5*time.Second)
+		out, err := nd.Run(probe, nil, append(EtcdctlArgs(), "--command-timeout=3s", "member", "list", "-w", "json")...)
 		cancel()
 		if err == nil {
-			members, via = ms, n.IP
+			members, err = parseMemberList(out)
+		}
+		if err == nil {
+			via = nd
 			break
 		}
-		tried = append(tried, fmt.Sprintf("%s: %v", n.Name, err))
+		tried = append(tried, fmt.Sprintf("%s: %v", n.Name, firstLineOf(err.Error())))
 	}
-	if via == "" {
-		return nil, "", fmt.Errorf("cannot remove control-plane node %s: no control plane that stays answers etcd's member list (%s); a control plane must stay: add or start one first", m.Name, strings.Join(tried, "; "))
+	if via == nil {
+		return nil, nil, fmt.Errorf("cannot remove control-plane node %s: no control plane that stays answers etcd's member list (%s); a control plane must stay: add one (or start it) first, run up, then remove %s", m.Name, strings.Join(tried, "; "), m.Name)
 	}
 	peer := fmt.Sprintf("https://%s:2380", m.IP)
 	var member *etcdMember
+	var endpoints []string
 	for i, mb := range members {
 		if mb.Name == m.Name || (m.IP != "" && slices.Contains(mb.PeerURLs, peer)) {
 			member = &members[i]
 		}
+		endpoints = append(endpoints, mb.ClientURLs...)
 	}
 	if member == nil {
 		return nil, via, nil
 	}
-	healthy := map[string]bool{}
-	for _, mb := range members {
-		for _, u := range mb.PeerURLs {
-			ip := strings.TrimSuffix(strings.TrimPrefix(u, "https://"), ":2380")
-			var h struct {
-				Health string `json:"health"`
-			}
-			probe, cancel := context.WithTimeout(ctx, 3*time.Second)
-			err := etcdCall(probe, hc, "GET", fmt.Sprintf("https://%s:2379/health", ip), &h)
-			cancel()
-			if err == nil && h.Health == "true" {
-				healthy[mb.Name] = true
-			}
-		}
-	}
+	// endpoint health exits non-zero when one is unhealthy, and still
+	// prints every endpoint's answer.
+	probe, cancel := context.WithTimeout(ctx, 10*time.Second)
+	out, _ := via.Run(probe, nil, append(EtcdctlArgs(endpoints...), "--command-timeout=3s", "endpoint", "health", "-w", "json")...)
+	cancel()
+	healthy := healthyMembers(members, out)
 	if err := etcdRemovalSafe(members, healthy, member.Name); err != nil {
 		return nil, via, err
 	}
 	return member, via, nil
+}
+
+// memberListJSON is etcdctl's member list -w json (IDs as numbers).
+type memberListJSON struct {
+	Members []struct {
+		ID         uint64   `json:"ID"`
+		Name       string   `json:"name"`
+		PeerURLs   []string `json:"peerURLs"`
+		ClientURLs []string `json:"clientURLs"`
+	} `json:"members"`
+}
+
+func parseMemberList(out []byte) ([]etcdMember, error) {
+	var ml memberListJSON
+	if err := json.Unmarshal(out, &ml); err != nil {
+		return nil, fmt.Errorf("reading etcdctl member list: %v", err)
+	}
+	var ms []etcdMember
+	for _, m := range ml.Members {
+		// etcdctl member remove takes the ID in hex, as member list -w
+		// table prints it.
+		ms = append(ms, etcdMember{ID: strconv.FormatUint(m.ID, 16), Name: m.Name, PeerURLs: m.PeerURLs, ClientURLs: m.ClientURLs})
+	}
+	return ms, nil
+}
+
+// healthyMembers reads etcdctl endpoint health -w json: the members whose
+// client URL answered healthy.
+func healthyMembers(members []etcdMember, out []byte) map[string]bool {
+	var eps []struct {
+		Endpoint string `json:"endpoint"`
+		Health   bool   `json:"health"`
+	}
+	_ = json.Unmarshal(out, &eps)
+	healthy := map[string]bool{}
+	for _, e := range eps {
+		for _, m := range members {
+			if e.Health && slices.Contains(m.ClientURLs, e.Endpoint) {
+				healthy[m.Name] = true
+			}
+		}
+	}
+	return healthy
+}
+
+func firstLineOf(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
+	return l
 }

@@ -107,3 +107,29 @@ func TestRemoveLeavingNeedsARemover(t *testing.T) {
 		t.Errorf("err = %v\nwant %s", err, want)
 	}
 }
+
+// etcdctl's JSON, as etcd v3.6/3.7 print it: 64-bit IDs as numbers (member
+// remove wants them in hex), health per client URL.
+func TestEtcdctlJSON(t *testing.T) {
+	list := []byte(`{"header":{"cluster_id":14841639068965178418,"member_id":10276657743932975437,"raft_term":2},"members":[` +
+		`{"ID":10276657743932975437,"name":"node-0","peerURLs":["https://10.9.0.10:2380"],"clientURLs":["https://10.9.0.10:2379"]},` +
+		`{"ID":1,"name":"node-1","peerURLs":["https://10.9.0.11:2380"],"clientURLs":["https://10.9.0.11:2379"]}]}`)
+	ms, err := parseMemberList(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []etcdMember{
+		{ID: "8e9e05c52164694d", Name: "node-0", PeerURLs: []string{"https://10.9.0.10:2380"}, ClientURLs: []string{"https://10.9.0.10:2379"}},
+		{ID: "1", Name: "node-1", PeerURLs: []string{"https://10.9.0.11:2380"}, ClientURLs: []string{"https://10.9.0.11:2379"}},
+	}
+	if !reflect.DeepEqual(ms, want) {
+		t.Errorf("members %+v\nwant %+v", ms, want)
+	}
+	health := []byte(`[{"endpoint":"https://10.9.0.10:2379","health":true,"took":"1.9ms"},{"endpoint":"https://10.9.0.11:2379","health":false,"took":"3s","error":"context deadline exceeded"}]`)
+	if got := healthyMembers(ms, health); !reflect.DeepEqual(got, map[string]bool{"node-0": true}) {
+		t.Errorf("healthy = %v", got)
+	}
+	if got := healthyMembers(ms, []byte("Error: unexpected")); len(got) != 0 {
+		t.Errorf("healthy from garbage = %v", got)
+	}
+}
