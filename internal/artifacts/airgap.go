@@ -130,8 +130,8 @@ func (d DockerImages) Load(ctx context.Context, file string) error {
 
 // BundleProgress reports one member written or read.
 type BundleProgress struct {
-	// Phase is "save" (the node image saved by Docker), "write", "verify"
-	// or "install".
+	// Phase is "save" (the node image saved by Docker), "write", "verify",
+	// "install", or "keep" (already in the cache or in Docker).
 	Phase string
 	// N of Total members; Path is the member.
 	N, Total int
@@ -467,20 +467,24 @@ func Import(ctx context.Context, o ImportOptions, r io.Reader) (*ImportResult, e
 			return nil, fmt.Errorf("docker load of %s gave image %q as %s, the bundle says %s; remove it (docker rmi %s) and import again", bm.NodeImage.File, id, bm.NodeImage.Tag, bm.NodeImage.ID, bm.NodeImage.Tag)
 		}
 		res.ImageLoaded = true
+		o.progress(BundleProgress{Phase: "install", Path: "node image " + bm.NodeImage.Tag + " (docker load)", Elapsed: time.Since(start)})
+	} else {
+		o.progress(BundleProgress{Phase: "keep", Path: "node image " + bm.NodeImage.Tag + " (Docker has it)", Elapsed: time.Since(start)})
 	}
-	o.progress(BundleProgress{Phase: "install", Path: bm.NodeImage.Tag, Elapsed: time.Since(start)})
 	for _, e := range bm.Entries {
 		key := e.Component + " " + e.Version + " " + string(e.Source)
 		installed, err := installStaged(s, stage, e)
 		if err != nil {
 			return nil, err
 		}
+		phase := "install"
 		if installed {
 			res.Installed = append(res.Installed, key)
 		} else {
 			res.Kept = append(res.Kept, key)
+			phase = "keep"
 		}
-		o.progress(BundleProgress{Phase: "install", Path: e.Dir, Elapsed: time.Since(start)})
+		o.progress(BundleProgress{Phase: phase, Path: e.Dir, Elapsed: time.Since(start)})
 	}
 	return res, nil
 }

@@ -165,7 +165,7 @@ func TestBundleRoundTrip(t *testing.T) {
 	if len(res.Installed) != 11 || len(res.Kept) != 0 || !res.ImageLoaded || imgs.ids[testNodeTag] != "sha256:feed" {
 		t.Errorf("first import: %+v, images %v", res, imgs.ids)
 	}
-	if want := len(exp.Manifest.Files) + 1 + 11; len(phases) != want || phases[0] != "verify" || phases[len(phases)-1] != "install" {
+	if want := len(exp.Manifest.Files) + 1 + 11; len(phases) != want || phases[0] != "verify" || phases[len(phases)-1] != "install" || phases[len(phases)-12] != "install" {
 		t.Errorf("import progress %v, want %d reports", phases, want)
 	}
 	bundle, err := dst.Resolve("v1.37.2")
@@ -185,12 +185,16 @@ func TestBundleRoundTrip(t *testing.T) {
 	assertTmpEmpty(t, dst)
 
 	// Idempotent: a second import changes nothing.
+	phases = nil
 	res, err = Import(context.Background(), opt, bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(res.Installed) != 0 || len(res.Kept) != 11 || res.ImageLoaded || imgs.loads != 1 {
 		t.Errorf("second import: %+v, %d loads", res, imgs.loads)
+	}
+	if last := phases[len(phases)-12:]; last[0] != "keep" || last[11] != "keep" {
+		t.Errorf("second import reports %v, want keep for the image and every entry", last)
 	}
 	assertTmpEmpty(t, dst)
 }

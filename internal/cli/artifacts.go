@@ -342,6 +342,8 @@ func printBundleProgress(w io.Writer, p artifacts.BundleProgress) {
 		fmt.Fprintf(w, "  node image %s saved by docker: %s in %s\n", p.Path, humanSize(p.Size), roundDuration(p.Elapsed))
 	case "install":
 		fmt.Fprintf(w, "  installed %s (%s)\n", p.Path, roundDuration(p.Elapsed))
+	case "keep":
+		fmt.Fprintf(w, "  kept %s: already there (%s)\n", p.Path, roundDuration(p.Elapsed))
 	default:
 		width := len(fmt.Sprint(p.Total))
 		fmt.Fprintf(w, "  %s [%*d/%d] %9s of %9s %7s  %s (%s)\n", p.Phase, width, p.N, p.Total, humanSize(p.Done), humanSize(p.Bytes), roundDuration(p.Elapsed), p.Path, humanSize(p.Size))

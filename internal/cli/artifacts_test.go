@@ -149,6 +149,8 @@ func TestPrintBundleProgress(t *testing.T) {
 			"  write [ 3/45] 100.0 MiB of 1024.0 MiB      1s  artifacts/etcd/v3.7.0/source-amd64/etcd (30.0 MiB)\n"},
 		{artifacts.BundleProgress{Phase: "install", Path: "artifacts/etcd/v3.7.0/source-amd64", Elapsed: 2 * time.Second},
 			"  installed artifacts/etcd/v3.7.0/source-amd64 (2s)\n"},
+		{artifacts.BundleProgress{Phase: "keep", Path: "node image hardway/node:abc (Docker has it)", Elapsed: time.Second},
+			"  kept node image hardway/node:abc (Docker has it): already there (1s)\n"},
 	}
 	for _, tt := range tests {
 		var b bytes.Buffer
