@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -255,7 +256,11 @@ func checkDeployment(ctx context.Context, s *session) error {
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				// The worker count in the template: a cluster that grew
+				// from one worker to two keeps 2 replicas, and without a
+				// change here both would stay on the first node (spread
+				// constraints act only when a pod is scheduled).
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"hardway.dev/workers": strconv.Itoa(s.env.Workers)}},
 				Spec: corev1.PodSpec{
 					// One pod per node: the point is to exercise every node
 					// (and two on the only one, for pod-to-pod).
