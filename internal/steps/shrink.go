@@ -13,6 +13,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
+	hexec "hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/provider"
 )
@@ -25,7 +26,7 @@ import (
 //
 //  1. drain: cordon, evict its pods (their controllers start them elsewhere);
 //  2. a control plane: remove its etcd member through a remaining one, only
-//     when the members that stay still have a quorum of healthy ones;
+//     when the members that stay still have a quorum of running ones;
 //  3. remove the machine (its kubelet stops, so nothing registers it again);
 //  4. delete its Node object.
 //
@@ -63,16 +64,16 @@ func hasControlPlane(role string) bool {
 }
 
 // etcdRemovalSafe says whether member leave can be removed: the members
-// that stay must still have a quorum of healthy ones (etcd's own rule for
+// that stay must still have a quorum of running ones (etcd's own rule for
 // a membership change), and some must stay.
-func etcdRemovalSafe(members []etcdMember, healthy map[string]bool, leave string) error {
+func etcdRemovalSafe(members []etcdMember, running map[string]bool, leave string) error {
 	var stay, down []string
 	for _, m := range members {
 		if m.Name == leave {
 			continue
 		}
 		stay = append(stay, m.Name)
-		if !healthy[m.Name] {
+		if !running[m.Name] {
 			down = append(down, m.Name)
 		}
 	}
@@ -81,7 +82,7 @@ func etcdRemovalSafe(members []etcdMember, healthy map[string]bool, leave string
 	}
 	quorum := len(stay)/2 + 1
 	if up := len(stay) - len(down); up < quorum {
-		return fmt.Errorf("removing control-plane node %s would leave etcd %d healthy of %d members, below its quorum of %d: bring %s back first (hardway start, or up with it in the config), then run up again", leave, up, len(stay), quorum, strings.Join(down, ", "))
+		return fmt.Errorf("removing control-plane node %s would leave etcd %d running of %d members, below its quorum of %d: bring %s back first (hardway start, or up with it in the config), then run up again", leave, up, len(stay), quorum, strings.Join(down, ", "))
 	}
 	return nil
 }
@@ -153,7 +154,7 @@ func (c *Cluster) removeOne(ctx context.Context, remover provider.NodeRemover, m
 	if member != nil {
 		if !c.DryRun {
 			if _, err := via.Run(ctx, nil, append(EtcdctlArgs(), "member", "remove", member.ID)...); err != nil {
-				return changes, fmt.Errorf("removing etcd member %s (%s) on %s: %v; run up again", member.Name, member.ID, via.Name(), firstLineOf(err.Error()))
+				return changes, fmt.Errorf("removing etcd member %s (%s) on %s: %s; run up again", member.Name, member.ID, via.Name(), etcdctlCause(err))
 			}
 		}
 		add(converge.Removed, "etcd member "+member.Name+" "+member.ID, "its control-plane node left the config")
@@ -193,7 +194,10 @@ func (c *Cluster) etcdMemberOf(ctx context.Context, m provider.NodeStatus) (*etc
 			continue
 		}
 		probe, cancel := context.WithTimeout(ctx, 5*time.Second)
-		out, err := nd.Run(probe, nil, append(EtcdctlArgs(), "--command-timeout=3s", "member", "list", "-w", "json")...)
+		// Serializable: the member's own view, which it has without a
+		// quorum too, so a cluster that lost it is told by the health
+		// check below (naming the members that are down).
+		out, err := nd.Run(probe, nil, append(EtcdctlArgs(), "--command-timeout=3s", "member", "list", "--consistency=s", "-w", "json")...)
 		cancel()
 		if err == nil {
 			members, err = parseMemberList(out)
@@ -202,7 +206,7 @@ func (c *Cluster) etcdMemberOf(ctx context.Context, m provider.NodeStatus) (*etc
 			via = nd
 			break
 		}
-		tried = append(tried, fmt.Sprintf("%s: %v", n.Name, firstLineOf(err.Error())))
+		tried = append(tried, n.Name+": "+etcdctlCause(err))
 	}
 	if via == nil {
 		return nil, nil, fmt.Errorf("cannot remove control-plane node %s: no control plane that stays answers etcd's member list (%s); a control plane must stay: add one (or start it) first, run up, then remove %s", m.Name, strings.Join(tried, "; "), m.Name)
@@ -219,13 +223,13 @@ func (c *Cluster) etcdMemberOf(ctx context.Context, m provider.NodeStatus) (*etc
 	if member == nil {
 		return nil, via, nil
 	}
-	// endpoint health exits non-zero when one is unhealthy, and still
-	// prints every endpoint's answer.
+	// endpoint status (serializable: a member answers it without a
+	// quorum) lists the members that run; it exits non-zero when one does
+	// not answer, and still prints the others.
 	probe, cancel := context.WithTimeout(ctx, 10*time.Second)
-	out, _ := via.Run(probe, nil, append(EtcdctlArgs(endpoints...), "--command-timeout=3s", "endpoint", "health", "-w", "json")...)
+	out, _ := via.Run(probe, nil, append(EtcdctlArgs(endpoints...), "--command-timeout=3s", "endpoint", "status", "-w", "json")...)
 	cancel()
-	healthy := healthyMembers(members, out)
-	if err := etcdRemovalSafe(members, healthy, member.Name); err != nil {
+	if err := etcdRemovalSafe(members, runningMembers(members, out), member.Name); err != nil {
 		return nil, via, err
 	}
 	return member, via, nil
@@ -255,26 +259,38 @@ func parseMemberList(out []byte) ([]etcdMember, error) {
 	return ms, nil
 }
 
-// healthyMembers reads etcdctl endpoint health -w json: the members whose
-// client URL answered healthy.
-func healthyMembers(members []etcdMember, out []byte) map[string]bool {
+// runningMembers reads etcdctl endpoint status -w json: the members whose
+// client URL answered.
+func runningMembers(members []etcdMember, out []byte) map[string]bool {
 	var eps []struct {
-		Endpoint string `json:"endpoint"`
-		Health   bool   `json:"health"`
+		Endpoint string `json:"Endpoint"`
 	}
 	_ = json.Unmarshal(out, &eps)
-	healthy := map[string]bool{}
+	running := map[string]bool{}
 	for _, e := range eps {
 		for _, m := range members {
-			if e.Health && slices.Contains(m.ClientURLs, e.Endpoint) {
-				healthy[m.Name] = true
+			if slices.Contains(m.ClientURLs, e.Endpoint) {
+				running[m.Name] = true
 			}
 		}
 	}
-	return healthy
+	return running
 }
 
-func firstLineOf(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
+// etcdctlCause is the last line etcdctl wrote to stderr ("Error: …"),
+// without the JSON log lines of its client before it, for a one-line
+// message.
+func etcdctlCause(err error) string {
+	msg := err.Error()
+	if re, ok := hexec.IsRunError(err); ok && len(strings.TrimSpace(string(re.Stderr))) > 0 {
+		lines := strings.Split(strings.TrimSpace(string(re.Stderr)), "\n")
+		msg = lines[len(lines)-1]
+	} else if re != nil && re.Err != nil {
+		msg = re.Err.Error()
+	}
+	msg = strings.TrimSpace(msg)
+	if len(msg) > 160 {
+		msg = msg[:160] + "…"
+	}
+	return msg
 }

@@ -48,7 +48,7 @@ func TestLeaving(t *testing.T) {
 	}
 }
 
-// etcd's membership rule: the members that stay need a healthy quorum.
+// etcd's membership rule: the members that stay need a quorum of running ones.
 func TestEtcdRemovalSafe(t *testing.T) {
 	members := func(names ...string) []etcdMember {
 		var out []etcdMember
@@ -57,7 +57,7 @@ func TestEtcdRemovalSafe(t *testing.T) {
 		}
 		return out
 	}
-	healthy := func(names ...string) map[string]bool {
+	running := func(names ...string) map[string]bool {
 		m := map[string]bool{}
 		for _, n := range names {
 			m[n] = true
@@ -67,22 +67,22 @@ func TestEtcdRemovalSafe(t *testing.T) {
 	tests := []struct {
 		name    string
 		members []etcdMember
-		healthy map[string]bool
+		running map[string]bool
 		leave   string
 		want    string
 	}{
-		{"3 healthy, one leaves", members("a", "b", "c"), healthy("a", "b", "c"), "c", ""},
-		{"the leaving one is down", members("a", "b", "c"), healthy("a", "b"), "c", ""},
-		{"one that stays is down: 1 of 2 is below 2", members("a", "b", "c"), healthy("a", "c"), "c",
-			"removing control-plane node c would leave etcd 1 healthy of 2 members, below its quorum of 2: bring b back first (hardway start, or up with it in the config), then run up again"},
-		{"4 members, one down, one leaves: 2 of 3 keep the quorum", members("a", "b", "c", "d"), healthy("a", "b", "d"), "d", ""},
-		{"the last member", members("a"), healthy("a"), "a",
+		{"3 running, one leaves", members("a", "b", "c"), running("a", "b", "c"), "c", ""},
+		{"the leaving one is down", members("a", "b", "c"), running("a", "b"), "c", ""},
+		{"one that stays is down: 1 of 2 is below 2", members("a", "b", "c"), running("a", "c"), "c",
+			"removing control-plane node c would leave etcd 1 running of 2 members, below its quorum of 2: bring b back first (hardway start, or up with it in the config), then run up again"},
+		{"4 members, one down, one leaves: 2 of 3 keep the quorum", members("a", "b", "c", "d"), running("a", "b", "d"), "d", ""},
+		{"the last member", members("a"), running("a"), "a",
 			"removing control-plane node a would remove etcd's last member and with it the cluster's data: keep it in the config (add the new control plane first, run up, then remove this one)"},
-		{"2 members, one leaves, the other healthy", members("a", "b"), healthy("a", "b"), "b", ""},
+		{"2 members, one leaves, the other running", members("a", "b"), running("a", "b"), "b", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := etcdRemovalSafe(tt.members, tt.healthy, tt.leave)
+			err := etcdRemovalSafe(tt.members, tt.running, tt.leave)
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -109,7 +109,7 @@ func TestRemoveLeavingNeedsARemover(t *testing.T) {
 }
 
 // etcdctl's JSON, as etcd v3.6/3.7 print it: 64-bit IDs as numbers (member
-// remove wants them in hex), health per client URL.
+// remove wants them in hex), endpoint status per client URL that answered.
 func TestEtcdctlJSON(t *testing.T) {
 	list := []byte(`{"header":{"cluster_id":14841639068965178418,"member_id":10276657743932975437,"raft_term":2},"members":[` +
 		`{"ID":10276657743932975437,"name":"node-0","peerURLs":["https://10.9.0.10:2380"],"clientURLs":["https://10.9.0.10:2379"]},` +
@@ -125,11 +125,12 @@ func TestEtcdctlJSON(t *testing.T) {
 	if !reflect.DeepEqual(ms, want) {
 		t.Errorf("members %+v\nwant %+v", ms, want)
 	}
-	health := []byte(`[{"endpoint":"https://10.9.0.10:2379","health":true,"took":"1.9ms"},{"endpoint":"https://10.9.0.11:2379","health":false,"took":"3s","error":"context deadline exceeded"}]`)
-	if got := healthyMembers(ms, health); !reflect.DeepEqual(got, map[string]bool{"node-0": true}) {
-		t.Errorf("healthy = %v", got)
+	// endpoint status lists only the endpoints that answered.
+	status := []byte(`[{"Endpoint":"https://10.9.0.10:2379","Status":{"header":{"cluster_id":12376427213326996182,"member_id":3364723880269298867,"revision":2044,"raft_term":6},"version":"3.7.0","leader":3364723880269298867}}]`)
+	if got := runningMembers(ms, status); !reflect.DeepEqual(got, map[string]bool{"node-0": true}) {
+		t.Errorf("running = %v", got)
 	}
-	if got := healthyMembers(ms, []byte("Error: unexpected")); len(got) != 0 {
-		t.Errorf("healthy from garbage = %v", got)
+	if got := runningMembers(ms, []byte("Error: unexpected")); len(got) != 0 {
+		t.Errorf("running from garbage = %v", got)
 	}
 }
