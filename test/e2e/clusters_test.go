@@ -29,6 +29,7 @@ func e2eClusters() map[string]string {
 		"e2essh":    "10.252.0.0/24", // the machines' network, made by the test
 		"e2epub":    "10.229.0.0/24",
 		"e2egrow":   "10.205.0.0/24",
+		"e2egrow3":  "10.206.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",

@@ -115,3 +115,56 @@ func TestGrowAndShrink(t *testing.T) {
 		hw(t, "up", "-c", cfg1)
 	})
 }
+
+// TestGrowControlPlane: a fourth control plane added to a running 3-node
+// cluster and removed again, with an API poller through the load balancer
+// and a Service poller on every node's NodePort: etcd has 4 members, then 3,
+// verify passes after each. Alone: go test -tags e2e -count=1 -timeout 30m -v -run TestGrowControlPlane ./test/e2e/
+func TestGrowControlPlane(t *testing.T) {
+	const name = "e2egrow3"
+	three := "network:\n  nodeSubnet: {subnet}\nnodes:\n- name: node-0\n- name: node-1\n- name: node-2\n"
+	cfg3, cfg4 := clusterConfig(t, name, three), clusterConfig(t, name, three+"- name: node-3\n")
+	cleanup(t, name)
+	hw(t, "up", "-c", cfg3)
+	pkiDir := filepath.Join(filepath.Dir(filepath.Dir(strings.TrimSpace(lastLine(hw(t, "kubeconfig", "--name", name))))), "pki")
+	port, err := kubectlIn(t, name, "get", "service", "hello", "-n", "hardway-verify", "-o", "jsonpath={.spec.ports[0].nodePort}")
+	if err != nil || port == "" {
+		t.Fatalf("the verify Service's NodePort: %q %v", port, err)
+	}
+	members := func() string {
+		out, _ := docker("exec", name+"-node-0", "etcdctl", "--endpoints=https://127.0.0.1:2379", "--cacert=/etc/etcd/ca.pem",
+			"--cert=/etc/etcd/healthcheck-client.pem", "--key=/etc/etcd/healthcheck-client-key.pem", "member", "list", "-w", "simple")
+		return out
+	}
+	for _, step := range []struct {
+		name, cfg string
+		members   int
+	}{{"add node-3", cfg4, 4}, {"remove node-3", cfg3, 3}} {
+		t.Run(step.name, func(t *testing.T) {
+			api := pollAPI(t, pkiDir, "https://10.206.0.2:6443/api/v1/namespaces/default", 200*time.Millisecond)
+			svc := pollService([]string{"http://10.206.0.10:" + port + "/", "http://10.206.0.11:" + port + "/", "http://10.206.0.12:" + port + "/"}, 200*time.Millisecond)
+			start := time.Now()
+			out, err := hwRun("up", "-c", step.cfg)
+			took := time.Since(start)
+			total, failures, longest := api.stop()
+			sTotal, sFailures, sLongest := svc.stop()
+			t.Logf("TIMING %s: up %s; API %d requests, %d failed, longest outage %s; Service %d requests, %d failed, longest outage %s",
+				step.name, took.Round(time.Second), total, len(failures), longest, sTotal, sFailures, sLongest)
+			if err != nil {
+				t.Fatalf("up: %v\n%s", err, out)
+			}
+			if err := smokeTestsPassed(out); err != nil {
+				t.Error(err)
+			}
+			if longest >= 5*time.Second {
+				t.Errorf("the API was unreachable for %s in a row (want < 5 s):\n%s", longest, strings.Join(failures, "\n"))
+			}
+			if sLongest >= 5*time.Second {
+				t.Errorf("the Service was unreachable for %s in a row (want < 5 s)", sLongest)
+			}
+			if m := members(); strings.Count(m, ", started, ") != step.members {
+				t.Errorf("want %d started etcd members:\n%s", step.members, m)
+			}
+		})
+	}
+}
