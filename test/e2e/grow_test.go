@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -119,8 +120,13 @@ func TestGrowAndShrink(t *testing.T) {
 // TestGrowControlPlane: a fourth control plane added to a running 3-node
 // cluster and removed again, with an API poller through the load balancer
 // and a Service poller on every node's NodePort: etcd has 4 members, then 3,
-// verify passes after each. Alone: go test -tags e2e -count=1 -timeout 30m -v -run TestGrowControlPlane ./test/e2e/
+// verify passes after each. About 8 minutes on 2 cores: too long for CI's
+// budget, so it runs only with HARDWAY_E2E_GROW_CP=1
+// (hack/test-grow-control-plane.sh); TestGrowAndShrink covers a worker in CI.
 func TestGrowControlPlane(t *testing.T) {
+	if os.Getenv("HARDWAY_E2E_GROW_CP") == "" {
+		t.Skip("set HARDWAY_E2E_GROW_CP=1 (or run hack/test-grow-control-plane.sh): a 3-node cluster grown to 4 control planes and back, ~8 min")
+	}
 	const name = "e2egrow3"
 	three := "network:\n  nodeSubnet: {subnet}\nnodes:\n- name: node-0\n- name: node-1\n- name: node-2\n"
 	cfg3, cfg4 := clusterConfig(t, name, three), clusterConfig(t, name, three+"- name: node-3\n")
