@@ -16,6 +16,7 @@ import (
 	hexec "hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/render"
 )
 
 // A node taken out of the config is removed by the nodes step, before any
@@ -25,6 +26,8 @@ import (
 // what joining did, with the cluster serving throughout:
 //
 //  1. drain: cordon, evict its pods (their controllers start them elsewhere);
+//     a control plane's API server then stops (gracefully: the load
+//     balancer takes it out while it still answers);
 //  2. a control plane: remove its etcd member through a remaining one, only
 //     when the members that stay still have a quorum of running ones;
 //  3. remove the machine (its kubelet stops, so nothing registers it again);
@@ -149,6 +152,26 @@ func (c *Cluster) removeOne(ctx context.Context, remover provider.NodeRemover, m
 			}
 		}
 		add(converge.Drained, "node "+m.Name, "cordoned, its pods evicted: not in the config")
+	}
+	// A control plane's API server stops first, the way a restart does: it
+	// says "not ready" for --shutdown-delay-duration while it still serves,
+	// so the load balancer's health check takes it out before it is gone.
+	// Without this, requests the balancer sent to the removed machine hung
+	// until their timeout (5 s, seen in TestGrowControlPlane).
+	if cp && m.State == "running" {
+		if !c.DryRun {
+			nd, err := c.Node(ctx, m.Name)
+			if err != nil {
+				return changes, err
+			}
+			stop, cancel := context.WithTimeout(ctx, c.Bound(time.Minute))
+			_, err = nd.Run(stop, nil, "systemctl", "stop", render.UnitAPIServer)
+			cancel()
+			if err != nil {
+				return changes, fmt.Errorf("stopping the API server on %s before it leaves: %s; run up again", m.Name, etcdctlCause(err))
+			}
+		}
+		add(converge.Stopped, "unit "+render.UnitAPIServer, "leaves the load balancer before its machine goes")
 	}
 	// 2. Its etcd member.
 	if member != nil {
