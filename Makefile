@@ -59,10 +59,13 @@ browser:
 test: setup vet unit fuzz browser integration e2e
 
 # The artifacts first: the provider's test runs containerd and runc from the
-# cache they fill (one go test would run both packages at once).
+# cache they fill (one go test would run both packages at once). Last, the
+# air-gapped bundle: that cache and the node image exported, imported into an
+# empty cache, listed.
 integration:
 	HARDWAY_IT_CACHE=$(HARDWAY_CACHE) go test -tags integration -count=1 -timeout 60m -v ./internal/artifacts/
 	go test -tags integration -count=1 -timeout 20m -v ./internal/provider/docker/
+	HARDWAY_IT_CACHE=$(HARDWAY_CACHE) go test -tags integration -count=1 -timeout 20m -v -run Bundle ./internal/cli/
 
 e2e:
 	go test -tags e2e -count=1 -timeout 85m -v ./test/e2e/

@@ -12,6 +12,7 @@ import (
 
 	"hardway.dev/hardway/internal/artifacts"
 	hexec "hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/nodeimage"
 )
 
 func newArtifactsCmd(a *app) *cobra.Command {
@@ -36,7 +37,7 @@ that nodes mount read-only.
 Which of the two vouched for each downloaded file is shown when it is
 downloaded and by "hardway artifacts list", and kept in the cache entry.`,
 	}
-	cmd.AddCommand(newArtifactsBuildCmd(a), newArtifactsListCmd(a))
+	cmd.AddCommand(newArtifactsBuildCmd(a), newArtifactsListCmd(a), newArtifactsExportCmd(a), newArtifactsImportCmd(a))
 	return cmd
 }
 
@@ -239,4 +240,112 @@ func humanSize(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+func newArtifactsExportCmd(a *app) *cobra.Command {
+	var version, arch string
+	cmd := &cobra.Command{
+		Use:   "export FILE",
+		Short: "Write every artifact of a Kubernetes version and the node image into one file, for a machine without a network",
+		Long: `Writes one tar file: a manifest (every member's path, size and SHA-256), then every
+cache entry of the version (binaries, pod images, each entry's provenance) and the node
+image as saved by "docker save". "hardway artifacts import FILE" on another machine checks
+every member against the manifest before it installs anything, so "make up" there builds
+nothing. The SHA-256 printed at the end covers the whole file, manifest included: pass it to
+import with --sha256 when the file travels through hands you do not trust.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			if version != "" {
+				cfg.KubernetesVersion = version
+			}
+			store, err := a.archStore(arch)
+			if err != nil {
+				return err
+			}
+			tag := nodeimage.TagFor(store.Arch)
+			fmt.Fprintf(a.out, "exporting Kubernetes %s (%s) from %s and node image %s to %s\n", cfg.KubernetesVersion, store.Arch, store.Root, tag, args[0])
+			start := time.Now()
+			res, err := artifacts.ExportFile(cmd.Context(), artifacts.ExportOptions{
+				Store: store, KubernetesVersion: cfg.KubernetesVersion, NodeImageTag: tag,
+				Images:     artifacts.DockerImages{Run: a.host.Runner(a.log())},
+				OnProgress: func(p artifacts.BundleProgress) { printBundleProgress(a.out, p) },
+			}, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "wrote %s: %d files, %s in %s\nsha256 %s\non the other machine: hardway artifacts import %s --sha256 %s%s\n",
+				args[0], len(res.Manifest.Files), humanSize(res.Bytes), roundDuration(time.Since(start)), res.SHA256, args[0], res.SHA256, archArg(arch))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&version, "kubernetes-version", "", "export this Kubernetes version instead of the cluster's")
+	cmd.Flags().StringVar(&arch, "arch", "", "amd64 or arm64: the nodes' architecture, when it is not this host's")
+	return cmd
+}
+
+func newArtifactsImportCmd(a *app) *cobra.Command {
+	var arch, sum string
+	cmd := &cobra.Command{
+		Use:   "import FILE",
+		Short: "Install a bundle from \"hardway artifacts export\" into the cache and Docker, after checking every file in it",
+		Long: `Reads the bundle once: every member goes into a staging directory of the cache and is
+checked against the bundle's manifest (size and SHA-256); a member that does not match, a
+truncated file, a missing or an unexpected member refuses the whole bundle and installs
+nothing. Then the node image is loaded with "docker load" and each entry is renamed into
+the cache. Entries the cache already has are kept, so importing twice changes nothing.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := a.archStore(arch)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(a.out, "importing %s into %s (%s)\n", args[0], store.Root, store.Arch)
+			start := time.Now()
+			res, err := artifacts.ImportFile(cmd.Context(), artifacts.ImportOptions{
+				Store: store, NodeImageTag: nodeimage.TagFor(store.Arch), SHA256: sum,
+				Images:     artifacts.DockerImages{Run: a.host.Runner(a.log())},
+				OnProgress: func(p artifacts.BundleProgress) { printBundleProgress(a.out, p) },
+			}, args[0])
+			if err != nil {
+				return err
+			}
+			image := "loaded"
+			if !res.ImageLoaded {
+				image = "already in Docker"
+			}
+			fmt.Fprintf(a.out, "imported Kubernetes %s (%s) in %s: %d entries installed, %d already cached; node image %s %s\n",
+				res.Manifest.KubernetesVersion, res.Manifest.Arch, roundDuration(time.Since(start)), len(res.Installed), len(res.Kept), res.Manifest.NodeImage.Tag, image)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&arch, "arch", "", "amd64 or arm64: the architecture the bundle holds, when it is not this host's")
+	cmd.Flags().StringVar(&sum, "sha256", "", "the SHA-256 of the whole file that export printed")
+	return cmd
+}
+
+func archArg(arch string) string {
+	if arch == "" {
+		return ""
+	}
+	return " --arch " + arch
+}
+
+// printBundleProgress prints one line per member written or checked, with
+// the bytes so far, and one per step of an import's install.
+func printBundleProgress(w io.Writer, p artifacts.BundleProgress) {
+	switch p.Phase {
+	case "save":
+		fmt.Fprintf(w, "  node image %s saved by docker: %s in %s\n", p.Path, humanSize(p.Size), roundDuration(p.Elapsed))
+	case "install":
+		fmt.Fprintf(w, "  installed %s (%s)\n", p.Path, roundDuration(p.Elapsed))
+	case "keep":
+		fmt.Fprintf(w, "  kept %s: already there (%s)\n", p.Path, roundDuration(p.Elapsed))
+	default:
+		width := len(fmt.Sprint(p.Total))
+		fmt.Fprintf(w, "  %s [%*d/%d] %9s of %9s %7s  %s (%s)\n", p.Phase, width, p.N, p.Total, humanSize(p.Done), humanSize(p.Bytes), roundDuration(p.Elapsed), p.Path, humanSize(p.Size))
+	}
 }

@@ -2,6 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,6 +96,67 @@ func TestArtifactsArch(t *testing.T) {
 		code, out, errOut := runCLI(t, tt.args...)
 		if code != tt.code || out != tt.stdout || errOut != tt.inStderr {
 			t.Errorf("%v: code %d\nstdout %q\nstderr %q", tt.args, code, out, errOut)
+		}
+	}
+}
+
+// TestArtifactsBundleCommands: export and import refuse in one line what
+// they cannot do, before any Docker command (the test host has no engine).
+func TestArtifactsBundleCommands(t *testing.T) {
+	t.Setenv("HARDWAY_HOME", t.TempDir())
+	cache := t.TempDir()
+	t.Setenv("HARDWAY_CACHE", cache)
+	dir := t.TempDir()
+	notBundle := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(notBundle, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	arch := runtime.GOARCH
+	tests := []struct {
+		args         []string
+		code         int
+		stdout, line string
+	}{
+		{[]string{"artifacts", "export", filepath.Join(dir, "b.tar")}, 1,
+			"exporting Kubernetes v1.37.2 (" + arch + ") from " + cache + " and node image " + nodeimage.Tag() + " to " + filepath.Join(dir, "b.tar") + "\n",
+			"error: cannot export: artifact etcd v3.7.0 (" + arch + ") is not in the cache " + cache + "; run: hardway artifacts build --kubernetes-version v1.37.2 first\n"},
+		{[]string{"artifacts", "import", notBundle}, 1,
+			"importing " + notBundle + " into " + cache + " (" + arch + ")\n",
+			"error: " + notBundle + " is not a hardway bundle (no tar member: unexpected EOF); make one with: hardway artifacts export FILE\n"},
+		{[]string{"artifacts", "import", notBundle, "--arch", "mips"}, 1, "",
+			"error: --arch \"mips\": hardway has binaries for amd64 and arm64 (the nodes' architecture; hardway check names it)\n"},
+		{[]string{"artifacts", "export"}, 1, "", "error: accepts 1 arg(s), received 0\n"},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, tt.args...)
+		if code != tt.code || out != tt.stdout || !strings.HasSuffix(errOut, tt.line) {
+			t.Errorf("%v: code %d\nstdout %q\nstderr %q", tt.args, code, out, errOut)
+		}
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Errorf("a refused export left files: %v", ents)
+	}
+}
+
+func TestPrintBundleProgress(t *testing.T) {
+	tests := []struct {
+		p    artifacts.BundleProgress
+		want string
+	}{
+		{artifacts.BundleProgress{Phase: "save", Path: "hardway/node:abc", Size: 300 << 20, Elapsed: 4200 * time.Millisecond},
+			"  node image hardway/node:abc saved by docker: 300.0 MiB in 4.2s\n"},
+		{artifacts.BundleProgress{Phase: "write", N: 3, Total: 45, Path: "artifacts/etcd/v3.7.0/source-amd64/etcd", Size: 30 << 20, Done: 100 << 20, Bytes: 1 << 30, Elapsed: time.Second},
+			"  write [ 3/45] 100.0 MiB of 1024.0 MiB      1s  artifacts/etcd/v3.7.0/source-amd64/etcd (30.0 MiB)\n"},
+		{artifacts.BundleProgress{Phase: "install", Path: "artifacts/etcd/v3.7.0/source-amd64", Elapsed: 2 * time.Second},
+			"  installed artifacts/etcd/v3.7.0/source-amd64 (2s)\n"},
+		{artifacts.BundleProgress{Phase: "keep", Path: "node image hardway/node:abc (Docker has it)", Elapsed: time.Second},
+			"  kept node image hardway/node:abc (Docker has it): already there (1s)\n"},
+	}
+	for _, tt := range tests {
+		var b bytes.Buffer
+		printBundleProgress(&b, tt.p)
+		if b.String() != tt.want {
+			t.Errorf("got  %q\nwant %q", b.String(), tt.want)
 		}
 	}
 }

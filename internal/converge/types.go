@@ -83,6 +83,10 @@ const (
 	Imported  Action = "imported"
 	Removed   Action = "removed"
 	Added     Action = "added"
+	// Drained: a node's pods evicted before it leaves the cluster.
+	Drained Action = "drained"
+	// Stopped: a service stopped for good (its node leaves the cluster).
+	Stopped Action = "stopped"
 )
 
 // Change is one thing that changed. Steps return them, so `up` can say what

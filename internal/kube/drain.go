@@ -90,3 +90,12 @@ func evictable(p corev1.Pod) bool {
 	}
 	return true
 }
+
+// DeleteNode deletes the Node object; one already gone is no error.
+func (c *Client) DeleteNode(ctx context.Context, node string) error {
+	err := c.Clientset.CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting Node %s: %w", node, err)
+	}
+	return nil
+}

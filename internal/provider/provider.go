@@ -83,6 +83,15 @@ type Provider interface {
 	Start(ctx context.Context, cluster string) ([]Node, error)
 }
 
+// NodeRemover is a provider that can remove one machine of a cluster and
+// keep the others (up does, for a node no longer in the config). Providers
+// without it refuse to shrink a cluster, naming the machine.
+type NodeRemover interface {
+	// RemoveNode removes the machine of node name of cluster, with its
+	// disks; a machine that is already gone is no error.
+	RemoveNode(ctx context.Context, cluster, name string) error
+}
+
 // Footprint is everything hardway installs on one machine, for providers
 // whose machines are not hardway's to delete (ssh): `down` removes exactly
 // this and nothing else. It is derived from render.NodeUnits (what a node

@@ -144,6 +144,8 @@ type etcdMember struct {
 	ID       string   `json:"ID"`
 	Name     string   `json:"name"`
 	PeerURLs []string `json:"peerURLs"`
+	// ClientURLs are filled from etcdctl's answer (shrink.go).
+	ClientURLs []string `json:"clientURLs,omitempty"`
 }
 
 func etcdMemberList(ctx context.Context, hc *http.Client, ip string) ([]etcdMember, error) {
@@ -164,8 +166,19 @@ func etcdMemberList(ctx context.Context, hc *http.Client, ip string) ([]etcdMemb
 // merely stopped, keeps its data and needs none of this.
 func (c *Cluster) replaceLostMembers(ctx context.Context) ([]converge.Change, error) {
 	cps := c.Config.ControlPlanes()
-	if len(cps) < 2 || c.DryRun {
+	if len(cps) < 2 {
 		return nil, nil
+	}
+	if c.DryRun {
+		// A control plane the nodes step would make (added to the config,
+		// or its machine lost) joins as a new member.
+		var changes []converge.Change
+		for _, n := range cps {
+			if _, err := c.Node(ctx, n.Name); err != nil {
+				changes = append(changes, converge.Change{Node: n.Name, Action: converge.Added, Target: "etcd member " + n.Name, Reason: "new machine: joins the running cluster (initial-cluster-state existing)"})
+			}
+		}
+		return changes, nil
 	}
 	hc, err := c.etcdHTTP()
 	if err != nil {

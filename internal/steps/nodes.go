@@ -39,6 +39,11 @@ func runNodes(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 			return nil, fmt.Errorf("machine %s of cluster %s is stopped (%s); start the cluster with: hardway start --name %s", ch.Node, c.Config.Name, ch.Reason, c.Config.Name)
 		}
 	}
+	removed, err := c.removeLeaving(ctx, before)
+	if err != nil {
+		return removed, err
+	}
+	changes = append(removed, changes...)
 	if c.DryRun {
 		return changes, nil
 	}
@@ -47,7 +52,7 @@ func runNodes(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w\n  remove what was created with: hardway down --name %s", err, c.Config.Name)
 	}
-	for _, ch := range changes {
+	for _, ch := range changes[len(removed):] {
 		c.Log.Logf(1, "  %s", ch)
 	}
 	// A fresh node boots systemd in seconds on an idle machine, much

@@ -189,6 +189,15 @@ func (c *Cluster) importImages(ctx context.Context, n config.Node) ([]converge.C
 		return nil, c.artifactsMissing()
 	}
 	nd, err := c.Node(ctx, n.Name)
+	if err != nil && c.DryRun {
+		// The machine would be made by the nodes step (a node added to
+		// the config): every image is new to it.
+		var changes []converge.Change
+		for _, img := range c.Artifacts.Images {
+			changes = append(changes, converge.Change{Node: n.Name, Action: converge.Imported, Target: "image " + img.Ref, Reason: "new machine"})
+		}
+		return changes, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -260,7 +261,11 @@ func checkDeployment(ctx context.Context, s *session) error {
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				// The worker count in the template: a cluster that grew
+				// from one worker to two keeps 2 replicas, and without a
+				// change here both would stay on the first node (spread
+				// constraints act only when a pod is scheduled).
+				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"hardway.dev/workers": strconv.Itoa(s.env.Workers)}},
 				Spec: corev1.PodSpec{
 					// One pod per node: the point is to exercise every node
 					// (and two on the only one, for pod-to-pod).
@@ -268,6 +273,10 @@ func checkDeployment(ctx context.Context, s *session) error {
 						MaxSkew: 1, TopologyKey: "kubernetes.io/hostname",
 						WhenUnsatisfiable: corev1.DoNotSchedule,
 						LabelSelector:     &metav1.LabelSelector{MatchLabels: labels},
+						// Spread each ReplicaSet's pods by themselves: counting
+						// the old ones that a rollout is replacing put both new
+						// pods on the new node of a cluster grown to two.
+						MatchLabelKeys: []string{appsv1.DefaultDeploymentUniqueLabelKey},
 					}},
 					Containers: []corev1.Container{{
 						Name:            "hello",
@@ -301,6 +310,16 @@ func checkDeployment(ctx context.Context, s *session) error {
 		pods, err := cs.CoreV1().Pods(Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app=hello"})
 		if err != nil {
 			return false, err
+		}
+		// A rollout (the spec changed since the last run) must be over:
+		// pods of the old ReplicaSet are about to go.
+		d, err := cs.AppsV1().Deployments(Namespace).Get(ctx, dep.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas != replicas || d.Status.Replicas != replicas {
+			last = fmt.Sprintf("rollout: %d of %d pods updated, %d in all", d.Status.UpdatedReplicas, replicas, d.Status.Replicas)
+			return false, nil
 		}
 		var ready []corev1.Pod
 		nodes := map[string]bool{}

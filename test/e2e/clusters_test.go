@@ -28,6 +28,8 @@ func e2eClusters() map[string]string {
 		"e2emigold": "10.249.0.0/24",
 		"e2essh":    "10.252.0.0/24", // the machines' network, made by the test
 		"e2epub":    "10.229.0.0/24",
+		"e2egrow":   "10.205.0.0/24",
+		"e2egrow3":  "10.206.0.0/24",
 		// TestReliability (test/e2e/reliability_test.go), run by hand.
 		"rl3": "10.239.0.0/24",
 		"rl1": "10.238.0.0/24",

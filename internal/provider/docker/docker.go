@@ -536,6 +536,31 @@ func (p *Provider) Delete(ctx context.Context, cluster string) ([]string, error)
 	return removed, nil
 }
 
+// RemoveNode implements provider.NodeRemover: the node's container and its
+// anonymous /var volume go; a container that is not this cluster's node is
+// never touched.
+func (p *Provider) RemoveNode(ctx context.Context, cluster, name string) error {
+	if name == provider.LBName {
+		return fmt.Errorf("the load balancer of cluster %s is not a node to remove", cluster)
+	}
+	container := ContainerName(cluster, name)
+	cs, err := p.inspect(ctx, container)
+	switch {
+	case err != nil && isNoSuch(err):
+		return nil
+	case err != nil:
+		return dockerErr("inspecting "+container, err)
+	case len(cs) != 1 || cs[0].Config.Labels[LabelCluster] != cluster || cs[0].Config.Labels[LabelNode] != name:
+		return fmt.Errorf("container %s is not node %q of hardway cluster %q: not removing it", container, name, cluster)
+	}
+	// -v: the anonymous /var volume (etcd data, containerd's snapshots)
+	// goes with it.
+	if _, err := p.docker(ctx, "container", "rm", "--force", "--volumes", container); err != nil {
+		return dockerErr("removing node "+name, err)
+	}
+	return nil
+}
+
 func isNoSuch(err error) bool {
 	re, ok := exec.IsRunError(err)
 	if !ok {

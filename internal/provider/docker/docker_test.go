@@ -610,3 +610,39 @@ func TestCreatePublished(t *testing.T) {
 		})
 	}
 }
+
+// RemoveNode removes exactly the node's container, with its /var volume,
+// and nothing that is not that node of that cluster.
+func TestRemoveNode(t *testing.T) {
+	inspect := func(cluster, node string) string {
+		return fmt.Sprintf(`[{"Name":"/x","State":{"Status":"running","Running":true},"Config":{"Labels":{%q:%q,%q:%q}}}]`, LabelCluster, cluster, LabelNode, node)
+	}
+	tests := []struct {
+		name    string
+		node    string
+		answer  func(argv string) (string, string, int)
+		want    []string
+		wantErr string
+	}{
+		{"removes the node and its volume", "node-3", func(string) (string, string, int) { return inspect("c", "node-3"), "", 0 },
+			[]string{"docker container inspect c-node-3", "docker container rm --force --volumes c-node-3"}, ""},
+		{"already gone", "node-3", freshDocker,
+			[]string{"docker container inspect c-node-3"}, ""},
+		{"another cluster's container", "node-3", func(string) (string, string, int) { return inspect("other", "node-3"), "", 0 },
+			[]string{"docker container inspect c-node-3"}, `container c-node-3 is not node "node-3" of hardway cluster "c": not removing it`},
+		{"the load balancer", "lb", freshDocker, nil, "the load balancer of cluster c is not a node to remove"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := &fakeDocker{handle: tt.answer}
+			p := New(Options{Runner: f, Host: &HostInfo{}})
+			err := p.RemoveNode(context.Background(), "c", tt.node)
+			if (err == nil) != (tt.wantErr == "") || (err != nil && err.Error() != tt.wantErr) {
+				t.Errorf("err = %v, want %q", err, tt.wantErr)
+			}
+			if strings.Join(f.calls, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(f.calls, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
