@@ -654,3 +654,61 @@ func (n fakeNode) WriteFile(context.Context, string, []byte, os.FileMode) error 
 func (n fakeNode) ReadFile(context.Context, string) ([]byte, error)             { return nil, nil }
 func (n fakeNode) WaitForSystemd(context.Context, time.Duration) error          { return nil }
 func (n fakeNode) Attach(bool, []string, []string) []string                     { return nil }
+
+// TestTutorialTrueToProvider renders the book of a Docker, an ssh (direct
+// routes and VXLAN) and a Lima cluster and checks that each describes its
+// own machines and pod routes, in the text and in the pictures, and not
+// another provider's.
+func TestTutorialTrueToProvider(t *testing.T) {
+	const sshDoc = "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: lab\nprovider: ssh\nnetwork:\n  nodeSubnet: 192.168.50.0/24\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n"
+	tests := []struct {
+		name, config string
+		says, lacks  []string
+	}{
+		{"docker", "",
+			[]string{"the Docker network `hardway-hardway`", "docker ps --filter label=dev.hardway.cluster=hardway", "Between nodes: routes, carried over VXLAN", "10.200.1.0/24 via 10.200.1.0 dev hardway.vxlan", "VXLAN UDP :4789", "Docker network hardway-hardway: 10.240.0.0/24", "MTU is 1450", "read-only at"},
+			[]string{"one plain route per peer", "limactl", "pod packets as they are"}},
+		{"ssh direct", sshDoc,
+			[]string{"the machines' own network: `192.168.50.0/24`", "Between nodes: one plain route per peer", "10.200.1.0/24 via 192.168.50.11", "pod packets as they are, 192.168.50.10 ⇄ 192.168.50.11", "hardway check --name lab", "MTU is 1500", "over SSH", "provider: ssh."},
+			[]string{"Docker network", "is a Docker container", "docker ps", "docker exec", "hardway.vxlan", "Tunnel address", "VXLAN UDP", "limactl", "provider: docker (the default).", "read-only at"}},
+		{"ssh vxlan", strings.Replace(sshDoc, "network:\n", "network:\n  podRoutes: vxlan\n", 1),
+			[]string{"Between nodes: routes, carried over VXLAN", "network.podRoutes: vxlan", "dev hardway.vxlan", "VXLAN UDP :4789 192.168.50.10 ⇄ 192.168.50.11", "MTU is 1450"},
+			[]string{"Docker network", "docker ps", "docker exec", "created with `--internal`", "one plain route per peer"}},
+		{"lima", "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: vms\nprovider: lima\nnodes:\n- name: vm-0\n- name: vm-1\n  roles: [worker]\n",
+			[]string{"A node here is a Lima VM", "`vms-vm-0`", "limactl list", "Lima's shared network (lima0 in each VM)", "Between nodes: one plain route per peer", "provider: lima."},
+			[]string{"Docker network", "docker ps", "docker exec", "hardway.vxlan", "VXLAN UDP", "provider: ssh."}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			isolate(t)
+			out := t.TempDir()
+			if code, _, stderr := runCLI(t, append([]string{"tutorial", "--out", out}, configArgs(t, tt.config)...)...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			var all strings.Builder
+			for _, pat := range []string{"*.md", "img/*.svg"} {
+				files, _ := filepath.Glob(filepath.Join(out, pat))
+				for _, f := range files {
+					data, _ := os.ReadFile(f)
+					if strings.HasSuffix(f, ".svg") {
+						_, text := parseSVG(t, f, data)
+						all.WriteString(text + "\n")
+						continue
+					}
+					all.Write(data)
+				}
+			}
+			text := strings.Join(strings.Fields(all.String()), " ")
+			for _, s := range tt.says {
+				if !strings.Contains(text, strings.Join(strings.Fields(s), " ")) {
+					t.Errorf("the book does not say %q", s)
+				}
+			}
+			for _, s := range tt.lacks {
+				if i := strings.Index(text, s); i >= 0 {
+					t.Errorf("the book says %q: …%s…", s, text[max(0, i-80):min(len(text), i+80)])
+				}
+			}
+		})
+	}
+}
