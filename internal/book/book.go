@@ -111,6 +111,9 @@ func Chapters(in Input) ([]Chapter, []Picture, error) {
 		chapters = append(chapters, w.step(i, s))
 	}
 	chapters = append(chapters, w.networking(), w.operating(), w.filesAppendix())
+	for i := range chapters {
+		chapters[i].Body += readMoreSection(chapters[i].ID)
+	}
 	chapters[0].Body += contents(chapters)
 	tries := tryIts(w.v, in.Steps)
 	for i := range chapters {
