@@ -772,3 +772,48 @@ func TestTutorialClaims(t *testing.T) {
 		})
 	}
 }
+
+// TestTutorialBannerCommands: every command the book's banner names works
+// as written: it exists in the command tree with its flags, names this
+// cluster, and a -c file exists.
+func TestTutorialBannerCommands(t *testing.T) {
+	for _, tc := range tutorialCases {
+		t.Run(tc.name, func(t *testing.T) {
+			isolate(t)
+			out := t.TempDir()
+			args := configArgs(t, tc.config)
+			if code, _, stderr := runCLI(t, append([]string{"tutorial", "--out", out}, args...)...); code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			index, _ := os.ReadFile(filepath.Join(out, "index.md"))
+			banner, _, _ := strings.Cut(string(index[bytes.Index(index, []byte("> **")):]), "\n")
+			cmds := regexp.MustCompile("`hardway ([^`]+)`").FindAllStringSubmatch(banner, -1)
+			if len(cmds) == 0 {
+				t.Fatalf("the banner names no command: %s", banner)
+			}
+			for _, m := range cmds {
+				fields := strings.Fields(m[1])
+				root := newRoot(&app{out: io.Discard, errOut: io.Discard, host: testHost(t)})
+				cmd, rest, err := root.Find(fields)
+				if err != nil || cmd == root {
+					t.Errorf("banner: `hardway %s`: no such command", m[1])
+					continue
+				}
+				if err := cmd.ParseFlags(rest); err != nil {
+					t.Errorf("banner: `hardway %s`: %v", m[1], err)
+					continue
+				}
+				if err := cmd.ValidateArgs(cmd.Flags().Args()); err != nil {
+					t.Errorf("banner: `hardway %s`: %v", m[1], err)
+				}
+				if f, _ := cmd.Flags().GetString("config"); f != "" {
+					if _, err := os.Stat(f); err != nil {
+						t.Errorf("banner: `hardway %s`: %v", m[1], err)
+					}
+				} else if name, _ := cmd.Flags().GetString("name"); name == "" {
+					t.Errorf("banner: `hardway %s` names neither a cluster nor a config", m[1])
+				}
+			}
+		})
+	}
+}
