@@ -10,6 +10,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/state"
+	"hardway.dev/hardway/internal/steps"
 	"hardway.dev/hardway/internal/verify"
 )
 
@@ -35,8 +36,11 @@ func TestRegistry(t *testing.T) {
 	c := config.Default()
 	for _, l := range All() {
 		t.Run(l.Name, func(t *testing.T) {
-			if l.Title == "" || l.Target == nil || l.Symptom == nil || l.Reveal == nil || l.Cause == nil || l.Fix == nil || l.Break == nil || l.Restore == nil {
+			if l.Title == "" || l.Target == nil || l.Symptom == nil || l.Reveal == nil || l.Cause == nil || l.Fix == nil || l.Why == nil || l.Break == nil || l.Restore == nil {
 				t.Fatalf("lab %s lacks a part: %+v", l.Name, l)
+			}
+			if _, ok := steps.Find(steps.All(), l.Step); !ok {
+				t.Errorf("the debrief's step %q is no step of up", l.Step)
 			}
 			if len(l.Probes) == 0 {
 				t.Error("no probe: check could not tell a fixed cluster from a broken one")
@@ -53,7 +57,24 @@ func TestRegistry(t *testing.T) {
 			if tg.Cluster != c.Name {
 				t.Errorf("target of cluster %q, want %q", tg.Cluster, c.Name)
 			}
-			texts := map[string]string{"symptom": l.Symptom(tg), "cause": l.Cause(tg), "reveal": strings.Join(l.Reveal(tg), "\n"), "fix": strings.Join(l.Fix(tg), "\n")}
+			texts := map[string]string{"symptom": l.Symptom(tg), "cause": l.Cause(tg), "reveal": strings.Join(l.Reveal(tg), "\n"), "fix": strings.Join(l.Fix(tg), "\n"), "why": l.Why(tg), "debrief": l.Debrief(tg)}
+			if l.Evidence != nil {
+				texts["evidence"] = strings.Join(l.Evidence(tg), "\n")
+			}
+			// Graded: 2 or 3 hints, the symptom's evidence before the
+			// commands that show the cause, the fix only in the last.
+			hints := l.Hints(tg)
+			if len(hints) < 2 || len(hints) > 3 {
+				t.Errorf("%d hints, want 2 or 3", len(hints))
+			}
+			for i, h := range hints {
+				if strings.Contains(h, "Fix it:") != (i == len(hints)-1) {
+					t.Errorf("hint %d of %d: the fix must be in the last hint only:\n%s", i+1, len(hints), h)
+				}
+			}
+			if !strings.Contains(l.Debrief(tg), "explain "+l.Step+" --name "+tg.Cluster) {
+				t.Errorf("the debrief does not point at hardway explain %s: %s", l.Step, l.Debrief(tg))
+			}
 			for part, s := range texts {
 				if strings.TrimSpace(s) == "" {
 					t.Errorf("empty %s", part)
@@ -84,7 +105,7 @@ func TestTargets(t *testing.T) {
 	}{
 		{"default", "", map[string]string{
 			"etcd-member":      "node=node-2 peer=node-0",
-			"pod-route":        "node=node-0 peer=node-1 cidr=10.200.1.0/24 via=10.200.1.0",
+			"pod-route":        "node=node-0 peer=node-1 cidr=10.200.1.0/24 over=the VXLAN tunnel hardway.vxlan route=ip route replace 10.200.1.0/24 via 10.200.1.0 dev hardway.vxlan onlink via=10.200.1.0",
 			"kubelet-cert":     "node=node-1 peer=node-2",
 			"coredns-corefile": "node= peer= typo=cluster.locla zone=cluster.local",
 			"kube-proxy":       "node=node-2 peer=",
@@ -92,10 +113,18 @@ func TestTargets(t *testing.T) {
 		}},
 		{"two workers", "name: duo\nnodes:\n- name: cp\n  roles: [control-plane]\n- name: w-a\n  roles: [worker]\n- name: w-b\n  roles: [worker]\nnetwork:\n  clusterDomain: k8s.test\n", map[string]string{
 			"etcd-member":      "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster duo has 1",
-			"pod-route":        "node=w-a peer=w-b cidr=10.200.2.0/24 via=10.200.2.0",
+			"pod-route":        "node=w-a peer=w-b cidr=10.200.2.0/24 over=the VXLAN tunnel hardway.vxlan route=ip route replace 10.200.2.0/24 via 10.200.2.0 dev hardway.vxlan onlink via=10.200.2.0",
 			"kubelet-cert":     "node=w-b peer=w-a",
 			"coredns-corefile": "node= peer= typo=k8s.tets zone=k8s.test",
 			"kube-proxy":       "node=w-b peer=",
+			"kubelet-rbac":     "node= peer= user=kube-apiserver-kubelet-client",
+		}},
+		{"machines, direct routes", "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n", map[string]string{
+			"etcd-member":      "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster lab has 1",
+			"pod-route":        "node=m-0 peer=m-1 cidr=10.200.1.0/24 over=m-1's node IP, on the shared network route=ip route replace 10.200.1.0/24 via 192.168.50.11 via=192.168.50.11",
+			"kubelet-cert":     "node=m-1 peer=m-0",
+			"coredns-corefile": "node= peer= typo=cluster.locla zone=cluster.local",
+			"kube-proxy":       "node=m-1 peer=",
 			"kubelet-rbac":     "node= peer= user=kube-apiserver-kubelet-client",
 		}},
 		{"one node", "name: solo\nnodes:\n- name: solo\n", map[string]string{
@@ -220,5 +249,61 @@ func TestRenderedNames(t *testing.T) {
 		if !strings.Contains(coredns, want) {
 			t.Errorf("coredns.yaml lacks %q", want)
 		}
+	}
+}
+
+// TestNextHint: each call gives the next hint and remembers it in the
+// state directory; past the last, the last again.
+func TestNextHint(t *testing.T) {
+	dir := state.Dir(t.TempDir())
+	e := steps.Env{Cluster: &steps.Cluster{Config: config.Default(), State: dir}}
+	if _, err := NextHint(e); err == nil || !strings.Contains(err.Error(), "no lab is active") {
+		t.Fatalf("no lab: %v", err)
+	}
+	if err := save(dir, Record{Lab: "kube-proxy", Started: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := Find("kube-proxy")
+	tg, _ := l.Target(config.Default())
+	want := l.Hints(tg)
+	for i, w := range []int{1, 2, 3, 3} {
+		g, err := NextHint(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.N != w || g.Total != len(want) || g.Text != want[w-1] {
+			t.Errorf("call %d: hint %d of %d %q, want %d of %d", i+1, g.N, g.Total, g.Text, w, len(want))
+		}
+		if r, _ := Active(dir); r == nil || r.Hints != w {
+			t.Errorf("call %d: record says %+v hints given, want %d", i+1, r, w)
+		}
+	}
+	if !strings.HasPrefix(want[0], "Look at the symptom first:\n  hardway verify --name hardway") || !strings.HasPrefix(want[1], "See the cause:") {
+		t.Errorf("hints out of order: %q", want)
+	}
+}
+
+// TestPassed: the first pass of each lab is kept, later ones do not
+// overwrite it, and a broken file names itself.
+func TestPassed(t *testing.T) {
+	dir := state.Dir(t.TempDir())
+	first := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for _, p := range []struct {
+		name string
+		at   time.Time
+	}{{"kube-proxy", first}, {"kube-proxy", first.Add(time.Hour)}, {"pod-route", first.Add(2 * time.Hour)}} {
+		if err := pass(dir, p.name, p.at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Passed(dir)
+	if err != nil || len(got) != 2 || !got["kube-proxy"].Equal(first) || !got["pod-route"].Equal(first.Add(2*time.Hour)) {
+		t.Errorf("passed %v, %v", got, err)
+	}
+	if err := os.WriteFile(dir.LabsPassed(), []byte("["), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Passed(dir); err == nil || !strings.Contains(err.Error(), dir.LabsPassed()+": ") {
+		t.Errorf("a broken file: %v", err)
 	}
 }
