@@ -100,7 +100,7 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{"hardway shell " + cp + " --name " + v.Name, "a shell inside " + cp + " (exit with Ctrl-D)"},
 			{v.hw("verify"), "the smoke tests, any time"},
 			{v.hw("up"), "converges the cluster to its config again; changes nothing if nothing drifted"},
-			{v.hw("lab", "list"), "break-and-fix labs: each breaks one real thing (an etcd member, a route, a certificate, CoreDNS, kube-proxy, RBAC) for you to find and fix"},
+			{v.hw("lab", "list"), "break-and-fix labs: each breaks one real thing (an etcd member, a route, a certificate, CoreDNS, kube-proxy, RBAC, a Service, the scheduler, the controller manager, containerd) for you to find and fix, with graded hints; the PASSED column is this cluster's record"},
 			{v.hw("lab", "start", "kube-proxy"), "the first lab to try: Services stop working on one node; «hardway lab hint», «check» and «reset» take it from there"},
 		},
 		"files": {

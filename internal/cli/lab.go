@@ -170,7 +170,7 @@ func (a *app) labList(o output) error {
 	if ok, err := emit(a.out, o, map[string]any{"cluster": cfg.Name, "labs": labs}); ok {
 		return err
 	}
-	fmt.Fprintf(a.out, "%-17s %-7s %s\n", "LAB", "PASSED", "WHAT BREAKS")
+	fmt.Fprintf(a.out, "%-19s %-7s %s\n", "LAB", "PASSED", "WHAT BREAKS")
 	done := 0
 	for _, l := range labs {
 		note := ""
@@ -185,7 +185,7 @@ func (a *app) labList(o output) error {
 			mark = "✓"
 			done++
 		}
-		fmt.Fprintf(a.out, "%-17s %-7s %s%s\n", l.Name, mark, l.Title, note)
+		fmt.Fprintf(a.out, "%-19s %-7s %s%s\n", l.Name, mark, l.Title, note)
 	}
 	fmt.Fprintf(a.out, "\nCluster %s has passed %d of %d labs. Start one: hardway lab start NAME --name %s\n", cfg.Name, done, len(labs), cfg.Name)
 	return nil

@@ -34,7 +34,7 @@ func TestLabArguments(t *testing.T) {
 	}{
 		{[]string{"lab", "start"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
 		{[]string{"lab", "start", "a", "b"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
-		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac (details: hardway lab list)`},
+		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd (details: hardway lab list)`},
 		{[]string{"lab", "check", "--name", "ghost"}, `error: cluster "ghost" has no state on this host (` + filepath.Join(home, "clusters", "ghost") + `); create it with: hardway up --name ghost (the clusters here: hardway list)`},
 		// Machines first: a cluster with only its state left is never
 		// contacted (its saved API address may be another cluster's now).
@@ -75,15 +75,19 @@ func TestLabList(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := `LAB               PASSED  WHAT BREAKS
-etcd-member       -       one etcd member is down (not on this cluster: lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1)
-pod-route         -       a node lost its route to another node's pods (not on this cluster: lab pod-route needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
-kubelet-cert      -       a kubelet serves another node's certificate (not on this cluster: lab kubelet-cert needs 2 worker nodes (one lends its certificate); cluster solo has 1)
-coredns-corefile  ✓       a typo in CoreDNS's configuration
-kube-proxy        -       kube-proxy is gone from one node (active on cluster solo)
-kubelet-rbac      -       the API server may no longer use the kubelet API
+	want := `LAB                 PASSED  WHAT BREAKS
+etcd-member         -       one etcd member is down (not on this cluster: lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1)
+pod-route           -       a node lost its route to another node's pods (not on this cluster: lab pod-route needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
+kubelet-cert        -       a kubelet serves another node's certificate (not on this cluster: lab kubelet-cert needs 2 worker nodes (one lends its certificate); cluster solo has 1)
+coredns-corefile    ✓       a typo in CoreDNS's configuration
+kube-proxy          -       kube-proxy is gone from one node (active on cluster solo)
+kubelet-rbac        -       the API server may no longer use the kubelet API
+service-selector    -       a Service selects no pods
+scheduler           -       new pods stay Pending
+controller-manager  -       a Deployment makes no ReplicaSet
+containerd          -       containerd is stopped on one node
 
-Cluster solo has passed 1 of 6 labs. Start one: hardway lab start NAME --name solo
+Cluster solo has passed 1 of 10 labs. Start one: hardway lab start NAME --name solo
 `
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)

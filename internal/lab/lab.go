@@ -66,7 +66,8 @@ func (t Target) shell(n config.Node, cmd string) string {
 
 // All lists the labs, in the order a course would take them.
 func All() []Lab {
-	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC()}
+	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC(),
+		serviceSelector(), scheduler(), controllerManager(), containerd()}
 }
 
 // Names lists the labs' names.

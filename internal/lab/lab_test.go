@@ -29,7 +29,7 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 // TestRegistry: every lab can break, check, hint and restore, and documents
 // its fix.
 func TestRegistry(t *testing.T) {
-	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac"}
+	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
@@ -104,36 +104,52 @@ func TestTargets(t *testing.T) {
 		want map[string]string
 	}{
 		{"default", "", map[string]string{
-			"etcd-member":      "node=node-2 peer=node-0",
-			"pod-route":        "node=node-0 peer=node-1 cidr=10.200.1.0/24 over=the VXLAN tunnel hardway.vxlan route=ip route replace 10.200.1.0/24 via 10.200.1.0 dev hardway.vxlan onlink via=10.200.1.0",
-			"kubelet-cert":     "node=node-1 peer=node-2",
-			"coredns-corefile": "node= peer= typo=cluster.locla zone=cluster.local",
-			"kube-proxy":       "node=node-2 peer=",
-			"kubelet-rbac":     "node= peer= user=kube-apiserver-kubelet-client",
+			"etcd-member":        "node=node-2 peer=node-0",
+			"pod-route":          "node=node-0 peer=node-1 cidr=10.200.1.0/24 over=the VXLAN tunnel hardway.vxlan route=ip route replace 10.200.1.0/24 via 10.200.1.0 dev hardway.vxlan onlink via=10.200.1.0",
+			"kubelet-cert":       "node=node-1 peer=node-2",
+			"coredns-corefile":   "node= peer= typo=cluster.locla zone=cluster.local",
+			"kube-proxy":         "node=node-2 peer=",
+			"kubelet-rbac":       "node= peer= user=kube-apiserver-kubelet-client",
+			"service-selector":   "node= peer= typo=helo want=hello",
+			"scheduler":          "node=node-0 peer= app=lab-pending nodes=node-0 node-1 node-2",
+			"controller-manager": "node=node-0 peer= app=lab-stuck nodes=node-0 node-1 node-2",
+			"containerd":         "node=node-2 peer=",
 		}},
 		{"two workers", "name: duo\nnodes:\n- name: cp\n  roles: [control-plane]\n- name: w-a\n  roles: [worker]\n- name: w-b\n  roles: [worker]\nnetwork:\n  clusterDomain: k8s.test\n", map[string]string{
-			"etcd-member":      "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster duo has 1",
-			"pod-route":        "node=w-a peer=w-b cidr=10.200.2.0/24 over=the VXLAN tunnel hardway.vxlan route=ip route replace 10.200.2.0/24 via 10.200.2.0 dev hardway.vxlan onlink via=10.200.2.0",
-			"kubelet-cert":     "node=w-b peer=w-a",
-			"coredns-corefile": "node= peer= typo=k8s.tets zone=k8s.test",
-			"kube-proxy":       "node=w-b peer=",
-			"kubelet-rbac":     "node= peer= user=kube-apiserver-kubelet-client",
+			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster duo has 1",
+			"pod-route":          "node=w-a peer=w-b cidr=10.200.2.0/24 over=the VXLAN tunnel hardway.vxlan route=ip route replace 10.200.2.0/24 via 10.200.2.0 dev hardway.vxlan onlink via=10.200.2.0",
+			"kubelet-cert":       "node=w-b peer=w-a",
+			"coredns-corefile":   "node= peer= typo=k8s.tets zone=k8s.test",
+			"kube-proxy":         "node=w-b peer=",
+			"kubelet-rbac":       "node= peer= user=kube-apiserver-kubelet-client",
+			"service-selector":   "node= peer= typo=helo want=hello",
+			"scheduler":          "node=cp peer= app=lab-pending nodes=cp",
+			"controller-manager": "node=cp peer= app=lab-stuck nodes=cp",
+			"containerd":         "node=w-b peer=",
 		}},
 		{"machines, direct routes", "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n", map[string]string{
-			"etcd-member":      "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster lab has 1",
-			"pod-route":        "node=m-0 peer=m-1 cidr=10.200.1.0/24 over=m-1's node IP, on the shared network route=ip route replace 10.200.1.0/24 via 192.168.50.11 via=192.168.50.11",
-			"kubelet-cert":     "node=m-1 peer=m-0",
-			"coredns-corefile": "node= peer= typo=cluster.locla zone=cluster.local",
-			"kube-proxy":       "node=m-1 peer=",
-			"kubelet-rbac":     "node= peer= user=kube-apiserver-kubelet-client",
+			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster lab has 1",
+			"pod-route":          "node=m-0 peer=m-1 cidr=10.200.1.0/24 over=m-1's node IP, on the shared network route=ip route replace 10.200.1.0/24 via 192.168.50.11 via=192.168.50.11",
+			"kubelet-cert":       "node=m-1 peer=m-0",
+			"coredns-corefile":   "node= peer= typo=cluster.locla zone=cluster.local",
+			"kube-proxy":         "node=m-1 peer=",
+			"kubelet-rbac":       "node= peer= user=kube-apiserver-kubelet-client",
+			"service-selector":   "node= peer= typo=helo want=hello",
+			"scheduler":          "node=m-0 peer= app=lab-pending nodes=m-0",
+			"controller-manager": "node=m-0 peer= app=lab-stuck nodes=m-0",
+			"containerd":         "node=m-1 peer=",
 		}},
 		{"one node", "name: solo\nnodes:\n- name: solo\n", map[string]string{
-			"etcd-member":      "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1",
-			"pod-route":        "lab pod-route needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
-			"kubelet-cert":     "lab kubelet-cert needs 2 worker nodes (one lends its certificate); cluster solo has 1",
-			"coredns-corefile": "node= peer= typo=cluster.locla zone=cluster.local",
-			"kube-proxy":       "node=solo peer=",
-			"kubelet-rbac":     "node= peer= user=kube-apiserver-kubelet-client",
+			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1",
+			"pod-route":          "lab pod-route needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
+			"kubelet-cert":       "lab kubelet-cert needs 2 worker nodes (one lends its certificate); cluster solo has 1",
+			"coredns-corefile":   "node= peer= typo=cluster.locla zone=cluster.local",
+			"kube-proxy":         "node=solo peer=",
+			"kubelet-rbac":       "node= peer= user=kube-apiserver-kubelet-client",
+			"service-selector":   "node= peer= typo=helo want=hello",
+			"scheduler":          "node=solo peer= app=lab-pending nodes=solo",
+			"controller-manager": "node=solo peer= app=lab-stuck nodes=solo",
+			"containerd":         "node=solo peer=",
 		}},
 	}
 	for _, tt := range tests {
@@ -192,7 +208,7 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find(pod-route) = %s, %v", l.Name, err)
 	}
 	_, err := Find("dns")
-	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac (details: hardway lab list)`
+	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd (details: hardway lab list)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}

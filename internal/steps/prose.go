@@ -277,7 +277,9 @@ var dnsProse = dedent(`
 var verifyProse = dedent(`
 	A cluster is real only when workloads run on it. These checks are the
 	smoke tests of the hard way, automated: a Deployment spread over every
-	node serving "Hello World" (two pods when there is one node), traffic
+	node serving "Hello World" (two pods when there is one node), a new
+	Deployment followed to a Ready pod (the controller manager, the
+	scheduler and a kubelet each doing their part), traffic
 	from every pod to another pod's IP (on the next node, or across the
 	only node's bridge), a ClusterIP
 	Service through kube-proxy, DNS names from inside a pod, kubectl logs /
@@ -287,6 +289,7 @@ var verifyProse = dedent(`
 
 	To learn what each check guards against, break the cluster on purpose
 	and repair it: "hardway lab list" has labs for etcd, routes, kubelet
-	certificates, CoreDNS, kube-proxy and RBAC, and "hardway lab check"
-	uses these same checks to tell when a fix works.
+	certificates, CoreDNS, kube-proxy, RBAC, a Service's selector, the
+	scheduler, the controller manager and containerd, and "hardway lab
+	check" uses these same checks to tell when a fix works.
 `)

@@ -105,6 +105,7 @@ type session struct {
 func Checks() []Check {
 	return []Check{
 		{"deployment", quiet(checkDeployment)},
+		{"rollout", quiet(checkRollout)},
 		{"pod-to-pod", checkPodToPod},
 		{"service", quiet(checkService)},
 		{"dns", quiet(checkDNS)},
@@ -136,7 +137,7 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 // names DNS resolves are those of the Service the service check created.
 func needs(name string) []string {
 	switch name {
-	case "deployment", "encryption":
+	case "deployment", "encryption", "rollout":
 		return nil
 	case "nodeport", "dns":
 		return []string{"deployment", "service"}

@@ -1,0 +1,264 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/steps"
+	"hardway.dev/hardway/internal/verify"
+	"hardway.dev/hardway/internal/wait"
+)
+
+// The labs of the second edition: a Service that selects nothing, a
+// stopped scheduler, a stopped controller manager and a stopped
+// containerd. Each is found with the tools of any cluster and probed by
+// the same smoke tests as verify.
+
+// serviceName is verify's Service, which service-selector breaks.
+const serviceName = "hello"
+
+func serviceSelector() Lab {
+	return Lab{
+		Name:  "service-selector",
+		Title: "a Service selects no pods",
+		Target: func(c *config.Cluster) (Target, error) {
+			if len(c.Workers()) == 0 {
+				return Target{}, fmt.Errorf("lab service-selector needs a worker node; cluster %s has none", c.Name)
+			}
+			return Target{Cluster: c.Name, Values: map[string]string{"want": "hello", "typo": "helo"}}, nil
+		},
+		Symptom: func(t Target) string {
+			return fmt.Sprintf("The Service %s in namespace %s answers nothing: its ClusterIP and its NodePort fail, from\n"+
+				"every node. The pods behind it run, are Ready, and answer at their own IPs.", serviceName, verify.Namespace)
+		},
+		Evidence: func(t Target) []string {
+			return []string{"kubectl -n " + verify.Namespace + " get endpointslices -l kubernetes.io/service-name=" + serviceName}
+		},
+		Reveal: func(t Target) []string {
+			return []string{
+				"kubectl -n " + verify.Namespace + " get service " + serviceName + " -o wide",
+				"kubectl -n " + verify.Namespace + " get pods --show-labels",
+			}
+		},
+		Cause: func(t Target) string {
+			return fmt.Sprintf("The Service's selector is app=%s; the pods are labelled app=%s. The EndpointSlice controller finds\n"+
+				"no pod that matches, so the Service has no endpoints and kube-proxy has nowhere to send its traffic\n"+
+				"(its rules reject it). A Service is only a selector and a virtual IP: nothing checks that the selector\n"+
+				"matches anything.", t.Values["typo"], t.Values["want"])
+		},
+		Fix: func(t Target) []string {
+			return []string{fmt.Sprintf(`kubectl -n %s patch service %s -p '{"spec":{"selector":{"app":"%s"}}}'`, verify.Namespace, serviceName, t.Values["want"])}
+		},
+		Why: func(t Target) string {
+			return "The EndpointSlice controller (kube-controller-manager) watches Services and pods: with a selector\n" +
+				"that matches the pods' label it lists their IPs in the Service's EndpointSlice within a second, and\n" +
+				"kube-proxy on every node, watching EndpointSlices, writes the rules that send the ClusterIP and the\n" +
+				"NodePort there."
+		},
+		Step:   "verify",
+		Probes: []string{"service", "nodeport"},
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
+			return setSelector(ctx, e, t.Values["typo"])
+		},
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
+			// verify keeps a Service that exists: put its selector back first.
+			return setSelector(ctx, e, t.Values["want"])
+		},
+	}
+}
+
+// setSelector points verify's Service at pods labelled app=value.
+func setSelector(ctx context.Context, e steps.Env, value string) error {
+	admin, err := e.Cluster.Admin()
+	if err != nil {
+		return err
+	}
+	svcs := admin.Clientset.CoreV1().Services(verify.Namespace)
+	svc, err := svcs.Get(ctx, serviceName, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("service %s/%s does not exist; create it with: hardway verify --name %s", verify.Namespace, serviceName, e.Cluster.Config.Name)
+	}
+	if err != nil {
+		return err
+	}
+	svc.Spec.Selector = map[string]string{"app": value}
+	_, err = svcs.Update(ctx, svc, metav1.UpdateOptions{FieldManager: fieldManager})
+	return err
+}
+
+// stoppedControlPlane is a lab that stops one control-plane program on
+// every control-plane node: its leader lease runs out and nobody takes it.
+func stoppedControlPlane(name, unit, title, symptom, evidenceApp, cause, why string) Lab {
+	return Lab{
+		Name:  name,
+		Title: title,
+		Target: func(c *config.Cluster) (Target, error) {
+			if len(c.Workers()) == 0 {
+				return Target{}, fmt.Errorf("lab %s needs a worker node for new pods; cluster %s has none", name, c.Name)
+			}
+			var cps []string
+			for _, n := range c.ControlPlanes() {
+				cps = append(cps, n.Name)
+			}
+			return Target{Cluster: c.Name, Node: c.ControlPlanes()[0], Values: map[string]string{"nodes": strings.Join(cps, " "), "app": evidenceApp}}, nil
+		},
+		Symptom: func(t Target) string { return symptom },
+		Evidence: func(t Target) []string {
+			ns := "kubectl -n " + verify.Namespace + " "
+			return []string{
+				ns + "create deployment " + t.Values["app"] + " --image=" + images.TestApp,
+				ns + "get deployment,replicasets,pods -l app=" + t.Values["app"] + " -o wide",
+			}
+		},
+		Reveal: func(t Target) []string {
+			return []string{
+				"kubectl -n kube-system get lease " + unit,
+				t.shell(t.Node, "systemctl status "+unit),
+			}
+		},
+		Cause: func(t Target) string {
+			return fmt.Sprintf("%s is stopped on every control-plane node (%s). %s", unit, t.Values["nodes"], cause)
+		},
+		Fix: func(t Target) []string {
+			var out []string
+			for _, n := range strings.Fields(t.Values["nodes"]) {
+				out = append(out, "hardway shell "+n+" --name "+t.Cluster+" -- systemctl start "+unit)
+			}
+			return out
+		},
+		Why:    func(t Target) string { return why },
+		Step:   "control-plane",
+		Probes: []string{"rollout"},
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
+			for _, n := range e.Cluster.Config.ControlPlanes() {
+				if err := run(ctx, e, n, "systemctl", "stop", unit); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
+			// The evidence's Deployment is the learner's; it goes with the lab.
+			admin, err := e.Cluster.Admin()
+			if err != nil {
+				return err
+			}
+			err = admin.Clientset.AppsV1().Deployments(verify.Namespace).Delete(ctx, t.Values["app"], metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			// control-plane starts the units that are enabled but stopped,
+			// then waits for both leader leases.
+			_, err = e.Rerun(ctx, "control-plane")
+			return err
+		},
+	}
+}
+
+func scheduler() Lab {
+	return stoppedControlPlane("scheduler", render.UnitScheduler, "new pods stay Pending",
+		"New pods never start: kubectl create deployment makes a Deployment, a ReplicaSet and a pod, but the pod\n"+
+			"stays Pending and gets no node. Pods that were running go on running, and the API answers.",
+		"lab-pending",
+		"Nothing binds new pods to nodes: they stay Pending with no\n"+
+			"spec.nodeName, and no FailedScheduling event is written either, since no scheduler looked at them. The\n"+
+			"lease kube-system/kube-scheduler is no longer renewed. The API, the controllers and the running pods are fine.",
+		"Started, the schedulers elect a leader through the lease kube-system/kube-scheduler (the old holder's\n"+
+			"lease has run out), and the leader lists every pod without a node, filters and scores the nodes for\n"+
+			"each and writes a Binding: the Pending pods get a node and the kubelets there start them.")
+}
+
+func controllerManager() Lab {
+	return stoppedControlPlane("controller-manager", render.UnitControllerManager, "a Deployment makes no ReplicaSet",
+		"A new Deployment makes nothing: kubectl create deployment answers \"created\", but no ReplicaSet and no\n"+
+			"pod ever appear. Pods that were running go on running, and the API answers.",
+		"lab-stuck",
+		"Its control loops (Deployment, ReplicaSet,\n"+
+			"EndpointSlice, node lifecycle, garbage collector, ...) do not run: the API stores every object, and nothing\n"+
+			"acts on them. The lease kube-system/kube-controller-manager is no longer renewed.",
+		"Started, one instance takes the lease kube-system/kube-controller-manager, its informers list every\n"+
+			"object, and each loop compares what is asked with what is: the Deployment controller makes the missing\n"+
+			"ReplicaSet, the ReplicaSet controller its pod, and the scheduler (which was running all along) places it.")
+}
+
+func containerd() Lab {
+	return Lab{
+		Name:  "containerd",
+		Title: "containerd is stopped on one node",
+		Target: func(c *config.Cluster) (Target, error) {
+			ws := c.Workers()
+			if len(ws) == 0 {
+				return Target{}, fmt.Errorf("lab containerd needs a worker node; cluster %s has none", c.Name)
+			}
+			return Target{Cluster: c.Name, Node: ws[len(ws)-1]}, nil
+		},
+		Symptom: func(t Target) string {
+			return fmt.Sprintf("Node %s is NotReady. Its pods still answer at their IPs, but no new pod starts there and\n"+
+				"kubectl exec into its pods fails.", t.Node.Name)
+		},
+		Evidence: func(t Target) []string {
+			return []string{"kubectl get nodes", "kubectl describe node " + t.Node.Name}
+		},
+		Reveal: func(t Target) []string {
+			return []string{t.hw("logs", t.Node.Name, "kubelet"), t.shell(t.Node, "systemctl status containerd")}
+		},
+		Cause: func(t Target) string {
+			return fmt.Sprintf("containerd is stopped on %s. Every CRI call of the kubelet fails (nothing listens on\n"+
+				"%s), so the kubelet reports the node NotReady: the container runtime is down. The pods'\n"+
+				"processes keep running: containerd's unit stops with KillMode=process, so the shims and their containers\n"+
+				"outlive it.", t.Node.Name, render.ContainerdSocket)
+		},
+		Fix: func(t Target) []string { return []string{t.shell(t.Node, "systemctl start containerd")} },
+		Why: func(t Target) string {
+			return "Started, containerd finds its shims again (they kept running) and answers on its socket; the kubelet's\n" +
+				"next runtime status check, every few seconds, passes, and its next node status says Ready."
+		},
+		Step:   "workers",
+		Probes: []string{"deployment", "exec"},
+		Break: func(ctx context.Context, e steps.Env, t Target) error {
+			if err := run(ctx, e, t.Node, "systemctl", "stop", "containerd"); err != nil {
+				return err
+			}
+			// The kubelet notices within seconds; wait for it, so a check
+			// right after start sees the break.
+			return waitNodeReady(ctx, e, t.Node, corev1.ConditionFalse)
+		},
+		Restore: func(ctx context.Context, e steps.Env, t Target) error {
+			// workers starts the unit that is enabled but stopped.
+			_, err := e.Rerun(ctx, "workers")
+			return err
+		},
+	}
+}
+
+// waitNodeReady waits until node n's Ready condition is want.
+func waitNodeReady(ctx context.Context, e steps.Env, n config.Node, want corev1.ConditionStatus) error {
+	admin, err := e.Cluster.Admin()
+	if err != nil {
+		return err
+	}
+	return wait.Until(ctx, fmt.Sprintf("node %s Ready=%s", n.Name, want), time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
+		nd, err := admin.Clientset.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range nd.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				if c.Status == want {
+					return true, nil
+				}
+				return false, fmt.Errorf("Ready=%s (%s)", c.Status, c.Message)
+			}
+		}
+		return false, fmt.Errorf("no Ready condition")
+	})
+}
