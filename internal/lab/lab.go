@@ -35,6 +35,12 @@ type Lab struct {
 	// explain text and book chapter teach what broke.
 	Why  func(t Target) string
 	Step string
+	// Build marks a build lab: hardway leaves out one piece up would have
+	// made, and the learner makes it by hand. Diagnose then says exactly
+	// what is still missing or wrong, one line each (none when it is
+	// right); check runs it before the probes.
+	Build    bool
+	Diagnose func(ctx context.Context, e steps.Env, t Target) ([]string, error)
 	// Probes are the smoke tests (verify.Checks) that fail while the lab
 	// is broken; the cluster's health (WaitHealthy) is always checked too.
 	Probes []string
@@ -67,7 +73,8 @@ func (t Target) shell(n config.Node, cmd string) string {
 // All lists the labs, in the order a course would take them.
 func All() []Lab {
 	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC(),
-		serviceSelector(), scheduler(), controllerManager(), containerd()}
+		serviceSelector(), scheduler(), controllerManager(), containerd(),
+		buildCoreDNS(), buildPodRoutes()}
 }
 
 // Names lists the labs' names.

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"slices"
@@ -8,7 +9,12 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/state"
 	"hardway.dev/hardway/internal/steps"
 	"hardway.dev/hardway/internal/verify"
@@ -29,7 +35,7 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 // TestRegistry: every lab can break, check, hint and restore, and documents
 // its fix.
 func TestRegistry(t *testing.T) {
-	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd"}
+	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "build-coredns", "build-pod-routes"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
@@ -114,6 +120,8 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=node-0 peer= app=lab-pending nodes=node-0 node-1 node-2",
 			"controller-manager": "node=node-0 peer= app=lab-stuck nodes=node-0 node-1 node-2",
 			"containerd":         "node=node-2 peer=",
+			"build-coredns":      "node= peer= dir=/tmp/hardway-files ip=10.32.0.10 zone=cluster.local",
+			"build-pod-routes":   "node=node-0 peer=node-1 mode=vxlan",
 		}},
 		{"two workers", "name: duo\nnodes:\n- name: cp\n  roles: [control-plane]\n- name: w-a\n  roles: [worker]\n- name: w-b\n  roles: [worker]\nnetwork:\n  clusterDomain: k8s.test\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster duo has 1",
@@ -126,6 +134,8 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=cp peer= app=lab-pending nodes=cp",
 			"controller-manager": "node=cp peer= app=lab-stuck nodes=cp",
 			"containerd":         "node=w-b peer=",
+			"build-coredns":      "node= peer= dir=/tmp/duo-files ip=10.32.0.10 zone=k8s.test",
+			"build-pod-routes":   "node=w-a peer=w-b mode=vxlan",
 		}},
 		{"machines, direct routes", "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster lab has 1",
@@ -138,6 +148,8 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=m-0 peer= app=lab-pending nodes=m-0",
 			"controller-manager": "node=m-0 peer= app=lab-stuck nodes=m-0",
 			"containerd":         "node=m-1 peer=",
+			"build-coredns":      "node= peer= dir=/tmp/lab-files ip=10.32.0.10 zone=cluster.local",
+			"build-pod-routes":   "node=m-0 peer=m-1 mode=direct",
 		}},
 		{"one node", "name: solo\nnodes:\n- name: solo\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1",
@@ -150,6 +162,8 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=solo peer= app=lab-pending nodes=solo",
 			"controller-manager": "node=solo peer= app=lab-stuck nodes=solo",
 			"containerd":         "node=solo peer=",
+			"build-coredns":      "node= peer= dir=/tmp/solo-files ip=10.32.0.10 zone=cluster.local",
+			"build-pod-routes":   "lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
 		}},
 	}
 	for _, tt := range tests {
@@ -168,6 +182,9 @@ func TestTargets(t *testing.T) {
 					}
 					slices.Sort(keys)
 					for _, k := range keys {
+						if k == "fix" { // TestBuildPodRoutesIsTheUnit holds it
+							continue
+						}
 						got += " " + k + "=" + tg.Values[k]
 					}
 				}
@@ -208,7 +225,7 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find(pod-route) = %s, %v", l.Name, err)
 	}
 	_, err := Find("dns")
-	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd (details: hardway lab list)`
+	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, build-coredns, build-pod-routes (details: hardway lab list)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -321,5 +338,124 @@ func TestPassed(t *testing.T) {
 	}
 	if _, err := Passed(dir); err == nil || !strings.Contains(err.Error(), dir.LabsPassed()+": ") {
 		t.Errorf("a broken file: %v", err)
+	}
+}
+
+// TestBuildPodRoutesIsTheUnit: the commands build-pod-routes documents are
+// exactly what the hardway-pod-network unit runs, for VXLAN and for direct
+// routes, so a learner who types them builds what up would have.
+func TestBuildPodRoutesIsTheUnit(t *testing.T) {
+	for _, doc := range []string{"", "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n"} {
+		c := cluster(t, doc)
+		n := c.Workers()[0]
+		units, err := render.Footprint(c, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var unit string
+		for _, u := range units {
+			for _, f := range u.Files {
+				if f.Path == render.SystemdDir+"/"+render.PodNetworkUnit+".service" {
+					unit = string(f.Data)
+				}
+			}
+		}
+		cmds := podNetworkCommands(c, n)
+		if len(cmds) == 0 || unit == "" {
+			t.Fatalf("%s: no commands (%d) or no unit", c.Name, len(cmds))
+		}
+		starts := 0
+		for _, l := range strings.Split(unit, "\n") {
+			if strings.HasPrefix(l, "ExecStart=/sbin/") {
+				starts++
+			}
+		}
+		for _, cmd := range cmds {
+			if !strings.Contains(unit, "ExecStart=/sbin/"+cmd+"\n") {
+				t.Errorf("%s: %q is not a line of the unit", c.Name, cmd)
+			}
+		}
+		if starts != len(cmds) {
+			t.Errorf("%s: the unit runs %d ip/bridge commands, the lab documents %d", c.Name, starts, len(cmds))
+		}
+	}
+}
+
+// TestPodRouteProblems: what build-pod-routes' check says for a node as ip
+// prints it: nothing when the node has what the unit would write, each
+// missing or wrong piece with the command that writes it.
+func TestPodRouteProblems(t *testing.T) {
+	c := config.Default()
+	n, _ := c.Node("node-0")
+	goodRoutes := "default via 10.240.0.1 dev eth0\n10.200.0.0/24 dev cni0 proto kernel scope link src 10.200.0.1\n10.200.1.0/24 via 10.200.1.0 dev hardway.vxlan onlink\n10.200.2.0/24 via 10.200.2.0 dev hardway.vxlan onlink\n"
+	goodLink := "5: hardway.vxlan: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1450 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/ether 0e:68:77:f0:00:0a brd ff:ff:ff:ff:ff:ff promiscuity 0 \\    vxlan id 4242 local 10.240.0.10 srcport 0 0 dstport 4789 nolearning ttl auto ageing 300\n\n" +
+		"5: hardway.vxlan    inet 10.200.0.0/32 scope global hardway.vxlan\\       valid_lft forever preferred_lft forever\n\n" +
+		"0e:68:77:f0:00:0b dst 10.240.0.11 self permanent\n0e:68:77:f0:00:0c dst 10.240.0.12 self permanent\n\n" +
+		"10.200.1.0 lladdr 0e:68:77:f0:00:0b PERMANENT\n10.200.2.0 lladdr 0e:68:77:f0:00:0c PERMANENT\n"
+	if got := podRouteProblems(c, n, goodRoutes, goodLink); len(got) != 0 {
+		t.Errorf("a node built right: %q", got)
+	}
+	got := podRouteProblems(c, n, strings.Replace(goodRoutes, "10.200.2.0/24 via 10.200.2.0 dev hardway.vxlan onlink\n", "", 1),
+		strings.Replace(strings.Replace(goodLink, "dstport 4789", "dstport 8472", 1), "0e:68:77:f0:00:0c dst 10.240.0.12 self permanent\n", "", 1))
+	want := []string{
+		"node-0: device hardway.vxlan lacks dstport 4789",
+		"node-0: no fdb entry sends node-2's tunnel MAC 0e:68:77:f0:00:0c to 10.240.0.12: bridge fdb append 0e:68:77:f0:00:0c dev hardway.vxlan dst 10.240.0.12",
+		"node-0 has no route to 10.200.2.0/24 (node-2's pods): ip route add 10.200.2.0/24 via 10.200.2.0 dev hardway.vxlan onlink",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := podRouteProblems(c, n, goodRoutes, ""); len(got) != 1 || !strings.HasPrefix(got[0], "node-0 has no VXLAN device hardway.vxlan: ip link add hardway.vxlan type vxlan id 4242 local 10.240.0.10 dstport 4789 nolearning") {
+		t.Errorf("no device: %q", got)
+	}
+	m := cluster(t, "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n")
+	m0, _ := m.Node("m-0")
+	for routes, want := range map[string]string{
+		"10.200.1.0/24 via 192.168.50.11 dev eth0\n": "",
+		"": "m-0 has no route to 10.200.1.0/24 (m-1's pods): ip route add 10.200.1.0/24 via 192.168.50.11",
+		"10.200.1.0/24 via 192.168.50.99 dev eth0\n": `m-0 routes 10.200.1.0/24 as "10.200.1.0/24 via 192.168.50.99 dev eth0"; it must go via 192.168.50.11, m-1's node IP`,
+	} {
+		got := strings.Join(podRouteProblems(m, m0, routes, ""), "\n")
+		if got != want {
+			t.Errorf("direct routes %q: %q, want %q", routes, got, want)
+		}
+	}
+}
+
+// TestCoreDNSProblems: build-coredns' check on an empty kube-system names
+// every missing piece, and a Service at the wrong address says which one
+// the pods ask.
+func TestCoreDNSProblems(t *testing.T) {
+	l, _ := Find("build-coredns")
+	tg, _ := l.Target(config.Default())
+	cs := fake.NewClientset()
+	got, err := coreDNSProblems(context.Background(), cs, tg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"ServiceAccount kube-system/coredns does not exist",
+		"no ClusterRoleBinding binds ServiceAccount kube-system/coredns to a ClusterRole",
+		"ConfigMap kube-system/coredns (the Corefile) does not exist",
+		"Service kube-system/kube-dns does not exist",
+		"Deployment kube-system/coredns does not exist",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "kube-dns", Namespace: "kube-system"},
+		Spec: corev1.ServiceSpec{ClusterIP: "10.32.0.57", Selector: map[string]string{"k8s-app": "kube-dns"},
+			Ports: []corev1.ServicePort{{Port: 53, Protocol: corev1.ProtocolUDP}}}}
+	if _, err := cs.CoreV1().Services("kube-system").Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = coreDNSProblems(context.Background(), cs, tg)
+	for _, w := range []string{
+		"Service kube-system/kube-dns has ClusterIP 10.32.0.57; pods ask 10.32.0.10 (kubelet's clusterDNS): delete it and create it with clusterIP: 10.32.0.10",
+		"Service kube-system/kube-dns has no port 53/TCP",
+	} {
+		if !slices.Contains(got, w) {
+			t.Errorf("lacks %q: %q", w, got)
+		}
 	}
 }

@@ -137,20 +137,25 @@ func podRoute() Lab {
 			return run(ctx, e, t.Node, "ip", "route", "del", t.Values["cidr"])
 		},
 		Restore: func(ctx context.Context, e steps.Env, t Target) error {
-			// The unit already ran (a oneshot that stays "active"), so the
-			// network step would not run it again: a restart marker, the
-			// mark of an interrupted run, makes it restart the unit.
-			n, err := e.Cluster.Node(ctx, t.Node.Name)
-			if err != nil {
-				return err
-			}
-			if err := n.WriteFile(ctx, path.Join(converge.MarkerDir, render.PodNetworkUnit), nil, 0o644); err != nil {
-				return err
-			}
-			_, err = e.Rerun(ctx, "network")
-			return err
+			return rerunPodNetwork(ctx, e, t.Node)
 		},
 	}
+}
+
+// rerunPodNetwork runs the network step so that it restarts node's
+// pod-network unit. The unit may have run already (a oneshot that stays
+// "active"), and the step would not run it again: a restart marker, the
+// mark of an interrupted run, makes it restart the unit (and enable it).
+func rerunPodNetwork(ctx context.Context, e steps.Env, node config.Node) error {
+	n, err := e.Cluster.Node(ctx, node.Name)
+	if err != nil {
+		return err
+	}
+	if err := n.WriteFile(ctx, path.Join(converge.MarkerDir, render.PodNetworkUnit), nil, 0o644); err != nil {
+		return err
+	}
+	_, err = e.Rerun(ctx, "network")
+	return err
 }
 
 // vxlanDevice is the tunnel device routes to other nodes' pods go through.

@@ -147,7 +147,7 @@ func Start(ctx context.Context, e steps.Env, name string) (Lab, Target, error) {
 // passes, the lab is recorded as solved.
 func Check(ctx context.Context, e steps.Env, report func(verify.Result)) (Lab, error) {
 	c := e.Cluster
-	l, _, r, err := current(e)
+	l, t, r, err := current(e)
 	if err != nil {
 		return l, err
 	}
@@ -162,6 +162,19 @@ func Check(ctx context.Context, e steps.Env, report func(verify.Result)) (Lab, e
 	report(verify.Result{Name: "health", Elapsed: time.Since(start), Err: err})
 	if err != nil {
 		failed = append(failed, "health")
+	}
+	if l.Diagnose != nil {
+		start := time.Now()
+		dctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+		problems, err := l.Diagnose(dctx, e, t)
+		cancel()
+		if err == nil && len(problems) > 0 {
+			err = errors.New(strings.Join(problems, "\n"))
+		}
+		report(verify.Result{Name: "your build", Elapsed: time.Since(start), Err: err})
+		if err != nil {
+			failed = append(failed, "your build")
+		}
 	}
 	env, err := c.VerifyEnv()
 	if err != nil {
