@@ -126,7 +126,7 @@ func stoppedControlPlane(name, unit, title, symptom, evidenceApp, cause, why str
 			}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("%s is stopped on every control-plane node (%s). %s", unit, t.Values["nodes"], cause)
+			return fmt.Sprintf("%s is stopped on every control-plane node (%s).\n%s", unit, t.Values["nodes"], cause)
 		},
 		Fix: func(t Target) []string {
 			var out []string
@@ -169,9 +169,9 @@ func scheduler() Lab {
 		"New pods never start: kubectl create deployment makes a Deployment, a ReplicaSet and a pod, but the pod\n"+
 			"stays Pending and gets no node. Pods that were running go on running, and the API answers.",
 		"lab-pending",
-		"Nothing binds new pods to nodes: they stay Pending with no\n"+
-			"spec.nodeName, and no FailedScheduling event is written either, since no scheduler looked at them. The\n"+
-			"lease kube-system/kube-scheduler is no longer renewed. The API, the controllers and the running pods are fine.",
+		"Nothing binds new pods to nodes: they stay Pending with no spec.nodeName, and no FailedScheduling\n"+
+			"event is written either, since no scheduler looked at them. The lease kube-system/kube-scheduler is no\n"+
+			"longer renewed. The API, the controllers and the running pods are fine.",
 		"Started, the schedulers elect a leader through the lease kube-system/kube-scheduler (the old holder's\n"+
 			"lease has run out), and the leader lists every pod without a node, filters and scores the nodes for\n"+
 			"each and writes a Binding: the Pending pods get a node and the kubelets there start them.")
@@ -182,9 +182,9 @@ func controllerManager() Lab {
 		"A new Deployment makes nothing: kubectl create deployment answers \"created\", but no ReplicaSet and no\n"+
 			"pod ever appear. Pods that were running go on running, and the API answers.",
 		"lab-stuck",
-		"Its control loops (Deployment, ReplicaSet,\n"+
-			"EndpointSlice, node lifecycle, garbage collector, ...) do not run: the API stores every object, and nothing\n"+
-			"acts on them. The lease kube-system/kube-controller-manager is no longer renewed.",
+		"Its control loops (Deployment, ReplicaSet, EndpointSlice, node lifecycle,\n"+
+			"garbage collector, ...) do not run: the API stores every object, and nothing acts on them. The lease\n"+
+			"kube-system/kube-controller-manager is no longer renewed.",
 		"Started, one instance takes the lease kube-system/kube-controller-manager, its informers list every\n"+
 			"object, and each loop compares what is asked with what is: the Deployment controller makes the missing\n"+
 			"ReplicaSet, the ReplicaSet controller its pod, and the scheduler (which was running all along) places it.")
@@ -202,25 +202,27 @@ func containerd() Lab {
 			return Target{Cluster: c.Name, Node: ws[len(ws)-1]}, nil
 		},
 		Symptom: func(t Target) string {
-			return fmt.Sprintf("Node %s is NotReady. Its pods still answer at their IPs, but no new pod starts there and\n"+
-				"kubectl exec into its pods fails.", t.Node.Name)
+			return fmt.Sprintf("Node %s went NotReady (its status: Unknown). Its pods still answer at their IPs, but kubectl\n"+
+				"exec and logs to them fail, and nothing new starts there.", t.Node.Name)
 		},
 		Evidence: func(t Target) []string {
 			return []string{"kubectl get nodes", "kubectl describe node " + t.Node.Name}
 		},
 		Reveal: func(t Target) []string {
-			return []string{t.hw("logs", t.Node.Name, "kubelet"), t.shell(t.Node, "systemctl status containerd")}
+			return []string{t.hw("logs", t.Node.Name, "kubelet"), t.shell(t.Node, "systemctl status containerd kubelet"), t.shell(t.Node, "systemctl cat kubelet")}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("containerd is stopped on %s. Every CRI call of the kubelet fails (nothing listens on\n"+
-				"%s), so the kubelet reports the node NotReady: the container runtime is down. The pods'\n"+
-				"processes keep running: containerd's unit stops with KillMode=process, so the shims and their containers\n"+
-				"outlive it.", t.Node.Name, render.ContainerdSocket)
+			return fmt.Sprintf("containerd was stopped on %s, and the kubelet with it: kubelet.service says\n"+
+				"Requires=containerd.service, so systemd stops the kubelet when containerd stops (and does not start it\n"+
+				"again when containerd comes back). With no kubelet posting its status, the node lifecycle controller\n"+
+				"marks the node Unknown after its grace period (about 50 s). The pods' processes keep running:\n"+
+				"containerd's unit stops with KillMode=process, so the shims and their containers outlive it.", t.Node.Name)
 		},
-		Fix: func(t Target) []string { return []string{t.shell(t.Node, "systemctl start containerd")} },
+		Fix: func(t Target) []string { return []string{t.shell(t.Node, "systemctl start containerd kubelet")} },
 		Why: func(t Target) string {
-			return "Started, containerd finds its shims again (they kept running) and answers on its socket; the kubelet's\n" +
-				"next runtime status check, every few seconds, passes, and its next node status says Ready."
+			return fmt.Sprintf("Started, containerd finds its shims again (they kept running) and answers on %s;\n"+
+				"the kubelet comes back, asks containerd for the pods it has, finds them running, and posts a Ready node\n"+
+				"status. Starting only containerd would leave the kubelet stopped: Requires= works one way.", render.ContainerdSocket)
 		},
 		Step:   "workers",
 		Probes: []string{"deployment", "exec"},
@@ -228,9 +230,10 @@ func containerd() Lab {
 			if err := run(ctx, e, t.Node, "systemctl", "stop", "containerd"); err != nil {
 				return err
 			}
-			// The kubelet notices within seconds; wait for it, so a check
-			// right after start sees the break.
-			return waitNodeReady(ctx, e, t.Node, corev1.ConditionFalse)
+			// systemd stops the kubelet too (Requires=); the node goes
+			// Unknown after the grace period. Wait for it, so a check right
+			// after start sees the break.
+			return waitNodeNotReady(ctx, e, t.Node)
 		},
 		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// workers starts the unit that is enabled but stopped.
@@ -240,23 +243,24 @@ func containerd() Lab {
 	}
 }
 
-// waitNodeReady waits until node n's Ready condition is want.
-func waitNodeReady(ctx context.Context, e steps.Env, n config.Node, want corev1.ConditionStatus) error {
+// waitNodeNotReady waits until node n is no longer Ready (False or
+// Unknown).
+func waitNodeNotReady(ctx context.Context, e steps.Env, n config.Node) error {
 	admin, err := e.Cluster.Admin()
 	if err != nil {
 		return err
 	}
-	return wait.Until(ctx, fmt.Sprintf("node %s Ready=%s", n.Name, want), time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
+	return wait.Until(ctx, fmt.Sprintf("node %s NotReady", n.Name), time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		nd, err := admin.Clientset.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
 		}
 		for _, c := range nd.Status.Conditions {
 			if c.Type == corev1.NodeReady {
-				if c.Status == want {
+				if c.Status != corev1.ConditionTrue {
 					return true, nil
 				}
-				return false, fmt.Errorf("Ready=%s (%s)", c.Status, c.Message)
+				return false, fmt.Errorf("still Ready (%s)", c.Message)
 			}
 		}
 		return false, fmt.Errorf("no Ready condition")
