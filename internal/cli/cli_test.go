@@ -317,6 +317,11 @@ func TestExplainWithoutTraps(t *testing.T) {
 	if !strings.Contains(out, want) {
 		t.Errorf("explain does not say the certificates live in %s", want)
 	}
+	// A cluster built here (its saved config) is "your cluster".
+	saveCluster(t, home, "built", "nodes:\n- name: solo\n")
+	if code, out, errOut := runCLI(t, "explain", "nodes", "--name", "built"); code != 0 || !strings.HasPrefix(out, "Your cluster. ") {
+		t.Errorf("explain of a built cluster: exit %d %s, first line %q", code, errOut, strings.SplitN(out, "\n", 2)[0])
+	}
 	code, help, _ := runCLI(t, "explain", "--help")
 	if code != 0 {
 		t.Fatalf("explain --help: exit %d", code)
