@@ -35,7 +35,7 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 // TestRegistry: every lab can break, check, hint and restore, and documents
 // its fix.
 func TestRegistry(t *testing.T) {
-	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "build-coredns", "build-pod-routes"}
+	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "build-coredns", "build-pod-routes"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
@@ -120,6 +120,9 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=node-0 peer= app=lab-pending nodes=node-0 node-1 node-2",
 			"controller-manager": "node=node-0 peer= app=lab-stuck nodes=node-0 node-1 node-2",
 			"containerd":         "node=node-2 peer=",
+			"apiserver-down":     "node=node-2 peer= url=https://10.240.0.12:6443/readyz",
+			"coredns-scaled":     "node= peer= ip=10.32.0.10",
+			"kubelet":            "node=node-0 peer=",
 			"build-coredns":      "node= peer= dir=/tmp/hardway-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=node-0 peer=node-1 mode=vxlan",
 		}},
@@ -134,6 +137,9 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=cp peer= app=lab-pending nodes=cp",
 			"controller-manager": "node=cp peer= app=lab-stuck nodes=cp",
 			"containerd":         "node=w-b peer=",
+			"apiserver-down":     "lab apiserver-down needs 2 control-plane nodes behind a load balancer (the others keep the API up); cluster duo has 1",
+			"coredns-scaled":     "node= peer= ip=10.32.0.10",
+			"kubelet":            "node=w-a peer=",
 			"build-coredns":      "node= peer= dir=/tmp/duo-files ip=10.32.0.10 zone=k8s.test",
 			"build-pod-routes":   "node=w-a peer=w-b mode=vxlan",
 		}},
@@ -148,6 +154,9 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=m-0 peer= app=lab-pending nodes=m-0",
 			"controller-manager": "node=m-0 peer= app=lab-stuck nodes=m-0",
 			"containerd":         "node=m-1 peer=",
+			"apiserver-down":     "lab apiserver-down needs 2 control-plane nodes behind a load balancer (the others keep the API up); cluster lab has 1",
+			"coredns-scaled":     "node= peer= ip=10.32.0.10",
+			"kubelet":            "node=m-0 peer=",
 			"build-coredns":      "node= peer= dir=/tmp/lab-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=m-0 peer=m-1 mode=direct",
 		}},
@@ -162,6 +171,9 @@ func TestTargets(t *testing.T) {
 			"scheduler":          "node=solo peer= app=lab-pending nodes=solo",
 			"controller-manager": "node=solo peer= app=lab-stuck nodes=solo",
 			"containerd":         "node=solo peer=",
+			"apiserver-down":     "lab apiserver-down needs 2 control-plane nodes behind a load balancer (the others keep the API up); cluster solo has 1",
+			"coredns-scaled":     "node= peer= ip=10.32.0.10",
+			"kubelet":            "node=solo peer=",
 			"build-coredns":      "node= peer= dir=/tmp/solo-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
 		}},
@@ -225,7 +237,7 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find(pod-route) = %s, %v", l.Name, err)
 	}
 	_, err := Find("dns")
-	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, build-coredns, build-pod-routes (details: hardway lab list)`
+	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, build-coredns, build-pod-routes (details: hardway lab list)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
