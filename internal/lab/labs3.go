@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"fmt"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -10,6 +11,7 @@ import (
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/steps"
 	"hardway.dev/hardway/internal/verify"
+	"hardway.dev/hardway/internal/wait"
 )
 
 // Three more labs: an API server down behind the load balancer, CoreDNS
@@ -109,8 +111,22 @@ func corednsScaled() Lab {
 				return err
 			}
 			sc.Spec.Replicas = 0
-			_, err = deps.UpdateScale(ctx, corednsName, sc, metav1.UpdateOptions{FieldManager: fieldManager})
-			return err
+			if _, err = deps.UpdateScale(ctx, corednsName, sc, metav1.UpdateOptions{FieldManager: fieldManager}); err != nil {
+				return err
+			}
+			// Terminating pods still answer for a moment: wait until none
+			// is left, so a check right after start sees the break.
+			pods := admin.Clientset.CoreV1().Pods(corednsNamespace)
+			return wait.Until(ctx, "no CoreDNS pod left", 500*time.Millisecond, 2*time.Minute, func(ctx context.Context) (bool, error) {
+				l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "k8s-app=kube-dns"})
+				if err != nil {
+					return false, err
+				}
+				if len(l.Items) > 0 {
+					return false, fmt.Errorf("%d CoreDNS pods still there", len(l.Items))
+				}
+				return true, nil
+			})
 		},
 		Restore: func(ctx context.Context, e steps.Env, t Target) error {
 			// dns applies coredns.yaml (replicas: 2), forcing its fields
