@@ -290,6 +290,8 @@ var verifyProse = dedent(`
 	To learn what each check guards against, break the cluster on purpose
 	and repair it: "hardway lab list" has labs for etcd, routes, kubelet
 	certificates, CoreDNS, kube-proxy, RBAC, a Service's selector, the
-	scheduler, the controller manager and containerd, and "hardway lab
-	check" uses these same checks to tell when a fix works.
+	scheduler, the controller manager, containerd, an API server and a
+	kubelet, and build labs where you make CoreDNS or a node's pod routes
+	by hand; "hardway lab check" uses these same checks to tell when a fix
+	works.
 `)
