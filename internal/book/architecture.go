@@ -72,14 +72,7 @@ func (w *writer) architecture() Chapter {
 		control-plane node goes away.`, c.LocalAPIServerURL(), lb)
 
 	d.h2("The machines")
-	d.p(`
-		A node here is a Docker container that boots systemd as its first
-		process, like a small virtual machine. Container «%s» is node «%s», on
-		the Docker network «%s» («%s»). Each node keeps «/var» on its own
-		volume, so containerd's images and etcd's data survive a restart, and
-		sees the host's artifact cache read-only, so binaries are copied from
-		there instead of being pushed through «docker exec».`,
-		render.NodeNetwork(c).Machine(v.CP.Name), v.CP.Name, render.NodeNetwork(c).Name, c.Network.NodeSubnet)
+	d.b.WriteString(w.machines())
 	d.p(`
 		Because every component is an ordinary systemd service, the tools you
 		would use on a real server work: «%s» lists them, «%s» shows one's

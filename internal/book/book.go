@@ -11,6 +11,7 @@ package book
 import (
 	"fmt"
 	"regexp"
+	"strings"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/pki"
@@ -111,6 +112,9 @@ func Chapters(in Input) ([]Chapter, []Picture, error) {
 		chapters = append(chapters, w.step(i, s))
 	}
 	chapters = append(chapters, w.networking(), w.operating(), w.filesAppendix())
+	for i := range chapters {
+		chapters[i].Body += readMoreSection(chapters[i].ID)
+	}
 	chapters[0].Body += contents(chapters)
 	tries := tryIts(w.v, in.Steps)
 	for i := range chapters {
@@ -126,10 +130,22 @@ func origin(in Input) string {
 	if in.Live {
 		label = "**Your cluster.** "
 	}
-	return label + originText(in)
+	return label + originText(in, "tutorial")
 }
 
-func originText(in Input) string {
+// Banner is the same sentence for a terminal: where the facts that follow
+// come from, and, for a cluster not built on this host, the command that
+// builds it; command is the hardway command to run again afterwards
+// (explain, tutorial).
+func Banner(in Input, command string) string {
+	label := "Not a built cluster. "
+	if in.Live {
+		label = "Your cluster. "
+	}
+	return strings.ReplaceAll(label+originText(in, command), "`", "")
+}
+
+func originText(in Input, command string) string {
 	c := in.Cluster
 	switch {
 	case in.Live:
@@ -137,7 +153,7 @@ func originText(in Input) string {
 	case in.ConfigFile != "":
 		return fmt.Sprintf("Rendered from the config file `%s`: cluster %q is not built on this host, so the files and certificates shown are what `hardway up -c %s` would create.", in.ConfigFile, c.Name, in.ConfigFile)
 	default:
-		return fmt.Sprintf("Rendered from the default config: no cluster %q exists on this host yet. Build it with `hardway up --name %s`, then run `hardway tutorial --name %s` again to see its real files and certificates.", c.Name, c.Name, c.Name)
+		return fmt.Sprintf("Rendered from the default config: no cluster %q exists on this host yet. Build it with `hardway up --name %s`, then run `hardway %s --name %s` again to see its real files and certificates.", c.Name, c.Name, command, c.Name)
 	}
 }
 

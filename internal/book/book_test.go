@@ -248,19 +248,60 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-// TestOffline: no page or picture loads anything from another host.
+// TestOffline: no page or picture loads anything from another host (links
+// to upstream documentation are followed only when the reader clicks).
 func TestOffline(t *testing.T) {
 	site, err := Build(testInput(false))
 	if err != nil {
 		t.Fatal(err)
 	}
-	remote := regexp.MustCompile(`(?i)(src|href)="(https?:)?//`)
+	remote := regexp.MustCompile(`(?i)<(link|script|img|image|iframe|source|video|audio|embed|object|use)\b[^>]*\b(src|href|data)="(https?:)?//|url\(\s*['"]?(https?:)?//`)
 	for _, f := range site.Files {
 		if strings.HasSuffix(f.Path, ".md") {
 			continue
 		}
 		if m := remote.Find(f.Data); m != nil {
 			t.Errorf("%s loads %s from elsewhere", f.Path, m)
+		}
+	}
+}
+
+// TestFileReadersAreTheUnits: for the certificates and keys of the control
+// plane, the appendix's "read by" names exactly the units that are given
+// the file (render.Footprint: every unit with its paths), so it never
+// names a program that does not read a key.
+func TestFileReadersAreTheUnits(t *testing.T) {
+	c := config.Default()
+	programs := []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "etcd"}
+	declared := map[string][]string{}
+	for _, n := range c.Nodes {
+		units, err := render.Footprint(c, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range units {
+			for _, f := range u.Files {
+				if strings.HasPrefix(f.Path, render.PKIDir+"/") && !slices.Contains(declared[f.Path], u.Name) {
+					declared[f.Path] = append(declared[f.Path], u.Name)
+				}
+			}
+		}
+	}
+	if len(declared) < 10 {
+		t.Fatalf("only %d files under %s: %v", len(declared), render.PKIDir, declared)
+	}
+	for p, units := range declared {
+		_, by := FileRole(p)
+		var named []string
+		for _, prog := range programs {
+			if regexp.MustCompile(`(^|[^-\w])` + regexp.QuoteMeta(prog) + `($|[^-\w])`).MatchString(by) {
+				named = append(named, prog)
+			}
+		}
+		slices.Sort(named)
+		slices.Sort(units)
+		if !slices.Equal(named, units) {
+			t.Errorf("%s: the book says read by %q, the units given it are %v", p, by, units)
 		}
 	}
 }

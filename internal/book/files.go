@@ -6,7 +6,6 @@ import (
 	"sort"
 	"strings"
 
-	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -49,10 +48,14 @@ func reader(p string) string {
 		return "etcd"
 	case strings.HasPrefix(p, render.PKIDir+"/"):
 		switch base {
-		case "ca.pem", "service-account-key.pem":
+		case "ca.pem", "service-account-key.pem", "front-proxy-ca.pem":
 			return "kube-apiserver and kube-controller-manager"
-		case "ca-key.pem":
+		case "ca-key.pem", "ca-signing.pem":
+			// The CA's certificate and key for signing approved CSRs
+			// (--cluster-signing-*): the API server never reads them.
 			return "kube-controller-manager (signs CSRs)"
+		case "service-account.pem":
+			return "kube-apiserver (verifies service-account tokens)"
 		}
 		return "kube-apiserver"
 	case strings.HasPrefix(p, render.KubernetesDir+"/"):
@@ -166,11 +169,8 @@ func (w *writer) filesAppendix() Chapter {
 		rows = append(rows, []string{"«" + r.Path + "»", r.Mode, fmt.Sprint(r.Size), w.onNodes(r.Nodes), w.stepLink(r.Step), r.ReadBy})
 	}
 	d.table([]string{"Path", "Mode", "Bytes", "On", "Step", "Read by"}, rows)
-	d.p(`
-		Binaries are not in the table: they are copied from the artifact cache,
-		which every node sees read-only at «%s», into «%s» and «%s». A file is
-		only rewritten when its content or mode differs, and a service
-		restarts only when one of its files or binaries changed.`, provider.ArtifactsMount, render.BinDir, render.CNIBinDir)
+	d.p(`%s A file is only rewritten when its content or mode differs, and a
+		service restarts only when one of its files or binaries changed.`, w.binariesFrom())
 	d.p(`Write them all out to read at leisure: «hardway render --name %s --out /tmp/%s-files».`, v.Name, v.Name)
 	return Chapter{ID: "files", Part: PartRun, Title: filesTitle, Short: "Appendix: all files", Body: d.String()}
 }

@@ -88,6 +88,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 <body>
 <nav class="toc" aria-label="Contents">
 <p class="book"><a href="index.html">hardway: cluster {{.Cluster}}</a></p>
+<div class="search" role="search"><input type="search" id="search" placeholder="Search the book" aria-label="Search the book" autocomplete="off"><ol id="search-results"></ol></div>
 <ol>
 {{- range .TOC}}
 {{- if .NewPart}}
@@ -106,6 +107,7 @@ var pageTemplate = template.Must(template.New("page").Parse(`<!doctype html>
 {{- with .Next}}<a class="next" rel="next" href="{{.Href}}">{{.Short}} →</a>{{end}}
 </nav>
 </main>
+<script src="search.js"></script>
 </body>
 </html>
 `))
@@ -131,7 +133,12 @@ h2{margin-top:2.2rem;border-bottom:1px solid #e4e7eb;padding-bottom:.2rem}
 code{font-family:"DejaVu Sans Mono",Menlo,Consolas,monospace;font-size:.88em;background:#f0f4f8;padding:.05em .25em;border-radius:3px}
 pre{background:#102a43;color:#f0f4f8;padding:.8rem 1rem;overflow-x:auto;border-radius:6px;line-height:1.4}
 pre code{background:none;padding:0;color:inherit;font-size:.82rem}
-table{border-collapse:collapse;margin:1rem 0;display:block;overflow-x:auto}
+table{border-collapse:collapse;margin:1rem 0;display:block;overflow-x:auto;max-width:100%}
+td code{overflow-wrap:anywhere}
+.search input{width:100%;padding:.3rem .5rem;border:1px solid #bcccdc;border-radius:4px;font:inherit}
+#search-results{margin:.3rem 0 .8rem!important}
+#search-results li{margin:.4rem 0}
+#search-results .snippet{display:block;color:#52606d;font-size:.8rem}
 th,td{border:1px solid #d9e2ec;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f5f7fa}
 img{max-width:100%;height:auto;border:1px solid #e4e7eb;border-radius:6px}
@@ -142,6 +149,11 @@ blockquote{margin:1rem 0;padding:.2rem 1rem;border-left:4px solid #b7791f;backgr
 nav.pager{display:flex;justify-content:space-between;margin-top:3rem;padding-top:1rem;border-top:1px solid #e4e7eb}
 nav.pager .next{margin-left:auto}
 @media (max-width:50rem){body{display:block}nav.toc{width:auto;height:auto;position:static}main{padding:1rem}}
+@media print{body{display:block;font-size:11pt}nav.toc,nav.pager{display:none}main{max-width:none;padding:0}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#fff;color:#000;border:1px solid #999}
+table{display:table;font-size:9pt}td code{font-size:8pt}
+h2,h3{break-after:avoid}pre,img,tr{break-inside:avoid}
+main a[href^="http"]::after{content:" (" attr(href) ")";font-size:.8em;color:#52606d}}
 `
 
 // htmlPage renders chapter i of chapters as a complete HTML page.

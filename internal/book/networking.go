@@ -14,6 +14,7 @@ func (w *writer) networking() Chapter {
 	c, v := w.c, w.v
 	workers := c.Workers()
 	vx := render.VXLANFor(v.Worker)
+	direct := render.DirectRoutes(c)
 	var d doc
 	d.p(`
 		This chapter follows packets: from a pod to its neighbour on the same
@@ -33,10 +34,17 @@ func (w *writer) networking() Chapter {
 	var rows [][]string
 	for _, n := range workers {
 		first, last := diagram.PodRange(n.PodCIDR)
-		nvx := render.VXLANFor(n)
-		rows = append(rows, []string{"«" + n.Name + "»", "«" + n.PodCIDR + "»", "«" + diagram.Gateway(n.PodCIDR) + "»", "«" + nvx.Address + "»", "«" + first + "» … «" + last + "»"})
+		row := []string{"«" + n.Name + "»", "«" + n.PodCIDR + "»", "«" + diagram.Gateway(n.PodCIDR) + "»"}
+		if !direct {
+			row = append(row, "«"+render.VXLANFor(n).Address+"»")
+		}
+		rows = append(rows, append(row, "«"+first+"» … «"+last+"»"))
 	}
-	d.table([]string{"Node", "Pod CIDR", "cni0 bridge", "Tunnel address", "Pod addresses"}, rows)
+	if direct {
+		d.table([]string{"Node", "Pod CIDR", "cni0 bridge", "Pod addresses"}, rows)
+	} else {
+		d.table([]string{"Node", "Pod CIDR", "cni0 bridge", "Tunnel address", "Pod addresses"}, rows)
+	}
 
 	d.h2("On one node: a bridge and a veth per pod")
 	d.p(`
@@ -50,9 +58,12 @@ func (w *writer) networking() Chapter {
 	d.pre("json", w.nodeFile(v.Worker.Name, render.CNIConfDir+"/10-bridge.conflist"))
 	d.p(`
 		«"ipMasq": false»: pod traffic keeps its source address inside the pod
-		network, as Kubernetes requires. «"mtu": %d»: 50 bytes below the
-		node network's 1500, which the VXLAN header below needs.`, vx.MTU)
+		network, as Kubernetes requires. «"mtu": %d»: %s`, render.PodMTUFor(c), podMTUSentence(c))
 
+	if direct {
+		w.directRoutes(&d)
+		return w.networkingRest(&d)
+	}
 	d.h2("Between nodes: routes, carried over VXLAN")
 	if len(workers) < 2 {
 		d.p(`
@@ -63,14 +74,12 @@ func (w *writer) networking() Chapter {
 	d.p(`
 		A packet for a pod on another node must first reach that node. The
 		original tutorial adds one route per peer: "pod CIDR X is reached via
-		node IP Y". hardway keeps those routes, with one twist: the nodes are
-		on the Docker network «%s», created with «--internal», which drops
-		every packet whose addresses are not in «%s». A packet from
-		«%s» to a pod on another node would be dropped on the wire. So the
-		route points into a VXLAN device instead, «%s», which wraps the packet
-		in UDP (port %d) from node IP to node IP: on the wire, only node
-		addresses are seen.`,
-		render.NodeNetwork(c).Name, c.Network.NodeSubnet, firstPod(v.Worker.PodCIDR), vx.Device, vx.Port)
+		node IP Y". hardway keeps those routes, with one twist: %s A packet
+		from «%s» to a pod on another node would be dropped on the wire. So
+		the route points into a VXLAN device instead, «%s», which wraps the
+		packet in UDP (port %d) from node IP to node IP: on the wire, only
+		node addresses are seen.`,
+		w.whyVXLAN(), firstPod(v.Worker.PodCIDR), vx.Device, vx.Port)
 	var routes [][]string
 	for _, n := range c.Nodes {
 		for _, r := range render.PodRoutes(c, n) {
@@ -98,6 +107,68 @@ func (w *writer) networking() Chapter {
 			"The reply takes the mirror path. Neither pod ever sees a node address.",
 		)
 	}
+	return w.networkingRest(&d)
+}
+
+// whyVXLAN says why this cluster's pod packets travel inside VXLAN.
+func (w *writer) whyVXLAN() string {
+	if w.net.Kind == render.NetworkDocker {
+		return fmt.Sprintf("the nodes are on the Docker network «%s», created with «--internal», which drops every packet whose addresses are not in «%s».", w.net.Name, w.c.Network.NodeSubnet)
+	}
+	return "the config says «network.podRoutes: vxlan», for a network between the machines that drops packets whose addresses are not the machines' own (a cloud VPC with source/destination checks, a routed network, a Docker bridge)."
+}
+
+// directRoutes is the between-nodes section for plain routes.
+func (w *writer) directRoutes(d *doc) {
+	c, v := w.c, w.v
+	workers := c.Workers()
+	d.h2("Between nodes: one plain route per peer")
+	if len(workers) < 2 {
+		d.p(`
+			With a single worker, «%s», every pod is on the same bridge and no
+			route to another node is needed: the rest of this section is what
+			a bigger cluster adds.`, v.Worker.Name)
+	}
+	d.p(`
+		A packet for a pod on another node must first reach that node. This
+		cluster does what the original tutorial does: one route per peer,
+		"pod CIDR X is reached via node IP Y" («network.podRoutes: direct»).
+		The nodes share one network (%s), so the next hop is on-link: the
+		packet leaves with its pod addresses unchanged, addressed (by ARP) to
+		the peer's MAC. That only works on a network that carries packets
+		whose addresses are not the machines' own; where one drops them (a
+		cloud VPC with source/destination checks, a routed network, a Docker
+		bridge), «podRoutes: vxlan» carries them inside UDP between node IPs.`, w.net.Describe())
+	var routes [][]string
+	for _, n := range c.Nodes {
+		for _, r := range render.PodRoutes(c, n) {
+			routes = append(routes, []string{"«" + n.Name + "»", "«" + r.CIDR + "»", "«" + r.Node + "»", "«" + r.NodeIP + "»"})
+		}
+	}
+	if len(routes) > 0 {
+		d.table([]string{"On node", "Route to", "Pods of", "Via (peer's node IP)"}, routes)
+	}
+	d.p(`
+		The oneshot unit «%s» writes these routes at every boot; on «%s» it
+		reads:`, render.PodNetworkUnit, v.Worker.Name)
+	d.pre("ini", w.nodeFile(v.Worker.Name, render.SystemdDir+"/"+render.PodNetworkUnit+".service"))
+	if len(workers) >= 2 {
+		a, b := workers[0], workers[1]
+		d.h3("One packet, hop by hop")
+		d.list(
+			fmt.Sprintf("A pod on «%s» («%s») sends to «%s», a pod on «%s». Not its subnet: the packet goes to its gateway, «cni0» at «%s».", a.Name, firstPod(a.PodCIDR), firstPod(b.PodCIDR), b.Name, strings.Split(diagram.Gateway(a.PodCIDR), "/")[0]),
+			fmt.Sprintf("«%s» routes it: «%s via %s».", a.Name, b.PodCIDR, b.IP),
+			fmt.Sprintf("It leaves «%s» unchanged, source «%s», destination «%s», in a frame addressed to «%s»'s MAC.", a.Name, firstPod(a.PodCIDR), firstPod(b.PodCIDR), b.Name),
+			fmt.Sprintf("«%s» sees a packet for its own pod CIDR and routes it to «cni0», which delivers it to the pod's veth.", b.Name),
+			"The reply takes the mirror path.",
+		)
+	}
+}
+
+// networkingRest is the networking chapter after the pod routes: Services
+// and DNS, the same whatever carries the packets.
+func (w *writer) networkingRest(d *doc) Chapter {
+	c := w.c
 
 	d.h2("Services: an address nobody has")
 	d.p(`

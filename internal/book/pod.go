@@ -259,13 +259,15 @@ func (w *writer) podLevel2() Chapter {
 	})
 	d.p(`
 		Ask the API what an identity may do with «kubectl auth can-i», and
-		«--as» to ask on behalf of someone else (only a superuser may
-		impersonate); the commands are in the table at the end.`)
+		«--as» to ask on behalf of someone else. That is *impersonation*: any
+		user granted the «impersonate» verb on «users», «groups» or
+		«serviceaccounts» by RBAC may do it (you may, as a member of
+		«system:masters»); the commands are in the table at the end.`)
 
 	d.h2("Where will the pod's packets go?")
 	d.p(`Three networks are involved, and keeping them apart is most of Kubernetes networking:`)
 	rows := [][]string{
-		{"Node network", "«" + c.Network.NodeSubnet + "»", "the nodes' own addresses: " + nodeIPs(c.Nodes), "Docker, when the nodes are created"},
+		{"Node network", "«" + orAll(c.Network.NodeSubnet) + "»", "the nodes' own addresses: " + nodeIPs(c.Nodes), w.nodeAddressesFrom()},
 		{"Pod network", "«" + c.Network.PodCIDR + "»", "one /24 per worker: " + podCIDRs(c.Workers()), "the CNI plugins on each node, from that node's /24"},
 		{"Service network", "«" + c.Network.ServiceCIDR + "»", fmt.Sprintf("virtual IPs: «kubernetes» is «%s», DNS is «%s»", c.KubernetesServiceIP(), c.Network.ClusterDNS), "the API server, when a Service is created"},
 	}
@@ -300,7 +302,6 @@ func podCIDRs(ns []config.Node) string {
 func (w *writer) podLevel3() Chapter {
 	v := w.v
 	n := v.Chosen
-	vx := render.VXLANFor(n)
 	var d doc
 	d.p(`
 		The scheduler has written «spec.nodeName: %s». On «%s», the kubelet
@@ -314,11 +315,12 @@ func (w *writer) podLevel3() Chapter {
 		the pods bound to its node with the containers that exist, and closes
 		the gap. It does not start containers itself: it speaks the
 		**Container Runtime Interface** (CRI), a gRPC API, to containerd on
-		«unix://%s». For a new pod it makes three calls:`, render.BinDir+"/kubelet", render.KubeletDir, render.ContainerdSocket)
+		«unix://%s». For a new pod with one container it makes four calls:`, render.BinDir+"/kubelet", render.KubeletDir, render.ContainerdSocket)
 	d.list(
 		"«RunPodSandbox»: create the pod's environment, its network namespace above all;",
-		"«PullImage»: here it finds «"+images.TestApp+"» already imported, and pulls nothing;",
-		"«CreateContainer» and «StartContainer» for each container of the pod.",
+		"«ImageStatus»: is «"+images.TestApp+"» there? It is (imported when the node was built), and with «imagePullPolicy: IfNotPresent», the default for an image with a tag other than «latest», the kubelet skips «PullImage» altogether; only a missing image, or the policy «Always», leads to a «PullImage» call;",
+		"«CreateContainer»: the container, from the image, inside the sandbox;",
+		"«StartContainer»: its process.",
 	)
 	d.p(`
 		Then it runs the pod's probes, restarts containers that die (the pod's
@@ -340,7 +342,7 @@ func (w *writer) podLevel3() Chapter {
 		Before the sandbox is ready, containerd runs the CNI plugins listed in
 		«%s/10-bridge.conflist», from «%s». For our pod on «%s»:`, render.CNIConfDir, render.CNIBinDir, n.Name)
 	d.list(
-		"**bridge** creates the «cni0» bridge if it is missing, with the gateway address «"+diagram.Gateway(n.PodCIDR)+"», and a veth pair: one end becomes «eth0» inside the pod, the other is plugged into «cni0». The MTU is "+fmt.Sprint(vx.MTU)+", 50 bytes below the node's, to leave room for VXLAN.",
+		"**bridge** creates the «cni0» bridge if it is missing, with the gateway address «"+diagram.Gateway(n.PodCIDR)+"», and a veth pair: one end becomes «eth0» inside the pod, the other is plugged into «cni0». "+podMTUSentence(w.c)+"",
 		"**host-local** picks a free address from «"+n.PodCIDR+"» and remembers it in «/var/lib/cni/networks/bridge».",
 		"**portmap** forwards «hostPort»s, if the pod asks for any; **loopback** brings up «lo».",
 	)
@@ -379,7 +381,8 @@ func (w *writer) podLevel3() Chapter {
 		and the file host-local writes when it hands out the pod's address.
 		Each line names the component, the node and where its time was read;
 		the nodes are containers sharing this host's clock, so the times
-		compare. «--svg FILE» draws the timeline as a sequence picture like
-		the ones above.`, w.v.hw("trace"))
+		compare. «--svg FILE» draws the timeline as a sequence picture, one
+		lifeline per component like the picture of %s, but with the
+		measured times.`, w.v.hw("trace"), chapterLink("pod-1-control-plane", "level 1"))
 	return Chapter{ID: "pod-3-node", Part: PartPod, Title: level3Title, Short: "Level 3: the node", Body: d.String()}
 }

@@ -53,6 +53,15 @@ func Build(in Input) (*Site, error) {
 		s.Files = append(s.Files, File{Path: ImageDir + "/" + p.File, Data: p.SVG})
 	}
 	s.Files = append(s.Files, File{Path: faviconFile, Data: []byte(favicon)})
+	entries, err := searchIndex(md, chapters)
+	if err != nil {
+		return nil, err
+	}
+	script, err := searchScript(entries)
+	if err != nil {
+		return nil, err
+	}
+	s.Files = append(s.Files, File{Path: searchFile, Data: script})
 	sort.Slice(s.Files, func(i, j int) bool { return s.Files[i].Path < s.Files[j].Path })
 	return s, nil
 }

@@ -46,7 +46,7 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{v.hw("status", "--svg", "/tmp/"+v.Name+"-status.svg"), "the architecture picture again, coloured by each component's health right now"},
 			{v.shell(cp, "systemctl list-units 'kube*' etcd.service containerd.service"), "the components of " + cp + " as systemd services"},
 			{"kubectl get --raw='/readyz?verbose'", "the API server's own checks, etcd's among them"},
-			{"docker ps --filter label=dev.hardway.cluster=" + v.Name, "the containers that are this cluster's machines"},
+			v.machinesTry(),
 		},
 		"control-loops": {
 			{"kubectl -n kube-system get leases", "which instance leads the controller manager and the scheduler, and the nodes' heartbeats"},
@@ -65,7 +65,7 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{v.etcdctl("get /registry/deployments --prefix --keys-only"), "the keys of every Deployment in etcd, hello's among them"},
 			{"kubectl get deployments,replicasets,pods -l app=hello", "the chain the controllers built: Deployment → ReplicaSet → Pod"},
 			{"kubectl describe pod -l app=hello", "the pod's events: Scheduled (by the scheduler), Pulled, Created, Started (by the kubelet)"},
-			{v.logs(cp, "kube-scheduler"), "the scheduler's log on " + cp + " (only the leader logs bindings)"},
+			{v.logs(cp, "kube-scheduler"), v.schedulerLogShows(cp)},
 			{v.hw("trace"), "a pod launched and measured: the API request, the etcd writes and the binding, with their times and the evidence for each"},
 		},
 		"pod-2-auth-network": {
@@ -85,15 +85,12 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{"kubectl delete deployment hello", "cleans up: the garbage collector removes the ReplicaSet and the pod"},
 			{v.hw("trace", "--svg", "/tmp/"+v.Name+"-launch.svg"), "the whole launch measured, down to RunPodSandbox, the address CNI handed out and StartContainer, also as a sequence picture"},
 		},
-		"networking": {
-			{v.shell(wk, "ip route"), "the node's routes: its own pod CIDR on cni0, the others through " + render.VXLANFor(v.Worker).Device},
-			{v.shell(wk, "ip -d link show "+render.VXLANFor(v.Worker).Device), "the VXLAN device: VNI, local address, port"},
-			{v.shell(wk, "bridge fdb show dev "+render.VXLANFor(v.Worker).Device), "which node IP each peer's tunnel MAC is sent to"},
-			{v.shell(wk, proxyRules), "kube-proxy's rules for every Service IP"},
-			{"kubectl get services,endpointslices -A", "every Service IP and the pod IPs behind it"},
-			{"kubectl -n " + ns + " exec deploy/hello -- cat /etc/resolv.conf", "what the kubelet wrote into a pod: nameserver " + c.Network.ClusterDNS + " and the search list"},
-			{"kubectl -n " + ns + " exec deploy/hello -- nslookup " + fqdn, "a DNS answer from CoreDNS: " + c.KubernetesServiceIP()},
-		},
+		"networking": append(v.routeTries(),
+			Try{v.shell(wk, proxyRules), "kube-proxy's rules for every Service IP"},
+			Try{"kubectl get services,endpointslices -A", "every Service IP and the pod IPs behind it"},
+			Try{"kubectl -n " + ns + " exec deploy/hello -- cat /etc/resolv.conf", "what the kubelet wrote into a pod: nameserver " + c.Network.ClusterDNS + " and the search list"},
+			Try{"kubectl -n " + ns + " exec deploy/hello -- nslookup " + fqdn, "a DNS answer from CoreDNS: " + c.KubernetesServiceIP()},
+		),
 		"operating": {
 			{v.hw("certs"), "every certificate: identity, issuer, names, days left"},
 			{v.hw("certs", "check", "--within", "720h"), "«ok» and the first certificate to expire, or which expire within 30 days (and a non-zero exit)"},
@@ -103,7 +100,7 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{"hardway shell " + cp + " --name " + v.Name, "a shell inside " + cp + " (exit with Ctrl-D)"},
 			{v.hw("verify"), "the smoke tests, any time"},
 			{v.hw("up"), "converges the cluster to its config again; changes nothing if nothing drifted"},
-			{v.hw("lab", "list"), "break-and-fix labs: each breaks one real thing (an etcd member, a route, a certificate, CoreDNS, kube-proxy, RBAC) for you to find and fix"},
+			{v.hw("lab", "list"), "break-and-fix labs: each breaks one real thing (an etcd member, a route, a certificate, CoreDNS, kube-proxy, RBAC, a Service, the scheduler, the controller manager, containerd) for you to find and fix, with graded hints; the PASSED column is this cluster's record"},
 			{v.hw("lab", "start", "kube-proxy"), "the first lab to try: Services stop working on one node; «hardway lab hint», «check» and «reset» take it from there"},
 		},
 		"files": {
@@ -133,7 +130,7 @@ func stepCheck(v vars, step string) Try {
 		"etcd":          {v.etcdctl("member list -w table"), fmt.Sprintf("%s, all «started»", plural(len(c.ControlPlanes()), "member", "members"))},
 		"control-plane": {"kubectl get --raw='/readyz?verbose'", "every check of the API server «ok», etcd's included, then «readyz check passed»"},
 		"workers":       {"kubectl get nodes -o wide", "every worker «Ready», with its internal IP and containerd's version"},
-		"network":       {v.shell(v.Worker.Name, "ip route"), fmt.Sprintf("on %s: a route for each other worker's pod CIDR through %s", v.Worker.Name, render.VXLANFor(v.Worker).Device)},
+		"network":       v.routeTries()[0],
 		"dns":           {"kubectl -n " + verify.Namespace + " exec deploy/hello -- nslookup kubernetes.default.svc." + c.Network.ClusterDomain, fmt.Sprintf("the server «%s» answering «%s»", c.Network.ClusterDNS, c.KubernetesServiceIP())},
 		"verify":        {v.hw("verify"), "every smoke test with ✓ and how long it took"},
 	}
@@ -153,7 +150,7 @@ func stepTryIts(v vars) map[string][]Try {
 			{v.hw("explain", "check"), "the facts this host reported"},
 		},
 		"nodes": {
-			{"docker ps --filter label=dev.hardway.cluster=" + v.Name, "the node containers and the load balancer"},
+			v.machinesTry(),
 			{v.shell(cp, "systemctl is-system-running"), "systemd's own verdict on " + cp},
 		},
 		"pki": {
@@ -180,10 +177,9 @@ func stepTryIts(v vars) map[string][]Try {
 			{v.shell(wk, "systemctl status kubelet containerd kube-proxy --no-pager"), "the three worker services on " + wk},
 			{v.logs(wk, "kubelet"), "the kubelet's journal"},
 		},
-		"network": {
-			{v.shell(wk, "ip -d link show "+render.VXLANFor(v.Worker).Device), "the tunnel device"},
-			{v.logs(wk, render.PodNetworkUnit), "what the unit did at boot"},
-		},
+		"network": append(v.routeTries()[1:],
+			Try{v.logs(wk, render.PodNetworkUnit), "what the unit did at boot"},
+		),
 		"dns": {
 			{"kubectl -n kube-system get deployment,service,pods -l k8s-app=kube-dns -o wide", "CoreDNS: two replicas behind the Service at " + c.Network.ClusterDNS},
 		},
@@ -200,4 +196,33 @@ func nodeList(ns []config.Node) string {
 		names[i] = n.Name
 	}
 	return strings.Join(names, ", ")
+}
+
+// routeTries show the pod routes on the first worker: the routing table
+// first (the network step's check), then the VXLAN device when there is
+// one.
+func (v vars) routeTries() []Try {
+	wk := v.Worker.Name
+	if render.DirectRoutes(v.C) {
+		return []Try{
+			{v.shell(wk, "ip route"), "on " + wk + ": its own pod CIDR on cni0 and a route for each other worker's pod CIDR via that node's IP"},
+			{v.shell(wk, "ip neigh"), "the peers' MAC addresses, learned by ARP: pod packets go to them as they are"},
+		}
+	}
+	dev := render.VXLANFor(v.Worker).Device
+	return []Try{
+		{v.shell(wk, "ip route"), "on " + wk + ": its own pod CIDR on cni0, a route for each other worker's pod CIDR through " + dev},
+		{v.shell(wk, "ip -d link show "+dev), "the VXLAN device: VNI, local address, port"},
+		{v.shell(wk, "bridge fdb show dev "+dev), "which node IP each peer's tunnel MAC is sent to"},
+	}
+}
+
+// schedulerLogShows says what the scheduler's journal holds at the
+// verbosity its unit runs with: it logs each binding ("Successfully bound
+// pod to node") only from -v=2.
+func (v vars) schedulerLogShows(cp string) string {
+	if n := v.SchedulerV; n >= 2 {
+		return fmt.Sprintf("the scheduler's log on %s: it runs with --v=%d, so the leader logs each binding («Successfully bound pod to node»)", cp, n)
+	}
+	return fmt.Sprintf("the scheduler's log on %s: leader election and errors; it runs with --v=%d and logs a binding only from --v=2, so look for bindings in the audit log, which «hardway trace» reads", cp, v.SchedulerV)
 }

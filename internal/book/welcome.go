@@ -42,7 +42,8 @@ func (w *writer) welcome() Chapter {
 		{"Kubernetes", "«" + c.KubernetesVersion + "»"},
 		{"API server URL (admin kubeconfig)", "«" + c.APIServerURL() + "»"},
 		{"API load balancer", lb},
-		{"Node network", fmt.Sprintf("«%s», a Docker network of its own (isolated: %v)", c.Network.NodeSubnet, c.IsIsolated())},
+		{"Node network", w.nodeNetworkCell()},
+		{"Pod routes between nodes", podRoutesCell(c)},
 		{"Pod network", "«" + c.Network.PodCIDR + "», one /24 per worker"},
 		{"Service network", fmt.Sprintf("«%s»; the «kubernetes» Service is «%s», DNS is «%s»", c.Network.ServiceCIDR, c.KubernetesServiceIP(), c.Network.ClusterDNS)},
 		{"Cluster domain", "«" + c.Network.ClusterDomain + "»"},
@@ -64,10 +65,10 @@ func (w *writer) welcome() Chapter {
 		output is the real lesson.`)
 
 	d.h2("What you need")
-	d.list(
-		"A Linux machine with Docker where «"+v.Build+"» has run (the README's «make up» does everything from a fresh Debian or Ubuntu).",
+	needs := w.needs()
+	d.list(needs[0],
 		"«kubectl» of a version close to "+c.KubernetesVersion+". The control-plane nodes have one too: «"+v.shell(v.CP.Name, "kubectl version --client")+"».",
-		"Nothing else: the nodes are containers on this host and nothing is pulled from the internet.",
+		needs[1],
 	)
 
 	d.h2("Talking to the cluster")

@@ -2,12 +2,15 @@ package book
 
 import (
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/diagram"
 	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/steps"
 )
 
@@ -22,6 +25,9 @@ type vars struct {
 	// CP is the first control-plane node, Worker the first worker, Chosen
 	// the worker the pod-launch story runs on.
 	CP, Worker, Chosen config.Node
+	// SchedulerV is the -v the scheduler's unit runs with (-1 if unknown):
+	// what its journal shows depends on it.
+	SchedulerV int
 }
 
 func newVars(c *config.Cluster, stateDir, configFile string) vars {
@@ -38,6 +44,7 @@ func newVars(c *config.Cluster, stateDir, configFile string) vars {
 	if ws := c.Workers(); len(ws) > 0 {
 		v.Worker = ws[0]
 	}
+	v.SchedulerV = unitVerbosity(c, v.CP, render.UnitScheduler)
 	v.Chosen, _ = diagram.ChosenWorker(c)
 	if v.Chosen.Name == "" {
 		v.Chosen = v.Worker
@@ -95,6 +102,8 @@ type writer struct {
 	in Input
 	c  *config.Cluster
 	v  vars
+	// net is the node network: what the machines are and how pods cross.
+	net render.Network
 	// The pictures, drawn once and shown wherever they help.
 	arch, pkiTree, network, launch, launch0 Picture
 }
@@ -102,10 +111,10 @@ type writer struct {
 func newWriter(in Input) *writer {
 	c := in.Cluster
 	return &writer{
-		in: in, c: c, v: newVars(c, in.StateDir, in.ConfigFile),
+		in: in, c: c, v: newVars(c, in.StateDir, in.ConfigFile), net: render.NodeNetwork(c),
 		arch:    Picture{File: "architecture.svg", Alt: fmt.Sprintf("Architecture of cluster %s: nodes, components, ports and identities", c.Name), SVG: diagram.Architecture(c, nil)},
 		pkiTree: Picture{File: "pki.svg", Alt: fmt.Sprintf("PKI of cluster %s: CAs, certificates and who uses them", c.Name), SVG: diagram.PKI(c, pki.Specs(c))},
-		network: Picture{File: "network.svg", Alt: fmt.Sprintf("Pod network of cluster %s: pod CIDRs, bridges, routes, VXLAN and Service IPs", c.Name), SVG: diagram.Network(c)},
+		network: Picture{File: "network.svg", Alt: fmt.Sprintf("Pod network of cluster %s: pod CIDRs, bridges, routes (%s) and Service IPs", c.Name, c.Network.PodRoutes), SVG: diagram.Network(c)},
 		launch:  Picture{File: "launch.svg", Alt: fmt.Sprintf("Every component taking part in launching a pod on cluster %s", c.Name), SVG: diagram.Launch(c)},
 		launch0: Picture{File: "launch-overview.svg", Alt: fmt.Sprintf("Launching a pod on cluster %s, seen from outside", c.Name), SVG: diagram.LaunchOverview(c)},
 	}
@@ -138,4 +147,27 @@ func lifetime(d time.Duration) string {
 		return fmt.Sprintf("%s (%s)", plural(days, "day", "days"), plural(days/365, "year", "years"))
 	}
 	return plural(days, "day", "days")
+}
+
+var verbosityFlag = regexp.MustCompile(`--v=(\d+)`)
+
+// unitVerbosity is the --v flag of unit on node n as hardway renders it, or
+// -1 when the unit has none.
+func unitVerbosity(c *config.Cluster, n config.Node, unit string) int {
+	units, err := render.Footprint(c, n)
+	if err != nil {
+		return -1
+	}
+	for _, u := range units {
+		for _, f := range u.Files {
+			if f.Path != render.SystemdDir+"/"+unit+".service" {
+				continue
+			}
+			if m := verbosityFlag.FindSubmatch(f.Data); m != nil {
+				v, _ := strconv.Atoi(string(m[1]))
+				return v
+			}
+		}
+	}
+	return -1
 }

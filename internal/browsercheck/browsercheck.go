@@ -7,6 +7,7 @@ package browsercheck
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -47,6 +48,10 @@ type Options struct {
 	// each of them. Empty skips the check.
 	Picture string
 	Nodes   []string
+	// Search is typed into the start page's search box (#search); a result
+	// (#search-results a) must link to a page whose address contains
+	// SearchWant. Empty skips the check.
+	Search, SearchWant string
 }
 
 // Report is what the check saw.
@@ -186,6 +191,27 @@ func Check(ctx context.Context, o Options) (Report, error) {
 					problem("%s: does not name node %s", pic, n)
 				}
 			}
+		}
+	}
+	if o.Search != "" {
+		setPage(start.String())
+		q, _ := json.Marshal(o.Search)
+		var hrefs []string
+		_, err := chromedp.Run(tab, chromedp.Navigate(start.String()))
+		if err == nil {
+			hrefs, err = chromedp.Run(tab, chromedp.Evaluate[[]string](`(() => {
+  const box = document.getElementById('search');
+  if (!box) return ['no search box'];
+  box.value = `+string(q)+`;
+  box.dispatchEvent(new Event('input'));
+  return Array.from(document.querySelectorAll('#search-results a')).map(a => a.getAttribute('href'));
+})()`))
+		}
+		if err != nil {
+			return r, fmt.Errorf("searching %s: %w", start, err)
+		}
+		if !slices.ContainsFunc(hrefs, func(h string) bool { return strings.Contains(h, o.SearchWant) }) {
+			problem("%s: searching %q finds %v, nothing in %s", start, o.Search, hrefs, o.SearchWant)
 		}
 	}
 	// Stop the browser before reading the problems: no event arrives after.

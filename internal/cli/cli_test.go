@@ -8,14 +8,17 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
 
+	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/machinecheck"
+	"hardway.dev/hardway/internal/steps"
 )
 
 // TestMain keeps every test of this package away from the user's clusters:
@@ -288,4 +291,51 @@ func snapshot(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// TestExplainWithoutTraps: explain names no scratch directory (it is gone
+// when the command ends) but the cluster's real state directory; says
+// first whether the cluster is built here, with a command that works as
+// written; and its help lists every step and topic.
+func TestExplainWithoutTraps(t *testing.T) {
+	home := isolate(t)
+	code, out, errOut := runCLI(t, "explain", "--name", "nosuch")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	first, _, _ := strings.Cut(out, "\n")
+	if !strings.HasPrefix(first, "Not a built cluster. ") || !strings.Contains(first, `no cluster "nosuch" exists on this host`) {
+		t.Errorf("first line does not say the cluster is not built: %q", first)
+	}
+	for _, m := range regexp.MustCompile(`hardway [a-z][^,]*?--name nosuch`).FindAllString(first, -1) {
+		checkCommand(t, "explain banner", strings.TrimPrefix(m, "hardway "), &config.Cluster{Name: "nosuch"})
+	}
+	if strings.Contains(out, os.TempDir()+"/hardway-scratch") || strings.Contains(out, "hardway-scratch-") {
+		t.Errorf("explain prints a scratch directory, deleted when it exits")
+	}
+	want := filepath.Join(home, "clusters", "nosuch", "pki")
+	if !strings.Contains(out, want) {
+		t.Errorf("explain does not say the certificates live in %s", want)
+	}
+	// A cluster built here (its saved config) is "your cluster".
+	saveCluster(t, home, "built", "nodes:\n- name: solo\n")
+	if code, out, errOut := runCLI(t, "explain", "nodes", "--name", "built"); code != 0 || !strings.HasPrefix(out, "Your cluster. ") {
+		t.Errorf("explain of a built cluster: exit %d %s, first line %q", code, errOut, strings.SplitN(out, "\n", 2)[0])
+	}
+	code, help, _ := runCLI(t, "explain", "--help")
+	if code != 0 {
+		t.Fatalf("explain --help: exit %d", code)
+	}
+	var names []string
+	for _, s := range steps.All() {
+		names = append(names, s.Name)
+	}
+	for _, tp := range steps.Topics() {
+		names = append(names, tp.Name)
+	}
+	for _, n := range names {
+		if !regexp.MustCompile(`(?m)^\s+` + regexp.QuoteMeta(n) + `\s`).MatchString(help) {
+			t.Errorf("explain --help does not list %s", n)
+		}
+	}
 }

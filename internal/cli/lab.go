@@ -22,16 +22,19 @@ func newLabCmd(a *app) *cobra.Command {
 tells you the symptom. Find the cause and fix it with the tools you would use
 on any cluster (kubectl, hardway shell, hardway logs), then let
 "hardway lab check" probe the cluster the way "hardway verify" does.
-"hardway lab hint" names the command that shows the cause, and the fix;
-"hardway lab reset" restores the cluster with the steps of "hardway up" and
-runs every smoke test. One lab at a time per cluster.`,
+"hardway lab hint" gives one hint at a time, each a little more: the
+symptom's evidence, then the command that shows the cause, then the cause
+and the fix. Once check passes it says what broke, why the fix works and
+which chapter explains it; "hardway lab list" shows the labs this cluster
+has passed. "hardway lab reset" restores the cluster with the steps of
+"hardway up" and runs every smoke test. One lab at a time per cluster.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	var o output
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List the labs (and which one is active on the cluster)",
+		Short: "List the labs, which one is active on the cluster and which it has passed",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return a.labList(o) },
 	}
@@ -77,13 +80,17 @@ runs every smoke test. One lab at a time per cluster.`,
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.out, "Fixed: lab %s is solved. End it with: hardway lab reset --name %s\n", l.Name, name)
+				fmt.Fprintf(a.out, "Fixed: lab %s is solved.\n\n", l.Name)
+				if t, err := l.Target(e.Cluster.Config); err == nil {
+					fmt.Fprintf(a.out, "%s\n\n", l.Debrief(t))
+				}
+				fmt.Fprintf(a.out, "End it with: hardway lab reset --name %s\n", name)
 				return nil
 			})
 		},
 	}, &cobra.Command{
 		Use:   "hint",
-		Short: "Show the command that reveals the active lab's cause, and the fix",
+		Short: "Give the active lab's next hint: the symptom's evidence, the command that shows the cause, the fix",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := a.existingConfig()
@@ -94,12 +101,16 @@ runs every smoke test. One lab at a time per cluster.`,
 			if err != nil {
 				return err
 			}
-			l, t, _, err := lab.Hint(steps.Env{Cluster: c})
+			g, err := lab.NextHint(steps.Env{Cluster: c})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(a.out, "Lab %s: %s.\n\n%s", l.Name, l.Title, l.Hint(t))
-			fmt.Fprintf(a.out, "\nThen: hardway lab check --name %s\n", t.Cluster)
+			fmt.Fprintf(a.out, "Lab %s: %s.\n\nHint %d of %d. %s", g.Lab.Name, g.Lab.Title, g.N, g.Total, g.Text)
+			if g.N < g.Total {
+				fmt.Fprintf(a.out, "\nStill stuck: hardway lab hint --name %s (the next hint)\n", g.Target.Cluster)
+			} else {
+				fmt.Fprintf(a.out, "\nThat was the last hint. Then: hardway lab check --name %s\n", g.Target.Cluster)
+			}
 			return nil
 		},
 	}, &cobra.Command{
@@ -126,6 +137,8 @@ type labOut struct {
 	Name   string `json:"name"`
 	Title  string `json:"title"`
 	Active bool   `json:"active"`
+	// Passed is when this cluster first passed the lab's check.
+	Passed *time.Time `json:"passed,omitempty"`
 	// Unavailable says why this cluster cannot run it.
 	Unavailable string `json:"unavailable,omitempty"`
 }
@@ -139,9 +152,16 @@ func (a *app) labList(o output) error {
 	if r, err := lab.Active(state.For(cfg.Name)); err == nil && r != nil {
 		active = r.Lab
 	}
+	passed, err := lab.Passed(state.For(cfg.Name))
+	if err != nil {
+		return err
+	}
 	var labs []labOut
 	for _, l := range lab.All() {
 		lo := labOut{Name: l.Name, Title: l.Title, Active: l.Name == active}
+		if at, ok := passed[l.Name]; ok {
+			lo.Passed = &at
+		}
 		if _, err := l.Target(cfg); err != nil {
 			lo.Unavailable = err.Error()
 		}
@@ -150,7 +170,8 @@ func (a *app) labList(o output) error {
 	if ok, err := emit(a.out, o, map[string]any{"cluster": cfg.Name, "labs": labs}); ok {
 		return err
 	}
-	fmt.Fprintf(a.out, "%-17s %s\n", "LAB", "WHAT BREAKS")
+	fmt.Fprintf(a.out, "%-19s %-7s %s\n", "LAB", "PASSED", "WHAT BREAKS")
+	done := 0
 	for _, l := range labs {
 		note := ""
 		if l.Unavailable != "" {
@@ -159,8 +180,13 @@ func (a *app) labList(o output) error {
 		if l.Active {
 			note = " (active on cluster " + cfg.Name + ")"
 		}
-		fmt.Fprintf(a.out, "%-17s %s%s\n", l.Name, l.Title, note)
+		mark := "-"
+		if l.Passed != nil {
+			mark = "✓"
+			done++
+		}
+		fmt.Fprintf(a.out, "%-19s %-7s %s%s\n", l.Name, mark, l.Title, note)
 	}
-	fmt.Fprintf(a.out, "\nStart one: hardway lab start NAME --name %s\n", cfg.Name)
+	fmt.Fprintf(a.out, "\nCluster %s has passed %d of %d labs. Start one: hardway lab start NAME --name %s\n", cfg.Name, done, len(labs), cfg.Name)
 	return nil
 }

@@ -34,7 +34,7 @@ func TestLabArguments(t *testing.T) {
 	}{
 		{[]string{"lab", "start"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
 		{[]string{"lab", "start", "a", "b"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
-		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac (details: hardway lab list)`},
+		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, build-coredns, build-pod-routes (details: hardway lab list)`},
 		{[]string{"lab", "check", "--name", "ghost"}, `error: cluster "ghost" has no state on this host (` + filepath.Join(home, "clusters", "ghost") + `); create it with: hardway up --name ghost (the clusters here: hardway list)`},
 		// Machines first: a cluster with only its state left is never
 		// contacted (its saved API address may be another cluster's now).
@@ -68,52 +68,80 @@ func TestLabList(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "lab.json"), []byte(`{"lab":"kube-proxy","started":"2026-11-27T15:00:00Z"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(filepath.Join(dir, "labs-passed.json"), []byte(`{"coredns-corefile":"2026-11-27T14:00:00Z"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	code, out, errOut := runCLI(t, "lab", "list", "--name", "solo")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	want := `LAB               WHAT BREAKS
-etcd-member       one etcd member is down (not on this cluster: lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1)
-pod-route         a node lost its route to another node's pods (not on this cluster: lab pod-route needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
-kubelet-cert      a kubelet serves another node's certificate (not on this cluster: lab kubelet-cert needs 2 worker nodes (one lends its certificate); cluster solo has 1)
-coredns-corefile  a typo in CoreDNS's configuration
-kube-proxy        kube-proxy is gone from one node (active on cluster solo)
-kubelet-rbac      the API server may no longer use the kubelet API
+	want := `LAB                 PASSED  WHAT BREAKS
+etcd-member         -       one etcd member is down (not on this cluster: lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1)
+pod-route           -       a node lost its route to another node's pods (not on this cluster: lab pod-route needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
+kubelet-cert        -       a kubelet serves another node's certificate (not on this cluster: lab kubelet-cert needs 2 worker nodes (one lends its certificate); cluster solo has 1)
+coredns-corefile    ✓       a typo in CoreDNS's configuration
+kube-proxy          -       kube-proxy is gone from one node (active on cluster solo)
+kubelet-rbac        -       the API server may no longer use the kubelet API
+service-selector    -       a Service selects no pods
+scheduler           -       new pods stay Pending
+controller-manager  -       a Deployment makes no ReplicaSet
+containerd          -       containerd is stopped on one node
+apiserver-down      -       one API server is down behind the load balancer (not on this cluster: lab apiserver-down needs 2 control-plane nodes behind a load balancer (the others keep the API up); cluster solo has 1)
+coredns-scaled      -       CoreDNS runs no pod
+kubelet             -       a kubelet is stopped
+build-coredns       -       build: CoreDNS, by hand
+build-pod-routes    -       build: one node's pod routes, by hand (not on this cluster: lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
 
-Start one: hardway lab start NAME --name solo
+Cluster solo has passed 1 of 15 labs. Start one: hardway lab start NAME --name solo
 `
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
 	}
+	code, out, _ = runCLI(t, "lab", "list", "--name", "solo", "-o", "json")
+	if code != 0 || !strings.Contains(out, `"passed": "2026-11-27T14:00:00Z"`) {
+		t.Errorf("lab list -o json does not say when coredns-corefile was passed:\n%s", out)
+	}
 }
 
-// TestLabHint: the hint of the active lab, without touching any machine.
+// TestLabHint: the active lab's hints one at a time, remembered between
+// calls, without touching any machine.
 func TestLabHint(t *testing.T) {
 	home := isolate(t)
 	dir := saveCluster(t, home, "demo", "")
 	if err := os.WriteFile(filepath.Join(dir, "lab.json"), []byte(`{"lab":"etcd-member","started":"2026-11-27T15:00:00Z"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errOut := runCLI(t, "lab", "hint", "--name", "demo")
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut)
-	}
-	want := `Lab etcd-member: one etcd member is down.
+	wants := []string{`Lab etcd-member: one etcd member is down.
 
-See the cause:
+Hint 1 of 3. Look at the symptom first:
+  hardway status --name demo
+
+Still stuck: hardway lab hint --name demo (the next hint)
+`, `Lab etcd-member: one etcd member is down.
+
+Hint 2 of 3. See the cause:
   hardway shell node-0 --name demo -- etcdctl --endpoints=https://127.0.0.1:2379 --cacert=/etc/etcd/ca.pem --cert=/etc/etcd/healthcheck-client.pem --key=/etc/etcd/healthcheck-client-key.pem endpoint health --cluster
   hardway shell node-2 --name demo -- systemctl status etcd
 
-The etcd member on node-2 is stopped (inactive, dead): its endpoint fails the health check. The
+Still stuck: hardway lab hint --name demo (the next hint)
+`, `Lab etcd-member: one etcd member is down.
+
+Hint 3 of 3. The etcd member on node-2 is stopped (inactive, dead): its endpoint fails the health check. The
 other two members still form a quorum (2 of 3), so the API answers.
 
 Fix it:
   hardway shell node-2 --name demo -- systemctl start etcd
 
-Then: hardway lab check --name demo
-`
-	if out != want {
-		t.Errorf("got:\n%s\nwant:\n%s", out, want)
+That was the last hint. Then: hardway lab check --name demo
+`}
+	for i, want := range append(wants, wants[2]) {
+		code, out, errOut := runCLI(t, "lab", "hint", "--name", "demo")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if out != want {
+			t.Errorf("call %d: got:\n%s\nwant:\n%s", i+1, out, want)
+		}
 	}
 }
 
@@ -136,7 +164,11 @@ func TestLabCommandsExist(t *testing.T) {
 			if err != nil {
 				continue
 			}
-			for _, line := range append(append(l.Reveal(tg), l.Fix(tg)...), l.Cause(tg)) {
+			lines := append(append(l.Reveal(tg), l.Fix(tg)...), l.Cause(tg), l.Debrief(tg))
+			if l.Evidence != nil {
+				lines = append(lines, l.Evidence(tg)...)
+			}
+			for _, line := range strings.Split(strings.Join(lines, "\n"), "\n") {
 				for _, m := range hwCmd.FindAllStringSubmatch(line, -1) {
 					checkCommand(t, "lab "+l.Name, strings.TrimSpace(m[1]), c)
 					checked++

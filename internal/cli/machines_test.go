@@ -39,9 +39,7 @@ func TestExplainMachines(t *testing.T) {
 		want       []string // whole lines of the output
 	}{
 		{ssh, "nodes", []string{
-			"provider: docker (the default). Each node is a Docker container that",
 			"provider: ssh. The machines exist already (servers, VMs someone else",
-			"provider: lima. hardway writes a Lima template per node and creates the",
 			"  NODE  IP             ROLES                 POD CIDR       REACHED AT",
 			"  cp-0  192.168.50.10  control-plane,worker  10.200.0.0/24  ssh admin@192.168.50.10 -p 22",
 			"  cp-2  192.168.50.12  control-plane,worker  10.200.2.0/24  ssh admin@cp-2.lab -p 2222",
@@ -57,8 +55,9 @@ func TestExplainMachines(t *testing.T) {
 			"  cp-0     cp-1     10.200.1.0/24  192.168.50.11",
 			"ExecStart=/sbin/ip route replace 10.200.1.0/24 via 192.168.50.11",
 		}},
-		{ssh, "check", []string{"On machines (providers ssh and lima) the same questions go to every"}},
+		{ssh, "check", []string{"Before anything is installed, hardway asks every machine (providers ssh"}},
 		{lima, "nodes", []string{
+			"provider: lima. hardway writes a Lima template per node and creates the",
 			"  node-0  192.0.2.10  control-plane,worker  10.200.0.0/24  the VM's SSH port (limactl)",
 			"  Delete the VMs with their disks: hardway down --name mac",
 		}},

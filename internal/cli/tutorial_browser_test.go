@@ -36,7 +36,8 @@ func TestTutorialInBrowser(t *testing.T) {
 			defer srv.Close()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			r, err := browsercheck.Check(ctx, browsercheck.Options{Browser: bin, Start: srv.URL + "/", Picture: "img/architecture.svg", Nodes: tc.nodes})
+			r, err := browsercheck.Check(ctx, browsercheck.Options{Browser: bin, Start: srv.URL + "/", Picture: "img/architecture.svg", Nodes: tc.nodes,
+				Search: "hub spokes", SearchWant: "architecture.html#one-hub-many-spokes"})
 			if err != nil {
 				t.Fatal(err)
 			}

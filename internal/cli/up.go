@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"hardway.dev/hardway/internal/artifacts"
+	"hardway.dev/hardway/internal/book"
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/host"
@@ -34,10 +35,27 @@ func newStepsCmd(a *app) *cobra.Command {
 	}
 }
 
+// explainLong lists what explain can teach: every step of up, in order,
+// and every topic beyond them.
+func explainLong() string {
+	var b strings.Builder
+	b.WriteString("Teach what a step does, why Kubernetes needs it, and what it produces for this\ncluster: the files each node gets (their paths on the nodes) and where hardway\nkeeps the cluster's certificates and kubeconfigs on this host. Without STEP,\nevery step in order.\n\nSteps of hardway up:\n")
+	for _, s := range steps.All() {
+		fmt.Fprintf(&b, "  %-14s %s\n", s.Name, s.Title)
+	}
+	b.WriteString("\nTopics beyond the steps:\n")
+	for _, t := range steps.Topics() {
+		fmt.Fprintf(&b, "  %-14s %s\n", t.Name, t.Title)
+	}
+	b.WriteString("\nA cluster that is not built on this host is explained from its config (-c) or the\ndefaults; the first line says which.")
+	return b.String()
+}
+
 func newExplainCmd(a *app) *cobra.Command {
 	return &cobra.Command{
-		Use:   "explain [STEP]",
+		Use:   "explain [STEP|TOPIC]",
 		Short: "Teach what a step does, why Kubernetes needs it, and what it produces for this cluster",
+		Long:  explainLong(),
 		Args:  cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			cfg, err := a.loadConfig()
@@ -59,11 +77,18 @@ func newExplainCmd(a *app) *cobra.Command {
 					return fmt.Errorf("no step %q; the steps are: %s; the topics: %s", args[0], strings.Join(steps.Names(list), ", "), strings.Join(topics, ", "))
 				}
 			}
+			dir := state.For(cfg.Name)
+			saved, savedErr := config.Load(dir.Config())
+			live := savedErr == nil && sameConfig(saved, cfg)
 			c, done, err := a.host.Scratch(cfg)
 			if err != nil {
 				return err
 			}
 			defer done()
+			// The texts are written on a scratch copy of the state, deleted
+			// when this command ends: name the cluster's real directory.
+			real := func(text string) string { return strings.ReplaceAll(text, c.State.Path(), dir.Path()) }
+			fmt.Fprintf(a.out, "%s\n\n", book.Banner(book.Input{Cluster: cfg, Live: live, StateDir: dir.Path(), ConfigFile: a.configFile}, "explain"))
 			heading := func(name, title string) {
 				t := fmt.Sprintf("%s — %s", name, title)
 				fmt.Fprintf(a.out, "%s\n%s\n", t, strings.Repeat("═", len([]rune(t))))
@@ -74,7 +99,7 @@ func newExplainCmd(a *app) *cobra.Command {
 					return fmt.Errorf("explain %s: %w", topic.Name, err)
 				}
 				heading(topic.Name, topic.Title)
-				fmt.Fprint(a.out, text)
+				fmt.Fprint(a.out, real(text))
 				return nil
 			}
 			for i, s := range list {
@@ -86,7 +111,7 @@ func newExplainCmd(a *app) *cobra.Command {
 					return fmt.Errorf("explain %s: %w", s.Name, err)
 				}
 				heading(s.Name, s.Title)
-				fmt.Fprint(a.out, text)
+				fmt.Fprint(a.out, real(text))
 			}
 			return nil
 		},

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -85,7 +86,7 @@ func nodeComponents(c *config.Cluster, n config.Node) []component {
 		)
 	}
 	peers := len(render.PodRoutes(c, n))
-	out = append(out, component{render.PodNetworkUnit, "network", []string{render.PodNetworkUnit, fmt.Sprintf("VXLAN routes to %d peer(s)", peers)}})
+	out = append(out, component{render.PodNetworkUnit, "network", []string{render.PodNetworkUnit, podRoutesLine(c, peers)}})
 	return out
 }
 
@@ -272,11 +273,13 @@ func Architecture(c *config.Cluster, st *Status) []byte {
 	}
 	y += nodeH + 26
 	legend := []string{
-		"Arrows point from caller to callee; \"as X\" is the client certificate's CN (O = group).",
-		"Every connection is TLS checked against the cluster CA.",
+		"Arrows point from caller to callee; \"as X\" is the client certificate's CN (O = group). Every connection is mutual TLS:",
+	}
+	for _, l := range TrustLegend(pki.Specs(c)) {
+		legend = append(legend, "  "+l)
 	}
 	if len(etcds) > 1 {
-		legend[1] = "Every connection is TLS checked against the cluster CA; etcd members talk to each other on :2380 (a full mesh)."
+		legend = append(legend, "etcd members talk to each other on :2380 (a full mesh), each checking the other against etcd-ca.")
 	}
 	if st != nil {
 		legend = append(legend, "Green: active; red: failed or machine down; amber: any other state (hardway logs NODE UNIT says why).")
@@ -302,4 +305,12 @@ func nodeHeader(n config.Node, st *Status) []string {
 		first += "  (" + s + ")"
 	}
 	return []string{first, n.IP, strings.Join(n.Roles, ", ")}
+}
+
+// podRoutesLine says what the pod-network unit sets up on a node.
+func podRoutesLine(c *config.Cluster, peers int) string {
+	if render.DirectRoutes(c) {
+		return fmt.Sprintf("direct routes to %d peer(s)", peers)
+	}
+	return fmt.Sprintf("VXLAN routes to %d peer(s)", peers)
 }

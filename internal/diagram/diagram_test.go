@@ -119,12 +119,19 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 	return c
 }
 
+// sshConfig is two machines of someone else's, with the default direct
+// pod routes.
+const sshConfig = "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n"
+
 // configs are the clusters every picture is drawn for.
 func configs(t *testing.T) map[string]*config.Cluster {
 	return map[string]*config.Cluster{
-		"default":  config.Default(),
-		"one node": cluster(t, "name: tiny\nnodes:\n- name: solo\n"),
-		"mixed":    cluster(t, "name: mixed\nnodes:\n- name: cp-a\n  roles: [control-plane]\n- name: cp-b\n  roles: [control-plane, worker]\n- name: w-c\n  roles: [worker]\n"),
+		"default":   config.Default(),
+		"one node":  cluster(t, "name: tiny\nnodes:\n- name: solo\n"),
+		"mixed":     cluster(t, "name: mixed\nnodes:\n- name: cp-a\n  roles: [control-plane]\n- name: cp-b\n  roles: [control-plane, worker]\n- name: w-c\n  roles: [worker]\n"),
+		"ssh":       cluster(t, sshConfig),
+		"ssh vxlan": cluster(t, sshConfig+"network:\n  podRoutes: vxlan\n"),
+		"lima":      cluster(t, "name: vms\nprovider: lima\nnodes:\n- name: vm-0\n  ip: 192.168.105.10\n- name: vm-1\n  ip: 192.168.105.11\n  roles: [worker]\n"),
 	}
 }
 
@@ -143,8 +150,10 @@ func TestArchitecture(t *testing.T) {
 			nodes:  []string{"node-0", "node-1", "node-2"},
 			arrows: append(append(append(nodeArrows("node-0", true, true), nodeArrows("node-1", true, true)...), nodeArrows("node-2", true, true)...),
 				"kubectl → api", "node-0/etcd → node-1/etcd", "node-1/etcd → node-2/etcd"),
-			units:   map[string][]string{"node-1": {"containerd", "etcd", "hardway-pod-network", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubelet"}},
-			textHas: []string{"haproxy in container hardway-lb at 10.240.0.2:6443", "system:node:node-2", "10.240.0.12", "pods in 10.200.2.0/24", "VXLAN routes to 2 peer(s)"},
+			units: map[string][]string{"node-1": {"containerd", "etcd", "hardway-pod-network", "kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "kubelet"}},
+			textHas: []string{"haproxy in container hardway-lb at 10.240.0.2:6443", "system:node:node-2", "10.240.0.12", "pods in 10.200.2.0/24", "VXLAN routes to 2 peer(s)",
+				"etcd-ca (CN=etcd-ca) is trusted by etcd, kube-apiserver, etcdctl only.", "ca (CN=kubernetes-ca) is trusted by kube-apiserver,"},
+			textLacks: []string{"checked against the cluster CA"},
 		},
 		{
 			config:    "one node",
@@ -229,6 +238,17 @@ func sorted(s []string) []string {
 	return out
 }
 
+// TestArchitecturePodRoutes: the pod-network box says what the unit sets
+// up for the cluster's pod routes.
+func TestArchitecturePodRoutes(t *testing.T) {
+	cs := configs(t)
+	for name, want := range map[string]string{"default": "VXLAN routes to 2 peer(s)", "ssh": "direct routes to 1 peer(s)", "ssh vxlan": "VXLAN routes to 1 peer(s)", "lima": "direct routes to 1 peer(s)"} {
+		if all := text(parse(t, Architecture(cs[name], nil))); !strings.Contains(all, want) {
+			t.Errorf("%s: the architecture picture lacks %q", name, want)
+		}
+	}
+}
+
 func TestArchitectureHealth(t *testing.T) {
 	c := config.Default()
 	st := &Status{
@@ -293,7 +313,7 @@ func TestPKITree(t *testing.T) {
 		textHas []string
 	}{
 		{"default", pki.Specs(cs["default"]), []string{"ca", "etcd-ca", "front-proxy-ca", "service-account"}, []string{"node-0", "node-1", "node-2"},
-			len(pki.Specs(cs["default"])) - 4, []string{"CN=system:node:node-1 O=system:nodes", "kubelet on node-2", "etcd on node-0 (peers)", "kube-apiserver → etcd", "etcd trusts it, and nothing else"}},
+			len(pki.Specs(cs["default"])) - 4, []string{"CN=system:node:node-1 O=system:nodes", "kubelet on node-2", "etcd on node-0 (peers)", "kube-apiserver → etcd", "trusted by etcd, kube-apiserver, etcdctl"}},
 		{"one node", pki.Specs(cs["one node"]), []string{"ca", "etcd-ca", "front-proxy-ca", "service-account"}, []string{"solo"},
 			len(pki.Specs(cs["one node"])) - 4, []string{"kubelet on solo", "etcd-server-solo"}},
 		{"a new CA appears", extraCA(cs["default"]), []string{"audit-ca", "ca", "etcd-ca", "front-proxy-ca", "service-account"}, []string{"node-0", "node-1", "node-2"},
@@ -358,14 +378,27 @@ func TestNetwork(t *testing.T) {
 		nodes   []string
 		tunnels []string
 		textHas []string
+		// hops are the plain (direct-route) links; lacks, text that would
+		// describe another provider or the other kind of pod routes.
+		hops  []string
+		lacks []string
 	}{
 		{"default", []string{"node-0", "node-1", "node-2"}, []string{"node-0 → node-1", "node-0 → node-2", "node-1 → node-2"},
 			[]string{"default/kubernetes 10.32.0.1:443", "kube-system/kube-dns 10.32.0.10:53", "cni0 bridge 10.200.1.1/24", "10.200.0.0/32 MAC 0e:68:77:f0:00:0a",
-				"Docker network hardway-hardway: 10.240.0.0/24", "VXLAN UDP :4789 10.240.0.10 ⇄ 10.240.0.12", "A packet from pod 10.200.0.2 on node-0 to pod 10.200.1.2 on node-1"}},
+				"Docker network hardway-hardway: 10.240.0.0/24", "VXLAN UDP :4789 10.240.0.10 ⇄ 10.240.0.12", "A packet from pod 10.200.0.2 on node-0 to pod 10.200.1.2 on node-1", "eth0 10.240.0.10"}, nil, []string{"pod packets as they are"}},
 		{"one node", []string{"solo"}, nil,
-			[]string{"cni0 bridge 10.200.0.1/24", "none: no other node has pods", "Every pod runs on solo"}},
+			[]string{"cni0 bridge 10.200.0.1/24", "none: no other node has pods", "Every pod runs on solo"}, nil, nil},
 		{"mixed", []string{"cp-a", "cp-b", "w-c"}, []string{"cp-a → cp-b", "cp-a → w-c", "cp-b → w-c"},
-			[]string{"no pods here", "no tunnel address (no pod CIDR)"}},
+			[]string{"no pods here", "no tunnel address (no pod CIDR)"}, nil, nil},
+		{config: "ssh", nodes: []string{"m-0", "m-1"}, hops: []string{"m-0 → m-1"},
+			textHas: []string{"the machines' own network", "10.200.1.0/24 via 192.168.50.11", "MTU 1500", "pod packets as they are, 192.168.50.10 ⇄ 192.168.50.11", "out of the NIC to m-1's MAC, unchanged"},
+			lacks:   []string{"Docker", "VXLAN", "hardway.vxlan", "eth0 192.168"}},
+		{config: "ssh vxlan", nodes: []string{"m-0", "m-1"}, tunnels: []string{"m-0 → m-1"},
+			textHas: []string{"the machines' own network", "dev hardway.vxlan", "MTU 1450", "VXLAN UDP :4789 192.168.50.10 ⇄ 192.168.50.11"},
+			lacks:   []string{"Docker"}},
+		{config: "lima", nodes: []string{"vm-0", "vm-1"}, hops: []string{"vm-0 → vm-1"},
+			textHas: []string{"Lima's shared network (lima0 in each VM)", "lima0 192.168.105.10", "10.200.0.0/24 via 192.168.105.10"},
+			lacks:   []string{"Docker", "VXLAN"}},
 	}
 	cs := configs(t)
 	for _, tt := range tests {
@@ -378,6 +411,9 @@ func TestNetwork(t *testing.T) {
 			if got := arrows(with(es, "tunnel")); !slices.Equal(got, tt.tunnels) {
 				t.Errorf("tunnels %v, want %v", got, tt.tunnels)
 			}
+			if got := arrows(with(es, "hop")); !slices.Equal(got, tt.hops) {
+				t.Errorf("direct hops %v, want %v", got, tt.hops)
+			}
 			// Every route of every node is written in that node's box.
 			for _, n := range c.Nodes {
 				var lines []string
@@ -385,7 +421,7 @@ func TestNetwork(t *testing.T) {
 					lines = append(lines, e.text)
 				}
 				for _, r := range render.PodRoutes(c, n) {
-					want := r.CIDR + " via " + r.Via + " dev hardway.vxlan"
+					want := RouteLine(c, r)
 					if !slices.Contains(lines, want) {
 						t.Errorf("%s: route %q not drawn", n.Name, want)
 					}
@@ -402,6 +438,11 @@ func TestNetwork(t *testing.T) {
 			for _, s := range tt.textHas {
 				if !strings.Contains(all, s) {
 					t.Errorf("picture lacks %q", s)
+				}
+			}
+			for _, s := range tt.lacks {
+				if strings.Contains(all, s) {
+					t.Errorf("picture says %q", s)
 				}
 			}
 		})

@@ -39,7 +39,7 @@ func Network(c *config.Cluster) []byte {
 			first, last := PodRange(n.PodCIDR)
 			col.layers = append(col.layers,
 				layer{"pod", "pod", []string{"a pod: eth0 " + first + "…" + last, "resolv.conf: nameserver " + c.Network.ClusterDNS}},
-				layer{"cni0", "bridge", []string{"cni0 bridge " + Gateway(n.PodCIDR), fmt.Sprintf("pod CIDR %s, MTU %d", n.PodCIDR, vx.MTU)}},
+				layer{"cni0", "bridge", []string{"cni0 bridge " + Gateway(n.PodCIDR), fmt.Sprintf("pod CIDR %s, MTU %d", n.PodCIDR, render.PodMTUFor(c))}},
 				layer{"kube-proxy", "service", []string{"kube-proxy rules (" + c.Network.KubeProxyMode + ")", "Service IP:port → a pod IP:port"}},
 			)
 		} else {
@@ -47,20 +47,22 @@ func Network(c *config.Cluster) []byte {
 		}
 		routes := []string{"routes to other nodes' pods"}
 		for _, r := range render.PodRoutes(c, n) {
-			routes = append(routes, r.CIDR+" via "+r.Via+" dev "+vx.Device)
+			routes = append(routes, RouteLine(c, r))
 		}
 		if len(routes) == 1 {
 			routes = append(routes, noRoutes)
 		}
 		col.layers = append(col.layers, layer{"routes", "routes", routes})
-		addr := "no tunnel address (no pod CIDR)"
-		if vx.Address != "" {
-			addr = vx.Address + "/32 MAC " + vx.MAC
+		// With direct routes there is no tunnel: the packet leaves by the
+		// node's own interface, pod addresses and all.
+		if !render.DirectRoutes(c) {
+			addr := "no tunnel address (no pod CIDR)"
+			if vx.Address != "" {
+				addr = vx.Address + "/32 MAC " + vx.MAC
+			}
+			col.layers = append(col.layers, layer{"vxlan", "vxlan", []string{fmt.Sprintf("%s VNI %d", vx.Device, vx.ID), addr}})
 		}
-		col.layers = append(col.layers,
-			layer{"vxlan", "vxlan", []string{fmt.Sprintf("%s VNI %d", vx.Device, vx.ID), addr}},
-			layer{"eth0", "eth", []string{"eth0 " + n.IP}},
-		)
+		col.layers = append(col.layers, layer{"eth0", "eth", []string{nodeInterface(c) + " " + n.IP}})
 		for _, l := range col.layers {
 			w, _ := boxSize(l.lines)
 			nodeW = math.Max(nodeW, w+2*inset)
@@ -189,8 +191,18 @@ func Network(c *config.Cluster) []byte {
 	y = bar.bottom()
 
 	// Tunnels: VXLAN packets are UDP between node IPs, so they ride the node
-	// network; one arc per pair of nodes with a route between them.
+	// network; one arc per pair of nodes with a route between them. Direct
+	// routes have no tunnel: the arc is the plain hop, pod addresses on the
+	// wire.
 	depthMax := 0.0
+	class, label := "tunnel", func(a, b config.Node) string {
+		return fmt.Sprintf("VXLAN UDP :%d %s ⇄ %s", render.VXLANFor(a).Port, a.IP, b.IP)
+	}
+	if render.DirectRoutes(c) {
+		class, label = "hop", func(a, b config.Node) string {
+			return fmt.Sprintf("pod packets as they are, %s ⇄ %s", a.IP, b.IP)
+		}
+	}
 	for i := range cols {
 		for j := i + 1; j < len(cols); j++ {
 			if !routes(c, cols[i].node, cols[j].node) {
@@ -200,8 +212,8 @@ func Network(c *config.Cluster) []byte {
 			depth := 34.0 + 30*float64(j-i-1) + 8*float64(i)
 			depthMax = math.Max(depthMax, depth)
 			d := fmt.Sprintf("M%s %s Q%s %s %s %s", num(x1), num(y), num((x1+x2)/2), num(y+2*depth), num(x2), num(y))
-			body.empty("path", attr{"class", "tunnel"}, attr{"d", d}, data("from", cols[i].node.Name), data("to", cols[j].node.Name))
-			body.label((x1+x2)/2, y+depth+4, "middle", "small", fmt.Sprintf("VXLAN UDP :%d %s ⇄ %s", render.VXLANFor(cols[i].node).Port, cols[i].node.IP, cols[j].node.IP))
+			body.empty("path", attr{"class", class}, attr{"d", d}, data("from", cols[i].node.Name), data("to", cols[j].node.Name))
+			body.label((x1+x2)/2, y+depth+4, "middle", "small", label(cols[i].node, cols[j].node))
 		}
 	}
 	y += depthMax + 28
@@ -246,11 +258,37 @@ func walk(c *config.Cluster) []string {
 	src, _ := PodRange(a.PodCIDR)
 	dst, _ := PodRange(b.PodCIDR)
 	vb := render.VXLANFor(b)
-	return []string{
-		fmt.Sprintf("A packet from pod %s on %s to pod %s on %s: out of the pod's eth0 into cni0 (its default gateway %s),", src, a.Name, dst, b.Name, Gateway(a.PodCIDR)),
+	first := fmt.Sprintf("A packet from pod %s on %s to pod %s on %s: out of the pod's eth0 into cni0 (its default gateway %s),", src, a.Name, dst, b.Name, Gateway(a.PodCIDR))
+	if render.DirectRoutes(c) {
+		return []string{first,
+			fmt.Sprintf("the route %s via %s sends it out of %s to %s's MAC, unchanged: pod addresses on the wire;", b.PodCIDR, b.IP, nodeInterface(c), b.Name),
+			fmt.Sprintf("%s routes it to its cni0 bridge, which delivers it to the pod. Replies take the mirror path.", b.Name),
+		}
+	}
+	return []string{first,
 		fmt.Sprintf("the route %s via %s sends it into %s, which wraps it in UDP from %s to %s:%d;", b.PodCIDR, vb.Address, vb.Device, a.IP, b.IP, vb.Port),
 		fmt.Sprintf("%s unwraps it and its cni0 bridge delivers it to the pod. Replies take the mirror path.", b.Name),
 	}
+}
+
+// RouteLine is one pod route as «ip route» shows it on the node.
+func RouteLine(c *config.Cluster, r render.Route) string {
+	if render.DirectRoutes(c) {
+		return r.CIDR + " via " + r.NodeIP
+	}
+	return r.CIDR + " via " + r.Via + " dev " + render.VXLANFor(config.Node{}).Device
+}
+
+// nodeInterface names the node's interface on the node network: eth0 in a
+// container; on machines whatever the interface holding the node IP is.
+func nodeInterface(c *config.Cluster) string {
+	switch render.NodeNetwork(c).Kind {
+	case render.NetworkDocker:
+		return "eth0"
+	case render.NetworkLima:
+		return "lima0"
+	}
+	return "the NIC"
 }
 
 // PodRange is the first and last address host-local IPAM hands to pods in

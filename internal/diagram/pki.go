@@ -149,15 +149,12 @@ func entryLines(s pki.Spec) []string {
 // first clause, so a new one is still labelled.
 func Users(s pki.Spec) string {
 	node := s.Node.Name
+	if s.IsCA() && len(s.TrustedBy) > 0 {
+		return "trusted by " + strings.Join(s.TrustedBy, ", ")
+	}
 	switch s.Name {
-	case pki.CA:
-		return "every component trusts it"
-	case pki.EtcdCA:
-		return "etcd trusts it, and nothing else"
 	case pki.EtcdHealthcheckClient:
 		return "etcdctl and hardway's etcd checks"
-	case pki.FrontProxyCA:
-		return "kube-apiserver (aggregation layer)"
 	case pki.Admin:
 		return "you: kubectl (admin.kubeconfig)"
 	case pki.SuperAdmin:
@@ -177,7 +174,7 @@ func Users(s pki.Spec) string {
 	case pki.FrontProxyClient:
 		return "kube-apiserver → extension apiservers"
 	case pki.ServiceAccount:
-		return "kube-apiserver + controller-manager: tokens"
+		return "kube-apiserver signs pod tokens"
 	}
 	if node != "" {
 		switch s.Name {
@@ -197,4 +194,17 @@ func Users(s pki.Spec) string {
 		u = string(r[:43]) + "…"
 	}
 	return strings.TrimSpace(u)
+}
+
+// TrustLegend is one line per CA of specs: which programs check
+// certificates against it. It comes from the PKI table (Spec.TrustedBy),
+// so a picture never says a component trusts a CA it is not given.
+func TrustLegend(specs []pki.Spec) []string {
+	var out []string
+	for _, s := range specs {
+		if s.IsCA() && len(s.TrustedBy) > 0 {
+			out = append(out, fmt.Sprintf("%s (CN=%s) is trusted by %s only.", s.Name, s.CommonName, strings.Join(s.TrustedBy, ", ")))
+		}
+	}
+	return out
 }

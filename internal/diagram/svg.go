@@ -61,7 +61,7 @@ rect{stroke-width:1.2}
 .candidate>rect{fill:#f5f7fa;stroke:#52606d}
 .candidate.chosen>rect{fill:#d9f8e0;stroke:#1f9d45;stroke-width:2}
 .lifeline{stroke:#9aa5b1;stroke-dasharray:4 4}
-.arrow,.link,.tunnel{fill:none;stroke:#3e4c59;stroke-width:1.3}
+.arrow,.link,.tunnel,.hop{fill:none;stroke:#3e4c59;stroke-width:1.3}
 .arrow.peer{stroke:#b7791f}
 .tunnel{stroke:#7c3aed;stroke-width:1.6;stroke-dasharray:6 3}
 .link{stroke:#9aa5b1}

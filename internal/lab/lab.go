@@ -24,11 +24,23 @@ type Lab struct {
 	// Symptom is what the learner is told: what they would notice, not
 	// the cause.
 	Symptom func(t Target) string
-	// Reveal is the command that shows the cause, Cause what it shows, Fix
-	// the commands that repair it, as a learner runs them.
-	Reveal func(t Target) []string
-	Cause  func(t Target) string
-	Fix    func(t Target) []string
+	// Evidence are the commands that show the symptom itself (the first
+	// hint; optional), Reveal the commands that show the cause, Cause what
+	// they show, Fix the commands that repair it, as a learner runs them.
+	Evidence func(t Target) []string
+	Reveal   func(t Target) []string
+	Cause    func(t Target) string
+	Fix      func(t Target) []string
+	// Why says why the fix works (the debrief), Step the step of up whose
+	// explain text and book chapter teach what broke.
+	Why  func(t Target) string
+	Step string
+	// Build marks a build lab: hardway leaves out one piece up would have
+	// made, and the learner makes it by hand. Diagnose then says exactly
+	// what is still missing or wrong, one line each (none when it is
+	// right); check runs it before the probes.
+	Build    bool
+	Diagnose func(ctx context.Context, e steps.Env, t Target) ([]string, error)
 	// Probes are the smoke tests (verify.Checks) that fail while the lab
 	// is broken; the cluster's health (WaitHealthy) is always checked too.
 	Probes []string
@@ -60,7 +72,10 @@ func (t Target) shell(n config.Node, cmd string) string {
 
 // All lists the labs, in the order a course would take them.
 func All() []Lab {
-	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC()}
+	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC(),
+		serviceSelector(), scheduler(), controllerManager(), containerd(),
+		apiServerDown(), corednsScaled(), kubeletStopped(),
+		buildCoreDNS(), buildPodRoutes()}
 }
 
 // Names lists the labs' names.
@@ -81,16 +96,35 @@ func Find(name string) (Lab, error) {
 	return All()[i], nil
 }
 
-// Hint is the text `hardway lab hint` shows: how to see the cause, what it
-// is, and the fix.
-func (l Lab) Hint(t Target) string {
-	var b strings.Builder
-	b.WriteString("See the cause:\n")
-	for _, c := range l.Reveal(t) {
-		b.WriteString("  " + c + "\n")
+// Hints are the graded hints of `hardway lab hint`, one per call: the
+// symptom's evidence (when the lab has it), then the commands that show
+// the cause, then the cause and the fix. Each gives away a little more.
+func (l Lab) Hints(t Target) []string {
+	var out []string
+	if l.Evidence != nil {
+		out = append(out, "Look at the symptom first:\n"+commands(l.Evidence(t)))
 	}
-	b.WriteString("\n" + l.Cause(t) + "\n\nFix it:\n")
-	for _, c := range l.Fix(t) {
+	out = append(out, "See the cause:\n"+commands(l.Reveal(t)))
+	return append(out, l.Cause(t)+"\n\nFix it:\n"+commands(l.Fix(t)))
+}
+
+// Hint is every hint at once: how to see the cause, what it is, and the
+// fix.
+func (l Lab) Hint(t Target) string {
+	return strings.Join(l.Hints(t)[len(l.Hints(t))-2:], "\n")
+}
+
+// Debrief is what `hardway lab check` says once the lab is fixed: what
+// broke, why the fix works, and where the book explains it.
+func (l Lab) Debrief(t Target) string {
+	return "What broke: " + l.Title + ".\n" + l.Cause(t) + "\n\nWhy the fix works:\n" + l.Why(t) +
+		"\n\nRead more: what step " + l.Step + " of up does and why,\n  " + t.hw("explain", l.Step) +
+		"\nand the book's chapter on it, step-" + l.Step + ".html in the book this writes:\n  " + t.hw("tutorial", "--out", "DIR")
+}
+
+func commands(cmds []string) string {
+	var b strings.Builder
+	for _, c := range cmds {
 		b.WriteString("  " + c + "\n")
 	}
 	return b.String()

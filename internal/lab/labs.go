@@ -48,6 +48,9 @@ func etcdMember() Lab {
 			return fmt.Sprintf("Something is wrong with the database on %s. kubectl still works, but the cluster\n"+
 				"has lost its safety margin: one more failure and every write stops.", t.Node.Name)
 		},
+		Evidence: func(t Target) []string {
+			return []string{t.hw("status")}
+		},
 		Reveal: func(t Target) []string {
 			return []string{
 				t.shell(t.Peer, strings.Join(steps.EtcdctlArgs(), " ")+" endpoint health --cluster"),
@@ -58,7 +61,13 @@ func etcdMember() Lab {
 			return fmt.Sprintf("The etcd member on %s is stopped (inactive, dead): its endpoint fails the health check. The\n"+
 				"other two members still form a quorum (2 of 3), so the API answers.", t.Node.Name)
 		},
-		Fix:    func(t Target) []string { return []string{t.shell(t.Node, "systemctl start etcd")} },
+		Fix: func(t Target) []string { return []string{t.shell(t.Node, "systemctl start etcd")} },
+		Why: func(t Target) string {
+			return fmt.Sprintf("Started again, the member on %s keeps its identity and data directory: it rejoins the Raft\n"+
+				"cluster, catches up with the writes it missed from the leader, and the health check sees every endpoint\n"+
+				"healthy. The cluster survives one more failure again.", t.Node.Name)
+		},
+		Step:   "etcd",
 		Probes: []string{"encryption"},
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			return run(ctx, e, t.Node, "systemctl", "stop", "etcd")
@@ -81,9 +90,17 @@ func podRoute() Lab {
 				return Target{}, fmt.Errorf("lab pod-route needs 2 worker nodes (routes join their pod networks); cluster %s has %d", c.Name, len(ws))
 			}
 			for _, r := range render.PodRoutes(c, ws[0]) {
-				if r.Node == ws[1].Name {
-					return Target{Cluster: c.Name, Node: ws[0], Peer: ws[1], Values: map[string]string{"cidr": r.CIDR, "via": r.Via}}, nil
+				if r.Node != ws[1].Name {
+					continue
 				}
+				// The route the unit writes: plain to the node IP, or into
+				// the VXLAN device at the peer's tunnel address.
+				v := map[string]string{"cidr": r.CIDR, "via": r.Via, "over": "the VXLAN tunnel " + vxlanDevice(),
+					"route": fmt.Sprintf("ip route replace %s via %s dev %s onlink", r.CIDR, r.Via, vxlanDevice())}
+				if render.DirectRoutes(c) {
+					v["via"], v["over"], v["route"] = r.NodeIP, ws[1].Name+"'s node IP, on the shared network", fmt.Sprintf("ip route replace %s via %s", r.CIDR, r.NodeIP)
+				}
+				return Target{Cluster: c.Name, Node: ws[0], Peer: ws[1], Values: v}, nil
 			}
 			return Target{}, fmt.Errorf("node %s has no route to %s's pods (a bug in hardway)", ws[0].Name, ws[1].Name)
 		},
@@ -91,40 +108,54 @@ func podRoute() Lab {
 			return fmt.Sprintf("Pods on %s and pods on %s cannot talk to each other: connections between\n"+
 				"them time out. Every node is Ready, every pod Running, and traffic within each node works.", t.Node.Name, t.Peer.Name)
 		},
+		Evidence: func(t Target) []string {
+			return []string{t.hw("verify")}
+		},
 		Reveal: func(t Target) []string {
 			return []string{t.shell(t.Node, "ip route"), t.hw("explain", "network")}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("%s has no route to %s's pod CIDR %s (it should go via %s on %s, the VXLAN\n"+
-				"tunnel). Packets for those pods follow the default route instead, out of the cluster network, where they\n"+
-				"are dropped. Connections from %s's pods fail too: the replies would need that route.\n"+
+			return fmt.Sprintf("%s has no route to %s's pod CIDR %s (it should go via %s, %s). Packets for\n"+
+				"those pods follow the default route instead, out of the cluster network, where they are dropped.\n"+
+				"Connections from %s's pods fail too: the replies would need that route.\n"+
 				"The unit %s sets up every route of the node at boot; restarting it puts them back.\n"+
 				"Adding just the one route works too: %s",
-				t.Node.Name, t.Peer.Name, t.Values["cidr"], t.Values["via"], vxlanDevice(), t.Peer.Name, render.PodNetworkUnit,
-				t.shell(t.Node, fmt.Sprintf("ip route replace %s via %s dev %s onlink", t.Values["cidr"], t.Values["via"], vxlanDevice())))
+				t.Node.Name, t.Peer.Name, t.Values["cidr"], t.Values["via"], t.Values["over"], t.Peer.Name, render.PodNetworkUnit,
+				t.shell(t.Node, t.Values["route"]))
 		},
 		Fix: func(t Target) []string {
 			return []string{t.shell(t.Node, "systemctl restart "+render.PodNetworkUnit)}
 		},
+		Why: func(t Target) string {
+			return fmt.Sprintf("%s is a oneshot unit whose ExecStart lines write every route of the node with\n"+
+				"ip route replace, which changes nothing for a route that is there: restarted, it runs them again and the\n"+
+				"missing route to %s is back. The routes are not learned from anywhere; they come from the config.", render.PodNetworkUnit, t.Values["cidr"])
+		},
+		Step:   "network",
 		Probes: []string{"pod-to-pod"},
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			return run(ctx, e, t.Node, "ip", "route", "del", t.Values["cidr"])
 		},
 		Restore: func(ctx context.Context, e steps.Env, t Target) error {
-			// The unit already ran (a oneshot that stays "active"), so the
-			// network step would not run it again: a restart marker, the
-			// mark of an interrupted run, makes it restart the unit.
-			n, err := e.Cluster.Node(ctx, t.Node.Name)
-			if err != nil {
-				return err
-			}
-			if err := n.WriteFile(ctx, path.Join(converge.MarkerDir, render.PodNetworkUnit), nil, 0o644); err != nil {
-				return err
-			}
-			_, err = e.Rerun(ctx, "network")
-			return err
+			return rerunPodNetwork(ctx, e, t.Node)
 		},
 	}
+}
+
+// rerunPodNetwork runs the network step so that it restarts node's
+// pod-network unit. The unit may have run already (a oneshot that stays
+// "active"), and the step would not run it again: a restart marker, the
+// mark of an interrupted run, makes it restart the unit (and enable it).
+func rerunPodNetwork(ctx context.Context, e steps.Env, node config.Node) error {
+	n, err := e.Cluster.Node(ctx, node.Name)
+	if err != nil {
+		return err
+	}
+	if err := n.WriteFile(ctx, path.Join(converge.MarkerDir, render.PodNetworkUnit), nil, 0o644); err != nil {
+		return err
+	}
+	_, err = e.Rerun(ctx, "network")
+	return err
 }
 
 // vxlanDevice is the tunnel device routes to other nodes' pods go through.
@@ -147,10 +178,13 @@ func kubeletCert() Lab {
 			return fmt.Sprintf("kubectl logs, exec and port-forward fail for every pod on %s; on the other nodes\n"+
 				"they work. %s is Ready and its pods run.", t.Node.Name, t.Node.Name)
 		},
+		Evidence: func(t Target) []string {
+			return []string{fmt.Sprintf("kubectl -n %s logs --tail 1 $(kubectl -n %s get pods -o name --field-selector spec.nodeName=%s | head -1)", verify.Namespace, verify.Namespace, t.Node.Name)}
+		},
 		Reveal: func(t Target) []string {
 			return []string{
-				fmt.Sprintf("kubectl -n %s logs --tail 1 $(kubectl -n %s get pods -o name --field-selector spec.nodeName=%s | head -1)", verify.Namespace, verify.Namespace, t.Node.Name),
 				t.shell(t.Node, "openssl x509 -in "+cert+" -noout -subject -ext subjectAltName"),
+				"kubectl get node " + t.Node.Name + " -o wide",
 			}
 		},
 		Cause: func(t Target) string {
@@ -164,6 +198,13 @@ func kubeletCert() Lab {
 		Fix: func(t Target) []string {
 			return []string{t.hw("up", "--only", "workers")}
 		},
+		Why: func(t Target) string {
+			return fmt.Sprintf("up compares every file of every node (SHA-256, mode, owner) with what it renders from the\n"+
+				"state directory: %s and its key differ on %s, so it writes back that node's own pair and restarts its\n"+
+				"kubelet, which then serves a certificate naming system:node:%s and %s. The API server's check of the\n"+
+				"kubelet's serving certificate (--kubelet-certificate-authority) passes again.", cert, t.Node.Name, t.Node.Name, t.Node.IP)
+		},
+		Step:   "pki",
 		Probes: []string{"logs", "exec", "port-forward"},
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			from, err := e.Cluster.Node(ctx, t.Peer.Name)
@@ -209,6 +250,9 @@ func corednsCorefile() Lab {
 			return "Pods cannot find Services by name any more: nslookup kubernetes.default from a pod fails.\n" +
 				"Services still answer at their IPs, and the CoreDNS pods are Running and Ready."
 		},
+		Evidence: func(t Target) []string {
+			return []string{fmt.Sprintf("kubectl -n %s exec deploy/hello -- nslookup kubernetes.default", verify.Namespace)}
+		},
 		Reveal: func(t Target) []string {
 			return []string{
 				"kubectl -n kube-system get configmap coredns -o jsonpath='{.data.Corefile}'",
@@ -228,6 +272,12 @@ func corednsCorefile() Lab {
 				"kubectl -n kube-system rollout status deployment coredns",
 			}
 		},
+		Why: func(t Target) string {
+			return fmt.Sprintf("The ConfigMap is the Corefile every CoreDNS pod reads. With the zone %s back, the kubernetes\n"+
+				"plugin answers names under it from the Services and EndpointSlices it watches; the rollout restart makes\n"+
+				"new pods read the file at once instead of waiting for the reload plugin.", t.Values["zone"])
+		},
+		Step:   "dns",
 		Probes: []string{"dns"},
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			admin, err := e.Cluster.Admin()
@@ -305,6 +355,9 @@ func kubeProxy() Lab {
 			return fmt.Sprintf("On %s, Services stopped working: from its pods a ClusterIP times out, and its NodePorts\n"+
 				"refuse connections. Pod IPs still answer, and on the other nodes Services work.", t.Node.Name)
 		},
+		Evidence: func(t Target) []string {
+			return []string{t.hw("verify")}
+		},
 		Reveal: func(t Target) []string {
 			return []string{t.shell(t.Node, "systemctl status kube-proxy"), t.shell(t.Node, "iptables -t nat -L KUBE-SERVICES -n")}
 		},
@@ -312,7 +365,13 @@ func kubeProxy() Lab {
 			return fmt.Sprintf("kube-proxy on %s is stopped and disabled, and its rules were flushed (as after a reboot with the\n"+
 				"unit disabled). Nothing turns a Service's IP into a pod's IP there any more: the KUBE-SERVICES chain is gone.", t.Node.Name)
 		},
-		Fix:    func(t Target) []string { return []string{t.shell(t.Node, "systemctl enable --now kube-proxy")} },
+		Fix: func(t Target) []string { return []string{t.shell(t.Node, "systemctl enable --now kube-proxy")} },
+		Why: func(t Target) string {
+			return fmt.Sprintf("enable --now starts kube-proxy and makes it start at every boot. At start it lists every Service\n"+
+				"and EndpointSlice from the API and writes their rules in one sync, KUBE-SERVICES included: on %s a\n"+
+				"ClusterIP and a NodePort turn into a pod's address again.", t.Node.Name)
+		},
+		Step:   "workers",
 		Probes: []string{"service", "nodeport"},
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			if err := run(ctx, e, t.Node, "systemctl", "disable", "--now", "kube-proxy"); err != nil {
@@ -345,9 +404,11 @@ func kubeletRBAC() Lab {
 			return "kubectl logs, exec and port-forward fail with Forbidden, for every pod on every node.\n" +
 				"kubectl get works, the nodes are Ready and the pods run."
 		},
+		Evidence: func(t Target) []string {
+			return []string{fmt.Sprintf("kubectl -n %s logs deployment/hello --tail 1", verify.Namespace)}
+		},
 		Reveal: func(t Target) []string {
 			return []string{
-				fmt.Sprintf("kubectl -n %s logs deployment/hello --tail 1", verify.Namespace),
 				"kubectl auth can-i get nodes/proxy --as " + t.Values["user"],
 				"kubectl get clusterrolebinding " + KubeletAPIBinding,
 			}
@@ -362,6 +423,12 @@ func kubeletRBAC() Lab {
 		Fix: func(t Target) []string {
 			return []string{fmt.Sprintf("kubectl create clusterrolebinding %s --clusterrole=system:kubelet-api-admin --user=%s", KubeletAPIBinding, t.Values["user"])}
 		},
+		Why: func(t Target) string {
+			return fmt.Sprintf("The binding grants the ClusterRole system:kubelet-api-admin (nodes/proxy, nodes/log, ...) to the\n"+
+				"user %s, the CN of the certificate the API server shows kubelets. Each kubelet asks the API\n"+
+				"server (a SubjectAccessReview) and is now told yes, once its cached denial (30 s) has expired.", t.Values["user"])
+		},
+		Step:   "control-plane",
 		Probes: []string{"logs", "exec", "port-forward"},
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			admin, err := e.Cluster.Admin()

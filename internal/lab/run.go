@@ -21,6 +21,42 @@ type Record struct {
 	Started time.Time `json:"started"`
 	// Solved is when check first passed.
 	Solved *time.Time `json:"solved,omitempty"`
+	// Hints is how many graded hints were given.
+	Hints int `json:"hints,omitempty"`
+}
+
+// Passed reads which labs this cluster has passed, and when each first
+// was; it outlives the lab record, which reset removes.
+func Passed(dir state.Dir) (map[string]time.Time, error) {
+	data, err := os.ReadFile(dir.LabsPassed())
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]time.Time{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]time.Time{}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return nil, fmt.Errorf("%s: %w; remove it to forget which labs were passed", dir.LabsPassed(), err)
+	}
+	return out, nil
+}
+
+// pass records lab name as passed, keeping the first time.
+func pass(dir state.Dir, name string, at time.Time) error {
+	passed, err := Passed(dir)
+	if err != nil {
+		return err
+	}
+	if _, ok := passed[name]; ok {
+		return nil
+	}
+	passed[name] = at.UTC()
+	data, err := json.MarshalIndent(passed, "", "  ")
+	if err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(dir.LabsPassed(), append(data, '\n'), 0o600)
 }
 
 // Active reads the record of the cluster's lab; nil when none is active.
@@ -111,7 +147,7 @@ func Start(ctx context.Context, e steps.Env, name string) (Lab, Target, error) {
 // passes, the lab is recorded as solved.
 func Check(ctx context.Context, e steps.Env, report func(verify.Result)) (Lab, error) {
 	c := e.Cluster
-	l, _, r, err := current(e)
+	l, t, r, err := current(e)
 	if err != nil {
 		return l, err
 	}
@@ -126,6 +162,19 @@ func Check(ctx context.Context, e steps.Env, report func(verify.Result)) (Lab, e
 	report(verify.Result{Name: "health", Elapsed: time.Since(start), Err: err})
 	if err != nil {
 		failed = append(failed, "health")
+	}
+	if l.Diagnose != nil {
+		start := time.Now()
+		dctx, cancel := context.WithTimeout(ctx, CheckTimeout)
+		problems, err := l.Diagnose(dctx, e, t)
+		cancel()
+		if err == nil && len(problems) > 0 {
+			err = errors.New(strings.Join(problems, "\n"))
+		}
+		report(verify.Result{Name: "your build", Elapsed: time.Since(start), Err: err})
+		if err != nil {
+			failed = append(failed, "your build")
+		}
 	}
 	env, err := c.VerifyEnv()
 	if err != nil {
@@ -149,13 +198,37 @@ func Check(ctx context.Context, e steps.Env, report func(verify.Result)) (Lab, e
 		if err := save(c.State, *r); err != nil {
 			return l, err
 		}
+		if err := pass(c.State, l.Name, now); err != nil {
+			return l, err
+		}
 	}
 	return l, nil
 }
 
-// Hint returns the active lab and what it broke.
-func Hint(e steps.Env) (Lab, Target, *Record, error) {
-	return current(e)
+// Given is one graded hint: the Nth of Total.
+type Given struct {
+	Lab      Lab
+	Target   Target
+	N, Total int
+	Text     string
+}
+
+// NextHint gives the active lab's next hint and records that it was given,
+// so the next call gives the one after; past the last it repeats the last.
+func NextHint(e steps.Env) (Given, error) {
+	l, t, r, err := current(e)
+	if err != nil {
+		return Given{Lab: l, Target: t}, err
+	}
+	hints := l.Hints(t)
+	n := min(r.Hints+1, len(hints))
+	if n != r.Hints {
+		r.Hints = n
+		if err := save(e.Cluster.State, *r); err != nil {
+			return Given{}, err
+		}
+	}
+	return Given{Lab: l, Target: t, N: n, Total: len(hints), Text: hints[n-1]}, nil
 }
 
 // Reset restores the cluster after the active lab, with the steps of `up`

@@ -52,7 +52,13 @@ type Spec struct {
 	SANs   func(c *config.Cluster, n config.Node) AltNames
 	Usage  Usage
 	UsedBy string
-	Scope  Scope
+	// TrustedBy lists, for a CA, the programs that check certificates
+	// against it (its relying parties), by unit or client name. The
+	// pictures' legends read it, and a test holds it to the files each
+	// unit is given (render.NodeUnits), so no text says a component
+	// trusts a CA it never sees.
+	TrustedBy []string
+	Scope     Scope
 	// Node is the node a per-node entry belongs to; zero for cluster entries.
 	Node config.Node
 }
@@ -79,11 +85,14 @@ type row struct {
 func table() []row {
 	return []row{
 		{Spec: Spec{Name: CA, CommonName: "kubernetes-ca", Usage: UsageCA, Scope: ScopeCluster,
-			UsedBy: "signs the identities of the Kubernetes components and users; they trust it (--client-ca-file, --root-ca-file, kubelet clientCAFile, kubeconfigs' certificate-authority-data). etcd does not: it has its own CA"}},
+			TrustedBy: []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"},
+			UsedBy:    "signs the identities of the Kubernetes components and users; they trust it (--client-ca-file, --root-ca-file, kubelet clientCAFile, kubeconfigs' certificate-authority-data). etcd does not: it has its own CA"}},
 		{Spec: Spec{Name: EtcdCA, CommonName: "etcd-ca", Usage: UsageCA, Scope: ScopeCluster,
-			UsedBy: "signs etcd's member certificates and the only clients etcd accepts (the API server's, and the health-check client); etcd trusts nothing else (--trusted-ca-file, --peer-trusted-ca-file), so no kubelet or admin certificate opens the database"}},
+			TrustedBy: []string{"etcd", "kube-apiserver", "etcdctl"},
+			UsedBy:    "signs etcd's member certificates and the only clients etcd accepts (the API server's, and the health-check client); etcd trusts nothing else (--trusted-ca-file, --peer-trusted-ca-file), so no kubelet or admin certificate opens the database"}},
 		{Spec: Spec{Name: FrontProxyCA, CommonName: "front-proxy-ca", Usage: UsageCA, Scope: ScopeCluster,
-			UsedBy: "aggregation layer: kube-apiserver --requestheader-client-ca-file; extension apiservers trust requests proxied with a cert it signed"}},
+			TrustedBy: []string{"kube-apiserver", "kube-controller-manager"},
+			UsedBy:    "aggregation layer: kube-apiserver --requestheader-client-ca-file; extension apiservers trust requests proxied with a cert it signed"}},
 		{Spec: Spec{Name: Admin, CA: CA, CommonName: "admin", Organization: []string{AdminGroup}, Usage: UsageClient, Scope: ScopeCluster,
 			UsedBy: "you, through kubectl (admin kubeconfig); group " + AdminGroup + " is bound to the ClusterRole cluster-admin by the ClusterRoleBinding of that name, so deleting the binding revokes it"}},
 		{Spec: Spec{Name: SuperAdmin, CA: CA, CommonName: "super-admin", Organization: []string{MastersGroup}, Usage: UsageClient, Scope: ScopeCluster,
@@ -120,7 +129,7 @@ func table() []row {
 		{Spec: Spec{Name: FrontProxyClient, CA: FrontProxyCA, CommonName: "front-proxy-client", Usage: UsageClient, Scope: ScopeCluster,
 			UsedBy: "kube-apiserver → extension apiservers (--proxy-client-cert-file), e.g. metrics-server"}},
 		{Spec: Spec{Name: ServiceAccount, Usage: UsageKeyPair, Scope: ScopeCluster,
-			UsedBy: "kube-apiserver signs service-account tokens with the private key (--service-account-signing-key-file) and verifies them with the public key (--service-account-key-file); kube-controller-manager signs with it too"}},
+			UsedBy: "kube-apiserver signs service-account tokens with the private key (--service-account-signing-key-file: every pod's token, through the TokenRequest API) and verifies them with the public key (--service-account-key-file); kube-controller-manager holds the private key only for legacy token Secrets (type kubernetes.io/service-account-token) someone creates by hand"}},
 	}
 }
 

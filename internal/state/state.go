@@ -55,6 +55,10 @@ func (d Dir) Config() string { return filepath.Join(string(d), "cluster.yaml") }
 // (hardway lab): check, hint and reset read it.
 func (d Dir) Lab() string { return filepath.Join(string(d), "lab.json") }
 
+// LabsPassed records which labs the cluster has passed (lab.Passed); it
+// stays when a lab is reset.
+func (d Dir) LabsPassed() string { return filepath.Join(string(d), "labs-passed.json") }
+
 // KnownHosts holds the SSH host keys of the cluster's machines, recorded
 // on first contact (providers ssh and lima).
 func (d Dir) KnownHosts() string { return filepath.Join(string(d), "known_hosts") }

@@ -24,11 +24,13 @@ func checkStep() Step {
 
 func explainCheck(c *Cluster) (string, error) {
 	var b strings.Builder
-	b.WriteString(checkProse)
 	if c.Config.Machines() {
 		b.WriteString(checkMachinesProse)
+		b.WriteString("\n" + checkWhyProse)
 		section(&b, "On the machines")
 	} else {
+		b.WriteString(checkProse)
+		b.WriteString("\n" + checkWhyProse)
 		section(&b, "On this host")
 	}
 	fmt.Fprintf(&b, "  cgroup v1: %v   CAP_SYS_RESOURCE missing: %v   kube-proxy mode: %s\n", c.Facts.CgroupV1, c.Facts.NoSysResource, c.Config.Network.KubeProxyMode)

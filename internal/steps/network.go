@@ -240,6 +240,17 @@ func explainNetwork(c *Cluster) (string, error) {
 	var b strings.Builder
 	b.WriteString(networkProse)
 	direct := c.Config.Network.PodRoutes == config.PodRoutesDirect
+	b.WriteString("\n")
+	switch {
+	case direct:
+		b.WriteString(networkDirectProse)
+	case !c.Config.Machines():
+		b.WriteString(networkDockerProse)
+		b.WriteString("\n" + networkVXLANProse)
+	default:
+		b.WriteString(networkVXLANProse)
+	}
+	b.WriteString("\n" + networkProbeProse)
 	section(&b, fmt.Sprintf("This cluster: network.podRoutes: %s (provider %s)", c.Config.Network.PodRoutes, c.Config.Provider))
 	switch {
 	case direct:

@@ -156,6 +156,15 @@ func explainNodes(c *Cluster) (string, error) {
 	var b strings.Builder
 	b.WriteString(nodesProse)
 	cfg := c.Config
+	b.WriteString("\n")
+	switch cfg.Provider {
+	case config.ProviderSSH:
+		b.WriteString(nodesSSHProse)
+	case config.ProviderLima:
+		b.WriteString(nodesLimaProse)
+	default:
+		b.WriteString(nodesDockerProse)
+	}
 	section(&b, fmt.Sprintf("The nodes of cluster %q (provider %s)", cfg.Name, cfg.Provider))
 	if cfg.Machines() {
 		rows := [][]string{{"NODE", "IP", "ROLES", "POD CIDR", "REACHED AT"}}

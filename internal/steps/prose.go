@@ -10,7 +10,9 @@ var checkProse = dedent(`
 	bridge + br_netfilter so kube-proxy's rules see bridged pod traffic, IP
 	forwarding so a node can route pod packets) present, is there disk space,
 	and does the node subnet collide with a route this host already has?
+`)
 
+var checkWhyProse = dedent(`
 	Why: kubeadm calls this "preflight". Every one of these problems would
 	otherwise surface ten minutes later as a cryptic failure deep inside
 	kubelet or containerd. Checking first turns them into one line each, with
@@ -18,8 +20,8 @@ var checkProse = dedent(`
 `)
 
 var checkMachinesProse = dedent(`
-	On machines (providers ssh and lima) the same questions go to every
-	node, in one command each: is it a Linux booted with systemd, which
+	Before anything is installed, hardway asks every machine (providers ssh
+	and lima), in one command each: is it a Linux booted with systemd, which
 	architecture (the binaries must match), which cgroup version and
 	capabilities (the kubelet and containerd configs depend on them), are
 	overlay, br_netfilter, conntrack (and vxlan) in its kernel, is swap on,
@@ -34,11 +36,16 @@ var checkMachinesProse = dedent(`
 var nodesProse = dedent(`
 	A cluster is machines with stable addresses and names: certificates name
 	them, etcd peers dial them, kubelets register under them. The original
-	tutorial used VMs (Lima on macOS). hardway gets its machines from a
-	provider, and every step after this one is the same whatever the provider
-	is: each component runs as a systemd service you can inspect with
-	systemctl and journalctl (try: hardway shell node-0 -- systemctl status).
+	tutorials ran their machines as VMs (cloud VMs; Lima on macOS) and also
+	as privileged Docker containers. hardway gets its machines from a
+	provider (docker, ssh or lima), and every step after this one is the
+	same whatever the provider is: each component runs as a systemd service
+	you can inspect with systemctl and journalctl (try: hardway shell NODE
+	-- systemctl status).
+`)
 
+// The machines of each provider; explain nodes shows the cluster's own.
+var nodesDockerProse = dedent(`
 	provider: docker (the default). Each node is a Docker container that
 	boots a real systemd as PID 1, exactly like a small VM, with a fixed IP
 	on a Docker network created for this cluster only. With isolated: true
@@ -48,7 +55,9 @@ var nodesProse = dedent(`
 	artifact cache read-only, so hundreds of megabytes of binaries are never
 	copied through docker exec. An extra container runs the API load
 	balancer.
+`)
 
+var nodesSSHProse = dedent(`
 	provider: ssh. The machines exist already (servers, VMs someone else
 	made): hardway gets their addresses and a key, and drives them the way an
 	administrator would, over SSH (one connection per machine, reused for the
@@ -61,7 +70,9 @@ var nodesProse = dedent(`
 	machine; every node balances to the API servers itself (see hardway
 	explain control-plane). hardway down --yes removes what hardway installed
 	and leaves the machines.
+`)
 
+var nodesLimaProse = dedent(`
 	provider: lima. hardway writes a Lima template per node and creates the
 	VMs with limactl, as the tutorial did on macOS, then drives them over
 	SSH exactly like provider ssh. A VM's IP comes from the VM network when
@@ -148,8 +159,11 @@ var controlPlaneProse = dedent(`
 	                           account tokens), authorizes (Node, RBAC), runs
 	                           admission (NodeRestriction) and encrypts Secrets.
 	  kube-controller-manager  the control loops: Deployments make ReplicaSets,
-	                           ReplicaSets make Pods, it signs service-account
-	                           tokens and CSRs with the cluster CA.
+	                           ReplicaSets make Pods; it signs approved CSRs
+	                           with the cluster CA. (The API server signs the
+	                           service-account tokens pods get; the controller
+	                           manager's copy of the key signs only legacy
+	                           token Secrets someone creates by hand.)
 	  kube-scheduler           picks a node for every new Pod.
 
 	Controller manager and scheduler run on every control-plane node but only
@@ -200,22 +214,35 @@ var networkProse = dedent(`
 	on another node must know which node to go to. In a cloud, the VPC's route
 	table does this; the original tutorial added one static route per peer:
 	"this pod CIDR is reached via that node's IP".
+`)
 
+// networkDirectProse and networkVXLANProse explain the two kinds of pod
+// routes; explain network shows the cluster's own kind first.
+var networkDirectProse = dedent(`
 	That works wherever the network between the nodes carries packets whose
 	addresses are pod addresses: machines on one L2 network (one switch, one
 	VLAN, one Lima VM network). network.podRoutes: direct writes exactly those
 	routes, and is the default for providers ssh and lima.
+`)
 
+var networkDockerProse = dedent(`
 	Docker nodes sit on an isolated Docker network that drops any packet
 	whose addresses are outside the node subnet (that is what keeps cluster
-	traffic on this machine). Cloud VPCs with source/destination checks and
-	routed (L3) networks drop them too. There, network.podRoutes: vxlan (the
+	traffic on this machine).
+`)
+
+var networkVXLANProse = dedent(`
+	Networks that drop packets whose addresses are not the machines' own
+	(cloud VPCs with source/destination checks, routed L3 networks, Docker's
+	internal bridge) need more. There, network.podRoutes: vxlan (the
 	default for provider docker) keeps the same per-peer routes but sends pod
 	packets inside VXLAN, UDP between node IPs. Each route points at the
 	peer's tunnel address, and the peer's tunnel MAC and node IP are written
 	down in advance: no learning, no flooding, no daemon. Pod interfaces are
 	50 bytes smaller (the tunnel's headers).
+`)
 
+var networkProbeProse = dedent(`
 	Either way a oneshot systemd unit sets it up at every boot. The step then
 	proves it the way pods will use it: every node pings every other node's
 	address in that node's pod CIDR, from an address in its own (the tunnel
@@ -253,7 +280,9 @@ var verifyProse = dedent(`
 	every machine whether each component its roles run is active (a
 	control plane that lost one scheduler for good still answers, so only
 	the machines tell): a Deployment spread over every
-	node serving "Hello World" (two pods when there is one node), traffic
+	node serving "Hello World" (two pods when there is one node), a new
+	Deployment followed to a Ready pod (the controller manager, the
+	scheduler and a kubelet each doing their part), traffic
 	from every pod to another pod's IP (on the next node, or across the
 	only node's bridge), a ClusterIP
 	Service through kube-proxy, DNS names from inside a pod, kubectl logs /
@@ -263,6 +292,9 @@ var verifyProse = dedent(`
 
 	To learn what each check guards against, break the cluster on purpose
 	and repair it: "hardway lab list" has labs for etcd, routes, kubelet
-	certificates, CoreDNS, kube-proxy and RBAC, and "hardway lab check"
-	uses these same checks to tell when a fix works.
+	certificates, CoreDNS, kube-proxy, RBAC, a Service's selector, the
+	scheduler, the controller manager, containerd, an API server and a
+	kubelet, and build labs where you make CoreDNS or a node's pod routes
+	by hand; "hardway lab check" uses these same checks to tell when a fix
+	works.
 `)

@@ -111,6 +111,7 @@ func Checks() []Check {
 	return []Check{
 		{"components", quiet(checkComponents)},
 		{"deployment", quiet(checkDeployment)},
+		{"rollout", quiet(checkRollout)},
 		{"pod-to-pod", checkPodToPod},
 		{"service", quiet(checkService)},
 		{"dns", quiet(checkDNS)},
@@ -142,7 +143,7 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 // names DNS resolves are those of the Service the service check created.
 func needs(name string) []string {
 	switch name {
-	case "components", "deployment", "encryption":
+	case "components", "deployment", "encryption", "rollout":
 		return nil
 	case "nodeport", "dns":
 		return []string{"deployment", "service"}

@@ -44,7 +44,7 @@ func TestRunSome(t *testing.T) {
 		})
 	}
 	_, err := RunSome(context.Background(), Env{}, []string{"dns", "ping"}, time.Second, func(Result) { t.Error("a check ran") })
-	want := `no smoke test "ping"; the smoke tests are: components, deployment, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption`
+	want := `no smoke test "ping"; the smoke tests are: components, deployment, rollout, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -67,7 +67,7 @@ func TestRunSkipsDependents(t *testing.T) {
 	}
 	for _, r := range res {
 		switch r.Name {
-		case "components", "deployment", "encryption":
+		case "components", "deployment", "encryption", "rollout":
 			if r.Err == nil || strings.HasPrefix(r.Err.Error(), "skipped") {
 				t.Errorf("%s: err %v, want it to have run and failed", r.Name, r.Err)
 			}
@@ -150,5 +150,22 @@ func TestResultText(t *testing.T) {
 		if got := tt.r.Text("  "); got != tt.want {
 			t.Errorf("got\n%s\nwant\n%s", got, tt.want)
 		}
+	}
+}
+
+// TestRolloutNamesTheStage: with no controller manager (the fake API runs
+// no controllers), the rollout check fails naming the Deployment
+// controller, and leaves no Deployment behind.
+func TestRolloutNamesTheStage(t *testing.T) {
+	cs := fake.NewClientset()
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	err := checkRollout(ctx, &session{env: Env{Client: cs, Workers: 1}})
+	if err == nil || !strings.Contains(err.Error(), "the Deployment has no ReplicaSet: the Deployment controller (kube-controller-manager) has not acted") {
+		t.Fatalf("err %v", err)
+	}
+	deps, _ := cs.AppsV1().Deployments(Namespace).List(context.Background(), metav1.ListOptions{})
+	if len(deps.Items) != 0 {
+		t.Errorf("left %d Deployments behind", len(deps.Items))
 	}
 }

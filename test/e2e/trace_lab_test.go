@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -95,8 +96,21 @@ func TestTraceAndLabs(t *testing.T) {
 		}
 	})
 
+	// HARDWAY_E2E_LABS=a,b runs only those labs (while working on them).
+	only := strings.Split(os.Getenv("HARDWAY_E2E_LABS"), ",")
 	for _, l := range lab.All() {
+		if only[0] != "" && !slices.Contains(only, l.Name) {
+			continue
+		}
 		t.Run("lab "+l.Name, func(t *testing.T) {
+			// A lab that failed half-way must not leave the next one a
+			// broken cluster with a lab still active.
+			defer func() {
+				if t.Failed() {
+					out, err := hwRun("lab", "reset", "--name", name)
+					t.Logf("after the failure, lab reset: %v\n%s", err, out)
+				}
+			}()
 			var times []string
 			phase := func(what string, start time.Time) {
 				times = append(times, what+" "+time.Since(start).Round(100*time.Millisecond).String())
@@ -117,7 +131,22 @@ func TestTraceAndLabs(t *testing.T) {
 				t.Fatalf("check passed on a broken cluster (err %v):\n%s", err, out)
 			}
 
-			fixes := fixLines(hw(t, "lab", "hint", "--name", name))
+			// The hints in turn, as a learner asks for them: numbered, the
+			// fix only in the last, the last repeated after that.
+			var fixes []string
+			total := len(l.Hints(mustTarget(t, l, cfg)))
+			for n := 1; n <= total+1; n++ {
+				hint := hw(t, "lab", "hint", "--name", name)
+				want := fmt.Sprintf("Hint %d of %d. ", min(n, total), total)
+				if !strings.Contains(hint, want) {
+					t.Fatalf("hint call %d lacks %q:\n%s", n, want, hint)
+				}
+				if got := fixLines(hint); (len(got) > 0) != (n >= total) {
+					t.Fatalf("hint %d of %d: fix %q (the fix belongs in the last hint only):\n%s", n, total, got, hint)
+				} else if n == total {
+					fixes = got
+				}
+			}
 			if len(fixes) == 0 {
 				t.Fatal("the hint documents no fix")
 			}
@@ -144,6 +173,11 @@ func TestTraceAndLabs(t *testing.T) {
 			if err != nil || !strings.Contains(out, "Fixed: lab "+l.Name+" is solved") {
 				t.Fatalf("check still fails after the documented fix %q:\n%s", fixes, out)
 			}
+			for _, want := range []string{"What broke: " + l.Title, "Why the fix works:", "hardway explain " + l.Step + " --name " + name} {
+				if !strings.Contains(out, want) {
+					t.Errorf("the debrief lacks %q:\n%s", want, out)
+				}
+			}
 
 			start = time.Now()
 			out = hw(t, "lab", "reset", "--name", name)
@@ -157,8 +191,12 @@ func TestTraceAndLabs(t *testing.T) {
 			if err := smokeTestsPassed(out); err != nil {
 				t.Errorf("verify after reset: %v", err)
 			}
-			if out := hw(t, "lab", "list", "--name", name); strings.Contains(out, "(active") {
+			out = hw(t, "lab", "list", "--name", name)
+			if strings.Contains(out, "(active") {
 				t.Errorf("a lab is still active after reset:\n%s", out)
+			}
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(l.Name) + `\s+✓\s`).MatchString(out) {
+				t.Errorf("lab list does not show %s passed:\n%s", l.Name, out)
 			}
 		})
 	}
@@ -200,6 +238,21 @@ func checkTimeline(out string) []string {
 		problems = append(problems, "a stage without evidence")
 	}
 	return problems
+}
+
+// mustTarget is what lab l works on in the e2e cluster, from its config
+// file.
+func mustTarget(t *testing.T, l lab.Lab, file string) lab.Target {
+	t.Helper()
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := l.Target(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
 }
 
 // fixLines are the commands under "Fix it:" in a lab's hint.
