@@ -83,6 +83,7 @@ const (
 	Imported  Action = "imported"
 	Removed   Action = "removed"
 	Added     Action = "added"
+	Pushed    Action = "pushed"
 )
 
 // Change is one thing that changed. Steps return them, so `up` can say what

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/verify"
 )
@@ -41,6 +42,7 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	return verify.Env{
 		REST: admin.REST, Client: admin.Clientset, NodeIPs: ips, Workers: len(c.Config.Workers()),
 		ClusterDomain: c.Config.Network.ClusterDomain, EtcdGet: c.EtcdGet, Proxy: c.Proxy, CheckTimeout: c.Bound(time.Minute),
+		LoadBalancer: c.Config.Addon(config.AddonMetalLB), LoadBalancerFromPod: c.Config.Published(),
 	}, nil
 }
 
@@ -73,6 +75,10 @@ func explainVerify(c *Cluster) (string, error) {
 	b.WriteString(verifyProse)
 	section(&b, "The checks, in order")
 	for _, ch := range verify.Checks() {
+		if ch.When != nil {
+			fmt.Fprintf(&b, "  %s (when metallb is in addons)\n", ch.Name)
+			continue
+		}
 		fmt.Fprintf(&b, "  %s\n", ch.Name)
 	}
 	fmt.Fprintf(&b, "\nThe test objects stay in namespace %s (kubectl get all -n %s).\nRun the checks any time: hardway verify --name %s\n", verify.Namespace, verify.Namespace, c.Config.Name)

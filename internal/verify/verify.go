@@ -57,11 +57,21 @@ type Env struct {
 	Proxy func(*http.Request) (*url.URL, error)
 	// CheckTimeout bounds each smoke test of Run; 0: a minute.
 	CheckTimeout time.Duration
+	// LoadBalancer: MetalLB is on, so a LoadBalancer Service must get an
+	// address (the loadbalancer check runs only then).
+	LoadBalancer bool
+	// LoadBalancerFromPod: this host has no route to the node network
+	// (network.hostAccess published), so the address is fetched from a
+	// test pod instead of from here.
+	LoadBalancerFromPod bool
 }
 
 // Check is one smoke test.
 type Check struct {
 	Name string
+	// When, if set, says whether the check applies to a cluster (an
+	// add-on's check runs only when the add-on is on).
+	When func(Env) bool
 	// Run returns what the check did, one line per fact, when that is more
 	// than its name says (which pod reached which, at which address).
 	Run func(ctx context.Context, s *session) (detail []string, err error)
@@ -104,16 +114,28 @@ type session struct {
 // Deployment the first one creates.
 func Checks() []Check {
 	return []Check{
-		{"deployment", quiet(checkDeployment)},
-		{"pod-to-pod", checkPodToPod},
-		{"service", quiet(checkService)},
-		{"dns", quiet(checkDNS)},
-		{"logs", quiet(checkLogs)},
-		{"exec", quiet(checkExec)},
-		{"port-forward", quiet(checkPortForward)},
-		{"nodeport", quiet(checkNodePort)},
-		{"encryption", quiet(checkEncryption)},
+		{Name: "deployment", Run: quiet(checkDeployment)},
+		{Name: "pod-to-pod", Run: checkPodToPod},
+		{Name: "service", Run: quiet(checkService)},
+		{Name: "dns", Run: quiet(checkDNS)},
+		{Name: "logs", Run: quiet(checkLogs)},
+		{Name: "exec", Run: quiet(checkExec)},
+		{Name: "port-forward", Run: quiet(checkPortForward)},
+		{Name: "nodeport", Run: quiet(checkNodePort)},
+		{Name: "encryption", Run: quiet(checkEncryption)},
+		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }},
 	}
+}
+
+// applying are the checks of list that apply to env.
+func applying(list []Check, env Env) []Check {
+	var out []Check
+	for _, c := range list {
+		if c.When == nil || c.When(env) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // quiet is a check whose name says all it did.
@@ -128,7 +150,7 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	return run(ctx, env, Checks(), timeout, report)
+	return run(ctx, env, applying(Checks(), env), timeout, report)
 }
 
 // needs lists the checks whose findings check name uses: every check but
@@ -165,7 +187,7 @@ func RunSome(ctx context.Context, env Env, names []string, timeout time.Duration
 			list = append(list, c)
 		}
 	}
-	return run(ctx, env, list, timeout, report), nil
+	return run(ctx, env, applying(list, env), timeout, report), nil
 }
 
 // CheckNames lists the smoke tests in the order they run.
