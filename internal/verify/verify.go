@@ -256,6 +256,20 @@ func run(ctx context.Context, env Env, list []Check, timeout time.Duration, repo
 	return out
 }
 
+// restrictedPod and restrictedContainer meet Pod Security's restricted
+// level: not root, the runtime's default seccomp profile, no privilege
+// escalation, no capabilities.
+func restrictedPod() *corev1.PodSecurityContext {
+	yes, nobody := true, int64(65534)
+	return &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &nobody, RunAsGroup: &nobody,
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+}
+
+func restrictedContainer() *corev1.SecurityContext {
+	no := false
+	return &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
 // skipped is the error of a check that did not run because dep failed.
 func skipped(dep string) error {
 	if dep == "deployment" {
@@ -279,6 +293,10 @@ func checkDeployment(ctx context.Context, s *session) error {
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				Spec: corev1.PodSpec{
+					// Pod Security's restricted level, the strictest: the
+					// test app needs nothing more, and the smoke tests then
+					// pass whatever podSecurity the config sets.
+					SecurityContext: restrictedPod(),
 					// One pod per node: the point is to exercise every node
 					// (and two on the only one, for pod-to-pod).
 					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
@@ -291,6 +309,7 @@ func checkDeployment(ctx context.Context, s *session) error {
 						Image:           images.TestApp,
 						ImagePullPolicy: corev1.PullNever,
 						Ports:           []corev1.ContainerPort{{ContainerPort: appPort}},
+						SecurityContext: restrictedContainer(),
 						ReadinessProbe: &corev1.Probe{
 							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
 							PeriodSeconds: 1,
