@@ -2,12 +2,14 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path"
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/artifacts"
@@ -16,6 +18,7 @@ import (
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/registry"
 	"hardway.dev/hardway/internal/render"
+	"hardway.dev/hardway/internal/wait"
 )
 
 // addon is one add-on as data. Its step installs it when the config's
@@ -357,7 +360,16 @@ func installMetalLB(ctx context.Context, c *Cluster, admin *kube.Client) ([]conv
 			return changes, err
 		}
 	}
-	applied, err := admin.Apply(ctx, m.Pool, false)
+	// Established is not yet served by discovery everywhere: a kind it
+	// does not list yet is retried, anything else is an error.
+	var applied []string
+	err = c.until(ctx, "MetalLB's address pool to be accepted", 300*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
+		applied, err = admin.Apply(ctx, m.Pool, false)
+		if err != nil && !meta.IsNoMatchError(errors.Unwrap(err)) && !meta.IsNoMatchError(err) {
+			return false, wait.Permanent(err)
+		}
+		return err == nil, err
+	})
 	changes = append(changes, appliedChanges(applied)...)
 	if err != nil {
 		return changes, err
