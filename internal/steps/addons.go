@@ -209,9 +209,12 @@ func (c *Cluster) removeAddonImages(ctx context.Context, a addon) ([]converge.Ch
 			}
 		}
 	}
+	// A pulled image is listed under its tag and under repo@sha256:...;
+	// both go.
 	script := `for ref in "$@"; do
-  if ctr -n k8s.io images ls -q | grep -qxF "$ref"; then
-    [ "$DRY" = 1 ] || ctr -n k8s.io images rm "$ref" >/dev/null
+  refs=$(ctr -n k8s.io images ls -q | awk -v r="$ref" -v p="${ref%:*}@" '$0 == r || index($0, p) == 1')
+  if [ -n "$refs" ]; then
+    [ "$DRY" = 1 ] || ctr -n k8s.io images rm $refs >/dev/null
     echo "$ref"
   fi
 done`
