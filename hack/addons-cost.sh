@@ -31,7 +31,7 @@ echo "install (up --from metallb, then verify):    $(echo "$t2 - $t1" | bc) s; s
 
 sleep 30
 total=0
-for node in $("$HW" status --name "$NAME" -o json | python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(sys.stdin)["nodes"] if n["role"]!="load-balancer"))'); do
+for node in $("$HW" status --name "$NAME" -o json | python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(sys.stdin)["nodes"] if n["role"]!="lb"))'); do
 	kb=$("$HW" shell "$node" --name "$NAME" -- crictl stats -o json --label io.kubernetes.pod.namespace=metallb-system |
 		python3 -c 'import json,sys; print(sum(int(s["memory"]["workingSetBytes"]["value"]) for s in json.load(sys.stdin)["stats"])//1024)')
 	echo "$node: metallb containers' working set ${kb} KiB"
