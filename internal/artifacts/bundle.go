@@ -19,6 +19,9 @@ type Bundle struct {
 	Root     string
 	Binaries []Binary
 	Images   []ImageArchive
+	// Files are the rest: files pods or steps read from the host (an
+	// add-on's manifests), not installed on nodes.
+	Files []Binary
 }
 
 // Binary is one program a node installs.
@@ -90,6 +93,8 @@ func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
 				b.Images = append(b.Images, ImageArchive{Ref: c.Image, Rel: r, SHA256: sums[f.Name]})
 			case f.DestDir != "":
 				b.Binaries = append(b.Binaries, Binary{Name: f.Name, Component: c.Name, Version: c.Version, Rel: r, DestDir: f.DestDir, SHA256: sums[f.Name]})
+			default:
+				b.Files = append(b.Files, Binary{Name: f.Name, Component: c.Name, Version: c.Version, Rel: r, SHA256: sums[f.Name]})
 			}
 		}
 	}

@@ -116,6 +116,10 @@ type SourceRecipe struct {
 	// TestBinary (KindKubernetes): the one package is a test package,
 	// compiled with `go test -c` into <last path element>.test.
 	TestBinary bool
+	// ModuleFiles (KindGoInstall) are files taken from the module's source
+	// into the entry: entry file name → paths in the module, joined as one
+	// YAML stream (an add-on's CRDs, generated upstream from its types).
+	ModuleFiles map[string][]string
 	// ImageRecipe (KindImage) names what to assemble when the component's
 	// name does not say it (the e2e images).
 	ImageRecipe string

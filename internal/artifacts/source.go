@@ -154,6 +154,15 @@ func (b *Builder) buildSource(ctx context.Context, m *Manifest, c *Component, di
 	case KindModuleCopy:
 		return r.Module + "@" + r.ModuleVersion, b.buildModuleCopy(ctx, c, work, out)
 	case KindGoInstall:
+		if len(r.ModuleFiles) > 0 {
+			mi, err := b.modDownload(ctx, r.Module, r.ModuleVersion)
+			if err != nil {
+				return "", err
+			}
+			if err := copyModuleFiles(mi.Dir, r.ModuleFiles, dir); err != nil {
+				return "", fmt.Errorf("%s %s: %w", c.Name, c.Version, err)
+			}
+		}
 		if b.Store.Arch != runtime.GOARCH {
 			return r.Module + "@" + r.ModuleVersion, b.buildInstallCross(ctx, c, work, out)
 		}
@@ -512,6 +521,8 @@ func (b *Builder) buildImage(ctx context.Context, m *Manifest, c *Component, wor
 			return "", err
 		}
 		return "coredns " + dep.Version + " (" + string(e.Source) + ")", images.WriteArchive(archive, c.Image, img)
+	case CompMetalLBControllerImage, CompMetalLBSpeakerImage:
+		return b.buildMetalLBImage(m, c, archive)
 	case CompTestAppImage:
 		dep, _ := m.Component(CompBusybox)
 		e, ok := b.Store.Find(dep.Name, dep.Version)

@@ -107,6 +107,15 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 			if _, err := b.Build(cmd.Context(), m, opt); err != nil {
 				return err
 			}
+			// The config's add-ons (their images and the registry that
+			// serves them) are built with the cluster's artifacts, so up
+			// finds everything it installs.
+			if am := artifacts.AddonsManifest(m.KubernetesVersion, cfg.Addons); am != nil {
+				fmt.Fprintf(a.out, "add-ons: %s\n", strings.Join(cfg.Addons, ", "))
+				if _, err := b.Build(cmd.Context(), am, opt); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(a.out, "all artifacts ready in %s\n", roundDuration(time.Since(start)))
 			return nil
 		},

@@ -82,6 +82,12 @@ type Cluster struct {
 	SSH   *SSHDefaults `json:"ssh,omitempty"`
 	Lima  *Lima        `json:"lima,omitempty"`
 	Nodes []Node       `json:"nodes,omitempty"`
+	// Addons are installed by up, each in a step of its own (KnownAddons);
+	// one left out is removed. No omitempty: "addons: []" (none) must
+	// survive a save, or the defaults would bring them back.
+	Addons []string `json:"addons"`
+	// PodSecurity is the Pod Security admission default of namespaces.
+	PodSecurity PodSecurity `json:"podSecurity"`
 
 	// src is where Parse read the config, so Validate can name the line
 	// of each problem; nil for a config made in code.
@@ -147,6 +153,10 @@ type Network struct {
 	// is published on the engine's host when HostAccess is published.
 	APIPublishAddress string `json:"apiPublishAddress,omitempty"`
 	APIPublishPort    int    `json:"apiPublishPort,omitempty"`
+	// LoadBalancerIPs are the addresses MetalLB gives LoadBalancer
+	// Services ("FIRST-LAST" or a CIDR), free addresses on the node
+	// network; Docker nodes get the top of the node subnet by default.
+	LoadBalancerIPs string `json:"loadBalancerIPs,omitempty"`
 }
 
 // The values of network.hostAccess.
@@ -325,6 +335,8 @@ func (c *Cluster) clone() *Cluster {
 		v := *c.Lima
 		out.Lima = &v
 	}
+	out.Addons = slices.Clone(c.Addons)
+	out.PodSecurity.ExemptNamespaces = slices.Clone(c.PodSecurity.ExemptNamespaces)
 	if c.Nodes != nil {
 		out.Nodes = make([]Node, len(c.Nodes))
 		for i, n := range c.Nodes {
@@ -444,6 +456,8 @@ func (c *Cluster) SetDefaults() {
 			n.LoadBalancerIP = ip.String()
 		}
 	}
+	c.addonDefaults(subnet, subnetErr == nil)
+	c.podSecurityDefaults()
 }
 
 // sshDefaults fills a node's ssh block from the cluster's, and the node's IP

@@ -425,11 +425,19 @@ func (d *decoder) null(v reflect.Value, path string, line int) {
 	}
 }
 
+// noneAllowed: lists where [] means "none" rather than "the default".
+func noneAllowed(path string) bool {
+	return path == "addons" || path == "podSecurity.exemptNamespaces"
+}
+
 // emptyList is the problem with an explicitly empty list: defaults would
 // fill it, so the file would not mean what it says.
 func emptyList(path string) string {
 	if path == "nodes" {
 		return fmt.Sprintf("the list is empty: remove the key for the default %d nodes, or list at least one node", DefaultNodeCount)
+	}
+	if noneAllowed(path) {
+		return "has no value: write [] for none, or list them"
 	}
 	if strings.HasSuffix(path, ".roles") {
 		return fmt.Sprintf("the list is empty: remove the key for both roles (%s and %s), or list at least one", RoleControlPlane, RoleWorker)
@@ -450,6 +458,10 @@ func (d *decoder) list(n *yaml.Node, v reflect.Value, path string, line int) {
 		return
 	}
 	if len(n.Content) == 0 {
+		if noneAllowed(path) {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+			return
+		}
 		d.bad(path, line, "%s", emptyList(path))
 		return
 	}
@@ -604,49 +616,57 @@ func shownValue(n *yaml.Node) string {
 // examples are what a right value looks like, by field path with list
 // indexes dropped. Every scalar or list field has one (TestExamples).
 var examples = map[string]string{
-	"apiVersion":                APIVersion,
-	"kind":                      Kind,
-	"name":                      "lab",
-	"kubernetesVersion":         DefaultKubernetesVersion,
-	"provider":                  ProviderDocker,
-	"arch":                      "arm64",
-	"network.nodeSubnet":        "10.240.0.0/24",
-	"network.podCIDR":           "10.200.0.0/16",
-	"network.serviceCIDR":       "10.32.0.0/24",
-	"network.clusterDNS":        "10.32.0.10",
-	"network.clusterDomain":     "cluster.local",
-	"network.kubeProxyMode":     ProxyIPTables,
-	"network.loadBalancerIP":    "10.240.0.2",
-	"network.apiServerPort":     "6443",
-	"network.podRoutes":         PodRoutesVXLAN,
-	"network.apiEndpoint":       "k8s.example.com:6443",
-	"network.hostAccess":        AccessPublished,
-	"network.apiPublishAddress": "127.0.0.1",
-	"network.apiPublishPort":    "26443",
-	"pki.keyAlgorithm":          KeyECDSA,
-	"pki.caValidity":            "87600h",
-	"pki.certValidity":          "8760h",
-	"etcd.snapshots.every":      "1h",
-	"etcd.snapshots.keep":       "24",
-	"ssh.user":                  DefaultSSHUser,
-	"ssh.port":                  "22",
-	"ssh.identityFile":          "~/.ssh/id_ed25519",
-	"lima.vmType":               "vz",
-	"lima.network":              "vzNAT",
-	"lima.cpus":                 "2",
-	"lima.memory":               "4GiB",
-	"lima.disk":                 "20GiB",
-	"nodes":                     "[{name: node-0}]",
-	"nodes[].name":              "node-0",
-	"nodes[].ip":                "10.240.0.10",
-	"nodes[].roles":             "[control-plane, worker]",
-	"nodes[].roles[]":           RoleWorker,
-	"nodes[].podCIDR":           "10.200.0.0/24",
-	"nodes[].ssh.address":       "192.168.1.20",
-	"nodes[].ssh.user":          DefaultSSHUser,
-	"nodes[].ssh.port":          "22",
-	"nodes[].ssh.identityFile":  "~/.ssh/id_ed25519",
-	"isolated":                  "true",
+	"apiVersion":                     APIVersion,
+	"kind":                           Kind,
+	"name":                           "lab",
+	"kubernetesVersion":              DefaultKubernetesVersion,
+	"provider":                       ProviderDocker,
+	"arch":                           "arm64",
+	"network.nodeSubnet":             "10.240.0.0/24",
+	"network.podCIDR":                "10.200.0.0/16",
+	"network.serviceCIDR":            "10.32.0.0/24",
+	"network.clusterDNS":             "10.32.0.10",
+	"network.clusterDomain":          "cluster.local",
+	"network.kubeProxyMode":          ProxyIPTables,
+	"network.loadBalancerIP":         "10.240.0.2",
+	"network.apiServerPort":          "6443",
+	"network.podRoutes":              PodRoutesVXLAN,
+	"network.apiEndpoint":            "k8s.example.com:6443",
+	"network.hostAccess":             AccessPublished,
+	"network.apiPublishAddress":      "127.0.0.1",
+	"network.apiPublishPort":         "26443",
+	"network.loadBalancerIPs":        "10.240.0.240-10.240.0.254",
+	"addons":                         "[metallb]",
+	"addons[]":                       AddonMetalLB,
+	"podSecurity.enforce":            PSABaseline,
+	"podSecurity.warn":               PSARestricted,
+	"podSecurity.audit":              PSARestricted,
+	"podSecurity.exemptNamespaces":   "[kube-system]",
+	"podSecurity.exemptNamespaces[]": "kube-system",
+	"pki.keyAlgorithm":               KeyECDSA,
+	"pki.caValidity":                 "87600h",
+	"pki.certValidity":               "8760h",
+	"etcd.snapshots.every":           "1h",
+	"etcd.snapshots.keep":            "24",
+	"ssh.user":                       DefaultSSHUser,
+	"ssh.port":                       "22",
+	"ssh.identityFile":               "~/.ssh/id_ed25519",
+	"lima.vmType":                    "vz",
+	"lima.network":                   "vzNAT",
+	"lima.cpus":                      "2",
+	"lima.memory":                    "4GiB",
+	"lima.disk":                      "20GiB",
+	"nodes":                          "[{name: node-0}]",
+	"nodes[].name":                   "node-0",
+	"nodes[].ip":                     "10.240.0.10",
+	"nodes[].roles":                  "[control-plane, worker]",
+	"nodes[].roles[]":                RoleWorker,
+	"nodes[].podCIDR":                "10.200.0.0/24",
+	"nodes[].ssh.address":            "192.168.1.20",
+	"nodes[].ssh.user":               DefaultSSHUser,
+	"nodes[].ssh.port":               "22",
+	"nodes[].ssh.identityFile":       "~/.ssh/id_ed25519",
+	"isolated":                       "true",
 }
 
 var indexRE = regexp.MustCompile(`\[\d+\]`)

@@ -86,7 +86,7 @@ func TestParseProblems(t *testing.T) {
 			`line 9: nodes[0].roles: "worker" is a string, want a list like [control-plane, worker] (write [worker])`,
 			`line 11: nodes[1].ip: 5 is a number, want a string like "10.240.0.10" (quote it)`}},
 		{"blocks of the wrong shape", header + "network: 10.0.0.0/8\nnodes: {name: a}\n", []string{
-			`line 3: network: "10.0.0.0/8" is a string, want a mapping with the fields nodeSubnet, podCIDR, serviceCIDR, clusterDNS, clusterDomain, kubeProxyMode, loadBalancerIP, apiServerPort, podRoutes, apiEndpoint, hostAccess, apiPublishAddress, apiPublishPort`,
+			`line 3: network: "10.0.0.0/8" is a string, want a mapping with the fields nodeSubnet, podCIDR, serviceCIDR, clusterDNS, clusterDomain, kubeProxyMode, loadBalancerIP, apiServerPort, podRoutes, apiEndpoint, hostAccess, apiPublishAddress, apiPublishPort, loadBalancerIPs`,
 			`line 4: nodes: a mapping, want a list like [{name: node-0}] (start each item with "- ")`}},
 		{"node written as a name", header + "nodes:\n- node-0\n", []string{
 			"line 4: nodes[0]: node-0 is a string, want a node like {name: node-0} (write - name: node-0)"}},
@@ -104,8 +104,8 @@ func TestParseProblems(t *testing.T) {
 		{"unknown field, part of two", header + "network:\n  cidr: 10.1.0.0/16\n", []string{
 			"line 4: network.cidr: unknown field; did you mean podCIDR or serviceCIDR?"}},
 		{"unknown field, nothing close", header + "network:\n  mtu: 1400\nfoo: 1\n", []string{
-			"line 4: network.mtu: unknown field; network takes nodeSubnet, podCIDR, serviceCIDR, clusterDNS, clusterDomain, kubeProxyMode, loadBalancerIP, apiServerPort, podRoutes, apiEndpoint, hostAccess, apiPublishAddress, apiPublishPort",
-			"line 5: foo: unknown field; a Cluster takes apiVersion, kind, name, kubernetesVersion, provider, arch, isolated, network, pki, etcd, ssh, lima, nodes"}},
+			"line 4: network.mtu: unknown field; network takes nodeSubnet, podCIDR, serviceCIDR, clusterDNS, clusterDomain, kubeProxyMode, loadBalancerIP, apiServerPort, podRoutes, apiEndpoint, hostAccess, apiPublishAddress, apiPublishPort, loadBalancerIPs",
+			"line 5: foo: unknown field; a Cluster takes apiVersion, kind, name, kubernetesVersion, provider, arch, isolated, network, pki, etcd, ssh, lima, nodes, addons, podSecurity"}},
 
 		// IPv6: one line at the field, nothing about derived addresses.
 		{"IPv6 node subnet", header + "network:\n  nodeSubnet: fd00::/64\n", []string{

@@ -322,6 +322,7 @@ func (c *Cluster) validate() (warnings []string, p []problem) {
 			bad("network.loadBalancerIP", "%s is outside nodeSubnet %s: use a free address inside it", lb, nodeNet)
 		}
 	}
+	c.validateAddons(bad, nodeNet, okNode)
 	if cp > 1 && cp%2 == 0 && cp <= MaxControlPlanes {
 		warnings = append(warnings, evenEtcd(cp))
 	}

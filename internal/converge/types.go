@@ -87,6 +87,7 @@ const (
 	Drained Action = "drained"
 	// Stopped: a service stopped for good (its node leaves the cluster).
 	Stopped Action = "stopped"
+	Pushed  Action = "pushed"
 )
 
 // Change is one thing that changed. Steps return them, so `up` can say what

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"hardway.dev/hardway/internal/artifacts"
@@ -168,6 +169,7 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 		c.Artifacts, c.ArtifactsErr = store.ResolveEmulated(cfg.KubernetesVersion, artifacts.NewStore(store.Root))
 		c.Slowdown = EmulationSlowdown
 	}
+	c.Addons, c.AddonsErr = ResolveAddons(store, cfg)
 	if cfg.Machines() {
 		// Facts, architecture and checks come from the machines, not from
 		// this host; nothing is mounted.
@@ -197,6 +199,9 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 		// Binaries and images must exist before any node is touched.
 		if c.ArtifactsErr != nil {
 			return c.ArtifactsErr
+		}
+		if c.AddonsErr != nil {
+			return c.AddonsErr
 		}
 		ok, err := nodeimage.Exists(ctx, h.Runner(log), c.Create.Image)
 		if err != nil {
@@ -252,7 +257,22 @@ func (h *Host) Scratch(cfg *config.Cluster) (c *steps.Cluster, done func(), err 
 	if b, err := store.Resolve(cfg.KubernetesVersion); err == nil {
 		c.Artifacts = b
 	}
+	c.Addons, c.AddonsErr = ResolveAddons(store, cfg)
 	return c, done, nil
+}
+
+// ResolveAddons finds what cfg's add-ons need in the cache (nil, nil when
+// no add-on is on); an error names what to build.
+func ResolveAddons(store *artifacts.Store, cfg *config.Cluster) (*artifacts.Bundle, error) {
+	m := artifacts.AddonsManifest(cfg.KubernetesVersion, cfg.Addons)
+	if m == nil {
+		return nil, nil
+	}
+	b, err := store.ResolveManifest(m)
+	if err != nil {
+		return nil, fmt.Errorf("add-ons %s: %v", strings.Join(cfg.Addons, ", "), err)
+	}
+	return b, nil
 }
 
 // ScratchState copies a state directory (if it exists) into a temporary

@@ -118,6 +118,7 @@ func (h *Host) settle(c *steps.Cluster, reports map[string]machinecheck.Report) 
 	}
 	// For machines of another architecture the error names --arch.
 	c.Artifacts, c.ArtifactsErr = store.Resolve(c.Config.KubernetesVersion)
+	c.Addons, c.AddonsErr = ResolveAddons(store, c.Config)
 }
 
 // setupMachines wires a cluster on machines: its facts come from the

@@ -155,6 +155,20 @@ func CoreDNSImage(arch, corednsBinary string) (v1.Image, error) {
 	})
 }
 
+// ProgramImage is one static program at path, run as user ("65534:65534"
+// for nobody, "0:0" for an agent whose capabilities must be effective): an
+// add-on's controller or agent, which needs no file but its own.
+func ProgramImage(arch, program, path, user string) (v1.Image, error) {
+	b, err := readExecutable(program)
+	if err != nil {
+		return nil, err
+	}
+	return image(arch, []entry{
+		{path: path, mode: 0o755, content: b},
+		{path: "/tmp", mode: 0o1777, dir: true},
+	}, v1.Config{Entrypoint: []string{path}, User: user})
+}
+
 // TestAppPort is where the test app serves HTTP.
 const TestAppPort = 8080
 

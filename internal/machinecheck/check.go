@@ -146,7 +146,38 @@ func SpecFor(c *config.Cluster, n config.Node, units []string) Spec {
 			s.Peers = append(s.Peers, o.IP)
 		}
 	}
+	// MetalLB's pool: its ends must be on-link like the peers.
+	if r, ok := c.LoadBalancerRange(); ok && c.Addon(config.AddonMetalLB) {
+		s.Peers = append(s.Peers, r.First.String(), r.Last.String())
+	}
 	return s
+}
+
+// lbPoolResult: MetalLB's speakers answer ARP for the pool's addresses on
+// the node's network, so both ends of the range must be reached on-link
+// (no router between), like the other nodes.
+func lbPoolResult(c *config.Cluster, r Report) (Result, bool) {
+	pool, ok := c.LoadBalancerRange()
+	if !ok || !c.Addon(config.AddonMetalLB) {
+		return Result{}, false
+	}
+	res := Result{Name: "MetalLB pool " + pool.String() + " on the machines' L2 network", Required: true, OK: true, Detail: "on-link"}
+	var off []string
+	for _, a := range []string{pool.First.String(), pool.Last.String()} {
+		line, ok := r.Routes[a]
+		if !ok {
+			continue
+		}
+		if strings.Contains(line, " via ") || !strings.Contains(line, " dev ") {
+			off = append(off, fmt.Sprintf("%s (%s)", a, line))
+		}
+	}
+	if len(off) > 0 {
+		res.OK = false
+		res.Detail = "reached through a router: " + strings.Join(off, "; ")
+		res.Fix = "network.loadBalancerIPs must be free addresses of the network the machines share (a speaker answers ARP for them there): pick such a range, or remove metallb from addons"
+	}
+	return res, true
 }
 
 // Check turns the reports of every node into results: per node in config
@@ -206,6 +237,9 @@ func checkNode(c *config.Cluster, n config.Node, r Report) []Result {
 	add(foreignResult(r))
 	if c.Network.PodRoutes == config.PodRoutesDirect {
 		add(onLinkResult(c, n, r))
+	}
+	if res, ok := lbPoolResult(c, r); ok {
+		add(res)
 	}
 	return out
 }

@@ -12,6 +12,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"hardway.dev/hardway/internal/artifacts"
@@ -233,4 +235,59 @@ func (r At) PushImage(ctx context.Context, img v1.Image, ref string) (string, er
 		return "", fmt.Errorf("pushing %s to the registry at %s: %v; is it running? (hardway registry address)", ref, r.Host, err)
 	}
 	return dst.String(), nil
+}
+
+// Has reports whether the registry holds ref's image from archive, the same
+// digest: then pushing it again would change nothing.
+func (r At) Has(ctx context.Context, archive, ref string) (bool, error) {
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		return false, fmt.Errorf("image reference %q: %v", ref, err)
+	}
+	img, err := tarball.ImageFromPath(archive, &tag)
+	if err != nil {
+		return false, fmt.Errorf("image archive %s does not hold %s: %v", archive, ref, err)
+	}
+	want, err := img.Digest()
+	if err != nil {
+		return false, err
+	}
+	dst, err := Target(r.Host, ref)
+	if err != nil {
+		return false, err
+	}
+	desc, err := remote.Head(dst, remote.WithContext(ctx), remote.WithTransport(r.transport()))
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return false, nil
+		}
+		return false, fmt.Errorf("asking the registry at %s for %s: %v", r.Host, ref, err)
+	}
+	return desc.Digest == want, nil
+}
+
+// Remove deletes ref's manifest from the registry (its blobs go at the
+// registry's next garbage collection); false when it was not there.
+func (r At) Remove(ctx context.Context, ref string, dryRun bool) (bool, error) {
+	dst, err := Target(r.Host, ref)
+	if err != nil {
+		return false, err
+	}
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithTransport(r.transport())}
+	desc, err := remote.Head(dst, opts...)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return false, nil
+		}
+		return false, fmt.Errorf("asking the registry at %s for %s: %v", r.Host, ref, err)
+	}
+	if dryRun {
+		return true, nil
+	}
+	if err := remote.Delete(dst.Context().Digest(desc.Digest.String()), opts...); err != nil {
+		return false, fmt.Errorf("deleting %s from the registry at %s: %v", ref, r.Host, err)
+	}
+	return true, nil
 }

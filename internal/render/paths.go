@@ -69,6 +69,7 @@ type paths struct {
 	ServiceAccountPub, ServiceAccountKey                    string
 
 	EncryptionConfig, AuditPolicy, AuditLog, AuthenticationConfig     string
+	AdmissionConfig                                                   string
 	ControllerManagerKubeconfig, SchedulerKubeconfig, SchedulerConfig string
 
 	KubeletConfig, KubeletKubeconfig, KubeletCert, KubeletKey, KubeletCA string
@@ -119,6 +120,7 @@ func nodePaths() paths {
 		AuditPolicy:                 k + "/audit-policy.yaml",
 		AuditLog:                    AuditLogPath,
 		AuthenticationConfig:        k + "/authentication-config.yaml",
+		AdmissionConfig:             k + "/admission-config.yaml",
 		ControllerManagerKubeconfig: k + "/kube-controller-manager.kubeconfig",
 		SchedulerKubeconfig:         k + "/kube-scheduler.kubeconfig",
 		SchedulerConfig:             k + "/kube-scheduler.yaml",

@@ -468,6 +468,7 @@ func nodeUnits(in Inputs, n config.Node, pathsOnly bool) ([]converge.Unit, error
 		c.add(File{Path: P.EncryptionConfig, Mode: ModePrivate, Data: in.EncryptionConfig})
 		c.tmpl(P.AuditPolicy, ModePublic, "audit-policy.yaml")
 		c.tmpl(P.AuthenticationConfig, ModePublic, "authentication-config.yaml")
+		c.tmpl(P.AdmissionConfig, ModePublic, "admission-config.yaml")
 
 		c.unit(UnitControllerManager, "kube-controller-manager")
 		c.trust(pki.CA, P.CA)

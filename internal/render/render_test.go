@@ -178,7 +178,7 @@ var (
 	controlPlanePaths = []string{
 		"/etc/etcd/ca.pem", "/etc/etcd/peer-key.pem", "/etc/etcd/peer.pem", "/etc/etcd/server-key.pem", "/etc/etcd/server.pem",
 		"/etc/etcd/healthcheck-client.pem", "/etc/etcd/healthcheck-client-key.pem",
-		"/etc/kubernetes/audit-policy.yaml", "/etc/kubernetes/authentication-config.yaml", "/etc/kubernetes/encryption-config.yaml",
+		"/etc/kubernetes/admission-config.yaml", "/etc/kubernetes/audit-policy.yaml", "/etc/kubernetes/authentication-config.yaml", "/etc/kubernetes/encryption-config.yaml",
 		"/etc/kubernetes/kube-controller-manager.kubeconfig", "/etc/kubernetes/kube-scheduler.kubeconfig", "/etc/kubernetes/kube-scheduler.yaml",
 		"/etc/kubernetes/pki/apiserver-etcd-client-key.pem", "/etc/kubernetes/pki/apiserver-etcd-client.pem",
 		"/etc/kubernetes/pki/apiserver-kubelet-client-key.pem", "/etc/kubernetes/pki/apiserver-kubelet-client.pem",
@@ -355,6 +355,7 @@ func TestAPIServerFlags(t *testing.T) {
 		"service-account-issuer":           "https://kubernetes.default.svc.cluster.local",
 		"service-cluster-ip-range":         c.Network.ServiceCIDR,
 		"authentication-config":            P.AuthenticationConfig,
+		"admission-control-config-file":    P.AdmissionConfig,
 		"audit-log-path":                   AuditLogPath,
 	}
 	for k, v := range want {

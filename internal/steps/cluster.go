@@ -40,6 +40,11 @@ type Cluster struct {
 	// ArtifactsErr says why Artifacts is nil (what is not built, for which
 	// version), so a step that needs a binary can say so.
 	ArtifactsErr error
+	// Addons locates what the config's add-ons need in the cache (their
+	// images, manifests and the registry that serves the images); nil when
+	// no add-on is on or the cache lacks them (AddonsErr says which).
+	Addons    *artifacts.Bundle
+	AddonsErr error
 	// Preflight checks the host (the check step); nil skips it.
 	Preflight func(ctx context.Context) error
 	// Timings, when set, records where the run's time goes (up

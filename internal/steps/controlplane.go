@@ -229,6 +229,7 @@ var apiserverFlagNotes = [][2]string{
 	{"--kubelet-client-certificate", "a separate identity for calls to kubelets (logs, exec, port-forward)"},
 	{"--kubelet-certificate-authority", "the API server verifies each kubelet's serving certificate"},
 	{"--service-account-signing-key-file", "signs the tokens pods use; --service-account-key-file verifies them"},
+	{"--admission-control-config-file", "Pod Security admission's defaults: the levels enforced, warned and audited in namespaces that set none, and the exempt namespaces"},
 	{"--authentication-config", "anonymous requests are allowed only for /livez, /readyz and /healthz"},
 	{"--audit-policy-file / --audit-log-*", "who did what, without logging Secret contents"},
 }

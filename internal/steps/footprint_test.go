@@ -54,7 +54,7 @@ func TestFootprint(t *testing.T) {
 				"/etc/kubernetes/pki/apiserver-etcd-client-key.pem", "/etc/kubernetes/pki/front-proxy-ca.pem",
 				"/etc/kubernetes/pki/front-proxy-client.pem", "/etc/kubernetes/pki/front-proxy-client-key.pem",
 				"/etc/kubernetes/pki/service-account.pem", "/etc/kubernetes/pki/service-account-key.pem",
-				"/etc/kubernetes/encryption-config.yaml", "/etc/kubernetes/audit-policy.yaml", "/etc/kubernetes/authentication-config.yaml",
+				"/etc/kubernetes/encryption-config.yaml", "/etc/kubernetes/audit-policy.yaml", "/etc/kubernetes/authentication-config.yaml", "/etc/kubernetes/admission-config.yaml",
 				"/usr/local/bin/kube-apiserver", "/usr/local/bin/kubectl", "/etc/systemd/system/kube-controller-manager.service",
 				"/etc/kubernetes/pki/ca-signing.pem", "/etc/kubernetes/pki/ca-key.pem", "/etc/kubernetes/kube-controller-manager.kubeconfig",
 				"/usr/local/bin/kube-controller-manager", "/etc/systemd/system/kube-scheduler.service",

@@ -8,7 +8,7 @@ import (
 // All is the whole build, in order. `hardway steps` prints it; `hardway up`
 // runs it; --from/--only pick from it.
 func All() []Step {
-	return []Step{
+	out := []Step{
 		checkStep(),
 		nodesStep(),
 		pkiStep(),
@@ -19,8 +19,9 @@ func All() []Step {
 		workersStep(),
 		networkStep(),
 		dnsStep(),
-		verifyStep(),
 	}
+	out = append(out, addonSteps()...)
+	return append(out, verifyStep())
 }
 
 // The units each step converges on a node, in start order. render.NodeUnits

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/converge"
 	"hardway.dev/hardway/internal/verify"
 )
@@ -43,7 +44,8 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 		ClusterDomain: c.Config.Network.ClusterDomain, EtcdGet: c.EtcdGet, Proxy: c.Proxy, CheckTimeout: c.Bound(time.Minute),
 		// A unit on its way back (Restart=always) gets 30 s; one that
 		// stays inactive or failed fails at once.
-		Components: func(ctx context.Context) error { return c.CheckComponents(ctx, 30*time.Second) },
+		Components:   func(ctx context.Context) error { return c.CheckComponents(ctx, 30*time.Second) },
+		LoadBalancer: c.Config.Addon(config.AddonMetalLB), LoadBalancerFromPod: c.Config.Published(),
 	}, nil
 }
 
@@ -76,6 +78,10 @@ func explainVerify(c *Cluster) (string, error) {
 	b.WriteString(verifyProse)
 	section(&b, "The checks, in order")
 	for _, ch := range verify.Checks() {
+		if ch.When != nil {
+			fmt.Fprintf(&b, "  %s (when metallb is in addons)\n", ch.Name)
+			continue
+		}
 		fmt.Fprintf(&b, "  %s\n", ch.Name)
 	}
 	fmt.Fprintf(&b, "\nThe test objects stay in namespace %s (kubectl get all -n %s).\nRun the checks any time: hardway verify --name %s\n", verify.Namespace, verify.Namespace, c.Config.Name)

@@ -44,8 +44,11 @@ func checkRollout(ctx context.Context, s *session) error {
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": name}},
 			Template: corev1.PodTemplateSpec{
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
+				// Restricted, like the deployment check's: no Pod Security
+				// warning whatever podSecurity the config sets.
+				Spec: corev1.PodSpec{SecurityContext: restrictedPod(), Containers: []corev1.Container{{
 					Name: "hello", Image: images.TestApp, ImagePullPolicy: corev1.PullNever,
+					SecurityContext: restrictedContainer(),
 				}}},
 			},
 		},

@@ -62,11 +62,21 @@ type Env struct {
 	Components func(ctx context.Context) error
 	// CheckTimeout bounds each smoke test of Run; 0: a minute.
 	CheckTimeout time.Duration
+	// LoadBalancer: MetalLB is on, so a LoadBalancer Service must get an
+	// address (the loadbalancer check runs only then).
+	LoadBalancer bool
+	// LoadBalancerFromPod: this host has no route to the node network
+	// (network.hostAccess published), so the address is fetched from a
+	// test pod instead of from here.
+	LoadBalancerFromPod bool
 }
 
 // Check is one smoke test.
 type Check struct {
 	Name string
+	// When, if set, says whether the check applies to a cluster (an
+	// add-on's check runs only when the add-on is on).
+	When func(Env) bool
 	// Run returns what the check did, one line per fact, when that is more
 	// than its name says (which pod reached which, at which address).
 	Run func(ctx context.Context, s *session) (detail []string, err error)
@@ -109,18 +119,30 @@ type session struct {
 // Deployment the first one creates.
 func Checks() []Check {
 	return []Check{
-		{"components", quiet(checkComponents)},
-		{"deployment", quiet(checkDeployment)},
-		{"rollout", quiet(checkRollout)},
-		{"pod-to-pod", checkPodToPod},
-		{"service", quiet(checkService)},
-		{"dns", quiet(checkDNS)},
-		{"logs", quiet(checkLogs)},
-		{"exec", quiet(checkExec)},
-		{"port-forward", quiet(checkPortForward)},
-		{"nodeport", quiet(checkNodePort)},
-		{"encryption", quiet(checkEncryption)},
+		{Name: "components", Run: quiet(checkComponents)},
+		{Name: "deployment", Run: quiet(checkDeployment)},
+		{Name: "rollout", Run: quiet(checkRollout)},
+		{Name: "pod-to-pod", Run: checkPodToPod},
+		{Name: "service", Run: quiet(checkService)},
+		{Name: "dns", Run: quiet(checkDNS)},
+		{Name: "logs", Run: quiet(checkLogs)},
+		{Name: "exec", Run: quiet(checkExec)},
+		{Name: "port-forward", Run: quiet(checkPortForward)},
+		{Name: "nodeport", Run: quiet(checkNodePort)},
+		{Name: "encryption", Run: quiet(checkEncryption)},
+		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }},
 	}
+}
+
+// applying are the checks of list that apply to env.
+func applying(list []Check, env Env) []Check {
+	var out []Check
+	for _, c := range list {
+		if c.When == nil || c.When(env) {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // quiet is a check whose name says all it did.
@@ -135,7 +157,7 @@ func Run(ctx context.Context, env Env, report func(Result)) []Result {
 	if timeout <= 0 {
 		timeout = time.Minute
 	}
-	return run(ctx, env, Checks(), timeout, report)
+	return run(ctx, env, applying(Checks(), env), timeout, report)
 }
 
 // needs lists the checks whose findings check name uses: every check but
@@ -172,7 +194,7 @@ func RunSome(ctx context.Context, env Env, names []string, timeout time.Duration
 			list = append(list, c)
 		}
 	}
-	return run(ctx, env, list, timeout, report), nil
+	return run(ctx, env, applying(list, env), timeout, report), nil
 }
 
 // CheckNames lists the smoke tests in the order they run.
@@ -241,6 +263,20 @@ func run(ctx context.Context, env Env, list []Check, timeout time.Duration, repo
 	return out
 }
 
+// restrictedPod and restrictedContainer meet Pod Security's restricted
+// level: not root, the runtime's default seccomp profile, no privilege
+// escalation, no capabilities.
+func restrictedPod() *corev1.PodSecurityContext {
+	yes, nobody := true, int64(65534)
+	return &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &nobody, RunAsGroup: &nobody,
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
+}
+
+func restrictedContainer() *corev1.SecurityContext {
+	no := false
+	return &corev1.SecurityContext{AllowPrivilegeEscalation: &no, Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}}
+}
+
 // skipped is the error of a check that did not run because dep failed.
 func skipped(dep string) error {
 	if dep == "deployment" {
@@ -268,6 +304,10 @@ func checkDeployment(ctx context.Context, s *session) error {
 				// constraints act only when a pod is scheduled).
 				ObjectMeta: metav1.ObjectMeta{Labels: labels, Annotations: map[string]string{"hardway.dev/workers": strconv.Itoa(s.env.Workers)}},
 				Spec: corev1.PodSpec{
+					// Pod Security's restricted level, the strictest: the
+					// test app needs nothing more, and the smoke tests then
+					// pass whatever podSecurity the config sets.
+					SecurityContext: restrictedPod(),
 					// One pod per node: the point is to exercise every node
 					// (and two on the only one, for pod-to-pod).
 					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{
@@ -284,6 +324,7 @@ func checkDeployment(ctx context.Context, s *session) error {
 						Image:           images.TestApp,
 						ImagePullPolicy: corev1.PullNever,
 						Ports:           []corev1.ContainerPort{{ContainerPort: appPort}},
+						SecurityContext: restrictedContainer(),
 						ReadinessProbe: &corev1.Probe{
 							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
 							PeriodSeconds: 1,

@@ -32,7 +32,7 @@ func TestRunSome(t *testing.T) {
 			// order and the selection are under test here.
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			env := Env{Client: fake.NewClientset(), Workers: 1, EtcdGet: func(context.Context, string) ([]byte, error) { return nil, context.Canceled }}
+			env := Env{Client: fake.NewClientset(), Workers: 1, LoadBalancer: true, EtcdGet: func(context.Context, string) ([]byte, error) { return nil, context.Canceled }}
 			var got []string
 			res, err := RunSome(ctx, env, tt.names, time.Second, func(r Result) { got = append(got, r.Name) })
 			if err != nil {
@@ -44,7 +44,7 @@ func TestRunSome(t *testing.T) {
 		})
 	}
 	_, err := RunSome(context.Background(), Env{}, []string{"dns", "ping"}, time.Second, func(Result) { t.Error("a check ran") })
-	want := `no smoke test "ping"; the smoke tests are: components, deployment, rollout, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption`
+	want := `no smoke test "ping"; the smoke tests are: components, deployment, rollout, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption, loadbalancer`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -57,7 +57,7 @@ func TestRunSkipsDependents(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	env := Env{Client: fake.NewClientset(), Workers: 1, EtcdGet: func(context.Context, string) ([]byte, error) {
+	env := Env{Client: fake.NewClientset(), Workers: 1, LoadBalancer: true, EtcdGet: func(context.Context, string) ([]byte, error) {
 		ran = true
 		return nil, context.Canceled
 	}}
@@ -167,5 +167,22 @@ func TestRolloutNamesTheStage(t *testing.T) {
 	deps, _ := cs.AppsV1().Deployments(Namespace).List(context.Background(), metav1.ListOptions{})
 	if len(deps.Items) != 0 {
 		t.Errorf("left %d Deployments behind", len(deps.Items))
+	}
+}
+
+// TestLoadBalancerCheckOnlyWithMetalLB: the loadbalancer check runs only
+// when the cluster has MetalLB; the others do not depend on it.
+func TestLoadBalancerCheckOnlyWithMetalLB(t *testing.T) {
+	for _, on := range []bool{false, true} {
+		var names []string
+		for _, c := range applying(Checks(), Env{LoadBalancer: on}) {
+			names = append(names, c.Name)
+		}
+		if got := slices.Contains(names, "loadbalancer"); got != on {
+			t.Errorf("LoadBalancer %v: checks %v", on, names)
+		}
+		if len(names) < 9 {
+			t.Errorf("LoadBalancer %v: only %v", on, names)
+		}
 	}
 }

@@ -1,0 +1,100 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"hardway.dev/hardway/internal/images"
+)
+
+// addonChecks proves the default add-ons on a running Docker cluster the
+// way a user meets them: a Deployment exposed with kubectl expose
+// --type=LoadBalancer gets an EXTERNAL-IP within 10 s and this host's HTTP
+// client reaches its pods there; taking metallb out of addons and running
+// up deletes its namespace, CRDs and images; putting it back brings it back
+// (so the tests after this one see the cluster as it was). body is the
+// cluster's config without the addons key.
+func addonChecks(t *testing.T, name, body string) {
+	t.Run("LoadBalancer Service from kubectl expose answers this host", func(t *testing.T) {
+		if out, err := kubectlIn(t, name, "create", "deployment", "web", "--image="+images.TestApp, "--replicas=2", "--port=8080"); err != nil && !strings.Contains(out, "already exists") {
+			t.Fatalf("create deployment: %v %s", err, out)
+		}
+		if out, err := kubectlIn(t, name, "rollout", "status", "deployment/web", "--timeout=120s"); err != nil {
+			t.Fatalf("rollout: %v %s", err, out)
+		}
+		start := time.Now()
+		if out, err := kubectlIn(t, name, "expose", "deployment", "web", "--type=LoadBalancer", "--port=80", "--target-port=8080"); err != nil {
+			t.Fatalf("expose: %v %s", err, out)
+		}
+		var ip string
+		for time.Since(start) < 10*time.Second && ip == "" {
+			ip, _ = kubectlIn(t, name, "get", "service", "web", "-o", "jsonpath={.status.loadBalancer.ingress[0].ip}")
+			if ip == "" {
+				time.Sleep(200 * time.Millisecond)
+			}
+		}
+		if ip == "" {
+			out, _ := kubectlIn(t, name, "get", "service", "web", "-o", "wide")
+			t.Fatalf("no EXTERNAL-IP within 10 s:\n%s", out)
+		}
+		t.Logf("TIMING EXTERNAL-IP %s after %s", ip, time.Since(start).Round(100*time.Millisecond))
+		body, err := getUntil("http://"+ip+"/", 30*time.Second)
+		if err != nil || !strings.Contains(body, "Hello World") {
+			t.Fatalf("GET http://%s/ from this host: %v %q", ip, err, body)
+		}
+		if out, err := kubectlIn(t, name, "delete", "service,deployment", "web"); err != nil {
+			t.Errorf("cleanup: %v %s", err, out)
+		}
+	})
+	t.Run("metallb out of addons is removed, back in is reinstalled", func(t *testing.T) {
+		off := clusterConfig(t, name, body+"addons: []\n")
+		out := hw(t, "up", "-c", off, "--from", "metallb", "-v", "1")
+		for _, want := range []string{"removed Namespace metallb-system", "removed CustomResourceDefinition ipaddresspools.metallb.io", "removed image quay.io/metallb/speaker"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("up without metallb lacks %q:\n%s", want, out)
+			}
+		}
+		if out, err := kubectlIn(t, name, "get", "namespace", "metallb-system"); err == nil {
+			t.Errorf("metallb-system still exists:\n%s", out)
+		}
+		if out, err := kubectlIn(t, name, "get", "crd", "ipaddresspools.metallb.io"); err == nil {
+			t.Errorf("MetalLB's CRD still exists:\n%s", out)
+		}
+		if out := hw(t, "up", "-c", off, "--from", "metallb"); !strings.Contains(out, "changes: none") {
+			t.Errorf("a second up without metallb changed things:\n%s", out)
+		}
+		on := clusterConfig(t, name, body)
+		out = hw(t, "up", "-c", on, "--from", "metallb")
+		if err := smokeTestsPassed(out); err != nil || !strings.Contains(out, "✓ loadbalancer") {
+			t.Errorf("up with metallb back: %v\n%s", err, out)
+		}
+	})
+}
+
+// getUntil GETs url until it answers 200 or timeout passes: the first
+// packets wait for ARP.
+func getUntil(url string, timeout time.Duration) (string, error) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(timeout)
+	var last error
+	for time.Now().Before(deadline) {
+		resp, err := client.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(b), nil
+			}
+			err = fmt.Errorf("%s", resp.Status)
+		}
+		last = err
+		time.Sleep(300 * time.Millisecond)
+	}
+	return "", fmt.Errorf("no answer within %s: %v", timeout, last)
+}
