@@ -264,8 +264,10 @@ func TestUpgrade(t *testing.T) {
 	}
 
 	for _, bad := range []struct{ version, want string }{
-		{"v1.35.0", "no pinned artifacts"},
-		{"v1.99.0", "no pinned artifacts"},
+		// The version-skew policy is asked first, then the pins.
+		{"v1.35.0", "downgrades are not supported"},
+		{"v1.99.0", "skips a minor version"},
+		{"v1.37.99", "no pinned artifacts"},
 	} {
 		if out, err := hwRun("upgrade", bad.version, "--name", name); err == nil || !strings.Contains(out, bad.want) {
 			t.Errorf("upgrade to %s: err=%v\n%s", bad.version, err, out)
