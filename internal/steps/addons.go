@@ -189,7 +189,14 @@ func (c *Cluster) removeAddon(ctx context.Context, a addon) ([]converge.Change, 
 		}
 	}
 	more, err := c.removeAddonImages(ctx, a)
-	return append(changes, more...), err
+	changes = append(changes, more...)
+	// -v 1 lists what was removed, as the install lists what it put there.
+	if !c.DryRun {
+		for _, ch := range changes {
+			c.Log.Logf(1, "  %s", ch)
+		}
+	}
+	return changes, err
 }
 
 // removeAddonImages deletes a's images from the registry (when it runs)
