@@ -3,9 +3,7 @@ package verify
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -85,20 +83,8 @@ func checkLoadBalancer(ctx context.Context, s *session) ([]string, error) {
 	}
 	client := &http.Client{Timeout: 3 * time.Second}
 	url := "http://" + ip + "/"
-	var body string
-	err = poll(ctx, func() (bool, error) {
-		resp, err := client.Get(url)
-		if err != nil {
-			body = err.Error()
-			return false, nil
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		body = string(b)
-		return strings.Contains(body, "Hello World"), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("GET %s from this host: %s (which node announces it: kubectl -n metallb-system logs ds/speaker | grep %s)", url, strings.TrimSpace(body), ip)
+	if last, err := getHello(ctx, client, url); err != nil {
+		return nil, fmt.Errorf("GET %s from this host: %s (which node announces it: kubectl -n metallb-system logs ds/speaker | grep %s)", url, last, ip)
 	}
 	return append(detail, "GET "+url+" from this host answered (a speaker answers ARP for it on the node network)"), nil
 }

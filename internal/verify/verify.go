@@ -542,23 +542,29 @@ func checkNodePort(ctx context.Context, s *session) error {
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{Proxy: s.env.Proxy}}
 	for _, ip := range s.env.NodeIPs {
 		url := fmt.Sprintf("http://%s:%d/", ip, s.nodePort)
-		var body string
-		err := poll(ctx, func() (bool, error) {
-			resp, err := client.Get(url)
-			if err != nil {
-				body = err.Error()
-				return false, nil
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			body = string(b)
-			return strings.Contains(body, "Hello World"), nil
-		})
-		if err != nil {
-			return fmt.Errorf("GET %s from this host: %s", url, strings.TrimSpace(body))
+		if last, err := getHello(ctx, client, url); err != nil {
+			return fmt.Errorf("GET %s from this host: %s", url, last)
 		}
 	}
 	return nil
+}
+
+// getHello GETs url until the test app's page answers; on failure it
+// returns the last error or body seen.
+func getHello(ctx context.Context, client *http.Client, url string) (string, error) {
+	var body string
+	err := poll(ctx, func() (bool, error) {
+		resp, err := client.Get(url)
+		if err != nil {
+			body = err.Error()
+			return false, nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return strings.Contains(body, "Hello World"), nil
+	})
+	return strings.TrimSpace(body), err
 }
 
 func checkEncryption(ctx context.Context, s *session) error {
