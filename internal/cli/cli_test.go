@@ -233,20 +233,7 @@ func TestRenderTree(t *testing.T) {
 // A cluster's saved config is what later commands use without -c, and
 // explaining never changes the cluster's state.
 func TestSavedConfigAndReadOnlyExplain(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("HARDWAY_HOME", home)
-	t.Setenv("HARDWAY_CACHE", t.TempDir())
-	dir := filepath.Join(home, "clusters", "demo")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	doc := "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: demo\npki:\n  keyAlgorithm: rsa\nnodes:\n- name: solo\n"
-	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, errOut := runCLI(t, "render", "--name", "demo", "--out", t.TempDir()); code != 0 {
-		t.Fatalf("render: %s", errOut)
-	}
+	dir := renderedDemo(t, "pki:\n  keyAlgorithm: rsa\n")
 	before := snapshot(t, dir)
 	code, out, errOut := runCLI(t, "explain", "nodes", "--name", "demo")
 	if code != 0 {
@@ -338,4 +325,27 @@ func TestExplainWithoutTraps(t *testing.T) {
 			t.Errorf("explain --help does not list %s", n)
 		}
 	}
+}
+
+// renderedDemo makes a scratch HARDWAY_HOME holding cluster "demo" (one
+// node "solo", plus extra YAML) whose PKI render has made, and returns its
+// state directory. Nothing reaches docker.
+func renderedDemo(t *testing.T, extra string) string {
+	t.Helper()
+	home := t.TempDir()
+	t.Setenv("HARDWAY_HOME", home)
+	t.Setenv("HARDWAY_CACHE", t.TempDir())
+	dir := filepath.Join(home, "clusters", "demo")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	doc := "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: demo\n" + extra + "nodes:\n- name: solo\n"
+	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// render makes the cluster's PKI in its state directory.
+	if code, _, errOut := runCLI(t, "render", "--name", "demo", "--out", t.TempDir()); code != 0 {
+		t.Fatalf("render: %s", errOut)
+	}
+	return dir
 }

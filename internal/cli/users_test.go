@@ -11,21 +11,7 @@ import (
 // (its path last), and refused input one line that names the flag, with
 // nothing written.
 func TestKubeconfigUser(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv("HARDWAY_HOME", home)
-	t.Setenv("HARDWAY_CACHE", t.TempDir())
-	dir := filepath.Join(home, "clusters", "demo")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	doc := "apiVersion: hardway.dev/v1alpha1\nkind: Cluster\nname: demo\nnodes:\n- name: solo\n"
-	if err := os.WriteFile(filepath.Join(dir, "cluster.yaml"), []byte(doc), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// render makes the cluster's PKI in its state directory.
-	if code, _, errOut := runCLI(t, "render", "--name", "demo", "--out", t.TempDir()); code != 0 {
-		t.Fatalf("render: %s", errOut)
-	}
+	dir := renderedDemo(t, "")
 	before := snapshot(t, dir)
 	refused := []struct {
 		args []string
