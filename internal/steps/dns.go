@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/converge"
+	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/images"
 )
 
@@ -52,6 +53,9 @@ func runDNS(ctx context.Context, c *Cluster) ([]converge.Change, error) {
 		}
 		if d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == want && d.Status.AvailableReplicas == want {
 			return true, nil
+		}
+		if why := kube.PodTrouble(ctx, admin.Clientset, "kube-system", "k8s-app=kube-dns"); why != "" {
+			return false, fmt.Errorf("%d of %d available: %s", d.Status.AvailableReplicas, want, why)
 		}
 		return false, fmt.Errorf("%d of %d available", d.Status.AvailableReplicas, want)
 	}); err != nil {

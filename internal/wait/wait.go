@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -41,7 +42,7 @@ func Until(parent context.Context, what string, interval, timeout time.Duration,
 		}
 		// A check cut short by the deadline says nothing about the
 		// condition: keep the last real reason for the timeout message.
-		if notYet != nil && ctx.Err() == nil {
+		if notYet != nil && ctx.Err() == nil && !cutShort(notYet) {
 			last = notYet
 		}
 		select {
@@ -57,4 +58,12 @@ func Until(parent context.Context, what string, interval, timeout time.Duration,
 		case <-t.C:
 		}
 	}
+}
+
+// cutShort: err says only that the deadline is near. client-go's rate
+// limiter refuses a request it could not send before the deadline
+// ("rate: Wait(n=1) would exceed context deadline") while ctx.Err() is
+// still nil, and does not wrap context.DeadlineExceeded.
+func cutShort(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "would exceed context deadline")
 }

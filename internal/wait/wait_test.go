@@ -80,3 +80,19 @@ func TestTimeoutKeepsTheLastRealReason(t *testing.T) {
 		t.Fatalf("err = %v, want the last real reason", err)
 	}
 }
+
+// TestUntilKeepsTheRealReason: a last check refused by client-go's rate
+// limiter near the deadline does not replace the reason before it.
+func TestUntilKeepsTheRealReason(t *testing.T) {
+	calls := 0
+	err := Until(context.Background(), "thing", time.Millisecond, 30*time.Millisecond, func(ctx context.Context) (bool, error) {
+		calls++
+		if dl, _ := ctx.Deadline(); time.Until(dl) < 15*time.Millisecond {
+			return false, errors.New("client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline")
+		}
+		return false, errors.New("0 of 2 pods available")
+	})
+	if err == nil || !strings.Contains(err.Error(), "0 of 2 pods available") {
+		t.Errorf("err %v", err)
+	}
+}
