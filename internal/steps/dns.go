@@ -12,8 +12,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/converge"
-	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/kube"
 )
 
 func dnsStep() Step {
