@@ -191,8 +191,6 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 		return nil, err
 	}
 	c.Facts = facts
-	// Under qemu-user, containerd cannot apply seccomp (render.Facts).
-	c.Facts.NoSeccomp = c.Slowdown == EmulationSlowdown
 	c.Create = provider.CreateOptions{Image: nodeimage.TagFor(arch), ArtifactsDir: store.Root}
 	c.Preflight = func(ctx context.Context) error {
 		if failed := machinecheck.Failed(h.Checks(h.Runner(log)).Host(ctx, cfg)); len(failed) > 0 {

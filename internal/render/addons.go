@@ -21,17 +21,16 @@ type MetalLB struct {
 }
 
 // MetalLBManifests renders the metallb add-on for c.
-func MetalLBManifests(c *config.Cluster, f Facts, version, controllerImage, speakerImage string) (MetalLB, error) {
+func MetalLBManifests(c *config.Cluster, version, controllerImage, speakerImage string) (MetalLB, error) {
 	r, err := newRenderer()
 	if err != nil {
 		return MetalLB{}, err
 	}
 	v := struct {
 		C                             *config.Cluster
-		F                             Facts
 		Version, Namespace            string
 		ControllerImage, SpeakerImage string
-	}{c, f, version, MetalLBNamespace, controllerImage, speakerImage}
+	}{c, version, MetalLBNamespace, controllerImage, speakerImage}
 	var out MetalLB
 	for _, t := range []struct {
 		name string

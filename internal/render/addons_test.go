@@ -15,7 +15,7 @@ import (
 func TestMetalLBManifests(t *testing.T) {
 	c := config.Default()
 	c.Network.LoadBalancerIPs = "10.240.0.100-10.240.0.110"
-	m, err := MetalLBManifests(c, Facts{}, "v0.15.2", "quay.io/metallb/controller:v0.15.2", "quay.io/metallb/speaker:v0.15.2")
+	m, err := MetalLBManifests(c, "v0.15.2", "quay.io/metallb/controller:v0.15.2", "quay.io/metallb/speaker:v0.15.2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,20 +43,6 @@ func TestMetalLBManifests(t *testing.T) {
 	} {
 		if !strings.Contains(string(m.Objects)+string(m.Pool), s) {
 			t.Errorf("the manifests lack %q", s)
-		}
-	}
-}
-
-// TestMetalLBSeccomp: the controller asks for the runtime's default seccomp
-// profile, except on nodes whose runtime cannot apply one.
-func TestMetalLBSeccomp(t *testing.T) {
-	for _, f := range []Facts{{}, {NoSeccomp: true}} {
-		m, err := MetalLBManifests(config.Default(), f, "v0.15.2", "c", "s")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := strings.Contains(string(m.Objects), "seccompProfile: {type: RuntimeDefault}"); got == f.NoSeccomp {
-			t.Errorf("%+v: seccompProfile present = %v", f, got)
 		}
 	}
 }

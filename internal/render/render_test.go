@@ -405,15 +405,13 @@ func TestEtcdUnit(t *testing.T) {
 
 func TestFactsChangeOutput(t *testing.T) {
 	tests := []struct {
-		facts                                     Facts
-		failCgroupV1, restrictOOM, seccompDefault bool
+		facts                     Facts
+		failCgroupV1, restrictOOM bool
 	}{
-		{Facts{CgroupV1: true, NoSysResource: true}, true, true, true},
-		{Facts{CgroupV1: true}, true, false, true},
-		{Facts{NoSysResource: true}, false, true, true},
-		{Facts{}, false, false, true},
-		// Emulated nodes: no runtime default seccomp profile.
-		{Facts{NoSeccomp: true}, false, false, false},
+		{Facts{CgroupV1: true, NoSysResource: true}, true, true},
+		{Facts{CgroupV1: true}, true, false},
+		{Facts{NoSysResource: true}, false, true},
+		{Facts{}, false, false},
 	}
 	for _, tt := range tests {
 		files := nodeFiles(t, inputs(cluster(t, 1), tt.facts), "node-0")
@@ -432,9 +430,6 @@ func TestFactsChangeOutput(t *testing.T) {
 		var kc map[string]any
 		if err := yaml.Unmarshal([]byte(kubelet), &kc); err != nil {
 			t.Fatal(err)
-		}
-		if kc["seccompDefault"] != tt.seccompDefault {
-			t.Errorf("%+v: seccompDefault %v, want %v", tt.facts, kc["seccompDefault"], tt.seccompDefault)
 		}
 		if kc["cgroupDriver"] != "cgroupfs" || !strings.Contains(toml, "SystemdCgroup = false") {
 			t.Errorf("kubelet cgroupDriver %v and containerd SystemdCgroup disagree or are not cgroupfs", kc["cgroupDriver"])

@@ -13,13 +13,6 @@ type Facts struct {
 	// NoSysResource: the node lacks CAP_SYS_RESOURCE, so containerd must not
 	// try to give pods a negative oom_score_adj (restrict_oom_score_adj).
 	NoSysResource bool
-	// NoSeccomp: the node's container runtime cannot apply seccomp
-	// filters. So far only nodes under qemu-user emulation: qemu refuses
-	// prctl(PR_SET_SECCOMP) (so the guest cannot disable the syscalls qemu
-	// needs), containerd then reports seccomp unsupported and refuses every
-	// pod that asks for a profile. Such nodes get no seccompDefault and no
-	// RuntimeDefault profiles; real arm64 machines do not set it.
-	NoSeccomp bool
 }
 
 // File is one file destined for a node, at its absolute path there.

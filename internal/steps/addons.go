@@ -294,7 +294,7 @@ func metallbAddon() addon {
 
 func (c *Cluster) metallbManifests() (render.MetalLB, error) {
 	ctl, spk := artifacts.MetalLBImages()
-	return render.MetalLBManifests(c.Config, c.Facts, artifacts.MetalLBVersion, ctl, spk)
+	return render.MetalLBManifests(c.Config, artifacts.MetalLBVersion, ctl, spk)
 }
 
 // metallbCRDNames are the CRDs the module's config/crd/bases holds

@@ -375,7 +375,7 @@ func explainWorkers(c *Cluster) (string, error) {
 		rows = append(rows, []string{n.Name, n.IP, n.PodCIDR})
 	}
 	table(&b, rows)
-	fmt.Fprintf(&b, "\n  Host facts used: cgroup v1=%v (kubelet failCgroupV1: false only then), no CAP_SYS_RESOURCE=%v (containerd restrict_oom_score_adj), no seccomp=%v (nodes under emulation: kubelet seccompDefault false).\n", c.Facts.CgroupV1, c.Facts.NoSysResource, c.Facts.NoSeccomp)
+	fmt.Fprintf(&b, "\n  Host facts used: cgroup v1=%v (kubelet failCgroupV1: false only then), no CAP_SYS_RESOURCE=%v (containerd restrict_oom_score_adj).\n", c.Facts.CgroupV1, c.Facts.NoSysResource)
 	first := c.Config.Workers()[0]
 	for _, u := range []string{render.UnitContainerd, render.UnitKubelet, render.UnitKubeProxy} {
 		if err := c.explainUnit(&b, first, u); err != nil {

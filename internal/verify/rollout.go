@@ -46,7 +46,7 @@ func checkRollout(ctx context.Context, s *session) error {
 				ObjectMeta: metav1.ObjectMeta{Labels: labels},
 				// Restricted, like the deployment check's: no Pod Security
 				// warning whatever podSecurity the config sets.
-				Spec: corev1.PodSpec{SecurityContext: restrictedPod(s.env.NoSeccomp), Containers: []corev1.Container{{
+				Spec: corev1.PodSpec{SecurityContext: restrictedPod(), Containers: []corev1.Container{{
 					Name: "hello", Image: images.TestApp, ImagePullPolicy: corev1.PullNever,
 					SecurityContext: restrictedContainer(),
 				}}},

@@ -69,9 +69,6 @@ type Env struct {
 	// (network.hostAccess published), so the address is fetched from a
 	// test pod instead of from here.
 	LoadBalancerFromPod bool
-	// NoSeccomp: the nodes' runtime cannot apply seccomp (render.Facts),
-	// so test pods ask for no profile.
-	NoSeccomp bool
 }
 
 // Check is one smoke test.
@@ -268,15 +265,11 @@ func run(ctx context.Context, env Env, list []Check, timeout time.Duration, repo
 
 // restrictedPod and restrictedContainer meet Pod Security's restricted
 // level: not root, the runtime's default seccomp profile, no privilege
-// escalation, no capabilities. Where the runtime cannot apply seccomp
-// (Env.NoSeccomp) the pod asks for no profile: it would not start.
-func restrictedPod(noSeccomp bool) *corev1.PodSecurityContext {
+// escalation, no capabilities.
+func restrictedPod() *corev1.PodSecurityContext {
 	yes, nobody := true, int64(65534)
-	sc := &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &nobody, RunAsGroup: &nobody}
-	if !noSeccomp {
-		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
-	}
-	return sc
+	return &corev1.PodSecurityContext{RunAsNonRoot: &yes, RunAsUser: &nobody, RunAsGroup: &nobody,
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}}
 }
 
 func restrictedContainer() *corev1.SecurityContext {
@@ -314,7 +307,7 @@ func checkDeployment(ctx context.Context, s *session) error {
 					// Pod Security's restricted level, the strictest: the
 					// test app needs nothing more, and the smoke tests then
 					// pass whatever podSecurity the config sets.
-					SecurityContext: restrictedPod(s.env.NoSeccomp),
+					SecurityContext: restrictedPod(),
 					// One pod per node: the point is to exercise every node
 					// (and two on the only one, for pod-to-pod).
 					TopologySpreadConstraints: []corev1.TopologySpreadConstraint{{

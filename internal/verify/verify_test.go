@@ -186,14 +186,3 @@ func TestLoadBalancerCheckOnlyWithMetalLB(t *testing.T) {
 		}
 	}
 }
-
-// TestRestrictedPodSeccomp: test pods ask for RuntimeDefault unless the
-// nodes' runtime cannot apply seccomp (emulated nodes).
-func TestRestrictedPodSeccomp(t *testing.T) {
-	if sc := restrictedPod(false); sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("restrictedPod(false): %+v", sc.SeccompProfile)
-	}
-	if sc := restrictedPod(true); sc.SeccompProfile != nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
-		t.Errorf("restrictedPod(true): %+v", sc)
-	}
-}
