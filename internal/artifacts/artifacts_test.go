@@ -20,6 +20,7 @@ import (
 	"time"
 
 	hexec "hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/images"
 )
 
 // fakeRunner pretends to be the go tool and the built binaries.
@@ -834,7 +835,7 @@ func TestResolveEmulated(t *testing.T) {
 	}
 	for _, bin := range b.Binaries {
 		want := "-" + arm.Arch + "/"
-		if bin.Name == "runc" || bin.Name == "containerd-shim-runc-v2" {
+		if slices.Contains(EmulatedNative(), bin.Name) {
 			want = "-" + host.Arch + "/"
 		}
 		if !strings.Contains(bin.Rel, want) {
@@ -845,5 +846,47 @@ func TestResolveEmulated(t *testing.T) {
 		if !strings.Contains(im.Rel, "-"+arm.Arch+"/") {
 			t.Errorf("image %s from %s, want %s", im.Ref, im.Rel, arm.Arch)
 		}
+	}
+}
+
+// TestRelabelImages: an emulated bundle's image archives point at copies
+// naming the host's architecture, made once and reused.
+func TestRelabelImages(t *testing.T) {
+	root := t.TempDir()
+	prog := filepath.Join(root, "prog")
+	if err := os.WriteFile(prog, []byte("arm64 program"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img, err := images.ProgramImage("arm64", prog, "/prog", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ref = "example.test/prog:1"
+	if err := os.MkdirAll(filepath.Join(root, "entry"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := images.WriteArchive(filepath.Join(root, "entry", "prog.tar"), ref, img); err != nil {
+		t.Fatal(err)
+	}
+	orig, _, _ := fileSHA256(filepath.Join(root, "entry", "prog.tar"))
+	b := &Bundle{Root: root, Images: []ImageArchive{{Ref: ref, Rel: "entry/prog.tar", SHA256: orig}}}
+	if err := b.RelabelImages("amd64"); err != nil {
+		t.Fatal(err)
+	}
+	im := b.Images[0]
+	if !strings.HasPrefix(im.Rel, "emulated-amd64/") || im.SHA256 == orig {
+		t.Fatalf("relabeled %+v", im)
+	}
+	got, err := images.LoadArchive(filepath.Join(root, im.Rel), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf, _ := got.ConfigFile(); cf.Architecture != "amd64" {
+		t.Errorf("architecture %s", cf.Architecture)
+	}
+	// A second bundle reuses the copy.
+	again := &Bundle{Root: root, Images: []ImageArchive{{Ref: ref, Rel: "entry/prog.tar", SHA256: orig}}}
+	if err := again.RelabelImages("amd64"); err != nil || again.Images[0] != im {
+		t.Errorf("second run: %v %+v, want %+v", err, again.Images[0], im)
 	}
 }

@@ -2,11 +2,14 @@ package artifacts
 
 import (
 	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
+
+	"hardway.dev/hardway/internal/images"
 )
 
 // Bundle is what a cluster of one Kubernetes version uses from the cache:
@@ -107,12 +110,53 @@ func (s *Store) ResolveManifest(m *Manifest) (*Bundle, error) {
 //   - runc clones with CLONE_PARENT to start a container, which qemu-user
 //     refuses with EINVAL ("nsexec: unable to spawn stage-1");
 //   - containerd-shim-runc-v2 makes itself a child subreaper at start
-//     (prctl PR_SET_CHILD_SUBREAPER), which qemu-user answers with EINVAL.
+//     (prctl PR_SET_CHILD_SUBREAPER), which qemu-user answers with EINVAL;
+//   - containerd asks whether seccomp works with prctl(PR_SET_SECCOMP),
+//     which qemu-user refuses (EINVAL) so the guest cannot filter out the
+//     syscalls qemu needs; containerd then refuses every pod sandbox, since
+//     the kubelet always asks RuntimeDefault for it ("seccomp is not
+//     supported"). ctr goes with it: it imports for its own platform.
 //
-// The native runc sets the container up and execs the pod's program, which
-// binfmt_misc hands back to qemu-user: pods still run the nodes'
-// architecture, and so do containerd, kubelet and everything else.
-func EmulatedNative() []string { return []string{"runc", "containerd-shim-runc-v2"} }
+// The native runc sets the container up (with the host's default seccomp
+// profile, which is right: the process it runs is qemu-user, a host
+// program) and execs the pod's program, which binfmt_misc hands back to
+// qemu-user: pods still run the nodes' architecture, and so do kubelet,
+// kube-proxy, etcd, the control plane and everything else. The images are
+// relabeled for the native containerd (Bundle.RelabelImages).
+func EmulatedNative() []string {
+	return []string{"runc", "containerd-shim-runc-v2", "containerd", "ctr"}
+}
+
+// RelabelImages is for nodes under qemu-user (EmulatedNative): this host's
+// containerd only uses images of its own platform, so each image archive is
+// replaced by a copy whose config names hostArch, with the same layers (the
+// nodes' architecture's programs, run through binfmt). The copies are
+// cached under Root/emulated-<hostArch>/, named by the original's SHA-256.
+func (b *Bundle) RelabelImages(hostArch string) error {
+	for i, im := range b.Images {
+		rel := path.Join("emulated-"+hostArch, im.SHA256[:min(16, len(im.SHA256))]+"-"+path.Base(im.Rel))
+		dst := filepath.Join(b.Root, filepath.FromSlash(rel))
+		if _, err := os.Stat(dst); err != nil {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			tmp := dst + ".tmp"
+			if err := images.Relabel(filepath.Join(b.Root, filepath.FromSlash(im.Rel)), tmp, im.Ref, hostArch); err != nil {
+				os.Remove(tmp)
+				return fmt.Errorf("image %s for nodes under emulation: %v", im.Ref, err)
+			}
+			if err := os.Rename(tmp, dst); err != nil {
+				return err
+			}
+		}
+		sum, _, err := fileSHA256(dst)
+		if err != nil {
+			return err
+		}
+		b.Images[i].Rel, b.Images[i].SHA256 = rel, sum
+	}
+	return nil
+}
 
 // ResolveEmulated is Resolve for nodes that run under qemu-user on a host
 // whose cache is host: every file from s (the nodes' architecture), except

@@ -167,9 +167,16 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 		// (artifacts.EmulatedNative), and every program runs several
 		// times slower.
 		c.Artifacts, c.ArtifactsErr = store.ResolveEmulated(cfg.KubernetesVersion, artifacts.NewStore(store.Root))
+		if c.ArtifactsErr == nil {
+			c.ArtifactsErr = c.Artifacts.RelabelImages(runtime.GOARCH)
+		}
 		c.Slowdown = EmulationSlowdown
 	}
 	c.Addons, c.AddonsErr = ResolveAddons(store, cfg)
+	if c.Slowdown == EmulationSlowdown && c.AddonsErr == nil && c.Addons != nil {
+		// Pulled from the registry by this host's containerd too.
+		c.AddonsErr = c.Addons.RelabelImages(runtime.GOARCH)
+	}
 	if cfg.Machines() {
 		// Facts, architecture and checks come from the machines, not from
 		// this host; nothing is mounted.

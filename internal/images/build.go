@@ -237,3 +237,27 @@ func LoadArchive(path, ref string) (v1.Image, error) {
 	}
 	return img, nil
 }
+
+// Relabel writes to out the image tagged ref in archive in, with its
+// config's architecture set to arch and nothing else changed (the layers,
+// and so the programs, stay as they are). Nodes under qemu-user run this
+// host's containerd, whose CRI only uses images of its own platform; the
+// programs inside are still the nodes' architecture, run through binfmt.
+func Relabel(in, out, ref, arch string) error {
+	img, err := LoadArchive(in, ref)
+	if err != nil {
+		return err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return fmt.Errorf("image archive %s: %v", in, err)
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture = arch
+	cf.Variant = ""
+	relabeled, err := mutate.ConfigFile(img, cf)
+	if err != nil {
+		return fmt.Errorf("image archive %s: %v", in, err)
+	}
+	return WriteArchive(out, ref, relabeled)
+}

@@ -155,3 +155,49 @@ func TestPauseExitsOnSignal(t *testing.T) {
 		}
 	}
 }
+
+// TestRelabel: the copy names the new architecture, keeps the layers, and
+// the original is untouched.
+func TestRelabel(t *testing.T) {
+	dir := t.TempDir()
+	prog := filepath.Join(dir, "prog")
+	if err := os.WriteFile(prog, []byte("not really arm64"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	img, err := ProgramImage("arm64", prog, "/prog", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := filepath.Join(dir, "in.tar"), filepath.Join(dir, "out.tar")
+	const ref = "example.test/prog:1"
+	if err := WriteArchive(in, ref, img); err != nil {
+		t.Fatal(err)
+	}
+	if err := Relabel(in, out, ref, "amd64"); err != nil {
+		t.Fatal(err)
+	}
+	for path, want := range map[string]string{in: "arm64", out: "amd64"} {
+		got, err := LoadArchive(path, ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cf, _ := got.ConfigFile()
+		if cf.Architecture != want {
+			t.Errorf("%s: architecture %s, want %s", filepath.Base(path), cf.Architecture, want)
+		}
+		layers, _ := got.Layers()
+		if len(layers) != 1 {
+			t.Errorf("%s: %d layers", filepath.Base(path), len(layers))
+			continue
+		}
+		d, _ := layers[0].Digest()
+		orig, _ := img.Layers()
+		od, _ := orig[0].Digest()
+		if d != od {
+			t.Errorf("%s: layer %s, want %s", filepath.Base(path), d, od)
+		}
+	}
+	if err := Relabel(filepath.Join(dir, "missing.tar"), out, ref, "amd64"); err == nil {
+		t.Error("a missing archive was relabeled")
+	}
+}
