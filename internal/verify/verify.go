@@ -80,6 +80,9 @@ type Check struct {
 	// Run returns what the check did, one line per fact, when that is more
 	// than its name says (which pod reached which, at which address).
 	Run func(ctx context.Context, s *session) (detail []string, err error)
+	// Timeout, when longer than the run's bound for each check, is this
+	// check's bound.
+	Timeout time.Duration
 }
 
 // Result is one check's outcome.
@@ -130,7 +133,7 @@ func Checks() []Check {
 		{Name: "port-forward", Run: quiet(checkPortForward)},
 		{Name: "nodeport", Run: quiet(checkNodePort)},
 		{Name: "encryption", Run: quiet(checkEncryption)},
-		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }},
+		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }, Timeout: LoadBalancerBound + time.Minute},
 	}
 }
 
@@ -243,7 +246,7 @@ func run(ctx context.Context, env Env, list []Check, timeout time.Duration, repo
 			err := skip
 			var detail []string
 			if err == nil {
-				cctx, cancel := context.WithTimeout(ctx, timeout)
+				cctx, cancel := context.WithTimeout(ctx, max(timeout, c.Timeout))
 				detail, err = c.Run(cctx, s)
 				cancel()
 			}
