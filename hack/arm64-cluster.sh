@@ -93,6 +93,15 @@ phase build build
 $hw down --name $name >/dev/null 2>&1 || true
 phase up $hw up -c "$work/$name.yaml"
 phase verify $hw verify --name $name
+# What runs there: the nodes' architecture as the kubelets report it, and a
+# pod's own uname -m (the test app's busybox, arm64 through binfmt).
+arch() {
+  local kc
+  kc=$($hw kubeconfig --name $name | tail -1)
+  kubectl --kubeconfig "$kc" get nodes -o jsonpath='{range .items[*]}{.metadata.name}: {.status.nodeInfo.architecture}, {.status.nodeInfo.containerRuntimeVersion}, kubelet {.status.nodeInfo.kubeletVersion}{"\n"}{end}'
+  echo "uname -m in a pod: $(kubectl --kubeconfig "$kc" -n hardway-verify exec deploy/hello -- uname -m)"
+}
+phase arch arch
 if [ "${KEEP:-}" = 1 ]; then
   echo "KEEP=1: cluster $name and binfmt_misc left as they are"
   exit 0
