@@ -204,9 +204,17 @@ func checkNode(c *config.Cluster, n config.Node, r Report) []Result {
 		OK:     r.Kernel == "Linux" && r.PID1 == "systemd" && r.Systemd,
 		Detail: fmt.Sprintf("%s %s, PID 1 is %s", r.Kernel, r.Release, dashIf(r.PID1)),
 		Fix:    "hardway runs every component as a systemd service: use a Linux machine booted with systemd"})
-	add(Result{Name: "architecture", Required: true, OK: r.Arch() != "",
+	arch := Result{Name: "architecture", Required: true, OK: r.Arch() != "",
 		Detail: fmt.Sprintf("%s (%s)", r.Machine, dashIf(r.Arch())),
-		Fix:    "hardway has binaries for amd64 and arm64 only: use a machine of one of those"})
+		Fix:    "hardway has binaries for amd64 and arm64 only: use a machine of one of those"}
+	// The config's arch is for container nodes; machines report their own,
+	// and one that differs would get binaries it cannot run.
+	if arch.OK && c.Arch != "" && c.Arch != r.Arch() {
+		arch.OK = false
+		arch.Detail += fmt.Sprintf("; the config says arch: %s", c.Arch)
+		arch.Fix = fmt.Sprintf("machines report their architecture: remove arch: from the config (or set it to %s)", r.Arch())
+	}
+	add(arch)
 	cg := "v2 (unified)"
 	if !r.CgroupV2 {
 		cg = "v1: kubelet runs with failCgroupV1: false"

@@ -164,6 +164,9 @@ func TestCheck(t *testing.T) {
 			rs["b"] = r
 		}, []string{"node b: systemd Linux (Linux 6.1.0, PID 1 is init; fix: hardway runs every component as a systemd service: use a Linux machine booted with systemd)",
 			"cluster: same architecture on every node (amd64: a; arm64: b; fix: hardway installs one set of binaries per cluster: use machines of one architecture)"}, nil},
+		{"arch: in the config that the machines do not have", "arch: arm64\n" + doc, func(map[string]Report) {},
+			[]string{"node a: architecture (x86_64 (amd64); the config says arch: arm64; fix: machines report their architecture: remove arch: from the config (or set it to amd64))",
+				"node b: architecture (x86_64 (amd64); the config says arch: arm64; fix: machines report their architecture: remove arch: from the config (or set it to amd64))"}, nil},
 		{"clocks", doc, func(rs map[string]Report) {
 			r := rs["b"]
 			r.Offset = -45 * time.Second
