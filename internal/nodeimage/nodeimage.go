@@ -280,7 +280,7 @@ func Build(ctx context.Context, tag string, o Options) error {
 		if err := os.WriteFile(p, emulatedScript, 0o755); err != nil {
 			return fmt.Errorf("writing the emulation script into the image: %w", err)
 		}
-		logf(o.Log, 0, "      this host's (%s) netfilter tools into the %s image: qemu-user cannot run %s iptables/nft", runtime.GOARCH, o.arch(), o.arch())
+		logf(o.Log, 0, "      this host's (%s) netfilter tools and iproute2 into the %s image: qemu-user cannot run %s iptables/nft, bridge fdb, ip neigh", runtime.GOARCH, o.arch(), o.arch())
 		if _, err := o.Runner.Run(ctx, exec.Cmd{Name: "chroot", Args: []string{rootfs, "/bin/sh", "/tmp/hardway-emulated.sh", runtime.GOARCH},
 			Stream: &lineLogger{log: o.Log, level: 0, prefix: "      "}}); err != nil {
 			return fmt.Errorf("installing this host's netfilter tools into the %s node image failed (needs the Debian mirror from the chroot): %w", o.arch(), err)
