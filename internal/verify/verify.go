@@ -7,6 +7,7 @@ package verify
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -515,6 +516,11 @@ func checkLogs(ctx context.Context, s *session) error {
 func checkExec(ctx context.Context, s *session) error {
 	for _, p := range s.pods {
 		out, err := s.exec(ctx, p, "hostname")
+		// A stream cut before its end (EOF) is the connection's, not the
+		// pod's: asked again, up to twice (seen once on emulated nodes).
+		for try := 1; try < 3 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)); try++ {
+			out, err = s.exec(ctx, p, "hostname")
+		}
 		if err != nil {
 			return fmt.Errorf("exec in %s on %s: %w", p.Name, p.Spec.NodeName, err)
 		}
@@ -633,7 +639,7 @@ func (s *session) exec(ctx context.Context, p corev1.Pod, cmd ...string) (string
 	var stdout, stderr bytes.Buffer
 	err = ws.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
 	if err != nil {
-		return stdout.String() + stderr.String(), fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		return stdout.String() + stderr.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
 }
