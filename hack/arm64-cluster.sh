@@ -99,7 +99,11 @@ arch() {
   local kc
   kc=$($hw kubeconfig --name $name | tail -1)
   kubectl --kubeconfig "$kc" get nodes -o jsonpath='{range .items[*]}{.metadata.name}: {.status.nodeInfo.architecture}, {.status.nodeInfo.containerRuntimeVersion}, kubelet {.status.nodeInfo.kubeletVersion}{"\n"}{end}'
-  echo "uname -m in a pod: $(kubectl --kubeconfig "$kc" -n hardway-verify exec deploy/hello -- uname -m)"
+  local m
+  # The test app's busybox has few applet links: call uname through it.
+  m=$(kubectl --kubeconfig "$kc" -n hardway-verify exec deploy/hello -- /bin/busybox uname -m)
+  echo "uname -m in a pod: $m"
+  [ "$m" = aarch64 ]
 }
 phase arch arch
 if [ "${KEEP:-}" = 1 ]; then
