@@ -515,12 +515,7 @@ func checkLogs(ctx context.Context, s *session) error {
 
 func checkExec(ctx context.Context, s *session) error {
 	for _, p := range s.pods {
-		out, err := s.exec(ctx, p, "hostname")
-		// A stream cut before its end (EOF) is the connection's, not the
-		// pod's: asked again, up to twice (seen once on emulated nodes).
-		for try := 1; try < 3 && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)); try++ {
-			out, err = s.exec(ctx, p, "hostname")
-		}
+		out, err := againOnEOF(3, func() (string, error) { return s.exec(ctx, p, "hostname") })
 		if err != nil {
 			return fmt.Errorf("exec in %s on %s: %w", p.Name, p.Spec.NodeName, err)
 		}
@@ -726,4 +721,15 @@ func checkComponents(ctx context.Context, s *session) error {
 		return fmt.Errorf("no way to ask the machines for their components (a bug in hardway)")
 	}
 	return s.env.Components(ctx)
+}
+
+// againOnEOF runs f up to tries times while it fails with a stream cut
+// before its end (EOF): that is the connection's doing, not the pod's (seen
+// once in an exec on emulated nodes). Any other result is returned at once.
+func againOnEOF(tries int, f func() (string, error)) (string, error) {
+	out, err := f()
+	for try := 1; try < tries && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)); try++ {
+		out, err = f()
+	}
+	return out, err
 }

@@ -3,6 +3,8 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -184,5 +186,30 @@ func TestLoadBalancerCheckOnlyWithMetalLB(t *testing.T) {
 		if len(names) < 9 {
 			t.Errorf("LoadBalancer %v: only %v", on, names)
 		}
+	}
+}
+
+func TestAgainOnEOF(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		errs      []error // what each call returns, in turn
+		wantCalls int
+		wantErr   error
+	}{
+		{"first try", []error{nil}, 1, nil},
+		{"EOF once, then fine", []error{fmt.Errorf("%w: ", io.EOF), nil}, 2, nil},
+		{"EOF every time", []error{io.EOF, io.ErrUnexpectedEOF, io.EOF, io.EOF}, 3, io.EOF},
+		{"another error is not retried", []error{errors.New("container not found")}, 1, errors.New("container not found")},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			calls := 0
+			_, err := againOnEOF(3, func() (string, error) {
+				calls++
+				return "node-0", tt.errs[calls-1]
+			})
+			if calls != tt.wantCalls || (err == nil) != (tt.wantErr == nil) || (err != nil && err.Error() != tt.wantErr.Error()) {
+				t.Errorf("%d calls, err %v; want %d calls, err %v", calls, err, tt.wantCalls, tt.wantErr)
+			}
+		})
 	}
 }
