@@ -23,7 +23,7 @@ func (c *Client) Exec(ctx context.Context, p *corev1.Pod, cmd ...string) (string
 	}
 	var stdout, stderr bytes.Buffer
 	if err := ws.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr}); err != nil {
-		return stdout.String() + stderr.String(), fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		return stdout.String() + stderr.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), nil
 }

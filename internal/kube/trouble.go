@@ -24,7 +24,7 @@ func PodTrouble(ctx context.Context, cs kubernetes.Interface, ns, selector strin
 	}
 	var out []string
 	for _, p := range pods.Items {
-		if podReady(p) {
+		if PodReady(p) {
 			continue
 		}
 		state := string(p.Status.Phase)
@@ -42,7 +42,8 @@ func PodTrouble(ctx context.Context, cs kubernetes.Interface, ns, selector strin
 	return strings.Join(out, "; ")
 }
 
-func podReady(p corev1.Pod) bool {
+// PodReady: the pod's Ready condition is True.
+func PodReady(p corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue

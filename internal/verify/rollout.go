@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/kube"
 )
 
 // rolloutLabel marks the Deployments of the rollout check, so one left by
@@ -83,7 +84,7 @@ func checkRollout(ctx context.Context, s *session) error {
 		switch {
 		case p.Spec.NodeName == "":
 			last = "pod " + p.Name + " is Pending with no node: kube-scheduler has not bound it"
-		case !podReady(p):
+		case !kube.PodReady(p):
 			last = "pod " + p.Name + " is bound to " + p.Spec.NodeName + " but not Ready: the kubelet there has not started it (" + string(p.Status.Phase) + ")"
 		default:
 			return true, nil

@@ -24,11 +24,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/remotecommand"
 
 	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -370,7 +369,7 @@ func checkDeployment(ctx context.Context, s *session) error {
 		var ready []corev1.Pod
 		nodes := map[string]bool{}
 		for _, p := range pods.Items {
-			if p.DeletionTimestamp == nil && podReady(p) {
+			if p.DeletionTimestamp == nil && kube.PodReady(p) {
 				ready = append(ready, p)
 				nodes[p.Spec.NodeName] = true
 			}
@@ -625,18 +624,8 @@ func (s *session) wgetFrom(ctx context.Context, p corev1.Pod, target string) err
 // exec runs a command in the pod through the API server and kubelet, the
 // same path as kubectl exec.
 func (s *session) exec(ctx context.Context, p corev1.Pod, cmd ...string) (string, error) {
-	req := s.env.Client.CoreV1().RESTClient().Post().Resource("pods").Namespace(p.Namespace).Name(p.Name).SubResource("exec").
-		VersionedParams(&corev1.PodExecOptions{Container: p.Spec.Containers[0].Name, Command: cmd, Stdout: true, Stderr: true}, scheme.ParameterCodec)
-	ws, err := remotecommand.NewWebSocketExecutor(s.env.REST, "GET", req.URL().String())
-	if err != nil {
-		return "", err
-	}
-	var stdout, stderr bytes.Buffer
-	err = ws.StreamWithContext(ctx, remotecommand.StreamOptions{Stdout: &stdout, Stderr: &stderr})
-	if err != nil {
-		return stdout.String() + stderr.String(), fmt.Errorf("%w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
+	c := &kube.Client{REST: s.env.REST, Clientset: s.env.Client}
+	return c.Exec(ctx, &p, cmd...)
 }
 
 // ensureNamespace creates the verify namespace, first waiting out the
@@ -662,15 +651,6 @@ func ensureNamespace(ctx context.Context, cs kubernetes.Interface) error {
 		return fmt.Errorf("namespace %s: %v %s", Namespace, err, last)
 	}
 	return nil
-}
-
-func podReady(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 func describePods(pods []corev1.Pod) string {
