@@ -877,6 +877,9 @@ func TestRelabelImages(t *testing.T) {
 	if !strings.HasPrefix(im.Rel, "emulated-amd64/") || im.SHA256 == orig {
 		t.Fatalf("relabeled %+v", im)
 	}
+	if sum, _, _ := fileSHA256(filepath.Join(root, im.Rel)); sum != im.SHA256 {
+		t.Errorf("SHA-256 %s, the copy's is %s", im.SHA256, sum)
+	}
 	got, err := images.LoadArchive(filepath.Join(root, im.Rel), ref)
 	if err != nil {
 		t.Fatal(err)

@@ -131,31 +131,43 @@ func EmulatedNative() []string {
 // containerd only uses images of its own platform, so each image archive is
 // replaced by a copy whose config names hostArch, with the same layers (the
 // nodes' architecture's programs, run through binfmt). The copies are
-// cached under Root/emulated-<hostArch>/, named by the original's SHA-256.
+// cached under Root/emulated-<hostArch>/, named by the original's SHA-256,
+// each with its own SHA-256 beside it (.sha256), so a later command that
+// opens the cluster reads the sum instead of hashing the archive again.
 func (b *Bundle) RelabelImages(hostArch string) error {
 	for i, im := range b.Images {
 		rel := path.Join("emulated-"+hostArch, im.SHA256[:min(16, len(im.SHA256))]+"-"+path.Base(im.Rel))
 		dst := filepath.Join(b.Root, filepath.FromSlash(rel))
-		if _, err := os.Stat(dst); err != nil {
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return err
-			}
-			tmp := dst + ".tmp"
-			if err := images.Relabel(filepath.Join(b.Root, filepath.FromSlash(im.Rel)), tmp, im.Ref, hostArch); err != nil {
-				os.Remove(tmp)
+		sum, err := os.ReadFile(dst + ".sha256")
+		if _, statErr := os.Stat(dst); err != nil || statErr != nil {
+			if sum, err = relabelCopy(filepath.Join(b.Root, filepath.FromSlash(im.Rel)), dst, im.Ref, hostArch); err != nil {
 				return fmt.Errorf("image %s for nodes under emulation: %v", im.Ref, err)
 			}
-			if err := os.Rename(tmp, dst); err != nil {
-				return err
-			}
 		}
-		sum, _, err := fileSHA256(dst)
-		if err != nil {
-			return err
-		}
-		b.Images[i].Rel, b.Images[i].SHA256 = rel, sum
+		b.Images[i].Rel, b.Images[i].SHA256 = rel, strings.TrimSpace(string(sum))
 	}
 	return nil
+}
+
+// relabelCopy writes the relabeled copy of src to dst (through a temporary
+// file, so a cut run leaves no half archive) and its SHA-256 to dst.sha256.
+func relabelCopy(src, dst, ref, hostArch string) ([]byte, error) {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return nil, err
+	}
+	tmp := dst + ".tmp"
+	defer os.Remove(tmp)
+	if err := images.Relabel(src, tmp, ref, hostArch); err != nil {
+		return nil, err
+	}
+	sum, _, err := fileSHA256(tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		return nil, err
+	}
+	return []byte(sum), os.WriteFile(dst+".sha256", []byte(sum+"\n"), 0o644)
 }
 
 // ResolveEmulated is Resolve for nodes that run under qemu-user on a host

@@ -162,10 +162,11 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 	// Resolved once here: the check step reports a missing artifact, and the
 	// later steps need the bundle even when check is skipped (--from).
 	c.Artifacts, c.ArtifactsErr = store.Resolve(cfg.KubernetesVersion)
-	if arch != runtime.GOARCH && !cfg.Machines() {
-		// Nodes under qemu-user: runc and the shim are this host's
-		// (artifacts.EmulatedNative), and every program runs several
-		// times slower.
+	emulated := arch != runtime.GOARCH && !cfg.Machines()
+	if emulated {
+		// Nodes under qemu-user: containerd, runc and the shim are this
+		// host's (artifacts.EmulatedNative), so the images are relabeled
+		// for it, and every program runs several times slower.
 		c.Artifacts, c.ArtifactsErr = store.ResolveEmulated(cfg.KubernetesVersion, artifacts.NewStore(store.Root))
 		if c.ArtifactsErr == nil {
 			c.ArtifactsErr = c.Artifacts.RelabelImages(runtime.GOARCH)
@@ -173,7 +174,7 @@ func (h *Host) Open(ctx context.Context, cfg *config.Cluster, log logx.Logger, n
 		c.Slowdown = EmulationSlowdown
 	}
 	c.Addons, c.AddonsErr = ResolveAddons(store, cfg)
-	if c.Slowdown == EmulationSlowdown && c.AddonsErr == nil && c.Addons != nil {
+	if emulated && c.AddonsErr == nil && c.Addons != nil {
 		// Pulled from the registry by this host's containerd too.
 		c.AddonsErr = c.Addons.RelabelImages(runtime.GOARCH)
 	}
