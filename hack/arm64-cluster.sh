@@ -96,12 +96,14 @@ phase verify $hw verify --name $name
 # What runs there: the nodes' architecture as the kubelets report it, and a
 # pod's own uname -m (the test app's busybox, arm64 through binfmt).
 arch() {
-  local kc
+  local kc kubectl
   kc=$($hw kubeconfig --name $name | tail -1)
-  kubectl --kubeconfig "$kc" get nodes -o jsonpath='{range .items[*]}{.metadata.name}: {.status.nodeInfo.architecture}, {.status.nodeInfo.containerRuntimeVersion}, kubelet {.status.nodeInfo.kubeletVersion}{"\n"}{end}'
+  # A fresh machine may have no kubectl: this host's from the artifact cache.
+  kubectl=$(command -v kubectl || ls "$HARDWAY_CACHE"/artifacts/kubernetes/*/source-"$(go env GOARCH)"/kubectl | tail -1)
+  "$kubectl" --kubeconfig "$kc" get nodes -o jsonpath='{range .items[*]}{.metadata.name}: {.status.nodeInfo.architecture}, {.status.nodeInfo.containerRuntimeVersion}, kubelet {.status.nodeInfo.kubeletVersion}{"\n"}{end}'
   local m
   # The test app's busybox has few applet links: call uname through it.
-  m=$(kubectl --kubeconfig "$kc" -n hardway-verify exec deploy/hello -- /bin/busybox uname -m)
+  m=$("$kubectl" --kubeconfig "$kc" -n hardway-verify exec deploy/hello -- /bin/busybox uname -m)
   echo "uname -m in a pod: $m"
   [ "$m" = aarch64 ]
 }
