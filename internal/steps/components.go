@@ -11,6 +11,7 @@ import (
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/node"
 	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/registry"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -19,13 +20,16 @@ import (
 func Components() []string {
 	return []string{render.UnitEtcd, render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler, render.UnitContainerd,
 		render.UnitNodeLB, render.UnitKubelet, render.UnitKubeProxy, render.PodNetworkUnit, render.UnitPodsStop, "haproxy", render.UnitNoEgress,
-		render.UnitEtcdSnapshotTimer}
+		render.UnitEtcdSnapshotTimer, registry.Unit}
 }
 
 // ExpectedUnits is, per machine, the components its roles run (the
 // load-balancer machine runs haproxy): the one answer to "what should be
 // active there" for status, verify and start. hardway-pods-stop is left out:
-// it is active only around a shutdown.
+// it is active only around a shutdown. The registry is expected where it runs
+// once the config has add-ons: their pods pull from it, so a registry that is
+// down breaks every add-on pod that is rescheduled, and it must show in
+// status and fail verify like any other component.
 func ExpectedUnits(cfg *config.Cluster) map[string][]string {
 	out := map[string][]string{}
 	if cfg.Network.LoadBalancerIP != "" {
@@ -40,10 +44,16 @@ func ExpectedUnits(cfg *config.Cluster) map[string][]string {
 			continue
 		}
 		for _, u := range fp.Units {
-			if u != render.UnitPodsStop && slices.Contains(Components(), u) {
+			// The footprint names the registry's unit wherever it may run
+			// (down removes it); it is expected only with add-ons, below.
+			if u != render.UnitPodsStop && u != registry.Unit && slices.Contains(Components(), u) {
 				out[n.Name] = append(out[n.Name], u)
 			}
 		}
+	}
+	if len(cfg.Addons) > 0 && len(cfg.Nodes) > 0 {
+		m := registry.Machine(cfg)
+		out[m] = append(out[m], registry.Unit)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/provider"
+	"hardway.dev/hardway/internal/registry"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -94,14 +95,37 @@ func TestExpectedUnits(t *testing.T) {
 			t.Errorf("%s: %s is expected, but it is active only around a shutdown", n.Name, render.UnitPodsStop)
 		}
 	}
-	if !slices.Equal(got[provider.LBName], []string{"haproxy"}) {
-		t.Errorf("lb: %v, want haproxy", got[provider.LBName])
-	}
 	one := config.Default()
 	one.Nodes = one.Nodes[:1]
 	one.Network.LoadBalancerIP = ""
 	if _, ok := ExpectedUnits(one)[provider.LBName]; ok {
 		t.Errorf("a cluster without a load balancer expects one")
+	}
+	// The registry is expected where it runs, and only with add-ons.
+	for _, tc := range []struct {
+		name    string
+		cfg     *config.Cluster
+		addons  []string
+		machine string
+		want    []string
+	}{
+		{"3 nodes, no add-ons", config.Default(), nil, provider.LBName, []string{"haproxy"}},
+		{"3 nodes, metallb", config.Default(), []string{"metallb"}, provider.LBName, []string{"haproxy", registry.Unit}},
+		{"1 node, metallb", one, []string{"metallb"}, one.Nodes[0].Name, []string{registry.Unit}},
+		{"1 node, no add-ons", one, nil, one.Nodes[0].Name, nil},
+	} {
+		tc.cfg.Addons = tc.addons
+		got := ExpectedUnits(tc.cfg)
+		m := got[tc.machine]
+		if tc.machine != provider.LBName {
+			m = slices.DeleteFunc(slices.Clone(m), func(u string) bool { return u != registry.Unit })
+		}
+		if !slices.Equal(m, tc.want) {
+			t.Errorf("%s: %s expects %v, want %v", tc.name, tc.machine, m, tc.want)
+		}
+		if !slices.Contains(Components(), registry.Unit) {
+			t.Errorf("%s: status does not ask for %s", tc.name, registry.Unit)
+		}
 	}
 }
 
