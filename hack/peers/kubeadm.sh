@@ -35,6 +35,15 @@ entry() { # component version file
   [ -e "$f" ] || die "$f is missing; build it: bin/hardway artifacts build --peers"
   echo "$f"
 }
+# quiet WHAT CMD...: run CMD, show its output only when it fails (docker's
+# legacy-builder notice and containerd's cgroup v1 notice otherwise).
+quiet() {
+  local what=$1 log
+  shift
+  log=$(mktemp)
+  if ! "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; die "$what failed"; fi
+  rm -f "$log"
+}
 only_dir() { # component: the one version directory a cache entry has for this version set
   ls -d "$art/$1"/*/source-$arch 2>/dev/null | sort -V | tail -1
 }
@@ -163,7 +172,7 @@ EOF
       coredns|pause) continue ;; # hardway's own archives, retagged below by kubeadm config
       *) die "kubeadm asks for $ref, which this script does not know how to build" ;;
     esac
-    docker build -q -t "$ref" "$b" >/dev/null
+    quiet "docker build of $ref" docker build -q -t "$ref" "$b"
     docker save "$ref" -o "$ctx/images/$name.tar"
   done
   cp "$pause" "$coredns_tar" "$testapp_tar" "$ctx/images/"
@@ -176,7 +185,7 @@ COPY cni/ /opt/cni/bin/
 COPY etc/ /etc/
 RUN systemctl enable containerd.service kubelet.service && mkdir -p /etc/kubernetes/manifests /etc/cni/net.d /kind
 EOF
-  docker build -q -t "$image-stage" -f "$ctx/Dockerfile" "$ctx" >/dev/null
+  quiet "docker build of the node image" docker build -q -t "$image-stage" -f "$ctx/Dockerfile" "$ctx"
   # Bake the images into containerd's store in the image (what kind's node
   # image builder does): every node then starts with them, nothing imported
   # per node.
@@ -187,9 +196,9 @@ EOF
   for _ in $(seq 50); do docker exec "$bake" ctr version >/dev/null 2>&1 && break; sleep 0.2; done
   local t
   for t in "$ctx"/images/*.tar; do
-    docker exec -i "$bake" ctr -n k8s.io images import --label io.cri-containerd.pinned=pinned --no-unpack --all-platforms - <"$t" >/dev/null
+    quiet "importing $t" docker exec -i "$bake" ctr -n k8s.io images import --label io.cri-containerd.pinned=pinned --no-unpack --all-platforms - <"$t"
   done
-  echo "baked into the node image:"; docker exec "$bake" ctr -n k8s.io images ls -q | grep -v '^sha256:' | sed 's/^/  /'
+  echo "baked into the node image:"; docker exec "$bake" ctr -n k8s.io images ls -q 2>/dev/null | grep -v '^sha256:' | sed 's/^/  /'
   docker exec "$bake" sh -c 'kill $(pidof containerd); sleep 1; rm -rf /tmp/* /run/containerd'
   docker commit --change 'ENTRYPOINT ["/usr/local/bin/entrypoint"]' --change 'CMD ["/sbin/init"]' \
     --change "LABEL hardway.peer.coredns=$coredns_ref" "$bake" "$image" >/dev/null
