@@ -14,7 +14,8 @@
 #
 # The peer is kubeadm built from the same source, on kind-style nodes
 # (hack/peers/kubeadm.sh; why not kind itself: hack/peers/README.md).
-# hardway runs without add-ons (the peer installs none: no MetalLB).
+# hardway runs without add-ons (the peer installs none: no MetalLB). The peer's node
+# image is built once; `docker rmi hardway-peer/kubeadm-node:v1.37.2` makes the next run rebuild it.
 #
 # Usage: RUNS=3 hack/bench-peers.sh   (needs: make setup; artifacts and node image built)
 #   TRACE=1 (default) ends with one fresh and one no-op hardway run of each

@@ -62,8 +62,10 @@ node_flags=(--cap-add ALL --cap-drop SYS_RESOURCE
 
 cmd_image() {
   local base
-  base=$(docker images --format '{{.Repository}}:{{.Tag}}' hardway/node | grep -E '^hardway/node:[0-9a-f]{12}$' | head -1)
-  [ -n "$base" ] || die "no hardway node image; build it: bin/hardway node-image build"
+  # The current recipe's node image (built if missing, "up to date" if not).
+  [ -x "$repo/bin/hardway" ] || die "no $repo/bin/hardway; build it: make build"
+  base=$("$repo/bin/hardway" node-image build 2>&1 | sed -nE 's#.*(hardway/node:[0-9a-f]{12}).*#\1#p' | tail -1)
+  [ -n "$base" ] || die "could not find or build the hardway node image; run: bin/hardway node-image build"
   local kubeadm kubedir
   kubeadm=$(entry kubeadm "$kube" kubeadm)
   kubedir=$art/kubernetes/$kube/source-$arch
