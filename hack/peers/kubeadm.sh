@@ -44,6 +44,17 @@ quiet() {
   if ! "$@" >"$log" 2>&1; then cat "$log" >&2; rm -f "$log"; die "$what failed"; fi
   rm -f "$log"
 }
+# replace_image REF CMD...: run CMD, which makes REF anew, then remove the
+# image REF named before, so that rebuilding leaves no untagged copies.
+replace_image() {
+  local ref=$1 old
+  shift
+  old=$(docker image inspect -f '{{.Id}}' "$ref" 2>/dev/null || true)
+  "$@"
+  if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$ref")" ]; then
+    docker rmi "$old" >/dev/null 2>&1 || true
+  fi
+}
 only_dir() { # component: the one version directory a cache entry has for this version set
   ls -d "$art/$1"/*/source-$arch 2>/dev/null | sort -V | tail -1
 }
@@ -174,7 +185,7 @@ EOF
       coredns|pause) continue ;; # hardway's own archives, retagged below by kubeadm config
       *) die "kubeadm asks for $ref, which this script does not know how to build" ;;
     esac
-    quiet "docker build of $ref" docker build -q -t "$ref" "$b"
+    replace_image "$ref" quiet "docker build of $ref" docker build -q -t "$ref" "$b"
     docker save "$ref" -o "$ctx/images/$name.tar"
   done
   cp "$pause" "$coredns_tar" "$testapp_tar" "$ctx/images/"
@@ -202,7 +213,7 @@ EOF
   done
   echo "baked into the node image:"; docker exec "$bake" ctr -n k8s.io images ls -q 2>/dev/null | grep -v '^sha256:' | sed 's/^/  /'
   docker exec "$bake" sh -c 'kill $(pidof containerd); sleep 1; rm -rf /tmp/* /run/containerd'
-  docker commit --change 'ENTRYPOINT ["/usr/local/bin/entrypoint"]' --change 'CMD ["/sbin/init"]' \
+  replace_image "$image" docker commit --change 'ENTRYPOINT ["/usr/local/bin/entrypoint"]' --change 'CMD ["/sbin/init"]' \
     --change "LABEL hardway.peer.coredns=$coredns_ref" "$bake" "$image" >/dev/null
   docker rm -f "$bake" >/dev/null
   docker rmi "$image-stage" >/dev/null
