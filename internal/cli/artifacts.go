@@ -68,6 +68,7 @@ func (a *app) archStore(arch string) (*artifacts.Store, error) {
 
 func newArtifactsBuildCmd(a *app) *cobra.Command {
 	var source, version, arch string
+	var peers bool
 	cmd := &cobra.Command{
 		Use:   "build",
 		Short: "Obtain every pinned artifact for the cluster's Kubernetes version into the cache",
@@ -116,11 +117,22 @@ func newArtifactsBuildCmd(a *app) *cobra.Command {
 					return err
 				}
 			}
+			if peers {
+				pm, err := artifacts.PeersManifest(m.KubernetesVersion)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(a.out, "peer tools (hack/bench-peers.sh): kubeadm, kind")
+				if _, err := b.Build(cmd.Context(), pm, opt); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintf(a.out, "all artifacts ready in %s\n", roundDuration(time.Since(start)))
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&source, "source", "auto", "auto, source, release or dir:PATH")
+	cmd.Flags().BoolVar(&peers, "peers", false, "also build the tools hack/bench-peers.sh times hardway against: kubeadm (from the same Kubernetes source) and kind "+artifacts.KindVersion)
 	cmd.Flags().StringVar(&version, "kubernetes-version", "", "build for this Kubernetes version instead of the cluster's (before hardway upgrade)")
 	cmd.Flags().StringVar(&arch, "arch", "", "amd64 or arm64: the nodes' architecture, when it is not this host's (cross-built with GOARCH; runc's cgo with Debian's cross gcc: hack/setup-arm64.sh)")
 	return cmd

@@ -33,6 +33,11 @@ func e2eClusters() map[string]string {
 		// TestReliability (test/e2e/reliability_test.go), run by hand.
 		"rl3": "10.239.0.0/24",
 		"rl1": "10.238.0.0/24",
+		// hack/bench-peers.sh: hardway's clusters, and the --internal
+		// network of its kubeadm peer (kp1, kp3; hack/peers/kubeadm.sh).
+		"bp1":      "10.212.0.0/24",
+		"bp3":      "10.213.0.0/24",
+		"hw-peers": "10.214.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",
