@@ -203,6 +203,7 @@ type Report struct {
 	// the longest time no node answered.
 	ServicePolls, ServiceFailures int
 	ServiceOutage                 time.Duration
+	ServiceOutageAt               time.Time
 	Hashes                        []MemberHash `json:"hashes"`
 	HashErr                       string       `json:"hashErr,omitempty"`
 	VerifyErr                     string       `json:"verifyErr,omitempty"`
@@ -256,7 +257,7 @@ func (r *Report) Table() string {
 	fmt.Fprintf(&b, "| all | %d | | | |\n", total)
 	fmt.Fprintf(&b, "\nwrites: %d acknowledged, %d lost, %d read back wrong, %d unknown (%d of them done), %d refused; longest time without an acknowledged write %s\n",
 		r.Writes.Acknowledged, len(r.Writes.Lost), len(r.Writes.Wrong), r.Writes.Unknown, r.Writes.UnknownFound, r.Writes.Refused, secs(r.Writes.LongestGap))
-	fmt.Fprintf(&b, "service: %d polls, %d unanswered; longest time no node answered %s\n", r.ServicePolls, r.ServiceFailures, secs(r.ServiceOutage))
+	fmt.Fprintf(&b, "service: %d polls, %d unanswered; longest time no node answered %s (from %s)\n", r.ServicePolls, r.ServiceFailures, secs(r.ServiceOutage), r.ServiceOutageAt.UTC().Format("15:04:05"))
 	if r.HashErr != "" {
 		fmt.Fprintf(&b, "etcd: %s\n", r.HashErr)
 	} else if len(r.Hashes) > 0 {

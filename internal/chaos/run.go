@@ -150,7 +150,7 @@ func Run(ctx context.Context, e Env, o Options) (*Report, error) {
 	stopLoad()
 	wg.Wait()
 	r.Stats = Stats(r.Faults)
-	r.ServicePolls, r.ServiceFailures, r.ServiceOutage = p.total, p.failures, p.longest
+	r.ServicePolls, r.ServiceFailures, r.ServiceOutage, r.ServiceOutageAt = p.total, p.failures, p.longest, p.longestAt
 	if ctx.Err() != nil {
 		return r, ctx.Err()
 	}
@@ -346,10 +346,11 @@ func Refused(err error) bool {
 
 // poller asks the Service's NodePort on every node in turn.
 type poller struct {
-	urls                 map[string]string
-	total, failures      int
-	longest              time.Duration
-	lastOK, runningSince time.Time
+	urls            map[string]string
+	total, failures int
+	longest         time.Duration
+	// longestAt is when the longest outage began.
+	lastOK, longestAt time.Time
 }
 
 func (p *poller) run(ctx context.Context) {
@@ -372,7 +373,7 @@ func (p *poller) run(ctx context.Context) {
 			p.lastOK = now
 		}
 		if d := now.Sub(p.lastOK); d > p.longest {
-			p.longest = d
+			p.longest, p.longestAt = d, p.lastOK
 		}
 		_ = sleep(ctx, 200*time.Millisecond)
 	}
