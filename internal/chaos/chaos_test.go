@@ -320,3 +320,43 @@ func TestInjectNotRecovered(t *testing.T) {
 		t.Errorf("outcome %+v", out)
 	}
 }
+
+// A host command that keeps failing (docker pause: "unable to freeze")
+// is tried three times; then the fault is not injected: nothing is
+// measured, it is not counted and it is no finding about the cluster.
+func TestNotInjected(t *testing.T) {
+	tries := 0
+	env := Env{Host: func(context.Context, []string) ([]byte, error) {
+		tries++
+		return nil, errors.New("docker pause ch3-node-1: OCI runtime pause failed: unable to freeze: unknown")
+	}}
+	out := inject(context.Background(), env, Fault{Kind: Pause, Target: threeNodes[1], Hold: time.Hour}, nil, time.Minute)
+	if tries != 3 || out.NotInjected == "" || out.Err != "" {
+		t.Fatalf("%d tries, outcome %+v", tries, out)
+	}
+	r := &Report{Faults: []Outcome{out}, Writes: Writes{Acknowledged: 1}}
+	r.Stats = Stats(r.Faults)
+	if len(r.Stats) != 0 || len(r.Problems()) != 0 {
+		t.Errorf("stats %+v problems %v", r.Stats, r.Problems())
+	}
+	if !strings.Contains(r.Table(), "not injected (not counted): pause on node-1") || !strings.Contains(Line(out), "not injected") {
+		t.Errorf("table:\n%s\nline: %s", r.Table(), Line(out))
+	}
+	// One failure, then success: injected.
+	tries = 0
+	env.Host = func(context.Context, []string) ([]byte, error) {
+		tries++
+		if tries == 1 {
+			return nil, errors.New("unable to freeze")
+		}
+		return nil, nil
+	}
+	env.APIReady = func(context.Context, Target) error { return nil }
+	env.UnitsDown = func(context.Context, string) ([]string, error) { return nil, nil }
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	out = inject(context.Background(), env, Fault{Kind: Pause, Target: threeNodes[1], Hold: time.Millisecond}, map[string]string{"node-1": srv.URL}, time.Minute)
+	if out.NotInjected != "" || out.Err != "" || out.API < 0 {
+		t.Errorf("outcome after one retry: %+v", out)
+	}
+}

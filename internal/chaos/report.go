@@ -25,6 +25,9 @@ type Outcome struct {
 	// bound (Err says what was still wrong).
 	API, Service, Units time.Duration
 	Err                 string
+	// NotInjected says why the fault could not be made (the host's
+	// command failed): not counted, and no finding about the cluster.
+	NotInjected string `json:",omitempty"`
 }
 
 // KindStats are the recoveries of one kind.
@@ -45,7 +48,7 @@ func Stats(outs []Outcome) []KindStats {
 		var api, svc, units []time.Duration
 		s := KindStats{Kind: k}
 		for _, o := range outs {
-			if o.Kind != k {
+			if o.Kind != k || o.NotInjected != "" {
 				continue
 			}
 			s.Count++
@@ -255,6 +258,11 @@ func (r *Report) Table() string {
 			secs(s.APIMedian), secs(s.APIMax), secs(s.ServiceMedian), secs(s.SvcMax), secs(s.UnitsMedian), secs(s.UnitsMax))
 	}
 	fmt.Fprintf(&b, "| all | %d | | | |\n", total)
+	for _, o := range r.Faults {
+		if o.NotInjected != "" {
+			fmt.Fprintf(&b, "not injected (not counted): %s on %s at %s: %s\n", o.Kind, o.Target.Node, o.At.UTC().Format("15:04:05"), o.NotInjected)
+		}
+	}
 	fmt.Fprintf(&b, "\nwrites: %d acknowledged, %d lost, %d read back wrong, %d unknown (%d of them done), %d refused; longest time without an acknowledged write %s\n",
 		r.Writes.Acknowledged, len(r.Writes.Lost), len(r.Writes.Wrong), r.Writes.Unknown, r.Writes.UnknownFound, r.Writes.Refused, secs(r.Writes.LongestGap))
 	fmt.Fprintf(&b, "service: %d polls, %d unanswered; longest time no node answered %s (from %s)\n", r.ServicePolls, r.ServiceFailures, secs(r.ServiceOutage), r.ServiceOutageAt.UTC().Format("15:04:05"))
@@ -296,6 +304,9 @@ func Line(o Outcome) string {
 	s := fmt.Sprintf("%s %s: API %s, Service %s, units %s", o.At.UTC().Format("15:04:05"), what, secs(o.API), secs(o.Service), secs(o.Units))
 	if o.Err != "" {
 		s += " — " + o.Err
+	}
+	if o.NotInjected != "" {
+		s = fmt.Sprintf("%s %s: not injected (not counted): %s", o.At.UTC().Format("15:04:05"), what, o.NotInjected)
 	}
 	return s
 }

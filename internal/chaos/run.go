@@ -209,8 +209,20 @@ func inject(ctx context.Context, e Env, f Fault, urls map[string]string, bound t
 	in, lift := f.Commands()
 	from := out.At
 	for _, c := range in {
-		if _, err := e.Host(ctx, c); err != nil {
-			out.Err = "injecting: " + firstLine(err.Error())
+		// docker pause can fail on a busy machine ("OCI runtime pause
+		// failed: unable to freeze", runc thaws it again): tried three
+		// times, then the fault counts as not injected, which says
+		// nothing about the cluster.
+		var err error
+		for try := 0; try < 3; try++ {
+			if _, err = e.Host(ctx, c); err == nil || ctx.Err() != nil {
+				break
+			}
+			_ = sleep(ctx, time.Second)
+		}
+		if err != nil {
+			out.NotInjected = firstLine(err.Error())
+			return out
 		}
 	}
 	if f.Kind.Held() {
