@@ -102,7 +102,8 @@ type Writes struct {
 	// UnknownFound: unknown writes that did happen.
 	UnknownFound int `json:"unknownFound"`
 	// LongestGap is the longest time without an acknowledged write.
-	LongestGap time.Duration `json:"longestGapNs"`
+	LongestGap   time.Duration `json:"longestGapNs"`
+	LongestGapAt time.Time     `json:"longestGapAt"`
 }
 
 // CheckWrites compares what was acknowledged (name → value) with what is
@@ -263,8 +264,8 @@ func (r *Report) Table() string {
 			fmt.Fprintf(&b, "not injected (not counted): %s on %s at %s: %s\n", o.Kind, o.Target.Node, o.At.UTC().Format("15:04:05"), o.NotInjected)
 		}
 	}
-	fmt.Fprintf(&b, "\nwrites: %d acknowledged, %d lost, %d read back wrong, %d unknown (%d of them done), %d refused; longest time without an acknowledged write %s\n",
-		r.Writes.Acknowledged, len(r.Writes.Lost), len(r.Writes.Wrong), r.Writes.Unknown, r.Writes.UnknownFound, r.Writes.Refused, secs(r.Writes.LongestGap))
+	fmt.Fprintf(&b, "\nwrites: %d acknowledged, %d lost, %d read back wrong, %d unknown (%d of them done), %d refused; longest time without an acknowledged write %s (from %s)\n",
+		r.Writes.Acknowledged, len(r.Writes.Lost), len(r.Writes.Wrong), r.Writes.Unknown, r.Writes.UnknownFound, r.Writes.Refused, secs(r.Writes.LongestGap), r.Writes.LongestGapAt.UTC().Format("15:04:05"))
 	fmt.Fprintf(&b, "service: %d polls, %d unanswered; longest time no node answered %s (from %s)\n", r.ServicePolls, r.ServiceFailures, secs(r.ServiceOutage), r.ServiceOutageAt.UTC().Format("15:04:05"))
 	if r.HashErr != "" {
 		fmt.Fprintf(&b, "etcd: %s\n", r.HashErr)

@@ -161,7 +161,7 @@ func Run(ctx context.Context, e Env, o Options) (*Report, error) {
 	if err != nil {
 		r.Errors = append(r.Errors, err.Error())
 	}
-	r.Writes = Writes{Acknowledged: len(w.acked), Unknown: len(w.unknown), Refused: w.refused, LongestGap: w.longestGap}
+	r.Writes = Writes{Acknowledged: len(w.acked), Unknown: len(w.unknown), Refused: w.refused, LongestGap: w.longestGap, LongestGapAt: w.longestAt}
 	if err == nil {
 		r.Writes.Lost, r.Writes.Wrong, r.Writes.UnknownFound = CheckWrites(w.acked, w.unknown, read)
 	}
@@ -307,6 +307,9 @@ type writer struct {
 	unknown    []string
 	refused    int
 	longestGap time.Duration
+	// longestAt is when the longest time without an acknowledged write
+	// began.
+	longestAt time.Time
 }
 
 func (w *writer) run(ctx context.Context) {
@@ -323,7 +326,7 @@ func (w *writer) run(ctx context.Context) {
 		case err == nil:
 			w.acked[name] = val
 			if d := now.Sub(last); d > w.longestGap {
-				w.longestGap = d
+				w.longestGap, w.longestAt = d, last
 			}
 			last = now
 			continue
@@ -337,7 +340,7 @@ func (w *writer) run(ctx context.Context) {
 			w.unknown = append(w.unknown, name)
 		}
 		if d := now.Sub(last); d > w.longestGap {
-			w.longestGap = d
+			w.longestGap, w.longestAt = d, last
 		}
 		_ = sleep(ctx, 100*time.Millisecond)
 	}
