@@ -30,6 +30,10 @@ which every node pulls through, then runs the tests with the admin kubeconfig.
 By default every [Conformance] test but the [Serial] and [Disruptive] ones runs,
 --parallel at a time; --serial adds those (ginkgo runs them last, alone).
 --quick runs a dozen fast ones that touch every part of the cluster.
+--certified runs what the CNCF conformance program asks for: every [Conformance]
+test, serial and disruptive ones included, and lays the report out as a
+submission (e2e.log, junit_01.xml, PRODUCT.yaml, README.md with how to reproduce,
+all generated); a test that skips itself fails the run.
 
 Progress is printed after every test; --report DIR gets junit.xml, the full
 ginkgo.log and summary.txt (passed, failed, skipped, each failure with its first
@@ -44,6 +48,7 @@ error line, every image and what stood in for it). Any failure exits non-zero.`,
 	f.StringVar(&req.Selection.Skip, "skip", "", "also skip tests whose full name matches this regular expression")
 	f.BoolVar(&req.Selection.Quick, "quick", false, "a small representative selection that takes a few minutes (for CI)")
 	f.BoolVar(&req.Selection.Serial, "serial", false, "include the [Serial] and [Disruptive] tests, which run alone after the others")
+	f.BoolVar(&req.Selection.Certified, "certified", false, "every [Conformance] test, serial ones included, with the files of a conformance submission")
 	f.IntVar(&req.Parallel, "parallel", 4, "tests run at once (ginkgo processes)")
 	f.StringVar(&req.ReportDir, "report", "", "directory for junit.xml, ginkgo.log and summary.txt (default: the cluster's state directory, conformance/)")
 	return cmd
@@ -63,6 +68,7 @@ func (a *app) conformance(ctx context.Context, req conformance.Request) error {
 		Builder: a.builder(a.host.Store()),
 		Run:     a.host.Runner(a.log()),
 		Log:     &logx.Writer{W: a.out},
+		Hardway: versionLine(),
 		OnProgress: func(p conformance.Progress) {
 			fmt.Fprintf(a.out, "%s\n", strings.TrimSpace(fmt.Sprintf("[%d/%d %s, %d failed] %s", p.Done, p.Total, fmtElapsed(p.Elapsed), p.Failed, p.Last)))
 		},
@@ -72,9 +78,16 @@ func (a *app) conformance(ctx context.Context, req conformance.Request) error {
 		return err
 	}
 	fmt.Fprint(a.out, "\n"+o.Text)
-	fmt.Fprintf(a.out, "\nreport: %s (junit.xml, ginkgo.log, summary.txt)\n", o.Report)
+	files := "junit.xml, ginkgo.log, summary.txt"
+	if req.Selection.Certified {
+		files += "; the submission: " + strings.Join([]string{conformance.SubmissionLog, conformance.SubmissionJUnit, conformance.SubmissionProduct, conformance.SubmissionReadme}, ", ")
+	}
+	fmt.Fprintf(a.out, "\nreport: %s (%s)\n", o.Report, files)
 	if s := o.Summary; !s.OK() {
 		return fmt.Errorf("%d of %d tests failed (%d suite failures); see %s", s.Failed, s.Passed+s.Failed, len(s.SuiteFailures), filepath.Join(o.Report, conformance.SummaryFile))
+	}
+	if s := o.Summary; req.Selection.Certified && !s.Complete() {
+		return fmt.Errorf("%d selected tests skipped themselves (a missing feature, image or node); a certified run needs every one to run; see %s", len(s.SkippedAtRun), filepath.Join(o.Report, conformance.SummaryFile))
 	}
 	return nil
 }

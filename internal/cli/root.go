@@ -162,7 +162,7 @@ func newRoot(a *app) *cobra.Command {
 		newStopCmd(a), newStartCmd(a), newEtcdCmd(a), newUpgradeCmd(a))
 	root.AddCommand(newTutorialCmd(a))
 	root.AddCommand(newTraceCmd(a), newLabCmd(a))
-	root.AddCommand(newConformanceCmd(a), newRegistryCmd(a))
+	root.AddCommand(newConformanceCmd(a), newRegistryCmd(a), newChaosCmd(a))
 	root.AddCommand(newVersionCmd(a))
 	registerCompletions(a, root)
 	return root

@@ -1,10 +1,14 @@
 package conformance
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"go.yaml.in/yaml/v3"
 )
 
 func TestSelectionArgs(t *testing.T) {
@@ -27,6 +31,11 @@ func TestSelectionArgs(t *testing.T) {
 		{"bad skip", Selection{Skip: "[x"}, "", "", `--skip "[x" is not a regular expression: error parsing regexp: missing closing ]: ` + "`[x`" + `; write it in Go syntax, like --skip 'DNS|Services'`},
 		{"quick and focus", Selection{Quick: true, Focus: "DNS"}, "", "", `--quick and --focus "DNS" both choose the tests; use one of them`},
 		{"quick and serial", Selection{Quick: true, Serial: true}, "", "", `--quick and --serial both choose the tests; use one of them`},
+		{"certified runs everything", Selection{Certified: true}, `\[Conformance\]`, "", ""},
+		{"certified with serial", Selection{Certified: true, Serial: true}, `\[Conformance\]`, "", ""},
+		{"certified and skip", Selection{Certified: true, Skip: "DNS"}, "", "", "--certified runs every [Conformance] test; leave out --quick, --focus and --skip (use them without --certified)"},
+		{"certified and focus", Selection{Certified: true, Focus: "DNS"}, "", "", "--certified runs every [Conformance] test; leave out --quick, --focus and --skip (use them without --certified)"},
+		{"certified and quick", Selection{Certified: true, Quick: true}, "", "", "--certified runs every [Conformance] test; leave out --quick, --focus and --skip (use them without --certified)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -88,6 +97,9 @@ const sampleJUnit = `<?xml version="1.0" encoding="UTF-8"?>
     <testcase name="[sig-apps] Deployment should not run [Serial]" classname="Kubernetes e2e suite" status="skipped" time="0">
       <skipped message="skipped"></skipped>
     </testcase>
+    <testcase name="[sig-storage] CSI should mount [Conformance]" classname="Kubernetes e2e suite" status="skipped" time="0.4">
+      <skipped message="skipped - Only supported for node OS distro [gci ubuntu] (not debian)"></skipped>
+    </testcase>
     <testcase name="[sig-node] Pods should hang" classname="Kubernetes e2e suite" status="interrupted" time="5"></testcase>
     <testcase name="[ReportAfterSuite] Kubernetes e2e suite report" classname="Kubernetes e2e suite" status="failed" time="0.1">
       <failure message="report failed" type="failed"></failure>
@@ -101,12 +113,13 @@ func TestParseJUnitAndSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Case{
-		{"[SynchronizedBeforeSuite]", "passed", 1200 * time.Millisecond, ""},
-		{"[sig-node] Pods should be submitted and removed [NodeConformance] [Conformance]", "passed", 10500 * time.Millisecond, ""},
-		{"[sig-network] DNS should provide DNS for services [Conformance]", "failed", 30 * time.Second, "Unexpected error:"},
-		{"[sig-apps] Deployment should not run [Serial]", "skipped", 0, ""},
-		{"[sig-node] Pods should hang", "failed", 5 * time.Second, "test interrupted"},
-		{"[ReportAfterSuite] Kubernetes e2e suite report", "failed", 100 * time.Millisecond, "report failed"},
+		{"[SynchronizedBeforeSuite]", "passed", 1200 * time.Millisecond, "", false},
+		{"[sig-node] Pods should be submitted and removed [NodeConformance] [Conformance]", "passed", 10500 * time.Millisecond, "", false},
+		{"[sig-network] DNS should provide DNS for services [Conformance]", "failed", 30 * time.Second, "Unexpected error:", false},
+		{"[sig-apps] Deployment should not run [Serial]", "skipped", 0, "", false},
+		{"[sig-storage] CSI should mount [Conformance]", "skipped", 400 * time.Millisecond, "Only supported for node OS distro [gci ubuntu] (not debian)", true},
+		{"[sig-node] Pods should hang", "failed", 5 * time.Second, "test interrupted", false},
+		{"[ReportAfterSuite] Kubernetes e2e suite report", "failed", 100 * time.Millisecond, "report failed", false},
 	}
 	if len(cases) != len(want) {
 		t.Fatalf("got %d cases, want %d: %+v", len(cases), len(want), cases)
@@ -117,13 +130,14 @@ func TestParseJUnitAndSummarize(t *testing.T) {
 		}
 	}
 	s := Summarize(cases)
-	if s.Passed != 1 || s.Failed != 2 || s.Skipped != 1 || len(s.SuiteFailures) != 1 || s.OK() {
+	if s.Passed != 1 || s.Failed != 2 || s.Skipped != 1 || len(s.SuiteFailures) != 1 || s.OK() || len(s.SkippedAtRun) != 1 || s.Complete() {
 		t.Errorf("summary %+v", s)
 	}
 	s.Elapsed = 63*time.Second + 400*time.Millisecond
 	got := s.Text("the quick selection", []string{"registry.k8s.io/pause:3.10.2 [stand-in] hardway's pause"})
 	wantText := `Conformance run: the quick selection
 passed 1, failed 2, skipped 1 (not selected), wall time 1m3s
+skipped at run time 1
 
 SUITE FAILED [ReportAfterSuite] Kubernetes e2e suite report
   report failed
@@ -133,6 +147,10 @@ Failures:
     Unexpected error:
 - [sig-node] Pods should hang
     test interrupted
+
+Selected but skipped at run time (1):
+- [sig-storage] CSI should mount [Conformance]
+    Only supported for node OS distro [gci ubuntu] (not debian)
 
 Images (built here under the references the suite expects):
 - registry.k8s.io/pause:3.10.2 [stand-in] hardway's pause
@@ -221,6 +239,74 @@ func TestTrackerCountsTests(t *testing.T) {
 			if got[i] != want[i] {
 				t.Errorf("pieces of %d: progress %d = %+v, want %+v", size, i, got[i], want[i])
 			}
+		}
+	}
+}
+
+// A certified run's report directory holds the four files of a submission:
+// the log and JUnit report as the run wrote them, PRODUCT.yaml and a README
+// generated from what the run knows (counts, cluster, how to reproduce).
+func TestWriteSubmission(t *testing.T) {
+	dir := t.TempDir()
+	if err := WriteSubmission(dir, Submission{}); err == nil || !strings.Contains(err.Error(), "the run left no ginkgo.log") && !strings.Contains(err.Error(), "the run left no junit.xml") {
+		t.Fatalf("without the run's files: %v", err)
+	}
+	for f, text := range map[string]string{LogFile: "ginkgo output\n", JUnitFile: sampleJUnit} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cases, err := ParseJUnit([]byte(sampleJUnit))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := Summarize(cases)
+	sum.Elapsed = 47 * time.Minute
+	sub := Submission{
+		Hardway: "hardway (devel) (commit 0123456789ab), go1.26.8, linux/amd64", KubernetesVersion: "v1.37.2",
+		Cluster: "cert3", Config: []byte("name: cert3\nnetwork:\n  nodeSubnet: 10.215.0.0/24\n"),
+		Nodes: []string{"node-0 (control-plane, worker)"}, Components: []string{"etcd v3.6.5"},
+		Images: []string{"registry.k8s.io/pause:3.10.2 [stand-in] hardway's pause"}, Parallel: 4, Summary: sum,
+		Finished: time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC),
+	}
+	if err := WriteSubmission(dir, sub); err != nil {
+		t.Fatal(err)
+	}
+	read := func(f string) string {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	if read(SubmissionLog) != "ginkgo output\n" || read(SubmissionJUnit) != sampleJUnit {
+		t.Errorf("e2e.log or junit_01.xml is not the run's own file")
+	}
+	product := read(SubmissionProduct)
+	var doc map[string]any
+	if err := yaml.Unmarshal([]byte(product), &doc); err != nil {
+		t.Fatalf("PRODUCT.yaml is not YAML: %v\n%s", err, product)
+	}
+	for _, k := range []string{"vendor", "name", "version", "website_url", "repo_url", "documentation_url", "product_logo_url", "type", "description", "contact_email_address"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("PRODUCT.yaml lacks %s", k)
+		}
+	}
+	if doc["version"] != "(devel)" || doc["type"] != "installer" || !strings.Contains(doc["description"].(string), "v1.37.2") {
+		t.Errorf("PRODUCT.yaml: %v", doc)
+	}
+	readme := read(SubmissionReadme)
+	for _, want := range []string{
+		"| 1 | 2 | 1 | 1 | 47m0s |",
+		"- [sig-network] DNS should provide DNS for services [Conformance]: Unexpected error:",
+		"- [sig-storage] CSI should mount [Conformance]: Only supported for node OS distro",
+		"cat > cert3.yaml <<'EOF'\nname: cert3\nnetwork:\n  nodeSubnet: 10.215.0.0/24\nEOF\n",
+		"bin/hardway up -c cert3.yaml\n",
+		"bin/hardway conformance --certified --parallel 4 --name cert3 --report results\n",
+		"- node-0 (control-plane, worker)", "- etcd v3.6.5", "2026-12-03T08:00:00Z",
+	} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README.md lacks %q:\n%s", want, readme)
 		}
 	}
 }

@@ -44,6 +44,8 @@ type Env struct {
 	// Log gets the lines the user reads between the tests' progress.
 	Log        logx.Logger
 	OnProgress func(Progress)
+	// Hardway is hardway's version line, for a certified run's files.
+	Hardway string
 }
 
 // Outcome is a finished run.
@@ -163,5 +165,26 @@ func Conform(ctx context.Context, e Env, req Request) (Outcome, error) {
 		return o, err
 	}
 	o.Text = o.Summary.Text(req.Selection.Describe(), lines)
-	return o, WriteSummary(o.Report, o.Text)
+	if err := WriteSummary(o.Report, o.Text); err != nil {
+		return o, err
+	}
+	if !req.Selection.Certified {
+		return o, nil
+	}
+	sub := Submission{
+		Hardway: e.Hardway, KubernetesVersion: cfg.KubernetesVersion, Cluster: cfg.Name,
+		Images: lines, Parallel: req.Parallel, Summary: o.Summary, Finished: time.Now(),
+	}
+	if sub.Config, err = cfg.Marshal(); err != nil {
+		return o, err
+	}
+	for _, n := range cfg.Nodes {
+		sub.Nodes = append(sub.Nodes, fmt.Sprintf("%s (%s)", n.Name, strings.Join(n.Roles, ", ")))
+	}
+	if m, err := artifacts.ManifestFor(cfg.KubernetesVersion); err == nil {
+		for _, comp := range m.Components {
+			sub.Components = append(sub.Components, comp.Name+" "+comp.Version)
+		}
+	}
+	return o, WriteSubmission(o.Report, sub)
 }

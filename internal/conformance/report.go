@@ -15,14 +15,22 @@ type Case struct {
 	Name   string
 	Status string // passed, failed, skipped
 	Time   time.Duration
-	// FirstError is the first non-empty line of the failure message.
+	// FirstError is the first non-empty line of the failure message, or
+	// for a test that skipped itself (Skip(REASON)) the reason.
 	FirstError string
+	// SkippedItself: the test was selected and ran, but called Skip (a
+	// missing feature, image or node shape); ginkgo's message is then
+	// "skipped - REASON", a test the selection left out says "skipped".
+	SkippedItself bool
 }
 
 // Summary counts a run's tests and lists its failures.
 type Summary struct {
 	Passed, Failed, Skipped int
 	Failures                []Case
+	// SkippedAtRun are selected tests that skipped themselves (not counted
+	// in Skipped, which are the tests the selection left out).
+	SkippedAtRun []Case
 	// SuiteFailures are failed suite-level nodes (BeforeSuite, AfterSuite):
 	// no test of their own, but the run is not clean.
 	SuiteFailures []Case
@@ -78,6 +86,10 @@ func ParseJUnit(data []byte) ([]Case, error) {
 				k.FirstError = firstLine(c.Error.Message, c.Error.Body)
 			case c.Skipped != nil:
 				k.Status = "skipped"
+				if reason, ok := strings.CutPrefix(c.Skipped.Message, "skipped - "); ok {
+					k.SkippedItself = true
+					k.FirstError = firstLine(reason)
+				}
 			case k.Status == "":
 				k.Status = "passed"
 			}
@@ -131,13 +143,21 @@ func Summarize(cases []Case) *Summary {
 		case "failed":
 			s.Failed++
 			s.Failures = append(s.Failures, c)
-		default:
-			s.Skipped++
+		case "skipped":
+			if c.SkippedItself {
+				s.SkippedAtRun = append(s.SkippedAtRun, c)
+			} else {
+				s.Skipped++
+			}
 		}
 	}
 	sort.SliceStable(s.Failures, func(i, j int) bool { return s.Failures[i].Name < s.Failures[j].Name })
 	return s
 }
+
+// Complete reports whether every selected test ran to a verdict: none
+// skipped itself for lack of a feature, an image or a node.
+func (s *Summary) Complete() bool { return len(s.SkippedAtRun) == 0 }
 
 // Text is the summary file: counts, then every failure with its first error
 // line, then the images that stood in for upstream's.
@@ -145,12 +165,19 @@ func (s *Summary) Text(what string, images []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Conformance run: %s\n", what)
 	fmt.Fprintf(&b, "passed %d, failed %d, skipped %d (not selected), wall time %s\n", s.Passed, s.Failed, s.Skipped, s.Elapsed.Round(time.Second))
+	fmt.Fprintf(&b, "skipped at run time %d\n", len(s.SkippedAtRun))
 	for _, f := range s.SuiteFailures {
 		fmt.Fprintf(&b, "\nSUITE FAILED %s\n  %s\n", f.Name, f.FirstError)
 	}
 	if len(s.Failures) > 0 {
 		fmt.Fprintf(&b, "\nFailures:\n")
 		for _, f := range s.Failures {
+			fmt.Fprintf(&b, "- %s\n    %s\n", f.Name, f.FirstError)
+		}
+	}
+	if len(s.SkippedAtRun) > 0 {
+		fmt.Fprintf(&b, "\nSelected but skipped at run time (%d):\n", len(s.SkippedAtRun))
+		for _, f := range s.SkippedAtRun {
 			fmt.Fprintf(&b, "- %s\n    %s\n", f.Name, f.FirstError)
 		}
 	}

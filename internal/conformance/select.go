@@ -21,6 +21,11 @@ type Selection struct {
 	// must run alone (ginkgo runs them after the parallel ones, one at a
 	// time).
 	Serial bool
+	// Certified is what the CNCF conformance program asks for: every
+	// [Conformance] test, [Serial] and [Disruptive] ones included, nothing
+	// skipped by an expression, and the result files laid out as a
+	// submission (WriteSubmission).
+	Certified bool
 }
 
 // QuickTests are the --quick selection: conformance tests that each finish
@@ -71,8 +76,14 @@ func (s Selection) Args() (focus, skip string, err error) {
 		return "", "", fmt.Errorf("--quick and --focus %q both choose the tests; use one of them", s.Focus)
 	case s.Quick && s.Serial:
 		return "", "", fmt.Errorf("--quick and --serial both choose the tests; use one of them")
+	case s.Certified && (s.Quick || s.Focus != "" || s.Skip != ""):
+		// A submission is the whole set: a narrower run would be
+		// published as if it were one.
+		return "", "", fmt.Errorf("--certified runs every [Conformance] test; leave out --quick, --focus and --skip (use them without --certified)")
 	}
 	switch {
+	case s.Certified:
+		return conformanceFocus, "", nil
 	case s.Quick:
 		var names []string
 		for _, n := range QuickTests() {
@@ -99,6 +110,8 @@ func (s Selection) Args() (focus, skip string, err error) {
 // Describe says in words what s runs, for the first line of the output.
 func (s Selection) Describe() string {
 	switch {
+	case s.Certified:
+		return "every [Conformance] test, [Serial] and [Disruptive] ones included (certified run)"
 	case s.Quick:
 		return fmt.Sprintf("the quick selection (%d conformance tests)", len(QuickTests()))
 	case s.Focus != "" && s.Serial:

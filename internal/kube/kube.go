@@ -249,3 +249,19 @@ func (c *Client) ForServer(url string) (*Client, error) {
 	}
 	return &Client{REST: cfg, Clientset: cs, dynamic: c.dynamic, mapper: c.mapper}, nil
 }
+
+// Fast returns a copy of the client without client-go's rate limit (5
+// requests a second by default) and with timeout on every request: for a
+// client that must go as fast as the server lets it (the fault soak's
+// writer).
+func (c *Client) Fast(timeout time.Duration) (*Client, error) {
+	cfg := rest.CopyConfig(c.REST)
+	cfg.QPS = -1
+	cfg.RateLimiter = nil
+	cfg.Timeout = timeout
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{REST: cfg, Clientset: cs, dynamic: c.dynamic, mapper: c.mapper}, nil
+}

@@ -596,6 +596,19 @@ func TestLoadBalancer(t *testing.T) {
 			t.Errorf("haproxy.cfg lacks %q", s)
 		}
 	}
+	// Fail open: when every health check fails at once (a host so loaded
+	// that /readyz answers after the check's 1 s timeout on all three; the
+	// first certified conformance run lost two tests to "EOF" from the load
+	// balancer that way) haproxy must still have servers: every API server
+	// again, unchecked, as a backup, all of them used.
+	if !strings.Contains(cfg, "\n  option allbackups\n") {
+		t.Errorf("haproxy.cfg lacks option allbackups")
+	}
+	for _, n := range c.Nodes {
+		if !strings.Contains(cfg, "\n  server "+n.Name+"-failopen "+n.IP+":6443 backup no-check\n") {
+			t.Errorf("haproxy.cfg has no unchecked backup for %s", n.Name)
+		}
+	}
 }
 
 func TestManifests(t *testing.T) {

@@ -38,6 +38,12 @@ func e2eClusters() map[string]string {
 		"bp1":      "10.212.0.0/24",
 		"bp3":      "10.213.0.0/24",
 		"hw-peers": "10.214.0.0/24",
+		// The fault soak: hack/chaos.sh's cluster, and TestShortSoak's.
+		"ch3": "10.218.0.0/24",
+		"chs": "10.219.0.0/24",
+		// hack/conformance.sh --certified (not a test; listed so no test
+		// takes its network).
+		"cert3": "10.215.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",

@@ -341,8 +341,10 @@ func TestThreeNodeCluster(t *testing.T) {
 	})
 	day2Checks(t, name)
 	snapshotChecks(t, name)
-	// After every day-2 procedure above, the upstream suite's quick
-	// selection still passes.
+	// Faults of every kind, under a writer and a Service poller.
+	shortSoak(t, name)
+	// After every day-2 procedure and the faults above, the upstream
+	// suite's quick selection still passes.
 	checkConformanceQuick(t, hardway, name)
 }
 
