@@ -33,6 +33,10 @@ func e2eClusters() map[string]string {
 		// TestReliability (test/e2e/reliability_test.go), run by hand.
 		"rl3": "10.239.0.0/24",
 		"rl1": "10.238.0.0/24",
+		// TestNetworkPolicy (test/e2e/netpol_test.go), run by hand, and
+		// the netpol add-on's hack/netpol-e2e.sh.
+		"np1": "10.220.0.0/24",
+		"np3": "10.221.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",
