@@ -57,7 +57,7 @@ func checkNetworkPolicy(ctx context.Context, s *session) ([]string, error) {
 	}
 	addr := fmt.Sprintf("%s:%d", target.Status.PodIP, appPort)
 	from := fmt.Sprintf("pod %s (%s) → pod %s at %s", client.Name, client.Spec.NodeName, target.Name, addr)
-	if _, err := s.netpolReach(ctx, client, addr, true, "answer with no policy"); err != nil {
+	if _, err := s.netpolReach(ctx, client, addr, true, "the target to answer with no policy"); err != nil {
 		return nil, fmt.Errorf("%s: %w", from, err)
 	}
 	detail := []string{from + ": answered with no policy"}
@@ -70,7 +70,7 @@ func checkNetworkPolicy(ctx context.Context, s *session) ([]string, error) {
 	if _, err := pols.Create(ctx, deny, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	took, err := s.netpolReach(ctx, client, addr, false, "be blocked by "+netpolDeny)
+	took, err := s.netpolReach(ctx, client, addr, false, "the target to be blocked by "+netpolDeny)
 	if err != nil {
 		return nil, fmt.Errorf("NetworkPolicy %s (ingress, no rule) selects %s, yet %s: %w; is the agent running? kubectl -n kube-network-policies get pods; kubectl -n kube-network-policies logs ds/kube-network-policies -c steer", netpolDeny, target.Name, from, err)
 	}
@@ -91,7 +91,7 @@ func checkNetworkPolicy(ctx context.Context, s *session) ([]string, error) {
 	if _, err := pols.Create(ctx, allow, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	took, err = s.netpolReach(ctx, client, addr, true, "answer again through "+netpolAllow)
+	took, err = s.netpolReach(ctx, client, addr, true, "the target to answer again through "+netpolAllow)
 	if err != nil {
 		return nil, fmt.Errorf("NetworkPolicy %s allows app=hello on TCP %d, yet %s: %w (kubectl -n kube-network-policies logs ds/kube-network-policies -c agent)", netpolAllow, appPort, from, err)
 	}
