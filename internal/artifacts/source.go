@@ -523,6 +523,8 @@ func (b *Builder) buildImage(ctx context.Context, m *Manifest, c *Component, wor
 		return "coredns " + dep.Version + " (" + string(e.Source) + ")", images.WriteArchive(archive, c.Image, img)
 	case CompMetalLBControllerImage, CompMetalLBSpeakerImage:
 		return b.buildMetalLBImage(m, c, archive)
+	case CompNetpolImage:
+		return b.buildNetpolImage(m, c, archive)
 	case CompTestAppImage:
 		dep, _ := m.Component(CompBusybox)
 		e, ok := b.Store.Find(dep.Name, dep.Version)

@@ -212,6 +212,7 @@ func (w *writer) networkingRest(d *doc) Chapter {
 			there is no resolver it could reach.`)
 	}
 	d.p(`%s installs CoreDNS and waits for a real answer from inside a pod.`, w.stepLink("dns"))
+	w.networkPolicy(d)
 	return Chapter{ID: "networking", Part: PartNetwork, Title: networkingTitle, Short: "Networking end to end", Body: d.String()}
 }
 

@@ -90,6 +90,8 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			Try{"kubectl get services,endpointslices -A", "every Service IP and the pod IPs behind it"},
 			Try{"kubectl -n " + ns + " exec deploy/hello -- cat /etc/resolv.conf", "what the kubelet wrote into a pod: nameserver " + c.Network.ClusterDNS + " and the search list"},
 			Try{"kubectl -n " + ns + " exec deploy/hello -- nslookup " + fqdn, "a DNS answer from CoreDNS: " + c.KubernetesServiceIP()},
+			Try{v.shell(wk, "iptables -t mangle -S "+render.NetpolChain), "the rules that hand new pod connections to the NetworkPolicy agent (on a kernel without the nftables queue statement; empty with the netpol add-on off)"},
+			Try{"kubectl -n " + render.NetpolNamespace + " logs ds/kube-network-policies -c steer", "which of the two ways this node's kernel steers packets to the agent"},
 		),
 		"operating": {
 			{v.hw("certs"), "every certificate: identity, issuer, names, days left"},

@@ -14,20 +14,25 @@ const (
 	// AddonMetalLB gives LoadBalancer Services an address from
 	// network.loadBalancerIPs and announces it on the node network (L2).
 	AddonMetalLB = "metallb"
+	// AddonNetpol enforces NetworkPolicy: the bridge CNI accepts policies
+	// and enforces none (kube-network-policies, see steps/netpol.go).
+	AddonNetpol = "netpol"
 )
 
 // KnownAddons lists every add-on hardway can install, in install order.
-func KnownAddons() []string { return []string{AddonMetalLB} }
+func KnownAddons() []string { return []string{AddonMetalLB, AddonNetpol} }
 
 // DefaultAddons is the add-on set of a config that names none: MetalLB
 // where hardway can pick its address range itself (Docker nodes, or any
-// cluster whose config names network.loadBalancerIPs); none on machines
-// without a range, whose free addresses only their owner knows.
+// cluster whose config names network.loadBalancerIPs; not on machines
+// without a range, whose free addresses only their owner knows), and the
+// NetworkPolicy agent everywhere: a policy accepted but not enforced is
+// worse than an error.
 func (c *Cluster) DefaultAddons() []string {
 	if !c.Machines() || c.Network.LoadBalancerIPs != "" {
-		return []string{AddonMetalLB}
+		return []string{AddonMetalLB, AddonNetpol}
 	}
-	return []string{}
+	return []string{AddonNetpol}
 }
 
 // Addon reports whether the add-on called name is on.

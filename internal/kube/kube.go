@@ -108,6 +108,10 @@ func (o observed) RoundTrip(req *http.Request) (*http.Response, error) {
 func (c *Client) Apply(ctx context.Context, manifests []byte, dryRun bool) ([]string, error) {
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifests), 4096)
 	var changed []string
+	// A dry run stores nothing, so the server refuses objects in a
+	// namespace the same stream creates ("namespaces ... not found"):
+	// they are reported as changes without asking it.
+	newNS := map[string]bool{}
 	for {
 		var obj unstructured.Unstructured
 		if err := dec.Decode(&obj.Object); err != nil {
@@ -119,7 +123,14 @@ func (c *Client) Apply(ctx context.Context, manifests []byte, dryRun bool) ([]st
 		if len(obj.Object) == 0 {
 			continue
 		}
+		if dryRun && newNS[obj.GetNamespace()] {
+			changed = append(changed, obj.GetKind()+" "+obj.GetNamespace()+"/"+obj.GetName())
+			continue
+		}
 		did, err := c.applyOne(ctx, &obj, dryRun)
+		if did && dryRun && obj.GetKind() == "Namespace" && obj.GetAPIVersion() == "v1" {
+			newNS[obj.GetName()] = true
+		}
 		if err != nil {
 			return changed, fmt.Errorf("applying %s %s: %w", obj.GetKind(), obj.GetName(), err)
 		}

@@ -74,7 +74,7 @@ func (t Target) shell(n config.Node, cmd string) string {
 func All() []Lab {
 	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC(),
 		serviceSelector(), scheduler(), controllerManager(), containerd(),
-		apiServerDown(), corednsScaled(), kubeletStopped(),
+		apiServerDown(), corednsScaled(), kubeletStopped(), netpolDNS(),
 		buildCoreDNS(), buildPodRoutes()}
 }
 

@@ -35,7 +35,7 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 // TestRegistry: every lab can break, check, hint and restore, and documents
 // its fix.
 func TestRegistry(t *testing.T) {
-	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "build-coredns", "build-pod-routes"}
+	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "netpol-dns", "build-coredns", "build-pod-routes"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
@@ -123,6 +123,7 @@ func TestTargets(t *testing.T) {
 			"apiserver-down":     "node=node-2 peer= url=https://10.240.0.12:6443/readyz",
 			"coredns-scaled":     "node= peer= ip=10.32.0.10",
 			"kubelet":            "node=node-0 peer=",
+			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/hardway-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=node-0 peer=node-1 mode=vxlan",
 		}},
@@ -140,6 +141,7 @@ func TestTargets(t *testing.T) {
 			"apiserver-down":     "lab apiserver-down needs 2 control-plane nodes behind a load balancer (the others keep the API up); cluster duo has 1",
 			"coredns-scaled":     "node= peer= ip=10.32.0.10",
 			"kubelet":            "node=w-a peer=",
+			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/duo-files ip=10.32.0.10 zone=k8s.test",
 			"build-pod-routes":   "node=w-a peer=w-b mode=vxlan",
 		}},
@@ -157,6 +159,7 @@ func TestTargets(t *testing.T) {
 			"apiserver-down":     "lab apiserver-down needs 2 control-plane nodes behind a load balancer (the others keep the API up); cluster lab has 1",
 			"coredns-scaled":     "node= peer= ip=10.32.0.10",
 			"kubelet":            "node=m-0 peer=",
+			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/lab-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=m-0 peer=m-1 mode=direct",
 		}},
@@ -174,6 +177,7 @@ func TestTargets(t *testing.T) {
 			"apiserver-down":     "lab apiserver-down needs 2 control-plane nodes behind a load balancer (the others keep the API up); cluster solo has 1",
 			"coredns-scaled":     "node= peer= ip=10.32.0.10",
 			"kubelet":            "node=solo peer=",
+			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/solo-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
 		}},
@@ -237,7 +241,7 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find(pod-route) = %s, %v", l.Name, err)
 	}
 	_, err := Find("dns")
-	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, build-coredns, build-pod-routes (details: hardway lab list)`
+	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, netpol-dns, build-coredns, build-pod-routes (details: hardway lab list)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}

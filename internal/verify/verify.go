@@ -69,6 +69,9 @@ type Env struct {
 	// (network.hostAccess published), so the address is fetched from a
 	// test pod instead of from here.
 	LoadBalancerFromPod bool
+	// NetworkPolicy: the netpol add-on is on, so a policy must block and
+	// open traffic (the networkpolicy check runs only then).
+	NetworkPolicy bool
 }
 
 // Check is one smoke test.
@@ -134,6 +137,7 @@ func Checks() []Check {
 		{Name: "nodeport", Run: quiet(checkNodePort)},
 		{Name: "encryption", Run: quiet(checkEncryption)},
 		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }, Timeout: LoadBalancerBound + time.Minute},
+		{Name: "networkpolicy", Run: checkNetworkPolicy, When: func(e Env) bool { return e.NetworkPolicy }, Timeout: time.Minute + 3*NetpolBound},
 	}
 }
 

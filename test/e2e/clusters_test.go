@@ -44,6 +44,10 @@ func e2eClusters() map[string]string {
 		// hack/conformance.sh --certified (not a test; listed so no test
 		// takes its network).
 		"cert3": "10.215.0.0/24",
+		// TestNetworkPolicy (test/e2e/netpol_test.go), run by hand, and
+		// the netpol add-on's hack/netpol-e2e.sh.
+		"np1": "10.220.0.0/24",
+		"np3": "10.221.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",

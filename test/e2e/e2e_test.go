@@ -259,6 +259,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	accessChecks(t, name)
 	deadComponentChecks(t, name)
 	addonChecks(t, name, body)
+	netpolChecks(t, name, body, 3)
 	// The tutorial, served from this live cluster, read in headless Chromium.
 	checkTutorialLive(t, hardway, name)
 	securityChecks(t, name, pkiDir)
