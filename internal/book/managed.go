@@ -70,11 +70,9 @@ func (w *writer) prerequisites() Chapter {
 
 	d.h2("Machines instead of containers")
 	d.p(`
-		With «provider: ssh» hardway logs in to machines you give it (a user
-		that may «sudo» without a password, and a key); with «provider: lima»
-		it creates VMs through «limactl». Both are described in
-		docs/machines.md; the rest of this book adapts to the provider in the
-		config.`)
+		The provider in the config decides where the nodes are; this book
+		describes the one of «%s» (%s). Real machines and VMs, with what
+		each needs, are in docs/machines.md.`, c.Name, c.Provider)
 	return Chapter{ID: "prerequisites", Part: PartStart, Title: "Getting the prerequisites on Linux and macOS", Short: "Prerequisites", Body: d.String()}
 }
 
