@@ -36,6 +36,11 @@ type Input struct {
 	// Certs are the cluster's issued certificates (pki.Describe); nil when
 	// the cluster does not exist.
 	Certs []pki.Info
+	// Captures are kubectl's -v=8 outputs on the live cluster, by
+	// CaptureSpec key; CaptureNote says why there are none when the
+	// cluster is live but they could not be taken.
+	Captures    map[string]Capture
+	CaptureNote string
 }
 
 // StepText is one step of `hardway up` as the book needs it.
@@ -101,6 +106,7 @@ func Chapters(in Input) ([]Chapter, []Picture, error) {
 	w := newWriter(in)
 	chapters := []Chapter{
 		w.welcome(),
+		w.prerequisites(),
 		w.architecture(),
 		w.controlLoops(),
 		w.podLevel0(),
@@ -111,7 +117,7 @@ func Chapters(in Input) ([]Chapter, []Picture, error) {
 	for i, s := range in.Steps {
 		chapters = append(chapters, w.step(i, s))
 	}
-	chapters = append(chapters, w.networking(), w.operating(), w.filesAppendix())
+	chapters = append(chapters, w.networking(), w.operating(), w.managed(), w.filesAppendix())
 	for i := range chapters {
 		chapters[i].Body += readMoreSection(chapters[i].ID)
 	}

@@ -139,8 +139,8 @@ func TestBuild(t *testing.T) {
 				t.Errorf("chapter %s has no try-it commands", ch.ID)
 			}
 		}
-		want := []string{"index", "architecture", "control-loops", "pod-0-kubectl", "pod-1-control-plane", "pod-2-auth-network", "pod-3-node",
-			"step-pki", "step-network", "networking", "operating", "files"}
+		want := []string{"index", "prerequisites", "architecture", "control-loops", "pod-0-kubectl", "pod-1-control-plane", "pod-2-auth-network", "pod-3-node",
+			"step-pki", "step-network", "networking", "operating", "managed", "files"}
 		if !slices.Equal(ids, want) {
 			t.Fatalf("chapters %v, want %v", ids, want)
 		}

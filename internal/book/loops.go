@@ -36,6 +36,10 @@ func (w *writer) controlLoops() Chapter {
 	)
 
 	d.h2("The loops of this cluster")
+	d.p(`
+		Each loop below watches the API and writes one kind of change; the
+		next loop watches for that change. None of them calls another:`)
+	d.img(w.loops)
 	d.table([]string{"Loop", "Runs in", "Watches", "Makes it so by"}, [][]string{
 		{"Deployment controller", "kube-controller-manager", "Deployments", "creating and scaling ReplicaSets (one per pod template: that is a rollout)"},
 		{"ReplicaSet controller", "kube-controller-manager", "ReplicaSets and their Pods", "creating or deleting Pods until the count matches"},

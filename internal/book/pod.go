@@ -8,6 +8,7 @@ import (
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/diagram"
 	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/render"
 )
 
@@ -51,10 +52,13 @@ func (w *writer) podLevel0() Chapter {
 	)
 	d.p(`
 		Turn up the verbosity and kubectl tells you everything it sends and
-		receives. At «-v=8» you get the URL, the headers and the bodies. On
-		this cluster it looks like this (abridged; times, ids and the exact
-		layout of the log lines vary between kubectl versions):`)
-	d.pre("text", w.kubectlV8())
+		receives. At «-v=8» you get the URL, the headers and the bodies. This
+		is what it printed on this cluster when this book was built, with
+		«--dry-run=server» added: the API server authenticated, authorized,
+		admitted and validated the request and then stored nothing («dryRun=All»
+		in the URL), so building the book changed nothing. Without that flag the
+		same request creates the Deployment.`)
+	w.capture(&d, CaptureCreate)
 	d.p(`Line by line:`)
 	d.list(
 		"**Config loaded from file**: the kubeconfig found through «$KUBECONFIG». Everything below comes from it.",
@@ -63,12 +67,61 @@ func (w *writer) podLevel0() Chapter {
 		"**Request Body**: the Deployment kubectl built from your flags: one replica of a pod template running «"+images.TestApp+"».",
 		"There is no «Authorization» header: your identity travelled in the TLS handshake as a client certificate, below HTTP, so «-v=8» cannot show it.",
 		"**Response 201 Created** in a few milliseconds. «Audit-Id» is the key of this request in the API server's audit log («"+render.AuditLogPath+"» on the control-plane nodes); the «X-Kubernetes-Pf-*» headers say which API Priority and Fairness queue the request went through.",
-		"**Response Body**: the object as stored, now with a «uid», a «resourceVersion» (etcd's revision) and «generation: 1». Its «status» is empty: **nothing runs yet**. kubectl is done; the rest is the cluster's work.",
+		"**Response Body**: the object as the API server would store it, now with a «uid» and «generation: 1» (a real create also gets a «resourceVersion», etcd's revision; a dry run never reaches etcd). Its «status» is empty: **nothing runs yet**. kubectl is done; the rest is the cluster's work.",
 	)
 	d.p(`
 		The first time you run kubectl against a cluster you also see «GET /api»
 		and «GET /apis»: kubectl discovering which resources exist. It caches
 		the answers under «~/.kube/cache», so later commands skip them.`)
+
+	d.h2("From a file: kubectl apply -f")
+	d.p(`
+		The original tutorial, and most of real life, does not type flags: it
+		writes the object down in a YAML file and hands the file to
+		«kubectl apply». Here is the same Deployment as «hello.yaml»:`)
+	d.pre("yaml", HelloManifest)
+	d.p(`
+		«kubectl apply -f hello.yaml» means *make the cluster look like this
+		file*: it creates what is missing and changes what differs, so you can
+		run it again after every edit. How it finds out what differs is the
+		difference between its two modes.`)
+	d.h3("Validation: on your side or on the server's")
+	d.p(`
+		A typo such as «replicas» spelt «replica» must not be silently dropped.
+		«kubectl --validate» decides who catches it: «strict» (the default)
+		puts «fieldValidation=Strict» in the URL and the API server refuses
+		unknown or duplicate fields with «400 Bad Request»; «warn» lets the
+		request through with a «Warning» header; «ignore» drops them silently.
+		kubectl validates against the schema itself (client-side) only when a
+		server cannot do it; every API server since Kubernetes 1.27 can. What kubectl does
+		on your side is read the API's OpenAPI schema («GET /openapi/v3/apis/apps/v1»,
+		cached under «--cache-dir») to know each field's type and how lists
+		merge. «--dry-run=client» stops there and sends nothing;
+		«--dry-run=server» sends everything and the server stores nothing.`)
+	d.h3("Client-side apply")
+	d.p(`
+		Without flags, kubectl computes the change itself: it «GET»s the
+		object, compares it with your file and with the
+		«kubectl.kubernetes.io/last-applied-configuration» annotation it left
+		there the previous time (a three-way merge: what you wrote then, what
+		you write now, what is there), and sends a «PATCH», or a «POST» when
+		the object does not exist yet, as here:`)
+	w.capture(&d, CaptureApply)
+	d.h3("Server-side apply")
+	d.p(`
+		With «--server-side», kubectl sends your file as it is, in one «PATCH»
+		with «Content-Type: application/apply-patch+yaml» and
+		«fieldManager=kubectl», and the API server does the merge. It records
+		in «metadata.managedFields» which manager set which field, so two
+		tools that set the same field get a conflict instead of silently
+		undoing each other («--force-conflicts» takes the field over). hardway
+		itself applies every manifest this way, as field manager «hardway»:`)
+	w.capture(&d, CaptureServerSide)
+	d.p(`
+		The «Warning» header, if your output has one, is Pod Security
+		admission: the namespace enforces «%s» and only warns about «%s», so
+		the pod is admitted and you are told what the stricter level would
+		refuse. Admission ran although nothing was stored.`, c.PodSecurity.Enforce, c.PodSecurity.Warn)
 
 	d.h2("Do it without kubectl")
 	d.p(`
@@ -92,36 +145,31 @@ func (w *writer) podLevel0() Chapter {
 	return Chapter{ID: "pod-0-kubectl", Part: PartPod, Title: level0Title, Short: "Level 0: kubectl is HTTP", Body: d.String()}
 }
 
-// kubectlV8 is what `kubectl create deployment hello -v=8` prints on this
-// cluster, abridged: the shape is kubectl's, the addresses are this cluster's.
-func (w *writer) kubectlV8() string {
-	c := w.c
-	kubeconfig := filepath.Join(w.in.StateDir, "kubeconfigs", "admin.kubeconfig")
-	url := c.APIServerURL() + "/apis/apps/v1/namespaces/default/deployments?fieldManager=kubectl-create&fieldValidation=Strict"
-	lines := []string{
-		"$ " + createHello + " -v=8",
-		fmt.Sprintf(`I1127 10:15:02.118342   4242 loader.go:402] "Config loaded from file" filename=%q`, kubeconfig),
-		`I1127 10:15:02.121588   4242 request.go:1208] "Request Body" body=<`,
-		`	{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"hello","labels":{"app":"hello"}},"spec":{"replicas":1,"selector":{"matchLabels":{"app":"hello"}},"template":{"metadata":{"labels":{"app":"hello"}},"spec":{"containers":[{"name":"testapp","image":"` + images.TestApp + `"}]}}}}`,
-		` >`,
-		fmt.Sprintf(`I1127 10:15:02.121805   4242 round_trippers.go:527] "Request" verb="POST" url=%q headers=<`, url),
-		`	Accept: application/json, */*`,
-		`	Content-Type: application/json`,
-		fmt.Sprintf(`	User-Agent: kubectl/%s (linux/amd64) kubernetes/…`, c.KubernetesVersion),
-		` >`,
-		`I1127 10:15:02.139467   4242 round_trippers.go:632] "Response" status="201 Created" headers=<`,
-		`	Audit-Id: 5f0c2a6e-…`,
-		`	Cache-Control: no-cache, private`,
-		`	Content-Type: application/json`,
-		`	X-Kubernetes-Pf-Flowschema-Uid: …`,
-		`	X-Kubernetes-Pf-Prioritylevel-Uid: …`,
-		` > milliseconds=17`,
-		`I1127 10:15:02.140015   4242 request.go:1208] "Response Body" body=<`,
-		`	{"kind":"Deployment","apiVersion":"apps/v1","metadata":{"name":"hello","namespace":"default","uid":"…","resourceVersion":"…","generation":1,…},"spec":{…},"status":{}}`,
-		` >`,
-		`deployment.apps/hello created`,
+// capture quotes what kubectl printed for key on this cluster, or says why
+// the book has no such output.
+func (w *writer) capture(d *doc, key string) {
+	for _, spec := range CaptureSpecs() {
+		if spec.Key != key {
+			continue
+		}
+		cmd := "kubectl " + strings.Join(spec.Args, " ")
+		if got, ok := w.in.Captures[key]; ok {
+			d.pre("text", "$ "+got.Command+"\n"+got.Output)
+			return
+		}
+		why := "this book was built without a running cluster"
+		if w.in.Live {
+			why = "the cluster did not answer while this book was built"
+			if w.in.CaptureNote != "" {
+				why += " (" + w.in.CaptureNote + ")"
+			}
+		}
+		d.p(`
+			*Not captured: %s, so kubectl's output is not shown here rather
+			than made up. Run it yourself, with «hello.yaml» from above:*`, why)
+		d.pre("sh", cmd)
+		return
 	}
-	return strings.Join(lines, "\n")
 }
 
 // curlNodes lists the nodes over plain HTTPS with the admin certificate.
@@ -221,7 +269,12 @@ func (w *writer) podLevel2() Chapter {
 		Every arrow of level 1 is a TLS connection, and at the end of each one
 		the server asks two questions: *who are you?* (authentication) and
 		*may you do this?* (authorization). Then the pod needs an address that
-		every other pod can reach. This chapter is about both.`)
+		every other pod can reach. This chapter is about both. The picture
+		shows each connection of a launch with the certificate it presents
+		(the names come from the PKI table that issues them) and what the
+		other end checks:`)
+	d.img(w.identities)
+	d.list(diagram.TrustLegend(pki.Specs(c))...)
 
 	d.h2("Who are you? Authentication")
 	d.p(`The API server of «%s» accepts three kinds of identity:`, c.Name)
@@ -308,6 +361,7 @@ func (w *writer) podLevel3() Chapter {
 		watches the API for pods with exactly that field, so the change
 		reaches it within milliseconds. Everything from here happens inside
 		that node, through three layers of programs, each doing one thing.`, n.Name, n.Name)
+	d.img(w.node)
 
 	d.h2("kubelet: the node's agent")
 	d.p(`

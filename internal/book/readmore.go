@@ -16,6 +16,16 @@ func ReadMore() map[string][]Link {
 			{"Kubernetes components", k + "concepts/overview/components/"},
 			{"Kubernetes the hard way", "https://github.com/kelseyhightower/kubernetes-the-hard-way"},
 		},
+		"prerequisites": {
+			{"Install Go", "https://go.dev/doc/install"},
+			{"Install Docker Engine on Debian", "https://docs.docker.com/engine/install/debian/"},
+			{"Docker Desktop for Mac", "https://docs.docker.com/desktop/setup/install/mac-install/"},
+		},
+		"managed": {
+			{"Amazon EKS: what is Amazon EKS", "https://docs.aws.amazon.com/eks/latest/userguide/what-is-eks.html"},
+			{"GKE overview", "https://cloud.google.com/kubernetes-engine/docs/concepts/kubernetes-engine-overview"},
+			{"AKS core concepts", "https://learn.microsoft.com/en-us/azure/aks/core-aks-concepts"},
+		},
 		"architecture": {
 			{"Cluster architecture", k + "concepts/architecture/"},
 			{"PKI certificates and requirements", k + "setup/best-practices/certificates/"},

@@ -41,6 +41,16 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{v.hw("status"), "the machines behind them and which components run on each"},
 			{v.hw("steps"), "the steps of «hardway up», which the chapters follow"},
 		},
+		"prerequisites": {
+			{v.hw("check"), "every prerequisite of this host (and of the machines), each missing one with its fix"},
+			{"go version", "the Go toolchain the artifacts are built with"},
+			{"docker info --format '{{.ServerVersion}} {{.CgroupVersion}}'", "the engine's version and cgroup version, which decide the nodes' kubelet settings"},
+		},
+		"managed": {
+			{"kubectl get --raw /version", "the API server's version: on a managed service also the provider's build of it"},
+			{"kubectl get nodes -o wide", "the machines that run your pods; on a managed service only workers, never the control plane"},
+			{v.hw("etcd", "snapshot", "save", "/tmp/"+v.Name+"-etcd.db"), "what no managed service lets you do: a snapshot of the whole cluster state"},
+		},
 		"architecture": {
 			{v.hw("status"), "every node, its IP, role and components with their state"},
 			{v.hw("status", "--svg", "/tmp/"+v.Name+"-status.svg"), "the architecture picture again, coloured by each component's health right now"},

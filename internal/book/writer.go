@@ -106,22 +106,26 @@ type writer struct {
 	net render.Network
 	// The pictures, drawn once and shown wherever they help.
 	arch, pkiTree, network, launch, launch0 Picture
+	identities, node, loops                 Picture
 }
 
 func newWriter(in Input) *writer {
 	c := in.Cluster
 	return &writer{
 		in: in, c: c, v: newVars(c, in.StateDir, in.ConfigFile), net: render.NodeNetwork(c),
-		arch:    Picture{File: "architecture.svg", Alt: fmt.Sprintf("Architecture of cluster %s: nodes, components, ports and identities", c.Name), SVG: diagram.Architecture(c, nil)},
-		pkiTree: Picture{File: "pki.svg", Alt: fmt.Sprintf("PKI of cluster %s: CAs, certificates and who uses them", c.Name), SVG: diagram.PKI(c, pki.Specs(c))},
-		network: Picture{File: "network.svg", Alt: fmt.Sprintf("Pod network of cluster %s: pod CIDRs, bridges, routes (%s) and Service IPs", c.Name, c.Network.PodRoutes), SVG: diagram.Network(c)},
-		launch:  Picture{File: "launch.svg", Alt: fmt.Sprintf("Every component taking part in launching a pod on cluster %s", c.Name), SVG: diagram.Launch(c)},
-		launch0: Picture{File: "launch-overview.svg", Alt: fmt.Sprintf("Launching a pod on cluster %s, seen from outside", c.Name), SVG: diagram.LaunchOverview(c)},
+		arch:       Picture{File: "architecture.svg", Alt: fmt.Sprintf("Architecture of cluster %s: nodes, components, ports and identities", c.Name), SVG: diagram.Architecture(c, nil)},
+		pkiTree:    Picture{File: "pki.svg", Alt: fmt.Sprintf("PKI of cluster %s: CAs, certificates and who uses them", c.Name), SVG: diagram.PKI(c, pki.Specs(c))},
+		network:    Picture{File: "network.svg", Alt: fmt.Sprintf("Pod network of cluster %s: pod CIDRs, bridges, routes (%s) and Service IPs", c.Name, c.Network.PodRoutes), SVG: diagram.Network(c)},
+		launch:     Picture{File: "launch.svg", Alt: fmt.Sprintf("Every component taking part in launching a pod on cluster %s", c.Name), SVG: diagram.Launch(c)},
+		launch0:    Picture{File: "launch-overview.svg", Alt: fmt.Sprintf("Launching a pod on cluster %s, seen from outside", c.Name), SVG: diagram.LaunchOverview(c)},
+		identities: Picture{File: "identities.svg", Alt: fmt.Sprintf("Who each connection of cluster %s says it is, and which CA checks it", c.Name), SVG: diagram.Identities(c, pki.Specs(c))},
+		node:       Picture{File: "node.svg", Alt: fmt.Sprintf("On a node of cluster %s: kubelet, containerd, CNI, shim, runc, the process", c.Name), SVG: diagram.NodeLevel(c)},
+		loops:      Picture{File: "control-loops.svg", Alt: fmt.Sprintf("The control loops a Deployment passes through on cluster %s", c.Name), SVG: diagram.ControlLoops(c)},
 	}
 }
 
 func (w *writer) pictures() []Picture {
-	return []Picture{w.arch, w.pkiTree, w.network, w.launch, w.launch0}
+	return []Picture{w.arch, w.pkiTree, w.network, w.launch, w.launch0, w.identities, w.node, w.loops}
 }
 
 // chapterLink is a Markdown link to chapter id, with text.

@@ -6,6 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	osexec "os/exec"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -77,12 +81,71 @@ func (a *app) buildBook() (*book.Site, book.Input, error) {
 		return nil, book.Input{}, err
 	}
 	defer done()
-	in, err := book.Gather(c, dir, a.configFile, savedErr == nil && sameConfig(saved, cfg))
+	live := savedErr == nil && sameConfig(saved, cfg)
+	in, err := book.Gather(c, dir, a.configFile, live)
 	if err != nil {
 		return nil, in, err
 	}
+	if live {
+		in.Captures, in.CaptureNote = a.captureKubectl(cfg, dir)
+	}
 	site, err := book.Build(in)
 	return site, in, err
+}
+
+// captureKubectl runs the commands the level-0 chapter quotes with the
+// cluster's own kubectl (from the artifact cache) and the admin kubeconfig,
+// each with --dry-run=server, so the book shows what this cluster really
+// answered and nothing is stored. A cluster that does not answer gives no
+// captures and a note saying why; the book is still written.
+func (a *app) captureKubectl(cfg *config.Cluster, dir state.Dir) (map[string]book.Capture, string) {
+	b, err := a.host.Store().Resolve(cfg.KubernetesVersion)
+	if err != nil {
+		return nil, "no kubectl in the artifact cache: " + firstLine(err.Error())
+	}
+	k, ok := b.Binary("kubectl")
+	if !ok {
+		return nil, "no kubectl in the artifact cache"
+	}
+	tmp, err := os.MkdirTemp("", "hardway-book-")
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer os.RemoveAll(tmp)
+	manifest := filepath.Join(tmp, "hello.yaml")
+	if err := os.WriteFile(manifest, []byte(book.HelloManifest), 0o644); err != nil {
+		return nil, err.Error()
+	}
+	cache := filepath.Join(tmp, "cache")
+	out := map[string]book.Capture{}
+	for _, spec := range book.CaptureSpecs() {
+		args := []string{"--kubeconfig", dir.AdminKubeconfig(), "--cache-dir", cache}
+		for _, arg := range spec.Args {
+			if arg == "hello.yaml" {
+				arg = manifest
+			}
+			args = append(args, arg)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		text, err := osexec.CommandContext(ctx, b.HostPath(k.Rel), args...).CombinedOutput()
+		cancel()
+		if err != nil {
+			return nil, fmt.Sprintf("kubectl %s: %v", spec.Key, err)
+		}
+		out[spec.Key] = book.Capture{
+			Command: "kubectl " + strings.Join(spec.Args, " "),
+			Output:  book.CleanCapture(string(text), map[string]string{manifest: "hello.yaml", cache: "~/.kube/cache"}),
+		}
+	}
+	return out, ""
+}
+
+// firstLine is the first line of s.
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 // describeCerts describes every entry of the PKI in dir, in table order.

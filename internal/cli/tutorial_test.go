@@ -64,11 +64,11 @@ func configArgs(t *testing.T, doc string) []string {
 }
 
 func wantChapters() []string {
-	ids := []string{"index", "architecture", "control-loops", "pod-0-kubectl", "pod-1-control-plane", "pod-2-auth-network", "pod-3-node"}
+	ids := []string{"index", "prerequisites", "architecture", "control-loops", "pod-0-kubectl", "pod-1-control-plane", "pod-2-auth-network", "pod-3-node"}
 	for _, s := range steps.All() {
 		ids = append(ids, book.StepChapterID(s.Name))
 	}
-	return append(ids, "networking", "operating", "files")
+	return append(ids, "networking", "operating", "managed", "files")
 }
 
 func TestTutorialBook(t *testing.T) {

@@ -75,7 +75,8 @@ func All() []Lab {
 	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC(),
 		serviceSelector(), scheduler(), controllerManager(), containerd(),
 		apiServerDown(), corednsScaled(), kubeletStopped(), netpolDNS(),
-		buildCoreDNS(), buildPodRoutes()}
+		kubeletExpired(), clockSkew(), kubeletDNS(), encryptionKey(), etcdQuorum(),
+		buildCoreDNS(), buildPodRoutes(), buildKubeletClient(), buildKubeProxy()}
 }
 
 // Names lists the labs' names.

@@ -35,7 +35,9 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 // TestRegistry: every lab can break, check, hint and restore, and documents
 // its fix.
 func TestRegistry(t *testing.T) {
-	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "netpol-dns", "build-coredns", "build-pod-routes"}
+	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "netpol-dns",
+		"kubelet-expired", "clock-skew", "kubelet-dns", "encryption-key", "etcd-quorum",
+		"build-coredns", "build-pod-routes", "build-kubeconfig", "build-kube-proxy"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
@@ -185,6 +187,9 @@ func TestTargets(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := cluster(t, tt.doc)
+			for k, v := range moreTargets(c)[tt.name] {
+				tt.want[k] = v
+			}
 			for _, l := range All() {
 				tg, err := l.Target(c)
 				got := ""
@@ -241,7 +246,7 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find(pod-route) = %s, %v", l.Name, err)
 	}
 	_, err := Find("dns")
-	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, netpol-dns, build-coredns, build-pod-routes (details: hardway lab list)`
+	want := `no lab "dns"; the labs are: ` + strings.Join(Names(), ", ") + ` (details: hardway lab list)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}

@@ -171,9 +171,15 @@ func Check(ctx context.Context, e steps.Env, report func(verify.Result)) (Lab, e
 		if err == nil && len(problems) > 0 {
 			err = errors.New(strings.Join(problems, "\n"))
 		}
-		report(verify.Result{Name: "your build", Elapsed: time.Since(start), Err: err})
+		// A build lab checks what the learner made; another lab names
+		// what is still broken.
+		name := "your build"
+		if !l.Build {
+			name = "diagnosis"
+		}
+		report(verify.Result{Name: name, Elapsed: time.Since(start), Err: err})
 		if err != nil {
-			failed = append(failed, "your build")
+			failed = append(failed, name)
 		}
 	}
 	env, err := c.VerifyEnv()

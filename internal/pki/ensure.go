@@ -386,30 +386,13 @@ func (e *ensurer) issue(s Spec, id identity, ca signer) (Pair, error) {
 	if err != nil {
 		return Pair{}, err
 	}
-	serial, err := newSerial()
+	tmpl, err := e.template(id)
 	if err != nil {
 		return Pair{}, err
 	}
-	notAfter := e.now.Add(e.c.PKI.CertValidity.Duration)
 	// A leaf outliving its CA would only look valid.
-	if ca.cert.NotAfter.Before(notAfter) {
-		notAfter = ca.cert.NotAfter
-	}
-	usage := x509.KeyUsageDigitalSignature
-	if e.c.PKI.KeyAlgorithm == config.KeyRSA {
-		// TLS 1.2 RSA key exchange encrypts to the server's key.
-		usage |= x509.KeyUsageKeyEncipherment
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: id.cn, Organization: id.org},
-		DNSNames:              id.dns,
-		IPAddresses:           id.ips,
-		NotBefore:             e.now.Add(-backdate),
-		NotAfter:              notAfter,
-		KeyUsage:              usage,
-		ExtKeyUsage:           id.extUses,
-		BasicConstraintsValid: true,
+	if ca.cert.NotAfter.Before(tmpl.NotAfter) {
+		tmpl.NotAfter = ca.cert.NotAfter
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, key.Public(), ca.key)
 	if err != nil {
@@ -422,6 +405,31 @@ func (e *ensurer) issue(s Spec, id identity, ca signer) (Pair, error) {
 	p, err := e.write(s.Name, encodeCert(der), key)
 	p.Cert = cert
 	return p, err
+}
+
+// template is the certificate Ensure issues for id, valid from now for the
+// config's certValidity (backdated a little).
+func (e *ensurer) template(id identity) (*x509.Certificate, error) {
+	serial, err := newSerial()
+	if err != nil {
+		return nil, err
+	}
+	usage := x509.KeyUsageDigitalSignature
+	if e.c.PKI.KeyAlgorithm == config.KeyRSA {
+		// TLS 1.2 RSA key exchange encrypts to the server's key.
+		usage |= x509.KeyUsageKeyEncipherment
+	}
+	return &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: id.cn, Organization: id.org},
+		DNSNames:              id.dns,
+		IPAddresses:           id.ips,
+		NotBefore:             e.now.Add(-backdate),
+		NotAfter:              e.now.Add(e.c.PKI.CertValidity.Duration),
+		KeyUsage:              usage,
+		ExtKeyUsage:           id.extUses,
+		BasicConstraintsValid: true,
+	}, nil
 }
 
 func (e *ensurer) keyPair(s Spec) (Pair, Change, error) {
