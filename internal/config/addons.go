@@ -14,10 +14,14 @@ const (
 	// AddonMetalLB gives LoadBalancer Services an address from
 	// network.loadBalancerIPs and announces it on the node network (L2).
 	AddonMetalLB = "metallb"
+	// AddonArgoCD is GitOps: Argo CD syncs an app from a Git repository
+	// served in the cluster. Not in the default set (see the README for
+	// what it costs).
+	AddonArgoCD = "argocd"
 )
 
 // KnownAddons lists every add-on hardway can install, in install order.
-func KnownAddons() []string { return []string{AddonMetalLB} }
+func KnownAddons() []string { return []string{AddonMetalLB, AddonArgoCD} }
 
 // DefaultAddons is the add-on set of a config that names none: MetalLB
 // where hardway can pick its address range itself (Docker nodes, or any
