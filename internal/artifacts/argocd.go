@@ -28,9 +28,9 @@ const argocdGoToolchain = "go1.27.3"
 
 // Add-on components of argocd.
 const (
-	CompArgoCD          = "argocd"
-	CompArgoCDBase      = "argocd-debian-base"
-	CompArgoCDImage     = "image-argocd"
+	CompArgoCD           = "argocd"
+	CompArgoCDBase       = "argocd-debian-base"
+	CompArgoCDImage      = "image-argocd"
 	CompArgoCDRedisImage = "image-argocd-redis"
 )
 

@@ -26,6 +26,8 @@ const (
 	// ArgoCDReconcile is how often the controller looks for a new
 	// revision unasked.
 	ArgoCDReconcile = "30s"
+	// ArgoCDAppGreeting is on the app's page at every revision.
+	ArgoCDAppGreeting = "Hello from GitOps"
 )
 
 // ArgoCDRepoURL is the repository's address inside the cluster.
@@ -53,11 +55,13 @@ func ArgoCDManifests(c *config.Cluster, version, image, redisImage string) (Argo
 		Version, Namespace, Image, RedisImage string
 		GitName, GitRepo, RepoURL, Reconcile  string
 		AppName, AppNamespace, TestApp, Seed  string
+		Greeting                              string
 		AppPort                               int
 	}{
 		Version: version, Namespace: ArgoCDNamespace, Image: image, RedisImage: redisImage,
 		GitName: ArgoCDGitName, GitRepo: ArgoCDGitRepo, RepoURL: ArgoCDRepoURL(c), Reconcile: ArgoCDReconcile,
 		AppName: ArgoCDApp, AppNamespace: ArgoCDAppNamespace, TestApp: images.TestApp, AppPort: images.TestAppPort,
+		Greeting: ArgoCDAppGreeting,
 	}
 	exec := func(name string) ([]byte, error) {
 		var b bytes.Buffer

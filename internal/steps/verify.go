@@ -46,6 +46,7 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 		// stays inactive or failed fails at once.
 		Components:   func(ctx context.Context) error { return c.CheckComponents(ctx, 30*time.Second) },
 		LoadBalancer: c.Config.Addon(config.AddonMetalLB), LoadBalancerFromPod: c.Config.Published(),
+		GitOps: c.gitOpsCheck(),
 	}, nil
 }
 

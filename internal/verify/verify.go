@@ -69,6 +69,9 @@ type Env struct {
 	// (network.hostAccess published), so the address is fetched from a
 	// test pod instead of from here.
 	LoadBalancerFromPod bool
+	// GitOps: Argo CD is on, so its Application must be Synced and
+	// Healthy and its app answer (the gitops check runs only then).
+	GitOps *GitOps
 }
 
 // Check is one smoke test.
@@ -134,6 +137,7 @@ func Checks() []Check {
 		{Name: "nodeport", Run: quiet(checkNodePort)},
 		{Name: "encryption", Run: quiet(checkEncryption)},
 		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }, Timeout: LoadBalancerBound + time.Minute},
+		{Name: "gitops", Run: checkGitOps, When: func(e Env) bool { return e.GitOps != nil }, Timeout: GitOpsBound},
 	}
 }
 
