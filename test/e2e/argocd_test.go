@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -40,6 +42,7 @@ func TestArgoCD(t *testing.T) {
 	if !strings.Contains(out, "✓ gitops") {
 		t.Fatalf("verify ran no gitops check:\n%s", out)
 	}
+	logArgoCDMemory(t, name)
 
 	t.Run("a commit pushed to the in-cluster repository rolls out", func(t *testing.T) {
 		// Pushed over git:// through the Service (kube-proxy's rules), from
@@ -102,4 +105,47 @@ git rev-parse HEAD`
 			t.Errorf("a second up without argocd changed things:\n%s", out)
 		}
 	})
+}
+
+// logArgoCDMemory logs the working set of every container in namespace
+// argocd (crictl stats on the one node): what the add-on costs once it has
+// synced its app. A figure for the README, not an assertion.
+func logArgoCDMemory(t *testing.T, name string) {
+	out, err := hwRun("shell", "solo", "--name", name, "--", "crictl", "stats", "-o", "json", "--label", "io.kubernetes.pod.namespace=argocd")
+	if err != nil {
+		t.Logf("MEMORY unknown: crictl stats: %v %s", err, out)
+		return
+	}
+	var st struct {
+		Stats []struct {
+			Attributes struct {
+				Labels map[string]string `json:"labels"`
+			} `json:"attributes"`
+			Memory struct {
+				WorkingSetBytes struct {
+					Value string `json:"value"`
+				} `json:"workingSetBytes"`
+			} `json:"memory"`
+		} `json:"stats"`
+	}
+	i := strings.Index(out, "{")
+	if i < 0 {
+		t.Logf("MEMORY unknown: crictl stats said %q", out)
+		return
+	}
+	if err := json.Unmarshal([]byte(out[i:]), &st); err != nil {
+		t.Logf("MEMORY unknown: %v", err)
+		return
+	}
+	var total int64
+	var parts []string
+	for _, s := range st.Stats {
+		var b int64
+		if _, err := fmt.Sscan(s.Memory.WorkingSetBytes.Value, &b); err != nil {
+			continue
+		}
+		total += b
+		parts = append(parts, fmt.Sprintf("%s %d MiB", s.Attributes.Labels["io.kubernetes.container.name"], b>>20))
+	}
+	t.Logf("MEMORY argocd namespace: %d MiB (%s)", total>>20, strings.Join(parts, ", "))
 }
