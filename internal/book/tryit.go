@@ -91,6 +91,12 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			Try{"kubectl -n " + ns + " exec deploy/hello -- cat /etc/resolv.conf", "what the kubelet wrote into a pod: nameserver " + c.Network.ClusterDNS + " and the search list"},
 			Try{"kubectl -n " + ns + " exec deploy/hello -- nslookup " + fqdn, "a DNS answer from CoreDNS: " + c.KubernetesServiceIP()},
 		),
+		"gitops": {
+			{"kubectl -n argocd get applications,appprojects", "the Application and its project: sync and health status"},
+			{"kubectl -n argocd get pods -o wide", "Argo CD's parts: redis, repo-server, application-controller, server, and the Git server"},
+			{"kubectl -n hardway-gitops get deploy,svc,cm", "what Argo CD deployed from Git"},
+			{"kubectl -n argocd logs statefulset/argocd-application-controller --tail=20", "the controller comparing and syncing"},
+		},
 		"operating": {
 			{v.hw("certs"), "every certificate: identity, issuer, names, days left"},
 			{v.hw("certs", "check", "--within", "720h"), "«ok» and the first certificate to expire, or which expire within 30 days (and a non-zero exit)"},
