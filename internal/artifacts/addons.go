@@ -89,6 +89,9 @@ func AddonsManifest(kubeVersion string, addons []string) *Manifest {
 	if slices.Contains(addons, config.AddonNetpol) {
 		m.Components = append(m.Components, netpolComponents()...)
 	}
+	if slices.Contains(addons, config.AddonArgoCD) {
+		m.Components = append(m.Components, argocdComponents()...)
+	}
 	if len(m.Components) == 0 {
 		return nil
 	}

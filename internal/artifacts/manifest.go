@@ -116,10 +116,22 @@ type SourceRecipe struct {
 	// TestBinary (KindKubernetes): the one package is a test package,
 	// compiled with `go test -c` into <last path element>.test.
 	TestBinary bool
-	// ModuleFiles (KindGoInstall) are files taken from the module's source
-	// into the entry: entry file name → paths in the module, joined as one
-	// YAML stream (an add-on's CRDs, generated upstream from its types).
+	// ModuleFiles (KindGoInstall, KindModuleCopy) are files taken from the
+	// module's source into the entry: entry file name → paths in the
+	// module, joined as one YAML stream (an add-on's CRDs, generated
+	// upstream from its types).
 	ModuleFiles map[string][]string
+	// Nested (KindModuleCopy) are modules of the same repository and
+	// version that the module's go.mod replaces with a directory of its
+	// own (replace M => ./dir): a module zip leaves out every directory
+	// that has a go.mod of its own, so each is downloaded by its module
+	// path and put there (directory → module path).
+	Nested map[string]string
+	// GoToolchain (e.g. go1.27.3) is the Go release the module's go line
+	// needs when it is newer than this host's go: the go command then
+	// fetches that toolchain from the Go module proxy (golang.org/toolchain)
+	// by itself, GOTOOLCHAIN set for this build only.
+	GoToolchain string
 	// ImageRecipe (KindImage) names what to assemble when the component's
 	// name does not say it (the e2e images).
 	ImageRecipe string

@@ -51,6 +51,9 @@ func (b *Builder) buildEnv(r *SourceRecipe) []string {
 		cgo = "1"
 	}
 	env := []string{"CGO_ENABLED=" + cgo, "GOOS=linux", "GOARCH=" + b.Store.Arch}
+	if r.GoToolchain != "" {
+		env = append(env, "GOTOOLCHAIN="+r.GoToolchain)
+	}
 	if r.CGO && b.Store.Arch != runtime.GOARCH {
 		t := triplet(b.Store.Arch)
 		env = append(env, "CC="+t+"-gcc", "PKG_CONFIG_LIBDIR=/usr/lib/"+t+"/pkgconfig:/usr/share/pkgconfig")
@@ -108,7 +111,14 @@ type moduleInfo struct {
 
 // download fetches a module into the module cache and says where it is.
 func (b *Builder) modDownload(ctx context.Context, module, version string) (*moduleInfo, error) {
-	c := b.goCmd(nil, "mod", "download", "-json", module+"@"+version)
+	return b.modDownloadWith(ctx, nil, module, version)
+}
+
+// modDownloadWith is modDownload with environment settings: GOTOOLCHAIN
+// for a module whose go line this host's go is too old for (without it
+// go mod download fetches the zip but refuses to unpack it).
+func (b *Builder) modDownloadWith(ctx context.Context, env []string, module, version string) (*moduleInfo, error) {
+	c := b.goCmd(env, "mod", "download", "-json", module+"@"+version)
 	c.Stream = nil // JSON on stdout; progress would garble it
 	out, err := b.Run.Run(ctx, c)
 	if err != nil {
@@ -421,7 +431,11 @@ func sortedKeys(m map[string]string) []string {
 // that its go.mod is the main module's (excludes and replaces apply).
 func (b *Builder) buildModuleCopy(ctx context.Context, c *Component, work, out string) error {
 	r := c.Source
-	mi, err := b.modDownload(ctx, r.Module, r.ModuleVersion)
+	var dlEnv []string
+	if r.GoToolchain != "" {
+		dlEnv = []string{"GOTOOLCHAIN=" + r.GoToolchain}
+	}
+	mi, err := b.modDownloadWith(ctx, dlEnv, r.Module, r.ModuleVersion)
 	if err != nil {
 		return err
 	}
@@ -429,9 +443,24 @@ func (b *Builder) buildModuleCopy(ctx context.Context, c *Component, work, out s
 	if err := copyTree(mi.Dir, src); err != nil {
 		return fmt.Errorf("copying %s@%s out of the module cache: %v", r.Module, r.ModuleVersion, err)
 	}
+	for _, dir := range sortedKeys(r.Nested) {
+		nested, err := b.modDownloadWith(ctx, dlEnv, r.Nested[dir], r.ModuleVersion)
+		if err != nil {
+			return err
+		}
+		if err := copyTree(nested.Dir, filepath.Join(src, filepath.FromSlash(dir))); err != nil {
+			return fmt.Errorf("copying %s@%s out of the module cache: %v", r.Nested[dir], r.ModuleVersion, err)
+		}
+	}
+	if len(r.ModuleFiles) > 0 {
+		if err := copyModuleFiles(src, r.ModuleFiles, strings.TrimSuffix(out, string(filepath.Separator))); err != nil {
+			return fmt.Errorf("%s %s: %w", c.Name, c.Version, err)
+		}
+	}
 	o := out
-	if len(r.Packages) == 1 && len(c.Files) == 1 {
-		// A lone package "." would be named after the copy's directory.
+	if len(r.Packages) == 1 && len(c.Files) >= 1 {
+		// A lone package ("." or ./cmd) would be named after its
+		// directory; it is the component's first file.
 		o = out + c.Files[0].Name
 	}
 	args := append([]string{"-C", src, "build", "-mod=mod", "-o", o}, buildFlags(r)...)
@@ -525,6 +554,8 @@ func (b *Builder) buildImage(ctx context.Context, m *Manifest, c *Component, wor
 		return b.buildMetalLBImage(m, c, archive)
 	case CompNetpolImage:
 		return b.buildNetpolImage(m, c, archive)
+	case CompArgoCDImage, CompArgoCDRedisImage:
+		return b.buildArgoCDImage(m, c, archive)
 	case CompTestAppImage:
 		dep, _ := m.Component(CompBusybox)
 		e, ok := b.Store.Find(dep.Name, dep.Version)

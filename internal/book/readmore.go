@@ -100,6 +100,10 @@ func ReadMore() map[string][]Link {
 		StepChapterID("verify"): {
 			{"Troubleshooting clusters", k + "tasks/debug/debug-cluster/"},
 		},
+		"gitops": {
+			{"Argo CD's user guide (sync policies, health, tracking)", "https://github.com/argoproj/argo-cd/tree/master/docs/user-guide"},
+			{"Argo CD's operator manual (its parts, settings, security)", "https://github.com/argoproj/argo-cd/tree/master/docs/operator-manual"},
+		},
 		"networking": {
 			{"Services", k + "concepts/services-networking/service/"},
 			{"Virtual IPs and service proxies", k + "reference/networking/virtual-ips/"},

@@ -103,6 +103,12 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			Try{v.shell(wk, "iptables -t mangle -S "+render.NetpolChain), "the rules that hand new pod connections to the NetworkPolicy agent (on a kernel without the nftables queue statement; empty with the netpol add-on off)"},
 			Try{"kubectl -n " + render.NetpolNamespace + " logs ds/kube-network-policies -c steer", "which of the two ways this node's kernel steers packets to the agent"},
 		),
+		"gitops": {
+			{"kubectl -n argocd get applications,appprojects", "the Application and its project: sync and health status"},
+			{"kubectl -n argocd get pods -o wide", "Argo CD's parts: redis, repo-server, application-controller, server, and the Git server"},
+			{"kubectl -n hardway-gitops get deploy,svc,cm", "what Argo CD deployed from Git"},
+			{"kubectl -n argocd logs statefulset/argocd-application-controller --tail=20", "the controller comparing and syncing"},
+		},
 		"operating": {
 			{v.hw("certs"), "every certificate: identity, issuer, names, days left"},
 			{v.hw("certs", "check", "--within", "720h"), "«ok» and the first certificate to expire, or which expire within 30 days (and a non-zero exit)"},

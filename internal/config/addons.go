@@ -17,10 +17,14 @@ const (
 	// AddonNetpol enforces NetworkPolicy: the bridge CNI accepts policies
 	// and enforces none (kube-network-policies, see steps/netpol.go).
 	AddonNetpol = "netpol"
+	// AddonArgoCD is GitOps: Argo CD syncs an app from a Git repository
+	// served in the cluster. Not in the default set (see the README for
+	// what it costs).
+	AddonArgoCD = "argocd"
 )
 
 // KnownAddons lists every add-on hardway can install, in install order.
-func KnownAddons() []string { return []string{AddonMetalLB, AddonNetpol} }
+func KnownAddons() []string { return []string{AddonMetalLB, AddonNetpol, AddonArgoCD} }
 
 // DefaultAddons is the add-on set of a config that names none: MetalLB
 // where hardway can pick its address range itself (Docker nodes, or any

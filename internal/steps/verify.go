@@ -47,6 +47,7 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 		Components:   func(ctx context.Context) error { return c.CheckComponents(ctx, 30*time.Second) },
 		LoadBalancer: c.Config.Addon(config.AddonMetalLB), LoadBalancerFromPod: c.Config.Published(),
 		NetworkPolicy: c.Config.Addon(config.AddonNetpol),
+		GitOps:        c.gitOpsCheck(),
 	}, nil
 }
 

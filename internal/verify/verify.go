@@ -72,6 +72,9 @@ type Env struct {
 	// NetworkPolicy: the netpol add-on is on, so a policy must block and
 	// open traffic (the networkpolicy check runs only then).
 	NetworkPolicy bool
+	// GitOps: Argo CD is on, so its Application must be Synced and
+	// Healthy and its app answer (the gitops check runs only then).
+	GitOps *GitOps
 }
 
 // Check is one smoke test.
@@ -138,6 +141,7 @@ func Checks() []Check {
 		{Name: "encryption", Run: quiet(checkEncryption)},
 		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }, Timeout: LoadBalancerBound + time.Minute},
 		{Name: "networkpolicy", Run: checkNetworkPolicy, When: func(e Env) bool { return e.NetworkPolicy }, Timeout: time.Minute + 3*NetpolBound},
+		{Name: "gitops", Run: checkGitOps, When: func(e Env) bool { return e.GitOps != nil }, Timeout: GitOpsBound},
 	}
 }
 

@@ -30,6 +30,9 @@ func e2eClusters() map[string]string {
 		"e2epub":    "10.229.0.0/24",
 		"e2egrow":   "10.205.0.0/24",
 		"e2egrow3":  "10.206.0.0/24",
+		// TestArgoCD (test/e2e/argocd_test.go), and hack/argocd-e2e.sh.
+		"ag1": "10.216.0.0/24",
+		"ag3": "10.217.0.0/24",
 		// TestReliability (test/e2e/reliability_test.go), run by hand.
 		"rl3": "10.239.0.0/24",
 		"rl1": "10.238.0.0/24",
