@@ -86,6 +86,9 @@ func AddonsManifest(kubeVersion string, addons []string) *Manifest {
 	if slices.Contains(addons, config.AddonMetalLB) {
 		m.Components = append(m.Components, metallbComponents()...)
 	}
+	if slices.Contains(addons, config.AddonGateway) {
+		m.Components = append(m.Components, gatewayComponents()...)
+	}
 	if len(m.Components) == 0 {
 		return nil
 	}

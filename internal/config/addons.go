@@ -14,18 +14,25 @@ const (
 	// AddonMetalLB gives LoadBalancer Services an address from
 	// network.loadBalancerIPs and announces it on the node network (L2).
 	AddonMetalLB = "metallb"
+	// AddonGateway routes HTTP(S) by host name into the cluster: Gateway
+	// API (Gateway, HTTPRoute) and Ingress, served by Traefik behind a
+	// LoadBalancer Service that MetalLB gives an address. Named for what it
+	// serves, not for the program that serves it (see gatewayNeeds).
+	AddonGateway = "gateway"
 )
 
-// KnownAddons lists every add-on hardway can install, in install order.
-func KnownAddons() []string { return []string{AddonMetalLB} }
+// KnownAddons lists every add-on hardway can install, in install order
+// (an add-on comes after those it needs).
+func KnownAddons() []string { return []string{AddonMetalLB, AddonGateway} }
 
-// DefaultAddons is the add-on set of a config that names none: MetalLB
-// where hardway can pick its address range itself (Docker nodes, or any
-// cluster whose config names network.loadBalancerIPs); none on machines
-// without a range, whose free addresses only their owner knows.
+// DefaultAddons is the add-on set of a config that names none: MetalLB and
+// the gateway (which needs MetalLB's addresses) where hardway can pick the
+// address range itself (Docker nodes, or any cluster whose config names
+// network.loadBalancerIPs); none on machines without a range, whose free
+// addresses only their owner knows.
 func (c *Cluster) DefaultAddons() []string {
 	if !c.Machines() || c.Network.LoadBalancerIPs != "" {
-		return []string{AddonMetalLB}
+		return []string{AddonMetalLB, AddonGateway}
 	}
 	return []string{}
 }
@@ -172,6 +179,7 @@ func (c *Cluster) validateAddons(bad func(path, format string, a ...any), nodeNe
 		}
 		seen[a] = i
 	}
+	c.validateAddonNeeds(bad)
 	n := c.Network
 	if n.LoadBalancerIPs == "" {
 		// On Docker nodes the range comes from nodeSubnet: when that is

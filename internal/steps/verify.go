@@ -35,6 +35,10 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	if err != nil {
 		return verify.Env{}, err
 	}
+	gw, err := c.gatewayVerifyEnv()
+	if err != nil {
+		return verify.Env{}, err
+	}
 	var ips []string
 	for _, n := range c.Config.Workers() {
 		ips = append(ips, n.IP)
@@ -46,6 +50,7 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 		// stays inactive or failed fails at once.
 		Components:   func(ctx context.Context) error { return c.CheckComponents(ctx, 30*time.Second) },
 		LoadBalancer: c.Config.Addon(config.AddonMetalLB), LoadBalancerFromPod: c.Config.Published(),
+		Gateway: gw,
 	}, nil
 }
 

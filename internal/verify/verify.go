@@ -69,6 +69,9 @@ type Env struct {
 	// (network.hostAccess published), so the address is fetched from a
 	// test pod instead of from here.
 	LoadBalancerFromPod bool
+	// Gateway, when the gateway add-on is on, says where its Gateway is
+	// (the gateway check runs only then).
+	Gateway *GatewayEnv
 }
 
 // Check is one smoke test.
@@ -134,6 +137,7 @@ func Checks() []Check {
 		{Name: "nodeport", Run: quiet(checkNodePort)},
 		{Name: "encryption", Run: quiet(checkEncryption)},
 		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }, Timeout: LoadBalancerBound + time.Minute},
+		{Name: "gateway", Run: checkGateway, When: func(e Env) bool { return e.Gateway != nil }, Timeout: 2*GatewayBound + time.Minute},
 	}
 }
 
@@ -170,7 +174,7 @@ func needs(name string) []string {
 	switch name {
 	case "components", "deployment", "encryption", "rollout":
 		return nil
-	case "nodeport", "dns":
+	case "nodeport", "dns", "gateway":
 		return []string{"deployment", "service"}
 	default:
 		return []string{"deployment"}
