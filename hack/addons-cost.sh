@@ -4,38 +4,51 @@
 # every node) and the memory its pods use once settled, summed over nodes.
 #
 #   hack/addons-cost.sh [NAME]      (default: hardway; the cluster must have metallb in addons)
+#   ADDON=gateway hack/addons-cost.sh [NAME]   (the gateway add-on: Traefik, namespace traefik)
 #
-# It takes metallb out (up with addons: []) and puts it back, timing the
+# It takes the add-on out (up with it left out of addons) and puts it back, timing the
 # second up, then waits 30 s and reads each container's working set with
 # crictl stats on every node. Build time is what `hardway artifacts build`
 # printed for metallb and its images (README, docs/addons.md).
 set -eu
 NAME=${1:-hardway}
 HW=${HW:-bin/hardway}
+ADDON=${ADDON:-metallb}
+case $ADDON in
+metallb) NS=metallb-system ;;
+gateway) NS=traefik ;;
+*) echo "ADDON=$ADDON: use metallb or gateway" >&2; exit 1 ;;
+esac
 SAVED=${XDG_DATA_HOME:-$HOME/.local/share}/hardway/clusters/$NAME/cluster.yaml
 [ -f "$SAVED" ] || { echo "no saved config for cluster $NAME: $SAVED" >&2; exit 1; }
-grep -qx -- '- metallb' "$SAVED" || { echo "cluster $NAME does not have metallb in addons" >&2; exit 1; }
+grep -qx -- "- $ADDON" "$SAVED" || { echo "cluster $NAME does not have $ADDON in addons" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cp "$SAVED" "$tmp/on.yaml"
-# The saved config lists addons as "addons:" then "- metallb".
-awk '/^addons:/{print "addons: []"; skip=1; next} skip && /^- /{next} {skip=0; print}' "$tmp/on.yaml" > "$tmp/off.yaml"
+# The saved config lists addons as "addons:" then "- metallb" and so on:
+# metallb goes with everything after it (the gateway needs it), the
+# gateway alone.
+if [ "$ADDON" = metallb ]; then
+	awk '/^addons:/{print "addons: []"; skip=1; next} skip && /^- /{next} {skip=0; print}' "$tmp/on.yaml" > "$tmp/off.yaml"
+else
+	grep -vx -- "- $ADDON" "$tmp/on.yaml" > "$tmp/off.yaml"
+fi
 
 t0=$(date +%s.%N)
-"$HW" up -c "$tmp/off.yaml" --from metallb >"$tmp/off.log" 2>&1 || { cat "$tmp/off.log"; exit 1; }
+"$HW" up -c "$tmp/off.yaml" --from "$ADDON" >"$tmp/off.log" 2>&1 || { cat "$tmp/off.log"; exit 1; }
 t1=$(date +%s.%N)
-"$HW" up -c "$tmp/on.yaml" --from metallb >"$tmp/on.log" 2>&1 || { cat "$tmp/on.log"; exit 1; }
+"$HW" up -c "$tmp/on.yaml" --from "$ADDON" >"$tmp/on.log" 2>&1 || { cat "$tmp/on.log"; exit 1; }
 t2=$(date +%s.%N)
-step=$(grep -o 'metallb [0-9.]*[a-zµ]*s' "$tmp/on.log" | head -1 || true)
-echo "removal (up --from metallb with addons: []): $(echo "$t1 - $t0" | bc) s"
-echo "install (up --from metallb, then verify):    $(echo "$t2 - $t1" | bc) s; step alone: ${step:-?}"
+step=$(grep -o "$ADDON [0-9.]*[a-zµ]*s" "$tmp/on.log" | head -1 || true)
+echo "removal (up --from $ADDON without it in addons): $(echo "$t1 - $t0" | bc) s"
+echo "install (up --from $ADDON, then verify):    $(echo "$t2 - $t1" | bc) s; step alone: ${step:-?}"
 
 sleep 30
 total=0
 for node in $("$HW" status --name "$NAME" -o json | python3 -c 'import json,sys; print(" ".join(n["name"] for n in json.load(sys.stdin)["nodes"] if n["role"]!="lb"))'); do
-	kb=$("$HW" shell "$node" --name "$NAME" -- crictl stats -o json --label io.kubernetes.pod.namespace=metallb-system |
+	kb=$("$HW" shell "$node" --name "$NAME" -- crictl stats -o json --label io.kubernetes.pod.namespace=$NS |
 		python3 -c 'import json,sys; print(sum(int(s["memory"]["workingSetBytes"]["value"]) for s in json.load(sys.stdin)["stats"])//1024)')
-	echo "$node: metallb containers' working set ${kb} KiB"
+	echo "$node: $ADDON containers' working set ${kb} KiB"
 	total=$((total + kb))
 done
 reg=$("$HW" shell "$( [ -n "$(docker ps -q -f name="^$NAME-lb\$")" ] && echo lb || echo node-0)" --name "$NAME" -- sh -c 'ps -o rss= -C registry | awk "{s+=\$1} END {print s+0}"')
-echo "total metallb: $((total / 1024)) MiB; the registry process: $((reg / 1024)) MiB"
+echo "total $ADDON: $((total / 1024)) MiB; the registry process: $((reg / 1024)) MiB"

@@ -33,6 +33,10 @@ func e2eClusters() map[string]string {
 		// TestReliability (test/e2e/reliability_test.go), run by hand.
 		"rl3": "10.239.0.0/24",
 		"rl1": "10.238.0.0/24",
+		// TestGateway (test/e2e/gateway_test.go), run by hand; gw1 for
+		// hack/gateway-conformance.sh.
+		"gw3": "10.223.0.0/24",
+		"gw1": "10.222.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",
