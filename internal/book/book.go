@@ -111,7 +111,7 @@ func Chapters(in Input) ([]Chapter, []Picture, error) {
 	for i, s := range in.Steps {
 		chapters = append(chapters, w.step(i, s))
 	}
-	chapters = append(chapters, w.networking(), w.operating(), w.filesAppendix())
+	chapters = append(chapters, w.networking(), w.traffic(), w.operating(), w.filesAppendix())
 	for i := range chapters {
 		chapters[i].Body += readMoreSection(chapters[i].ID)
 	}
