@@ -75,7 +75,7 @@ func All() []Lab {
 	return []Lab{etcdMember(), podRoute(), kubeletCert(), corednsCorefile(), kubeProxy(), kubeletRBAC(),
 		serviceSelector(), scheduler(), controllerManager(), containerd(),
 		apiServerDown(), corednsScaled(), kubeletStopped(),
-		buildCoreDNS(), buildPodRoutes()}
+		buildCoreDNS(), buildPodRoutes(), gatewayPort()}
 }
 
 // Names lists the labs' names.
