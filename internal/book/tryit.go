@@ -91,6 +91,11 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			Try{"kubectl -n " + ns + " exec deploy/hello -- cat /etc/resolv.conf", "what the kubelet wrote into a pod: nameserver " + c.Network.ClusterDNS + " and the search list"},
 			Try{"kubectl -n " + ns + " exec deploy/hello -- nslookup " + fqdn, "a DNS answer from CoreDNS: " + c.KubernetesServiceIP()},
 		),
+		"traffic": {
+			{"kubectl get services -A --field-selector spec.type=LoadBalancer", "every LoadBalancer Service and the EXTERNAL-IP MetalLB gave it"},
+			{"kubectl get gatewayclasses,gateways,httproutes -A", "the Gateway API objects: who implements, where it listens, what routes where"},
+			{"kubectl get ingress -A", "the Ingresses Traefik serves, with the same address"},
+		},
 		"operating": {
 			{v.hw("certs"), "every certificate: identity, issuer, names, days left"},
 			{v.hw("certs", "check", "--within", "720h"), "«ok» and the first certificate to expire, or which expire within 30 days (and a non-zero exit)"},

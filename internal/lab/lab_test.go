@@ -35,7 +35,7 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 // TestRegistry: every lab can break, check, hint and restore, and documents
 // its fix.
 func TestRegistry(t *testing.T) {
-	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "build-coredns", "build-pod-routes"}
+	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "build-coredns", "build-pod-routes", "gateway-port"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
@@ -241,7 +241,7 @@ func TestFind(t *testing.T) {
 		t.Errorf("Find(pod-route) = %s, %v", l.Name, err)
 	}
 	_, err := Find("dns")
-	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, build-coredns, build-pod-routes (details: hardway lab list)`
+	want := `no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, build-coredns, build-pod-routes, gateway-port (details: hardway lab list)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
