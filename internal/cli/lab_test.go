@@ -34,7 +34,7 @@ func TestLabArguments(t *testing.T) {
 	}{
 		{[]string{"lab", "start"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
 		{[]string{"lab", "start", "a", "b"}, "error: name the lab to start: hardway lab start NAME (the labs: hardway lab list)"},
-		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, build-coredns, build-pod-routes (details: hardway lab list)`},
+		{[]string{"lab", "start", "dns", "--name", "demo"}, `error: no lab "dns"; the labs are: etcd-member, pod-route, kubelet-cert, coredns-corefile, kube-proxy, kubelet-rbac, service-selector, scheduler, controller-manager, containerd, apiserver-down, coredns-scaled, kubelet, build-coredns, build-pod-routes, gateway-port (details: hardway lab list)`},
 		{[]string{"lab", "check", "--name", "ghost"}, `error: cluster "ghost" has no state on this host (` + filepath.Join(home, "clusters", "ghost") + `); create it with: hardway up --name ghost (the clusters here: hardway list)`},
 		// Machines first: a cluster with only its state left is never
 		// contacted (its saved API address may be another cluster's now).
@@ -91,8 +91,9 @@ coredns-scaled      -       CoreDNS runs no pod
 kubelet             -       a kubelet is stopped
 build-coredns       -       build: CoreDNS, by hand
 build-pod-routes    -       build: one node's pod routes, by hand (not on this cluster: lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
+gateway-port        -       an HTTPRoute points at a port its Service does not have
 
-Cluster solo has passed 1 of 15 labs. Start one: hardway lab start NAME --name solo
+Cluster solo has passed 1 of 16 labs. Start one: hardway lab start NAME --name solo
 `
 	if out != want {
 		t.Errorf("got:\n%s\nwant:\n%s", out, want)
