@@ -91,7 +91,7 @@ coredns-scaled      -       CoreDNS runs no pod
 kubelet             -       a kubelet is stopped
 build-coredns       -       build: CoreDNS, by hand
 build-pod-routes    -       build: one node's pod routes, by hand (not on this cluster: lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
-gateway-port        -       an HTTPRoute points at a port its Service does not have
+gateway-port        -       an HTTPRoute points at a port its Service does not have (not on this cluster: lab gateway-port needs the gateway add-on; cluster solo has addons [metallb] (add metallb and gateway, then hardway up))
 
 Cluster solo has passed 1 of 16 labs. Start one: hardway lab start NAME --name solo
 `

@@ -12,11 +12,12 @@ import (
 // every route made with them) last; the Secret is named without its data.
 func TestGatewayObjects(t *testing.T) {
 	cfg := config.Default()
+	cfg.Addons = []string{config.AddonMetalLB, config.AddonGateway}
 	if _, err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
 	if !cfg.GatewayOn() {
-		t.Fatalf("the default Docker config's add-ons %v lack gateway", cfg.Addons)
+		t.Fatalf("add-ons %v lack gateway", cfg.Addons)
 	}
 	out, err := gatewayObjects(&Cluster{Config: cfg})
 	if err != nil {

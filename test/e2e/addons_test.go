@@ -75,7 +75,6 @@ func addonChecks(t *testing.T, name, body string) {
 			t.Errorf("up with metallb back: %v\n%s", err, out)
 		}
 	})
-	gatewayChecks(t, name, body)
 }
 
 // getUntil GETs url until it answers 200 or timeout passes: the first
