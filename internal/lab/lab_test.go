@@ -40,6 +40,8 @@ func TestRegistry(t *testing.T) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
 	c := config.Default()
+	// The gateway add-on is opt-in; its lab needs it.
+	c.Addons = []string{config.AddonMetalLB, config.AddonGateway}
 	for _, l := range All() {
 		t.Run(l.Name, func(t *testing.T) {
 			if l.Title == "" || l.Target == nil || l.Symptom == nil || l.Reveal == nil || l.Cause == nil || l.Fix == nil || l.Why == nil || l.Break == nil || l.Restore == nil {
