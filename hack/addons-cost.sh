@@ -4,7 +4,7 @@
 # every node) and the memory its pods use once settled, summed over nodes.
 #
 #   hack/addons-cost.sh [NAME]      (default: hardway; the cluster must have the add-on in addons)
-#   ADDON=netpol hack/addons-cost.sh [NAME]   the NetworkPolicy agent instead (default: metallb)
+#   ADDON=netpol|gateway hack/addons-cost.sh [NAME]   another add-on (default: metallb)
 #
 # It takes the add-on out (up without it in addons) and puts it back, timing the
 # second up, then waits 30 s and reads each container's working set with
@@ -19,14 +19,23 @@ case "$ADDON" in
 	*) echo "ADDON=$ADDON: use metallb or netpol" >&2; exit 2 ;;
 esac
 HW=${HW:-bin/hardway}
+ADDON=${ADDON:-metallb}
+case $ADDON in
+metallb) NS=metallb-system ;;
+gateway) NS=traefik ;;
+*) echo "ADDON=$ADDON: use metallb or gateway" >&2; exit 1 ;;
+esac
 SAVED=${XDG_DATA_HOME:-$HOME/.local/share}/hardway/clusters/$NAME/cluster.yaml
 [ -f "$SAVED" ] || { echo "no saved config for cluster $NAME: $SAVED" >&2; exit 1; }
 grep -qx -- "- $ADDON" "$SAVED" || { echo "cluster $NAME does not have $ADDON in addons" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cp "$SAVED" "$tmp/on.yaml"
 # The saved config lists addons as "addons:" then "- NAME" lines: drop
-# the one add-on ("addons: []" when it was the only one).
-awk -v a="- $ADDON" '/^addons:/{inl=1; n=0; print; next} inl && /^- /{if ($0 != a) {print; n++}; next} inl{if (n == 0) print "  []"; inl=0} {print}' "$tmp/on.yaml" |
+# the one add-on ("addons: []" when it was the only one); metallb takes
+# the gateway with it (the gateway needs metallb).
+drop="- $ADDON"
+[ "$ADDON" = metallb ] && drop="$drop|- gateway"
+awk -v a="$drop" '/^addons:/{inl=1; n=0; print; next} inl && /^- /{if (index("|" a "|", "|" $0 "|") == 0) {print; n++}; next} inl{if (n == 0) print "  []"; inl=0} {print}' "$tmp/on.yaml" |
 	awk '/^addons:$/{getline nx; if (nx == "  []") {print "addons: []"} else {print; print nx}; next} {print}' > "$tmp/off.yaml"
 
 t0=$(date +%s.%N)

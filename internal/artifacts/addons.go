@@ -92,6 +92,9 @@ func AddonsManifest(kubeVersion string, addons []string) *Manifest {
 	if slices.Contains(addons, config.AddonArgoCD) {
 		m.Components = append(m.Components, argocdComponents()...)
 	}
+	if slices.Contains(addons, config.AddonGateway) {
+		m.Components = append(m.Components, gatewayComponents()...)
+	}
 	if len(m.Components) == 0 {
 		return nil
 	}

@@ -80,6 +80,9 @@ const (
 	KindModuleCopy SourceKind = "module-copy"
 	// KindGoInstall is plain `go install pkg@version`.
 	KindGoInstall SourceKind = "go-install"
+	// KindGoTest: a test binary (go test -c) and programs from a generated
+	// module requiring Requires (the Gateway API conformance suite).
+	KindGoTest SourceKind = "go-test"
 	// KindPause builds the project's own pause program (embedded source).
 	KindPause SourceKind = "pause"
 	// KindImage assembles an image archive from other components' files.
@@ -135,6 +138,10 @@ type SourceRecipe struct {
 	// ImageRecipe (KindImage) names what to assemble when the component's
 	// name does not say it (the e2e images).
 	ImageRecipe string
+	// Overlay (KindModuleCopy) are files written into the module's copy
+	// before the build: path in the module → content (what the module zip
+	// lacks but the build needs, like Traefik's webui/static).
+	Overlay map[string]string
 }
 
 // Download is one official release file and what vouches for its SHA-256.

@@ -172,6 +172,10 @@ func (b *Builder) buildSource(ctx context.Context, m *Manifest, c *Component, di
 			if err := copyModuleFiles(mi.Dir, r.ModuleFiles, dir); err != nil {
 				return "", fmt.Errorf("%s %s: %w", c.Name, c.Version, err)
 			}
+			if len(r.Packages) == 0 {
+				// Files only (the Gateway API CRDs): nothing to compile.
+				return r.Module + "@" + r.ModuleVersion, nil
+			}
 		}
 		if b.Store.Arch != runtime.GOARCH {
 			return r.Module + "@" + r.ModuleVersion, b.buildInstallCross(ctx, c, work, out)
@@ -186,6 +190,8 @@ func (b *Builder) buildSource(ctx context.Context, m *Manifest, c *Component, di
 			return "", fmt.Errorf("building %s %s from source: %w", c.Name, c.Version, err)
 		}
 		return r.Module + "@" + r.ModuleVersion, nil
+	case KindGoTest:
+		return modulesOrigin(r.Requires), b.buildGoTest(ctx, c, work, out)
 	case KindPause:
 		return "embedded pause source", b.buildPause(ctx, c, work, dir)
 	case KindImage:
@@ -457,6 +463,15 @@ func (b *Builder) buildModuleCopy(ctx context.Context, c *Component, work, out s
 			return fmt.Errorf("%s %s: %w", c.Name, c.Version, err)
 		}
 	}
+	for rel, content := range r.Overlay {
+		p := filepath.Join(src, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
 	o := out
 	if len(r.Packages) == 1 && len(c.Files) >= 1 {
 		// A lone package ("." or ./cmd) would be named after its
@@ -556,6 +571,8 @@ func (b *Builder) buildImage(ctx context.Context, m *Manifest, c *Component, wor
 		return b.buildNetpolImage(m, c, archive)
 	case CompArgoCDImage, CompArgoCDRedisImage:
 		return b.buildArgoCDImage(m, c, archive)
+	case CompTraefikImage, CompGatewayEchoImage:
+		return b.buildGatewayImage(m, c, archive)
 	case CompTestAppImage:
 		dep, _ := m.Component(CompBusybox)
 		e, ok := b.Store.Find(dep.Name, dep.Version)

@@ -117,7 +117,7 @@ func Chapters(in Input) ([]Chapter, []Picture, error) {
 	for i, s := range in.Steps {
 		chapters = append(chapters, w.step(i, s))
 	}
-	chapters = append(chapters, w.networking(), w.operating(), w.gitops(), w.managed(), w.filesAppendix())
+	chapters = append(chapters, w.networking(), w.traffic(), w.operating(), w.gitops(), w.managed(), w.filesAppendix())
 	for i := range chapters {
 		chapters[i].Body += readMoreSection(chapters[i].ID)
 	}

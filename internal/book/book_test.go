@@ -140,7 +140,7 @@ func TestBuild(t *testing.T) {
 			}
 		}
 		want := []string{"index", "prerequisites", "architecture", "control-loops", "pod-0-kubectl", "pod-1-control-plane", "pod-2-auth-network", "pod-3-node",
-			"step-pki", "step-network", "networking", "operating", "gitops", "managed", "files"}
+			"step-pki", "step-network", "networking", "traffic", "operating", "gitops", "managed", "files"}
 		if !slices.Equal(ids, want) {
 			t.Fatalf("chapters %v, want %v", ids, want)
 		}

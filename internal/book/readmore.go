@@ -110,6 +110,11 @@ func ReadMore() map[string][]Link {
 			{"DNS for Services and Pods", k + "concepts/services-networking/dns-pod-service/"},
 			{"CNI bridge plugin", "https://www.cni.dev/plugins/current/main/bridge/"},
 		},
+		"traffic": {
+			{"Service", k + "concepts/services-networking/service/"},
+			{"Gateway API", k + "concepts/services-networking/gateway/"},
+			{"Ingress", k + "concepts/services-networking/ingress/"},
+		},
 		"operating": {
 			{"Encrypting confidential data at rest", k + "tasks/administer-cluster/encrypt-data/"},
 			{"Operating etcd clusters for Kubernetes", k + "tasks/administer-cluster/configure-upgrade-etcd/"},

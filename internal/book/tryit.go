@@ -109,6 +109,11 @@ func tryIts(v vars, steps []StepText) map[string][]Try {
 			{"kubectl -n hardway-gitops get deploy,svc,cm", "what Argo CD deployed from Git"},
 			{"kubectl -n argocd logs statefulset/argocd-application-controller --tail=20", "the controller comparing and syncing"},
 		},
+		"traffic": {
+			{"kubectl get services -A --field-selector spec.type=LoadBalancer", "every LoadBalancer Service and the EXTERNAL-IP MetalLB gave it"},
+			{"kubectl get gatewayclasses,gateways,httproutes -A", "the Gateway API objects: who implements, where it listens, what routes where"},
+			{"kubectl get ingress -A", "the Ingresses Traefik serves, with the same address"},
+		},
 		"operating": {
 			{v.hw("certs"), "every certificate: identity, issuer, names, days left"},
 			{v.hw("certs", "check", "--within", "720h"), "«ok» and the first certificate to expire, or which expire within 30 days (and a non-zero exit)"},

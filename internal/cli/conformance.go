@@ -16,6 +16,7 @@ import (
 
 func newConformanceCmd(a *app) *cobra.Command {
 	var req conformance.Request
+	var gw gatewayFlags
 	cmd := &cobra.Command{
 		Use:   "conformance",
 		Short: "Run the upstream Kubernetes conformance tests (e2e.test under ginkgo) against the cluster",
@@ -40,6 +41,9 @@ ginkgo.log and summary.txt (passed, failed, skipped, each failure with its first
 error line, every image and what stood in for it). Any failure exits non-zero.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if gw.on {
+				return a.conformanceGateway(cmd, req, gw)
+			}
 			return a.conformance(cmd.Context(), req)
 		},
 	}
@@ -51,6 +55,7 @@ error line, every image and what stood in for it). Any failure exits non-zero.`,
 	f.BoolVar(&req.Selection.Certified, "certified", false, "every [Conformance] test, serial ones included, with the files of a conformance submission")
 	f.IntVar(&req.Parallel, "parallel", 4, "tests run at once (ginkgo processes)")
 	f.StringVar(&req.ReportDir, "report", "", "directory for junit.xml, ginkgo.log and summary.txt (default: the cluster's state directory, conformance/)")
+	gw.register(f)
 	return cmd
 }
 

@@ -21,17 +21,24 @@ const (
 	// served in the cluster. Not in the default set (see the README for
 	// what it costs).
 	AddonArgoCD = "argocd"
+	// AddonGateway routes HTTP(S) by host name into the cluster: Gateway
+	// API (Gateway, HTTPRoute) and Ingress, served by Traefik behind a
+	// LoadBalancer Service that MetalLB gives an address. Named for what it
+	// serves, not for the program that serves it (see gatewayNeeds).
+	AddonGateway = "gateway"
 )
 
-// KnownAddons lists every add-on hardway can install, in install order.
-func KnownAddons() []string { return []string{AddonMetalLB, AddonNetpol, AddonArgoCD} }
+// KnownAddons lists every add-on hardway can install, in install order
+// (an add-on comes after those it needs).
+func KnownAddons() []string { return []string{AddonMetalLB, AddonNetpol, AddonGateway, AddonArgoCD} }
 
 // DefaultAddons is the add-on set of a config that names none: MetalLB
 // where hardway can pick its address range itself (Docker nodes, or any
 // cluster whose config names network.loadBalancerIPs; not on machines
 // without a range, whose free addresses only their owner knows), and the
 // NetworkPolicy agent everywhere: a policy accepted but not enforced is
-// worse than an error.
+// worse than an error. The gateway is not in it yet: it has not run on a
+// live cluster (its first build and run are still to be measured).
 func (c *Cluster) DefaultAddons() []string {
 	if !c.Machines() || c.Network.LoadBalancerIPs != "" {
 		return []string{AddonMetalLB, AddonNetpol}
@@ -181,6 +188,7 @@ func (c *Cluster) validateAddons(bad func(path, format string, a ...any), nodeNe
 		}
 		seen[a] = i
 	}
+	c.validateAddonNeeds(bad)
 	n := c.Network
 	if n.LoadBalancerIPs == "" {
 		// On Docker nodes the range comes from nodeSubnet: when that is

@@ -60,7 +60,9 @@ func TestAddonProblems(t *testing.T) {
 		want []string
 	}{
 		{"unknown add-on", "addons: [metalb]\n",
-			[]string{`line 3: addons[0]: "metalb" is not an add-on hardway knows (did you mean metallb?): use one of metallb, netpol, argocd, or addons: [] for none`}},
+			[]string{`line 3: addons[0]: "metalb" is not an add-on hardway knows (did you mean metallb?): use one of metallb, netpol, gateway, argocd, or addons: [] for none`}},
+		{"gateway without metallb", "addons: [gateway]\n",
+			[]string{"line 3: addons[0]: gateway needs metallb (its Service gets its address from metallb): add metallb to addons, or remove gateway"}},
 		{"twice", "addons: [metallb, metallb]\n",
 			[]string{"line 3: addons[1]: metallb is also addons[0]: name each add-on once"}},
 		{"pool outside the node subnet", "network: {loadBalancerIPs: 10.99.0.0/28}\n",

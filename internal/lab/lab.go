@@ -76,7 +76,7 @@ func All() []Lab {
 		serviceSelector(), scheduler(), controllerManager(), containerd(),
 		apiServerDown(), corednsScaled(), kubeletStopped(), netpolDNS(),
 		kubeletExpired(), clockSkew(), kubeletDNS(), encryptionKey(), etcdQuorum(),
-		buildCoreDNS(), buildPodRoutes(), buildKubeletClient(), buildKubeProxy(), gitopsDrift()}
+		buildCoreDNS(), buildPodRoutes(), buildKubeletClient(), buildKubeProxy(), gatewayPort(), gitopsDrift()}
 }
 
 // Names lists the labs' names.

@@ -37,13 +37,14 @@ func cluster(t *testing.T, doc string) *config.Cluster {
 func TestRegistry(t *testing.T) {
 	want := []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-corefile", "kube-proxy", "kubelet-rbac", "service-selector", "scheduler", "controller-manager", "containerd", "apiserver-down", "coredns-scaled", "kubelet", "netpol-dns",
 		"kubelet-expired", "clock-skew", "kubelet-dns", "encryption-key", "etcd-quorum",
-		"build-coredns", "build-pod-routes", "build-kubeconfig", "build-kube-proxy", "gitops-drift"}
+		"build-coredns", "build-pod-routes", "build-kubeconfig", "build-kube-proxy", "gateway-port", "gitops-drift"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("labs %v, want %v", got, want)
 	}
 	c := config.Default()
-	// gitops-drift needs the argocd add-on (TestTargets holds the refusal).
-	c.Addons = append(c.Addons, config.AddonArgoCD)
+	// gitops-drift needs the argocd add-on, gateway-port the gateway
+	// (TestTargets holds the refusals).
+	c.Addons = append(c.Addons, config.AddonGateway, config.AddonArgoCD)
 	for _, l := range All() {
 		t.Run(l.Name, func(t *testing.T) {
 			if l.Title == "" || l.Target == nil || l.Symptom == nil || l.Reveal == nil || l.Cause == nil || l.Fix == nil || l.Why == nil || l.Break == nil || l.Restore == nil {
@@ -131,6 +132,7 @@ func TestTargets(t *testing.T) {
 			"build-coredns":      "node= peer= dir=/tmp/hardway-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=node-0 peer=node-1 mode=vxlan",
 			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster hardway's config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster hardway has addons [metallb netpol] (add metallb and gateway, then hardway up)",
 		}},
 		{"two workers", "name: duo\nnodes:\n- name: cp\n  roles: [control-plane]\n- name: w-a\n  roles: [worker]\n- name: w-b\n  roles: [worker]\nnetwork:\n  clusterDomain: k8s.test\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster duo has 1",
@@ -150,6 +152,7 @@ func TestTargets(t *testing.T) {
 			"build-coredns":      "node= peer= dir=/tmp/duo-files ip=10.32.0.10 zone=k8s.test",
 			"build-pod-routes":   "node=w-a peer=w-b mode=vxlan",
 			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster duo's config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster duo has addons [metallb netpol] (add metallb and gateway, then hardway up)",
 		}},
 		{"machines, direct routes", "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster lab has 1",
@@ -169,6 +172,7 @@ func TestTargets(t *testing.T) {
 			"build-coredns":      "node= peer= dir=/tmp/lab-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=m-0 peer=m-1 mode=direct",
 			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster lab's config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster lab has addons [netpol] (add metallb and gateway, then hardway up)",
 		}},
 		{"one node", "name: solo\nnodes:\n- name: solo\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1",
@@ -188,6 +192,7 @@ func TestTargets(t *testing.T) {
 			"build-coredns":      "node= peer= dir=/tmp/solo-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
 			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster solo's config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster solo has addons [metallb netpol] (add metallb and gateway, then hardway up)",
 		}},
 	}
 	for _, tt := range tests {

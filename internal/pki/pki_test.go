@@ -56,6 +56,11 @@ func TestSpecsExpandPerNode(t *testing.T) {
 	}
 	common := []string{"admin", "apiserver-etcd-client", "apiserver-kubelet-client", "ca", "etcd-ca", "etcd-healthcheck-client", "front-proxy-ca", "front-proxy-client",
 		"kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "service-account", "super-admin"}
+	// The gateway add-on's CA and certificate exist only while it is on.
+	gw := []string{GatewayCA, GatewayServer}
+	withGateway := config.Default()
+	withGateway.Nodes = one.Nodes
+	withGateway.Addons = []string{config.AddonMetalLB, config.AddonGateway}
 	tests := []struct {
 		name string
 		c    *config.Cluster
@@ -66,6 +71,7 @@ func TestSpecsExpandPerNode(t *testing.T) {
 			"kubelet-node-0", "kubelet-node-1", "kubelet-node-2")},
 		{"single node", one, append(slices.Clone(common), "etcd-peer-solo", "etcd-server-solo", "kubelet-solo")},
 		{"split roles", split, append(slices.Clone(common), "etcd-peer-cp", "etcd-server-cp", "kubelet-w1", "kubelet-w2")},
+		{"gateway on", withGateway, append(slices.Concat(common, gw), "etcd-peer-solo", "etcd-server-solo", "kubelet-solo")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -80,10 +80,13 @@ type row struct {
 	Spec
 	name func(node string) string
 	cn   func(node string) string
+	// when, if set, says whether the row exists for a cluster (an
+	// add-on's certificates only while the add-on is on).
+	when func(c *config.Cluster) bool
 }
 
 func table() []row {
-	return []row{
+	return append([]row{
 		{Spec: Spec{Name: CA, CommonName: "kubernetes-ca", Usage: UsageCA, Scope: ScopeCluster,
 			TrustedBy: []string{"kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy", "kubectl"},
 			UsedBy:    "signs the identities of the Kubernetes components and users; they trust it (--client-ca-file, --root-ca-file, kubelet clientCAFile, kubeconfigs' certificate-authority-data). etcd does not: it has its own CA"}},
@@ -130,7 +133,7 @@ func table() []row {
 			UsedBy: "kube-apiserver → extension apiservers (--proxy-client-cert-file), e.g. metrics-server"}},
 		{Spec: Spec{Name: ServiceAccount, Usage: UsageKeyPair, Scope: ScopeCluster,
 			UsedBy: "kube-apiserver signs service-account tokens with the private key (--service-account-signing-key-file: every pod's token, through the TokenRequest API) and verifies them with the public key (--service-account-key-file); kube-controller-manager holds the private key only for legacy token Secrets (type kubernetes.io/service-account-token) someone creates by hand"}},
-	}
+	}, gatewayRows()...)
 }
 
 func apiServerSANs(c *config.Cluster, _ config.Node) AltNames {
@@ -172,6 +175,9 @@ func etcdSANs(_ *config.Cluster, n config.Node) AltNames {
 func Specs(c *config.Cluster) []Spec {
 	var out []Spec
 	for _, r := range table() {
+		if r.when != nil && !r.when(c) {
+			continue
+		}
 		var nodes []config.Node
 		switch r.Scope {
 		case ScopeControlPlane:

@@ -46,3 +46,42 @@ func TestMetalLBManifests(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayManifests: every document parses, the listeners and the
+// certificate Secret are hardway's, Traefik meets Pod Security restricted
+// on ports 80/443 through the safe sysctl, and the IngressClass is the
+// default.
+func TestGatewayManifests(t *testing.T) {
+	c := config.Default()
+	m, err := GatewayManifests(c, "v3.6.12", "docker.io/library/traefik:v3.6.12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, part := range [][]byte{m.Objects, m.Routes} {
+		for _, doc := range strings.Split(string(part), "\n---\n") {
+			var obj map[string]any
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+				t.Fatalf("document does not parse: %v\n%s", err, doc)
+			}
+			kinds[obj["kind"].(string)]++
+		}
+	}
+	want := map[string]int{"Namespace": 1, "ServiceAccount": 1, "ClusterRole": 1, "ClusterRoleBinding": 1, "Deployment": 1, "Service": 1,
+		"IngressClass": 1, "GatewayClass": 1, "Gateway": 1}
+	for k, n := range want {
+		if kinds[k] != n {
+			t.Errorf("%d %s, want %d (all: %v)", kinds[k], k, n, kinds)
+		}
+	}
+	for _, s := range []string{
+		"image: docker.io/library/traefik:v3.6.12", "pod-security.kubernetes.io/enforce: restricted",
+		"net.ipv4.ip_unprivileged_port_start", "type: LoadBalancer", `ingressclass.kubernetes.io/is-default-class: "true"`,
+		"--global.sendAnonymousUsage=false", "--providers.kubernetesGateway.statusAddress.service.name=traefik",
+		`hostname: "*.hardway.hardway.test"`, "name: " + GatewayTLSSecret, "controllerName: traefik.io/gateway-controller",
+	} {
+		if !strings.Contains(string(m.Objects)+string(m.Routes), s) {
+			t.Errorf("the manifests lack %q", s)
+		}
+	}
+}

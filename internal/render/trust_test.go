@@ -14,11 +14,12 @@ import (
 // pictures and legends read) to the files each unit is really given: a unit
 // trusts a CA when it gets that CA's certificate or a kubeconfig (which
 // embeds the cluster CA). Clients outside the units (kubectl on this host,
-// etcdctl on a node) are the only names the units cannot show.
+// etcdctl on a node, and the gateway CA's only clients: verify and curl on
+// this host) are the only names the units cannot show.
 func TestCATrustMatchesPKITable(t *testing.T) {
 	c := cluster(t, 3)
 	in := inputs(c, hostV1)
-	clients := map[string]bool{"kubectl": true, "etcdctl": true}
+	clients := map[string]bool{"kubectl": true, "etcdctl": true, "hardway verify": true, "curl --cacert": true}
 	got := map[string]map[string]bool{} // CA → units given it
 	for _, n := range c.Nodes {
 		units, err := NodeUnits(in, n)

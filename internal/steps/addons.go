@@ -47,7 +47,7 @@ type addon struct {
 }
 
 // addons are the add-ons hardway knows, in config.KnownAddons' order.
-func addons() []addon { return []addon{metallbAddon(), netpolAddon(), argocdAddon()} }
+func addons() []addon { return []addon{metallbAddon(), netpolAddon(), gatewayAddon(), argocdAddon()} }
 
 // addonSteps are the steps of up that install or remove each add-on.
 func addonSteps() []Step {

@@ -23,7 +23,7 @@ func TestSelect(t *testing.T) {
 		wantErr    string
 	}{
 		{want: Names(all)},
-		{from: "etcd", want: []string{"etcd", "control-plane", "workers", "network", "dns", "metallb", "netpol", "argocd", "verify"}},
+		{from: "etcd", want: []string{"etcd", "control-plane", "workers", "network", "dns", "metallb", "netpol", "gateway", "argocd", "verify"}},
 		{only: "pki", want: []string{"pki"}},
 		{from: "etcd", only: "pki", wantErr: "exclude each other"},
 		{only: "nope", wantErr: `no step "nope"; the steps are: check, nodes, pki`},
@@ -43,7 +43,7 @@ func TestSelect(t *testing.T) {
 }
 
 func TestStepOrderMatchesTheTutorial(t *testing.T) {
-	want := []string{"check", "nodes", "pki", "kubeconfigs", "encryption", "etcd", "control-plane", "workers", "network", "dns", "metallb", "netpol", "argocd", "verify"}
+	want := []string{"check", "nodes", "pki", "kubeconfigs", "encryption", "etcd", "control-plane", "workers", "network", "dns", "metallb", "netpol", "gateway", "argocd", "verify"}
 	if got := Names(All()); !reflect.DeepEqual(got, want) {
 		t.Fatalf("steps %q, want %q", got, want)
 	}

@@ -35,6 +35,10 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 	if err != nil {
 		return verify.Env{}, err
 	}
+	gw, err := c.gatewayVerifyEnv()
+	if err != nil {
+		return verify.Env{}, err
+	}
 	var ips []string
 	for _, n := range c.Config.Workers() {
 		ips = append(ips, n.IP)
@@ -48,6 +52,7 @@ func (c *Cluster) VerifyEnv() (verify.Env, error) {
 		LoadBalancer: c.Config.Addon(config.AddonMetalLB), LoadBalancerFromPod: c.Config.Published(),
 		NetworkPolicy: c.Config.Addon(config.AddonNetpol),
 		GitOps:        c.gitOpsCheck(),
+		Gateway:       gw,
 	}, nil
 }
 

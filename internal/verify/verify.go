@@ -75,6 +75,9 @@ type Env struct {
 	// GitOps: Argo CD is on, so its Application must be Synced and
 	// Healthy and its app answer (the gitops check runs only then).
 	GitOps *GitOps
+	// Gateway, when the gateway add-on is on, says where its Gateway is
+	// (the gateway check runs only then).
+	Gateway *GatewayEnv
 }
 
 // Check is one smoke test.
@@ -141,6 +144,7 @@ func Checks() []Check {
 		{Name: "encryption", Run: quiet(checkEncryption)},
 		{Name: "loadbalancer", Run: checkLoadBalancer, When: func(e Env) bool { return e.LoadBalancer }, Timeout: LoadBalancerBound + time.Minute},
 		{Name: "networkpolicy", Run: checkNetworkPolicy, When: func(e Env) bool { return e.NetworkPolicy }, Timeout: time.Minute + 3*NetpolBound},
+		{Name: "gateway", Run: checkGateway, When: func(e Env) bool { return e.Gateway != nil }, Timeout: 2*GatewayBound + time.Minute},
 		{Name: "gitops", Run: checkGitOps, When: func(e Env) bool { return e.GitOps != nil }, Timeout: GitOpsBound},
 	}
 }
@@ -178,7 +182,7 @@ func needs(name string) []string {
 	switch name {
 	case "components", "deployment", "encryption", "rollout":
 		return nil
-	case "nodeport", "dns":
+	case "nodeport", "dns", "gateway":
 		return []string{"deployment", "service"}
 	default:
 		return []string{"deployment"}

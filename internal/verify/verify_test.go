@@ -34,7 +34,7 @@ func TestRunSome(t *testing.T) {
 			// order and the selection are under test here.
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
-			env := Env{Client: fake.NewClientset(), Workers: 1, LoadBalancer: true, NetworkPolicy: true, GitOps: &GitOps{Namespace: "argocd", Application: "hello"}, EtcdGet: func(context.Context, string) ([]byte, error) { return nil, context.Canceled }}
+			env := Env{Client: fake.NewClientset(), Workers: 1, LoadBalancer: true, NetworkPolicy: true, GitOps: &GitOps{Namespace: "argocd", Application: "hello"}, Gateway: &GatewayEnv{Namespace: "traefik", Name: "hardway", Domain: "x.hardway.test"}, EtcdGet: func(context.Context, string) ([]byte, error) { return nil, context.Canceled }}
 			var got []string
 			res, err := RunSome(ctx, env, tt.names, time.Second, func(r Result) { got = append(got, r.Name) })
 			if err != nil {
@@ -46,7 +46,7 @@ func TestRunSome(t *testing.T) {
 		})
 	}
 	_, err := RunSome(context.Background(), Env{}, []string{"dns", "ping"}, time.Second, func(Result) { t.Error("a check ran") })
-	want := `no smoke test "ping"; the smoke tests are: components, deployment, rollout, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption, loadbalancer, networkpolicy, gitops`
+	want := `no smoke test "ping"; the smoke tests are: components, deployment, rollout, pod-to-pod, service, dns, logs, exec, port-forward, nodeport, encryption, loadbalancer, networkpolicy, gateway, gitops`
 	if err == nil || err.Error() != want {
 		t.Errorf("error %v, want %s", err, want)
 	}
@@ -59,7 +59,7 @@ func TestRunSkipsDependents(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	env := Env{Client: fake.NewClientset(), Workers: 1, LoadBalancer: true, NetworkPolicy: true, GitOps: &GitOps{Namespace: "argocd", Application: "hello"}, EtcdGet: func(context.Context, string) ([]byte, error) {
+	env := Env{Client: fake.NewClientset(), Workers: 1, LoadBalancer: true, NetworkPolicy: true, GitOps: &GitOps{Namespace: "argocd", Application: "hello"}, Gateway: &GatewayEnv{Namespace: "traefik", Name: "hardway", Domain: "x.hardway.test"}, EtcdGet: func(context.Context, string) ([]byte, error) {
 		ran = true
 		return nil, context.Canceled
 	}}

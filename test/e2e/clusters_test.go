@@ -51,6 +51,10 @@ func e2eClusters() map[string]string {
 		// the netpol add-on's hack/netpol-e2e.sh.
 		"np1": "10.220.0.0/24",
 		"np3": "10.221.0.0/24",
+		// TestGateway (test/e2e/gateway_test.go), run by hand; gw1 for
+		// hack/gateway-conformance.sh.
+		"gw3": "10.223.0.0/24",
+		"gw1": "10.222.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",
