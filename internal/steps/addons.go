@@ -348,18 +348,33 @@ func installMetalLB(ctx context.Context, c *Cluster, admin *kube.Client) ([]conv
 	// The pool is of a kind the CRDs above define: the API serves it
 	// once they are established.
 	pools := []string{"ipaddresspools.metallb.io", "l2advertisements.metallb.io"}
+	applied, err := c.applyAfterCRDs(ctx, admin, pools, m.Pool, "MetalLB's address pool",
+		converge.Change{Action: converge.Wrote, Target: "IPAddressPool metallb-system/hardway", Reason: "applied through the API"},
+		converge.Change{Action: converge.Wrote, Target: "L2Advertisement metallb-system/hardway", Reason: "applied through the API"})
+	changes = append(changes, applied...)
+	if err != nil || c.DryRun {
+		return changes, err
+	}
+	return changes, c.waitMetalLB(ctx, admin)
+}
+
+// applyAfterCRDs applies doc, whose objects are of the kinds the CRDs
+// named define, once the API serves them: it waits (bounded) for each CRD
+// to be established, then applies, retrying while discovery does not list
+// the kind yet (Established comes before discovery everywhere) and
+// failing at once on anything else. A dry run of a cluster without the
+// CRDs yet reports pending, the objects that would be created.
+func (c *Cluster) applyAfterCRDs(ctx context.Context, admin *kube.Client, crds []string, doc []byte, what string, pending ...converge.Change) ([]converge.Change, error) {
 	if c.DryRun {
-		for _, crd := range pools {
+		for _, crd := range crds {
 			if ok, err := admin.CRDEstablished(ctx, crd); err != nil || !ok {
-				return append(changes,
-					converge.Change{Action: converge.Wrote, Target: "IPAddressPool metallb-system/hardway", Reason: "applied through the API"},
-					converge.Change{Action: converge.Wrote, Target: "L2Advertisement metallb-system/hardway", Reason: "applied through the API"}), nil
+				return pending, nil
 			}
 		}
-		applied, err := admin.Apply(ctx, m.Pool, true)
-		return append(changes, appliedChanges(applied)...), err
+		applied, err := admin.Apply(ctx, doc, true)
+		return appliedChanges(applied), err
 	}
-	for _, crd := range pools {
+	for _, crd := range crds {
 		if err := c.until(ctx, "CRD "+crd+" to be established", 200*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
 			ok, err := admin.CRDEstablished(ctx, crd)
 			if err == nil && !ok {
@@ -367,24 +382,19 @@ func installMetalLB(ctx context.Context, c *Cluster, admin *kube.Client) ([]conv
 			}
 			return ok, err
 		}); err != nil {
-			return changes, err
+			return nil, err
 		}
 	}
-	// Established is not yet served by discovery everywhere: a kind it
-	// does not list yet is retried, anything else is an error.
 	var applied []string
-	err = c.until(ctx, "MetalLB's address pool to be accepted", 300*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
-		applied, err = admin.Apply(ctx, m.Pool, false)
+	err := c.until(ctx, what+" to be accepted", 300*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
+		var err error
+		applied, err = admin.Apply(ctx, doc, false)
 		if err != nil && !meta.IsNoMatchError(errors.Unwrap(err)) && !meta.IsNoMatchError(err) {
 			return false, wait.Permanent(err)
 		}
 		return err == nil, err
 	})
-	changes = append(changes, appliedChanges(applied)...)
-	if err != nil {
-		return changes, err
-	}
-	return changes, c.waitMetalLB(ctx, admin)
+	return appliedChanges(applied), err
 }
 
 // waitMetalLB waits until the controller is available and a speaker is

@@ -2,13 +2,11 @@ package steps
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 
@@ -18,7 +16,6 @@ import (
 	"hardway.dev/hardway/internal/kube"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/verify"
-	"hardway.dev/hardway/internal/wait"
 )
 
 // The argocd add-on.
@@ -97,38 +94,11 @@ func installArgoCD(ctx context.Context, c *Cluster, admin *kube.Client) ([]conve
 		}
 	}
 	kinds := []string{"appprojects.argoproj.io", "applications.argoproj.io"}
-	if c.DryRun {
-		for _, crd := range kinds {
-			if ok, err := admin.CRDEstablished(ctx, crd); err != nil || !ok {
-				return append(changes,
-					converge.Change{Action: converge.Wrote, Target: "AppProject " + render.ArgoCDNamespace + "/hardway", Reason: "applied through the API"},
-					converge.Change{Action: converge.Wrote, Target: "Application " + render.ArgoCDNamespace + "/" + render.ArgoCDApp, Reason: "applied through the API"}), nil
-			}
-		}
-		applied, err := admin.Apply(ctx, m.App, true)
-		return append(changes, appliedChanges(applied)...), err
-	}
-	for _, crd := range kinds {
-		if err := c.until(ctx, "CRD "+crd+" to be established", 200*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
-			ok, err := admin.CRDEstablished(ctx, crd)
-			if err == nil && !ok {
-				err = fmt.Errorf("not yet")
-			}
-			return ok, err
-		}); err != nil {
-			return changes, err
-		}
-	}
-	var applied []string
-	err = c.until(ctx, "Argo CD's Application to be accepted", 300*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
-		applied, err = admin.Apply(ctx, m.App, false)
-		if err != nil && !meta.IsNoMatchError(errors.Unwrap(err)) && !meta.IsNoMatchError(err) {
-			return false, wait.Permanent(err)
-		}
-		return err == nil, err
-	})
-	changes = append(changes, appliedChanges(applied)...)
-	if err != nil {
+	applied, err := c.applyAfterCRDs(ctx, admin, kinds, m.App, "Argo CD's Application",
+		converge.Change{Action: converge.Wrote, Target: "AppProject " + render.ArgoCDNamespace + "/hardway", Reason: "applied through the API"},
+		converge.Change{Action: converge.Wrote, Target: "Application " + render.ArgoCDNamespace + "/" + render.ArgoCDApp, Reason: "applied through the API"})
+	changes = append(changes, applied...)
+	if err != nil || c.DryRun {
 		return changes, err
 	}
 	return changes, c.waitArgoCD(ctx, admin)

@@ -3,13 +3,11 @@ package steps
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,7 +19,6 @@ import (
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/verify"
-	"hardway.dev/hardway/internal/wait"
 )
 
 // The gateway add-on: Traefik serving the Gateway API and Ingress.
@@ -110,38 +107,11 @@ func installGateway(ctx context.Context, c *Cluster, admin *kube.Client) ([]conv
 		}
 	}
 	kinds := []string{"gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io"}
-	if c.DryRun {
-		for _, crd := range kinds {
-			if ok, err := admin.CRDEstablished(ctx, crd); err != nil || !ok {
-				return append(changes,
-					converge.Change{Action: converge.Wrote, Target: "GatewayClass traefik", Reason: "applied through the API"},
-					converge.Change{Action: converge.Wrote, Target: "Gateway " + render.GatewayNamespace + "/" + render.GatewayName, Reason: "applied through the API"}), nil
-			}
-		}
-		applied, err := admin.Apply(ctx, m.Routes, true)
-		return append(changes, appliedChanges(applied)...), err
-	}
-	for _, crd := range kinds {
-		if err := c.until(ctx, "CRD "+crd+" to be established", 200*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
-			ok, err := admin.CRDEstablished(ctx, crd)
-			if err == nil && !ok {
-				err = fmt.Errorf("not yet")
-			}
-			return ok, err
-		}); err != nil {
-			return changes, err
-		}
-	}
-	var applied []string
-	err = c.until(ctx, "the GatewayClass and Gateway to be accepted by the API", 300*time.Millisecond, 30*time.Second, func(ctx context.Context) (bool, error) {
-		applied, err = admin.Apply(ctx, m.Routes, false)
-		if err != nil && !meta.IsNoMatchError(errors.Unwrap(err)) && !meta.IsNoMatchError(err) {
-			return false, wait.Permanent(err)
-		}
-		return err == nil, err
-	})
-	changes = append(changes, appliedChanges(applied)...)
-	if err != nil {
+	applied, err := c.applyAfterCRDs(ctx, admin, kinds, m.Routes, "the GatewayClass and Gateway",
+		converge.Change{Action: converge.Wrote, Target: "GatewayClass traefik", Reason: "applied through the API"},
+		converge.Change{Action: converge.Wrote, Target: "Gateway " + render.GatewayNamespace + "/" + render.GatewayName, Reason: "applied through the API"})
+	changes = append(changes, applied...)
+	if err != nil || c.DryRun {
 		return changes, err
 	}
 	return changes, c.waitGateway(ctx, admin)
