@@ -69,26 +69,11 @@ func ConformGateway(ctx context.Context, e Env, req GatewayRequest) (GatewayOutc
 	if !cfg.GatewayOn() {
 		return o, fmt.Errorf("the gateway add-on is off in cluster %s: add gateway to addons in its config, run hardway up, then this again", cfg.Name)
 	}
-	if c.ArtifactsErr != nil {
-		return o, c.ArtifactsErr
-	}
-	admin, err := c.Admin()
+	report, err := readyReport(ctx, c, req.ReportDir)
 	if err != nil {
 		return o, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = admin.Readyz(rctx)
-	cancel()
-	if err != nil {
-		return o, fmt.Errorf("the API server of cluster %s does not answer (%v); check it with: hardway status --name %s", cfg.Name, firstLine(err.Error()), cfg.Name)
-	}
-	o.Report = req.ReportDir
-	if o.Report == "" {
-		o.Report = filepath.Join(c.State.Path(), "conformance")
-	}
-	if o.Report, err = filepath.Abs(o.Report); err != nil {
-		return o, err
-	}
+	o.Report = report
 	if err := os.MkdirAll(o.Report, 0o755); err != nil {
 		return o, fmt.Errorf("--report %s: %v", o.Report, err)
 	}

@@ -68,26 +68,11 @@ func Conform(ctx context.Context, e Env, req Request) (Outcome, error) {
 	focus, skip, _ := req.Selection.Args()
 	c := e.Cluster
 	cfg := c.Config
-	if c.ArtifactsErr != nil {
-		return o, c.ArtifactsErr
-	}
-	admin, err := c.Admin()
+	report, err := readyReport(ctx, c, req.ReportDir)
 	if err != nil {
 		return o, err
 	}
-	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	err = admin.Readyz(rctx)
-	cancel()
-	if err != nil {
-		return o, fmt.Errorf("the API server of cluster %s does not answer (%v); check it with: hardway status --name %s", cfg.Name, firstLine(err.Error()), cfg.Name)
-	}
-	o.Report = req.ReportDir
-	if o.Report == "" {
-		o.Report = filepath.Join(c.State.Path(), "conformance")
-	}
-	if o.Report, err = filepath.Abs(o.Report); err != nil {
-		return o, err
-	}
+	o.Report = report
 
 	store := e.Builder.Store
 	auto := artifacts.Option{Source: artifacts.SourceAuto}
@@ -187,4 +172,28 @@ func Conform(ctx context.Context, e Env, req Request) (Outcome, error) {
 		}
 	}
 	return o, WriteSubmission(o.Report, sub)
+}
+
+// readyReport is what both suites need before they start: the cluster's
+// artifacts resolved, its API server answering (within 10 s), and the
+// report directory as an absolute path (default: the state directory's
+// conformance/).
+func readyReport(ctx context.Context, c *steps.Cluster, dir string) (string, error) {
+	if c.ArtifactsErr != nil {
+		return "", c.ArtifactsErr
+	}
+	admin, err := c.Admin()
+	if err != nil {
+		return "", err
+	}
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	err = admin.Readyz(rctx)
+	cancel()
+	if err != nil {
+		return "", fmt.Errorf("the API server of cluster %s does not answer (%v); check it with: hardway status --name %s", c.Config.Name, firstLine(err.Error()), c.Config.Name)
+	}
+	if dir == "" {
+		dir = filepath.Join(c.State.Path(), "conformance")
+	}
+	return filepath.Abs(dir)
 }
