@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/dynamic"
 
-	"hardway.dev/hardway/internal/images"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -278,6 +277,11 @@ func ensureGatewayBackend(ctx context.Context, s *session, name string) error {
 	cs := s.env.Client
 	one := int32(1)
 	labels := map[string]string{"app": name}
+	// The test app serving a page that names its backend, from a
+	// an emptyDir.
+	web := testAppContainer("web")
+	web.Command = []string{"/bin/sh", "-c", fmt.Sprintf(`echo %q > /srv/www/index.html && exec httpd -f -v -p %d -h /srv/www`, gatewayPage(name), appPort)}
+	web.VolumeMounts = []corev1.VolumeMount{{Name: "www", MountPath: "/srv/www"}}
 	dep := &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: Namespace},
 		Spec: appsv1.DeploymentSpec{
@@ -288,19 +292,7 @@ func ensureGatewayBackend(ctx context.Context, s *session, name string) error {
 				Spec: corev1.PodSpec{
 					SecurityContext: restrictedPod(),
 					Volumes:         []corev1.Volume{{Name: "www", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
-					Containers: []corev1.Container{{
-						Name:            "web",
-						Image:           images.TestApp,
-						ImagePullPolicy: corev1.PullNever,
-						Command:         []string{"/bin/sh", "-c", fmt.Sprintf(`echo %q > /srv/www/index.html && exec httpd -f -v -p %d -h /srv/www`, gatewayPage(name), appPort)},
-						Ports:           []corev1.ContainerPort{{ContainerPort: appPort}},
-						VolumeMounts:    []corev1.VolumeMount{{Name: "www", MountPath: "/srv/www"}},
-						SecurityContext: restrictedContainer(),
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
-							PeriodSeconds: 1,
-						},
-					}},
+					Containers:      []corev1.Container{web},
 				},
 			},
 		},

@@ -12,7 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"hardway.dev/hardway/internal/images"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -116,19 +115,10 @@ func (s *session) netpolTarget(ctx context.Context, client corev1.Pod) (*corev1.
 				NodeName:                      node,
 				TerminationGracePeriodSeconds: new(int64),
 				SecurityContext:               restrictedPod(),
-				Containers: []corev1.Container{{
-					Name:            "app",
-					Image:           images.TestApp,
-					ImagePullPolicy: corev1.PullNever,
-					Ports:           []corev1.ContainerPort{{ContainerPort: appPort}},
-					SecurityContext: restrictedContainer(),
-					// The kubelet's probe comes from the node's root, which the
-					// agent never judges: the pod stays ready under deny-all.
-					ReadinessProbe: &corev1.Probe{
-						ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
-						PeriodSeconds: 1,
-					},
-				}},
+				// The kubelet's readiness probe comes from the node's root,
+				// which the agent never judges: the pod stays ready under
+				// deny-all.
+				Containers: []corev1.Container{testAppContainer("app")},
 			},
 		}
 		if _, err := pods.Create(ctx, pod, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -334,17 +334,7 @@ func checkDeployment(ctx context.Context, s *session) error {
 						// pods on the new node of a cluster grown to two.
 						MatchLabelKeys: []string{appsv1.DefaultDeploymentUniqueLabelKey},
 					}},
-					Containers: []corev1.Container{{
-						Name:            "hello",
-						Image:           images.TestApp,
-						ImagePullPolicy: corev1.PullNever,
-						Ports:           []corev1.ContainerPort{{ContainerPort: appPort}},
-						SecurityContext: restrictedContainer(),
-						ReadinessProbe: &corev1.Probe{
-							ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
-							PeriodSeconds: 1,
-						},
-					}},
+					Containers: []corev1.Container{testAppContainer("hello")},
 				},
 			},
 		},
@@ -724,4 +714,22 @@ func againOnEOF(tries int, f func() (string, error)) (string, error) {
 		out, err = f()
 	}
 	return out, err
+}
+
+// testAppContainer is the test app as verify's checks run it: the image
+// every node has (never pulled), its HTTP port, Pod Security restricted,
+// and ready once it answers GET / (polled every second, so a check sees a
+// new pod ready without waiting).
+func testAppContainer(name string) corev1.Container {
+	return corev1.Container{
+		Name:            name,
+		Image:           images.TestApp,
+		ImagePullPolicy: corev1.PullNever,
+		Ports:           []corev1.ContainerPort{{ContainerPort: appPort}},
+		SecurityContext: restrictedContainer(),
+		ReadinessProbe: &corev1.Probe{
+			ProbeHandler:  corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(appPort)}},
+			PeriodSeconds: 1,
+		},
+	}
 }
