@@ -324,26 +324,45 @@ func metallbObjects(c *Cluster) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-func installMetalLB(ctx context.Context, c *Cluster, admin *kube.Client) ([]converge.Change, error) {
-	crdFile, err := c.Addons.AddonFile(artifacts.CompMetalLB, artifacts.MetalLBCRDs)
+// addonCRDs reads an add-on's CRD manifest from the artifact cache.
+func (c *Cluster) addonCRDs(comp, file, what string) ([]byte, error) {
+	path, err := c.Addons.AddonFile(comp, file)
 	if err != nil {
 		return nil, err
 	}
-	crds, err := os.ReadFile(crdFile)
+	crds, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("reading MetalLB's CRDs: %w (rebuild: hardway artifacts build --name %s)", err, c.Config.Name)
+		return nil, fmt.Errorf("reading %s: %w (rebuild: hardway artifacts build --name %s)", what, err, c.Config.Name)
 	}
-	m, err := c.metallbManifests()
-	if err != nil {
-		return nil, err
-	}
+	return crds, nil
+}
+
+// applyParts applies each manifest in turn (a dry run on a dry run),
+// stopping at the first that fails, with the changes made until then.
+func (c *Cluster) applyParts(ctx context.Context, admin *kube.Client, parts ...[]byte) ([]converge.Change, error) {
 	var changes []converge.Change
-	for _, part := range [][]byte{crds, m.Objects} {
+	for _, part := range parts {
 		applied, err := admin.Apply(ctx, part, c.DryRun)
 		changes = append(changes, appliedChanges(applied)...)
 		if err != nil {
 			return changes, err
 		}
+	}
+	return changes, nil
+}
+
+func installMetalLB(ctx context.Context, c *Cluster, admin *kube.Client) ([]converge.Change, error) {
+	crds, err := c.addonCRDs(artifacts.CompMetalLB, artifacts.MetalLBCRDs, "MetalLB's CRDs")
+	if err != nil {
+		return nil, err
+	}
+	m, err := c.metallbManifests()
+	if err != nil {
+		return nil, err
+	}
+	changes, err := c.applyParts(ctx, admin, crds, m.Objects)
+	if err != nil {
+		return changes, err
 	}
 	// The pool is of a kind the CRDs above define: the API serves it
 	// once they are established.

@@ -3,7 +3,6 @@ package steps
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -73,25 +72,17 @@ func argocdObjects(c *Cluster) ([]byte, error) {
 const ArgoCDSyncBound = 4 * time.Minute
 
 func installArgoCD(ctx context.Context, c *Cluster, admin *kube.Client) ([]converge.Change, error) {
-	crdFile, err := c.Addons.AddonFile(artifacts.CompArgoCD, artifacts.ArgoCDCRDs)
+	crds, err := c.addonCRDs(artifacts.CompArgoCD, artifacts.ArgoCDCRDs, "Argo CD's CRDs")
 	if err != nil {
 		return nil, err
-	}
-	crds, err := os.ReadFile(crdFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading Argo CD's CRDs: %w (rebuild: hardway artifacts build --name %s)", err, c.Config.Name)
 	}
 	m, err := c.argocdManifests()
 	if err != nil {
 		return nil, err
 	}
-	var changes []converge.Change
-	for _, part := range [][]byte{crds, m.Objects} {
-		applied, err := admin.Apply(ctx, part, c.DryRun)
-		changes = append(changes, appliedChanges(applied)...)
-		if err != nil {
-			return changes, err
-		}
+	changes, err := c.applyParts(ctx, admin, crds, m.Objects)
+	if err != nil {
+		return changes, err
 	}
 	kinds := []string{"appprojects.argoproj.io", "applications.argoproj.io"}
 	applied, err := c.applyAfterCRDs(ctx, admin, kinds, m.App, "Argo CD's Application",

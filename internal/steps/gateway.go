@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -82,13 +81,9 @@ func gatewayObjects(c *Cluster) ([]byte, error) {
 }
 
 func installGateway(ctx context.Context, c *Cluster, admin *kube.Client) ([]converge.Change, error) {
-	crdFile, err := c.Addons.AddonFile(artifacts.CompGatewayAPI, artifacts.GatewayAPICRDs)
+	crds, err := c.addonCRDs(artifacts.CompGatewayAPI, artifacts.GatewayAPICRDs, "the Gateway API CRDs")
 	if err != nil {
 		return nil, err
-	}
-	crds, err := os.ReadFile(crdFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the Gateway API CRDs: %w (rebuild: hardway artifacts build --name %s)", err, c.Config.Name)
 	}
 	m, err := c.gatewayManifests()
 	if err != nil {
@@ -98,13 +93,9 @@ func installGateway(ctx context.Context, c *Cluster, admin *kube.Client) ([]conv
 	if err != nil {
 		return nil, err
 	}
-	var changes []converge.Change
-	for _, part := range [][]byte{crds, m.Objects, secret} {
-		applied, err := admin.Apply(ctx, part, c.DryRun)
-		changes = append(changes, appliedChanges(applied)...)
-		if err != nil {
-			return changes, err
-		}
+	changes, err := c.applyParts(ctx, admin, crds, m.Objects, secret)
+	if err != nil {
+		return changes, err
 	}
 	kinds := []string{"gatewayclasses.gateway.networking.k8s.io", "gateways.gateway.networking.k8s.io"}
 	applied, err := c.applyAfterCRDs(ctx, admin, kinds, m.Routes, "the GatewayClass and Gateway",
