@@ -68,7 +68,7 @@ func wantChapters() []string {
 	for _, s := range steps.All() {
 		ids = append(ids, book.StepChapterID(s.Name))
 	}
-	return append(ids, "networking", "operating", "gitops", "managed", "files")
+	return append(ids, "networking", "traffic", "operating", "gitops", "managed", "files")
 }
 
 func TestTutorialBook(t *testing.T) {
