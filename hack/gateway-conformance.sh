@@ -1,6 +1,6 @@
 #!/bin/sh
 # The Gateway API conformance suite (GATEWAY-HTTP core) against a fresh
-# 1-node cluster with the default add-ons (metallb, gateway): up, then
+# 1-node cluster with the add-ons metallb and gateway: up, then
 # `hardway conformance --gateway`, then the summary and the wall time of
 # each phase; the cluster is removed at the end unless KEEP=1.
 #
@@ -26,6 +26,7 @@ name: $NAME
 network:
   nodeSubnet: 10.222.0.0/24
 nodes: [{name: node-0}]
+addons: [metallb, gateway]
 CFG
 t0=$(date +%s)
 "$HW" up -c "$tmp/cluster.yaml"

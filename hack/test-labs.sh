@@ -3,7 +3,9 @@
 # fix, check passes with the debrief, reset, verify) on cluster e2etl
 # (10.248.0.0/24), plus trace. make e2e runs only the labs in ciLabs
 # (test/e2e/trace_lab_test.go) to stay inside CI's time budget.
-# LABS=a,b runs only those. Prints each lab's TIMING line and the result.
+# LABS=a,b runs only those. The cluster gets the default add-ons plus those
+# the chosen labs need (gateway-port: gateway, gitops-drift: argocd; their
+# first build is long). Prints each lab's TIMING line and the result.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/go/bin:$PATH

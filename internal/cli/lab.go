@@ -81,7 +81,7 @@ has passed. "hardway lab reset" restores the cluster with the steps of
 					return err
 				}
 				fmt.Fprintf(a.out, "Fixed: lab %s is solved.\n\n", l.Name)
-				if t, err := l.Target(e.Cluster.Config); err == nil {
+				if t, err := l.TargetIn(e.Cluster.Config); err == nil {
 					fmt.Fprintf(a.out, "%s\n\n", l.Debrief(t))
 				}
 				fmt.Fprintf(a.out, "End it with: hardway lab reset --name %s\n", name)
@@ -162,7 +162,7 @@ func (a *app) labList(o output) error {
 		if at, ok := passed[l.Name]; ok {
 			lo.Passed = &at
 		}
-		if _, err := l.Target(cfg); err != nil {
+		if _, err := l.TargetIn(cfg); err != nil {
 			lo.Unavailable = err.Error()
 		}
 		labs = append(labs, lo)

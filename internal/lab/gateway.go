@@ -22,10 +22,8 @@ func gatewayPort() Lab {
 	return Lab{
 		Name:  "gateway-port",
 		Title: "an HTTPRoute points at a port its Service does not have",
+		Needs: config.AddonGateway,
 		Target: func(c *config.Cluster) (Target, error) {
-			if !c.GatewayOn() {
-				return Target{}, fmt.Errorf("lab gateway-port needs the gateway add-on; cluster %s has addons %v (add metallb and gateway, then hardway up)", c.Name, c.Addons)
-			}
 			return Target{Cluster: c.Name, Values: map[string]string{"route": route, "host": "one." + c.GatewayDomain(), "port": strconv.Itoa(right), "wrong": strconv.Itoa(wrong)}}, nil
 		},
 		Symptom: func(t Target) string {

@@ -22,10 +22,8 @@ func gitopsDrift() Lab {
 	return Lab{
 		Name:  "gitops-drift",
 		Title: "an Argo CD Application out of sync",
+		Needs: config.AddonArgoCD,
 		Target: func(c *config.Cluster) (Target, error) {
-			if !c.Addon(config.AddonArgoCD) {
-				return Target{}, fmt.Errorf("lab gitops-drift needs the argocd add-on; add argocd to addons in cluster %s's config, then hardway up", c.Name)
-			}
 			return Target{Cluster: c.Name, Values: map[string]string{"url": render.ArgoCDRepoURL(c)}}, nil
 		},
 		Symptom: func(t Target) string {

@@ -18,8 +18,13 @@ import (
 // Lab is one exercise.
 type Lab struct {
 	Name, Title string
+	// Needs is the add-on the lab breaks (empty: none): a cluster without
+	// it cannot run the lab (TargetIn says so), and a test that runs the
+	// lab turns it on.
+	Needs string
 	// Target picks the machines the lab works on for this cluster, or says
-	// why the cluster cannot run it.
+	// why the cluster cannot run it. Called through TargetIn, which checks
+	// Needs first.
 	Target func(c *config.Cluster) (Target, error)
 	// Symptom is what the learner is told: what they would notice, not
 	// the cause.
@@ -58,6 +63,15 @@ type Target struct {
 	Node, Peer config.Node
 	// Values are facts the texts name (a pod CIDR, a DNS zone).
 	Values map[string]string
+}
+
+// TargetIn is what the lab works on in cluster c, or why c cannot run it:
+// the add-on it needs is off, or the cluster's shape does not fit.
+func (l Lab) TargetIn(c *config.Cluster) (Target, error) {
+	if l.Needs != "" && !c.Addon(l.Needs) {
+		return Target{}, fmt.Errorf("lab %s needs the %s add-on; cluster %s has addons %v: add %s to addons in its config, then hardway up", l.Name, l.Needs, c.Name, c.Addons, l.Needs)
+	}
+	return l.Target(c)
 }
 
 // hw is a hardway command line for this cluster.

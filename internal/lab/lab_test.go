@@ -61,7 +61,7 @@ func TestRegistry(t *testing.T) {
 					t.Errorf("probe %q is no smoke test", p)
 				}
 			}
-			tg, err := l.Target(c)
+			tg, err := l.TargetIn(c)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -131,8 +131,8 @@ func TestTargets(t *testing.T) {
 			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/hardway-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=node-0 peer=node-1 mode=vxlan",
-			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster hardway's config, then hardway up",
-			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster hardway has addons [metallb netpol] (add metallb and gateway, then hardway up)",
+			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster hardway has addons [metallb netpol]: add argocd to addons in its config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster hardway has addons [metallb netpol]: add gateway to addons in its config, then hardway up",
 		}},
 		{"two workers", "name: duo\nnodes:\n- name: cp\n  roles: [control-plane]\n- name: w-a\n  roles: [worker]\n- name: w-b\n  roles: [worker]\nnetwork:\n  clusterDomain: k8s.test\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster duo has 1",
@@ -151,8 +151,8 @@ func TestTargets(t *testing.T) {
 			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/duo-files ip=10.32.0.10 zone=k8s.test",
 			"build-pod-routes":   "node=w-a peer=w-b mode=vxlan",
-			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster duo's config, then hardway up",
-			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster duo has addons [metallb netpol] (add metallb and gateway, then hardway up)",
+			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster duo has addons [metallb netpol]: add argocd to addons in its config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster duo has addons [metallb netpol]: add gateway to addons in its config, then hardway up",
 		}},
 		{"machines, direct routes", "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster lab has 1",
@@ -171,8 +171,8 @@ func TestTargets(t *testing.T) {
 			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/lab-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=m-0 peer=m-1 mode=direct",
-			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster lab's config, then hardway up",
-			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster lab has addons [netpol] (add metallb and gateway, then hardway up)",
+			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster lab has addons [netpol]: add argocd to addons in its config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster lab has addons [netpol]: add gateway to addons in its config, then hardway up",
 		}},
 		{"one node", "name: solo\nnodes:\n- name: solo\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster solo has 1",
@@ -191,8 +191,8 @@ func TestTargets(t *testing.T) {
 			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/solo-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
-			"gitops-drift":       "lab gitops-drift needs the argocd add-on; add argocd to addons in cluster solo's config, then hardway up",
-			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster solo has addons [metallb netpol] (add metallb and gateway, then hardway up)",
+			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster solo has addons [metallb netpol]: add argocd to addons in its config, then hardway up",
+			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster solo has addons [metallb netpol]: add gateway to addons in its config, then hardway up",
 		}},
 	}
 	for _, tt := range tests {
@@ -202,7 +202,7 @@ func TestTargets(t *testing.T) {
 				tt.want[k] = v
 			}
 			for _, l := range All() {
-				tg, err := l.Target(c)
+				tg, err := l.TargetIn(c)
 				got := ""
 				if err != nil {
 					got = err.Error()
@@ -233,7 +233,7 @@ func TestHintText(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := l.Target(config.Default())
+	tg, err := l.TargetIn(config.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -329,7 +329,7 @@ func TestNextHint(t *testing.T) {
 		t.Fatal(err)
 	}
 	l, _ := Find("kube-proxy")
-	tg, _ := l.Target(config.Default())
+	tg, _ := l.TargetIn(config.Default())
 	want := l.Hints(tg)
 	for i, w := range []int{1, 2, 3, 3} {
 		g, err := NextHint(e)
@@ -459,7 +459,7 @@ func TestPodRouteProblems(t *testing.T) {
 // the pods ask.
 func TestCoreDNSProblems(t *testing.T) {
 	l, _ := Find("build-coredns")
-	tg, _ := l.Target(config.Default())
+	tg, _ := l.TargetIn(config.Default())
 	cs := fake.NewClientset()
 	got, err := coreDNSProblems(context.Background(), cs, tg)
 	if err != nil {

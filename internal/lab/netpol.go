@@ -23,10 +23,8 @@ func netpolDNS() Lab {
 	return Lab{
 		Name:  "netpol-dns",
 		Title: "a NetworkPolicy cuts pods off from DNS",
+		Needs: config.AddonNetpol,
 		Target: func(c *config.Cluster) (Target, error) {
-			if !c.Addon(config.AddonNetpol) {
-				return Target{}, fmt.Errorf("lab netpol-dns needs the netpol add-on (NetworkPolicy enforced); cluster %s has addons %v: add netpol to addons, then hardway up", c.Name, c.Addons)
-			}
 			if len(c.Workers()) == 0 {
 				return Target{}, fmt.Errorf("lab netpol-dns needs a worker node; cluster %s has none", c.Name)
 			}

@@ -103,7 +103,7 @@ func current(e steps.Env) (Lab, Target, *Record, error) {
 	if err != nil {
 		return Lab{}, Target{}, nil, fmt.Errorf("cluster %s records lab %q, which this hardway does not know; forget it with: rm %s", c.Config.Name, r.Lab, c.State.Lab())
 	}
-	t, err := l.Target(c.Config)
+	t, err := l.TargetIn(c.Config)
 	return l, t, r, err
 }
 
@@ -116,7 +116,7 @@ func Start(ctx context.Context, e steps.Env, name string) (Lab, Target, error) {
 	if err != nil {
 		return l, Target{}, err
 	}
-	t, err := l.Target(c.Config)
+	t, err := l.TargetIn(c.Config)
 	if err != nil {
 		return l, t, err
 	}

@@ -26,7 +26,8 @@ import (
 // and verify the cluster.
 func TestTraceAndLabs(t *testing.T) {
 	const name = "e2etl"
-	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\n")
+	only := labsToRun(os.Getenv("HARDWAY_E2E_LABS"))
+	cfg := clusterConfig(t, name, "network:\n  nodeSubnet: {subnet}\naddons: ["+strings.Join(labAddons(only), ", ")+"]\n")
 	cleanup(t, name)
 	start := time.Now()
 	// hw fails the test with the output when up fails.
@@ -96,7 +97,6 @@ func TestTraceAndLabs(t *testing.T) {
 		}
 	})
 
-	only := labsToRun(os.Getenv("HARDWAY_E2E_LABS"))
 	for _, l := range lab.All() {
 		if only != nil && !slices.Contains(only, l.Name) {
 			continue
@@ -247,7 +247,7 @@ func mustTarget(t *testing.T, l lab.Lab, file string) lab.Target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := l.Target(cfg)
+	tg, err := l.TargetIn(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,6 +317,25 @@ var ciLabs = []string{"etcd-member", "pod-route", "kubelet-cert", "coredns-coref
 
 // labsToRun: nil runs every lab ("all"); a,b runs those (while working on
 // them); empty runs ciLabs.
+// labAddons is the lab cluster's add-on set: the default one and every
+// add-on a lab to run needs (only: the labs to run, nil for all), in
+// install order.
+func labAddons(only []string) []string {
+	want := config.Default().DefaultAddons()
+	for _, l := range lab.All() {
+		if l.Needs != "" && (only == nil || slices.Contains(only, l.Name)) {
+			want = append(want, l.Needs)
+		}
+	}
+	var out []string
+	for _, a := range config.KnownAddons() {
+		if slices.Contains(want, a) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 func labsToRun(env string) []string {
 	switch env {
 	case "all":
