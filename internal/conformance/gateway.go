@@ -117,7 +117,9 @@ func ConformGateway(ctx context.Context, e Env, req GatewayRequest) (GatewayOutc
 	for _, ref := range strings.Fields(string(list)) {
 		from, fromRef, note := "", "", ""
 		switch {
-		case strings.HasPrefix(ref, "registry.k8s.io/gateway-api/echo-basic:"):
+		case strings.Contains(ref, "/echo-basic:"):
+			// registry.k8s.io/gateway-api/echo-basic or, in older
+			// suites, gcr.io/k8s-staging-gateway-api/echo-basic.
 			from, fromRef = paths[artifacts.GatewayEchoImage()], artifacts.GatewayEchoImage()
 			note = "rebuilt: echo-basic from sigs.k8s.io/gateway-api/conformance " + artifacts.GatewayAPIVersion + " (the suite's tags name older builds of the same program)"
 		case strings.HasPrefix(ref, "registry.k8s.io/coredns/coredns:") && corednsArchive != "":

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/images"
 )
 
@@ -53,7 +55,7 @@ func addonChecks(t *testing.T, name, body string) {
 		}
 	})
 	t.Run("metallb out of addons is removed, back in is reinstalled", func(t *testing.T) {
-		off := clusterConfig(t, name, body+"addons: []\n")
+		off := clusterConfig(t, name, body+addonsWithout(config.AddonMetalLB))
 		out := hw(t, "up", "-c", off, "--from", "metallb", "-v", "1")
 		for _, want := range []string{"removed Namespace metallb-system", "removed CustomResourceDefinition ipaddresspools.metallb.io", "removed image quay.io/metallb/speaker"} {
 			if !strings.Contains(out, want) {
@@ -75,6 +77,20 @@ func addonChecks(t *testing.T, name, body string) {
 			t.Errorf("up with metallb back: %v\n%s", err, out)
 		}
 	})
+}
+
+// addonsWithout is the addons line of a Docker cluster's config: the
+// default set without the add-ons named and without those that need one of
+// them (the gateway needs MetalLB's addresses).
+func addonsWithout(names ...string) string {
+	needs := map[string]string{config.AddonGateway: config.AddonMetalLB}
+	var keep []string
+	for _, a := range config.Default().DefaultAddons() {
+		if !slices.Contains(names, a) && !slices.Contains(names, needs[a]) {
+			keep = append(keep, a)
+		}
+	}
+	return "addons: [" + strings.Join(keep, ", ") + "]\n"
 }
 
 // getUntil GETs url until it answers 200 or timeout passes: the first

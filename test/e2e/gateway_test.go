@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hardway.dev/hardway/internal/config"
 )
 
 // gatewayChecks proves the gateway add-on on a running Docker cluster the
@@ -23,7 +25,8 @@ import (
 // and HTTPS (the certificate verified against hardway's gateway CA, the
 // name against its SANs), an Ingress routes a third name; then gateway
 // taken out of addons is removed by up (a second up changes nothing) and
-// put back. body is the cluster's config, with addons: [metallb, gateway].
+// put back. body is the cluster's config without the addons key (the
+// default set, which has the gateway).
 func gatewayChecks(t *testing.T, name, body string) {
 	pkiDir := filepath.Join(filepath.Dir(filepath.Dir(strings.TrimSpace(lastLine(hw(t, "kubeconfig", "--name", name))))), "pki")
 	domain := name + ".hardway.test"
@@ -115,7 +118,7 @@ spec:
 		}
 	})
 	t.Run("gateway out of addons is removed, back in is reinstalled", func(t *testing.T) {
-		off := clusterConfig(t, name, strings.ReplaceAll(body, "addons: [metallb, gateway]", "addons: [metallb]"))
+		off := clusterConfig(t, name, body+addonsWithout(config.AddonGateway))
 		out := hw(t, "up", "-c", off, "--from", "gateway", "-v", "1")
 		for _, want := range []string{"removed Namespace traefik", "removed CustomResourceDefinition httproutes.gateway.networking.k8s.io", "removed image docker.io/library/traefik"} {
 			if !strings.Contains(out, want) {
@@ -173,17 +176,17 @@ func getVia(addr, url string, pool *x509.CertPool, timeout time.Duration) (strin
 	}
 }
 
-// TestGateway is the gateway add-on on a fresh 3-node cluster with
-// addons [metallb, gateway] (gw3): up, verify (with its gateway check), the
-// routes from this host, removal and reinstall. Not in make e2e until the
-// gateway joins the default add-ons; the focused run:
+// TestGateway is the gateway add-on on a fresh 3-node cluster with the
+// default add-ons (gw3): up, verify (with its gateway check), the routes
+// from this host, removal and reinstall. make e2e runs the same checks in
+// TestThreeNodeCluster; this is the focused run:
 // HARDWAY_E2E_GATEWAY=1 go test -tags e2e -count=1 -timeout 60m -v -run TestGateway ./test/e2e/
 func TestGateway(t *testing.T) {
 	if os.Getenv("HARDWAY_E2E_GATEWAY") == "" {
 		t.Skip("set HARDWAY_E2E_GATEWAY=1 (builds Traefik the first time)")
 	}
 	const name = "gw3"
-	const body = "network:\n  nodeSubnet: {subnet}\naddons: [metallb, gateway]\n"
+	const body = "network:\n  nodeSubnet: {subnet}\n"
 	cfg := clusterConfig(t, name, body)
 	cleanup(t, name)
 	start := time.Now()

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/images"
 	"hardway.dev/hardway/internal/render"
 )
@@ -121,7 +122,7 @@ func netpolChecks(t *testing.T, name, body string, nodes int) {
 		}
 	})
 	t.Run("netpol out of addons is removed with its rules, back in is reinstalled", func(t *testing.T) {
-		off := clusterConfig(t, name, body+"addons: [metallb]\n")
+		off := clusterConfig(t, name, body+addonsWithout(config.AddonNetpol))
 		out := hw(t, "up", "-c", off, "--from", "netpol", "-v", "1")
 		for _, want := range []string{"removed Namespace " + render.NetpolNamespace, "removed ClusterRole kube-network-policies", "removed image registry.k8s.io/networking/kube-network-policies"} {
 			if !strings.Contains(out, want) {
