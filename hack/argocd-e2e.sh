@@ -22,7 +22,7 @@ name: ag1
 network:
   nodeSubnet: 10.216.0.0/24
 nodes:
-- name: solo
+- name: node-0
 addons: [argocd]
 YAML
 echo "== artifacts build (Argo CD $(grep -o 'ArgoCDVersion = "[^"]*"' internal/artifacts/argocd.go | cut -d'"' -f2) and its images)"

@@ -105,7 +105,10 @@ func argocdComponents() []Component {
 			Files:  []File{{Name: "rootfs.tar.gz"}},
 			Source: &SourceRecipe{Kind: KindDebootstrap, Packages: argocdBasePackages()},
 		},
-		{Name: CompArgoCDImage, Version: ArgoCDVersion, Image: img, Files: []File{{Name: "argocd.tar"}},
+		// The cache keys an entry by name and version: the suffix names the
+		// image's recipe (2: git-verify-wrapper.sh, without which the
+		// repo-server renders nothing), so a changed recipe is built anew.
+		{Name: CompArgoCDImage, Version: ArgoCDVersion + "-2", Image: img, Files: []File{{Name: "argocd.tar"}},
 			Source: &SourceRecipe{Kind: KindImage}, DependsOn: []string{CompArgoCD, CompArgoCDBase}},
 		{Name: CompArgoCDRedisImage, Version: ArgoCDVersion, Image: redis, Files: []File{{Name: "redis.tar"}},
 			Source: &SourceRecipe{Kind: KindImage}, DependsOn: []string{CompArgoCDBase}},

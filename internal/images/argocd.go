@@ -30,6 +30,36 @@ func withArgoCDUser(base Base) []entry {
 	}
 }
 
+// GitVerifyWrapper is the program the repo-server runs, by this name on its
+// PATH, for every revision it renders: Argo CD v3.6 still asks for the old
+// GnuPG check (for its API's sake) even when GnuPG is off, and answers
+// "permission denied" for the whole manifest when the program is missing.
+// It prints what git verify-commit (verify-tag for an annotated tag) says;
+// an unsigned or badly signed revision (git's exit 1) is a result to show,
+// not a failure, so it exits 0 then. Upstream's image ships a script of
+// the same name and contract.
+const GitVerifyWrapper = `#!/bin/sh
+# Written by hardway for Argo CD's repo-server: print git's signature check
+# of revision $1; exit non-zero only when the check itself could not run.
+rev=${1:?usage: git-verify-wrapper.sh REVISION}
+kind=commit
+if git describe --exact-match "$rev" >/dev/null 2>&1; then
+	kind=tag
+fi
+out=$(git "verify-$kind" "$rev" 2>&1)
+rc=$?
+if [ "$rc" -gt 1 ]; then
+	echo "$out" >&2
+	exit "$rc"
+fi
+# An annotated tag without a signature makes git print an error line:
+# that is "unsigned", which the caller tells from empty output.
+if [ "$rc" -eq 1 ] && [ "$kind" = tag ] && [ "${out%%:*}" = error ]; then
+	out=
+fi
+echo "$out"
+`
+
 // ArgoCDImage is the argocd program at /usr/local/bin with a link for
 // each of its parts, on the Debian base with git, run as argocd (999).
 // Pods name the part in their command (/usr/local/bin/argocd-repo-server).
@@ -43,6 +73,7 @@ func ArgoCDImage(arch string, base Base, program string) (v1.Image, error) {
 	}
 	entries := append(withArgoCDUser(base),
 		entry{path: "/usr/local/bin/argocd", mode: 0o755, content: b},
+		entry{path: "/usr/local/bin/git-verify-wrapper.sh", mode: 0o755, content: []byte(GitVerifyWrapper)},
 		// The repo-server's gpg keyring and the controller's TLS
 		// settings are read from here; pods mount over them.
 		entry{path: "/app/config", mode: 0o755, dir: true},

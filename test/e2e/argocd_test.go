@@ -25,7 +25,8 @@ func TestArgoCD(t *testing.T) {
 		t.Skip("set HARDWAY_E2E_ARGOCD=1 (hack/argocd-e2e.sh): builds Argo CD from source and runs a cluster with it")
 	}
 	const name = "ag1"
-	body := "network:\n  nodeSubnet: {subnet}\nnodes:\n- name: solo\n"
+	// node-0: kubectlIn runs kubectl on NAME-node-0.
+	body := "network:\n  nodeSubnet: {subnet}\nnodes:\n- name: node-0\n"
 	on := clusterConfig(t, name, body+"addons: [argocd]\n")
 	cleanup(t, name)
 
@@ -111,7 +112,7 @@ git rev-parse HEAD`
 // argocd (crictl stats on the one node): what the add-on costs once it has
 // synced its app. A figure for the README, not an assertion.
 func logArgoCDMemory(t *testing.T, name string) {
-	out, err := hwRun("shell", "solo", "--name", name, "--", "crictl", "stats", "-o", "json", "--label", "io.kubernetes.pod.namespace=argocd")
+	out, err := hwRun("shell", "node-0", "--name", name, "--", "crictl", "stats", "-o", "json", "--label", "io.kubernetes.pod.namespace=argocd")
 	if err != nil {
 		t.Logf("MEMORY unknown: crictl stats: %v %s", err, out)
 		return
