@@ -37,12 +37,11 @@ func KnownAddons() []string { return []string{AddonMetalLB, AddonNetpol, AddonGa
 // cluster whose config names network.loadBalancerIPs; not on machines
 // without a range, whose free addresses only their owner knows), and the
 // NetworkPolicy agent everywhere: a policy accepted but not enforced is
-// worse than an error; and the gateway wherever MetalLB is (it needs an
-// address): "how do I reach my app from my browser" is the first question
-// on a local cluster, and a host name through a Gateway is its answer.
+// worse than an error. The gateway is not in it yet: it has not run on a
+// live cluster (its first build and run are still to be measured).
 func (c *Cluster) DefaultAddons() []string {
 	if !c.Machines() || c.Network.LoadBalancerIPs != "" {
-		return []string{AddonMetalLB, AddonNetpol, AddonGateway}
+		return []string{AddonMetalLB, AddonNetpol}
 	}
 	return []string{AddonNetpol}
 }

@@ -93,6 +93,18 @@ func addonsWithout(names ...string) string {
 	return "addons: [" + strings.Join(keep, ", ") + "]\n"
 }
 
+// addonsWith is the addons line of a Docker cluster's config: the default
+// set and the add-ons named.
+func addonsWith(names ...string) string {
+	var keep []string
+	for _, a := range config.KnownAddons() {
+		if slices.Contains(config.Default().DefaultAddons(), a) || slices.Contains(names, a) {
+			keep = append(keep, a)
+		}
+	}
+	return "addons: [" + strings.Join(keep, ", ") + "]\n"
+}
+
 // getUntil GETs url until it answers 200 or timeout passes: the first
 // packets wait for ARP.
 func getUntil(url string, timeout time.Duration) (string, error) {
