@@ -13,18 +13,14 @@
 set -eu
 NAME=${1:-hardway}
 ADDON=${ADDON:-metallb}
+# Two branches each added their add-on to a copy of this list; one list now.
 case "$ADDON" in
 	metallb) NS=metallb-system ;;
 	netpol) NS=kube-network-policies ;;
-	*) echo "ADDON=$ADDON: use metallb or netpol" >&2; exit 2 ;;
+	gateway) NS=traefik ;;
+	*) echo "ADDON=$ADDON: use metallb, netpol or gateway" >&2; exit 2 ;;
 esac
 HW=${HW:-bin/hardway}
-ADDON=${ADDON:-metallb}
-case $ADDON in
-metallb) NS=metallb-system ;;
-gateway) NS=traefik ;;
-*) echo "ADDON=$ADDON: use metallb or gateway" >&2; exit 1 ;;
-esac
 SAVED=${XDG_DATA_HOME:-$HOME/.local/share}/hardway/clusters/$NAME/cluster.yaml
 [ -f "$SAVED" ] || { echo "no saved config for cluster $NAME: $SAVED" >&2; exit 1; }
 grep -qx -- "- $ADDON" "$SAVED" || { echo "cluster $NAME does not have $ADDON in addons" >&2; exit 1; }
