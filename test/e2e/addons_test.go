@@ -79,31 +79,26 @@ func addonChecks(t *testing.T, name, body string) {
 	})
 }
 
-// addonsWithout is the addons line of a Docker cluster's config: the
-// default set without the add-ons named and without those that need one of
-// them (the gateway needs MetalLB's addresses).
-func addonsWithout(names ...string) string {
+// addonsLine is the addons line of a Docker cluster's config: the default
+// set with add and without drop, and without what needs a dropped add-on
+// (the gateway needs MetalLB's addresses), in install order.
+func addonsLine(add, drop []string) string {
 	needs := map[string]string{config.AddonGateway: config.AddonMetalLB}
 	var keep []string
-	for _, a := range config.Default().DefaultAddons() {
-		if !slices.Contains(names, a) && !slices.Contains(names, needs[a]) {
+	for _, a := range config.KnownAddons() {
+		on := slices.Contains(config.Default().DefaultAddons(), a) || slices.Contains(add, a)
+		if on && !slices.Contains(drop, a) && !slices.Contains(drop, needs[a]) {
 			keep = append(keep, a)
 		}
 	}
 	return "addons: [" + strings.Join(keep, ", ") + "]\n"
 }
 
-// addonsWith is the addons line of a Docker cluster's config: the default
-// set and the add-ons named.
-func addonsWith(names ...string) string {
-	var keep []string
-	for _, a := range config.KnownAddons() {
-		if slices.Contains(config.Default().DefaultAddons(), a) || slices.Contains(names, a) {
-			keep = append(keep, a)
-		}
-	}
-	return "addons: [" + strings.Join(keep, ", ") + "]\n"
-}
+// addonsWith is the default set and the add-ons named.
+func addonsWith(names ...string) string { return addonsLine(names, nil) }
+
+// addonsWithout is the default set without the add-ons named.
+func addonsWithout(names ...string) string { return addonsLine(nil, names) }
 
 // getUntil GETs url until it answers 200 or timeout passes: the first
 // packets wait for ARP.
