@@ -43,6 +43,11 @@ const (
 	// kubelet-server).
 	KubeletClientCurrent = KubeletCertDir + "/kubelet-client-current.pem"
 	KubeletServerCurrent = KubeletCertDir + "/kubelet-server-current.pem"
+	// KubeletServingCert and KubeletServingKey are hardway's serving pair
+	// for the kubelet (tlsCertFile, tlsPrivateKeyFile): what it serves
+	// until it has rotated its own.
+	KubeletServingCert = KubeletDir + "/kubelet.pem"
+	KubeletServingKey  = KubeletDir + "/kubelet-key.pem"
 	// KubeletClientPair is hardway's client pair for the kubelet:
 	// certificate and key in one file, the form the kubelet's store reads
 	// through kubelet-client-current.pem.
