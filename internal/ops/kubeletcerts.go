@@ -128,14 +128,15 @@ func KubeletCerts(ctx context.Context, c *steps.Cluster, bound time.Duration) []
 		wg.Add(1)
 		go func(i int, n config.Node) {
 			defer wg.Done()
-			out[i] = readKubeletCerts(ctx, c, n, bound)
+			out[i] = KubeletNodeCerts(ctx, c, n, bound)
 		}(i, n)
 	}
 	wg.Wait()
 	return out
 }
 
-func readKubeletCerts(ctx context.Context, c *steps.Cluster, n config.Node, bound time.Duration) KubeletNode {
+// KubeletNodeCerts is KubeletCerts for one worker.
+func KubeletNodeCerts(ctx context.Context, c *steps.Cluster, n config.Node, bound time.Duration) KubeletNode {
 	ctx, cancel := context.WithTimeout(ctx, bound)
 	defer cancel()
 	r := KubeletNode{Node: n.Name}
