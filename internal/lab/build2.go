@@ -111,10 +111,10 @@ func buildKubeletClient() Lab {
 				"authorizer and NodeRestriction admission limit to this node's objects, O system:nodes the group, and it\n"+
 				"must be signed by the CA the API server trusts for clients (--client-ca-file: the cluster CA, not etcd's),\n"+
 				"with extendedKeyUsage clientAuth. The kubeconfig holds that certificate and key, the server and the CA that\n"+
-				"checks the server. Embedded in the kubeconfig, the certificate is where the kubelet starts: it stores it\n"+
-				"as %s and at once asks for one of its own (rotateCertificates), a request\n"+
-				"kube-controller-manager approves for a node renewing itself. Work in %s; the commands below do it\n"+
-				"with openssl and kubectl config.",
+				"checks the server. Embedded in the kubeconfig, the certificate is where the kubelet starts: it stores\n"+
+				"it as %s and at once asks for one of its own\n"+
+				"(rotateCertificates), a request kube-controller-manager approves for a node renewing itself.\n"+
+				"Work in %s; the commands below do it with openssl and kubectl config.",
 				t.Values["user"], render.KubeletClientCurrent, t.Values["dir"])
 		},
 		Fix: func(t Target) []string {
@@ -142,8 +142,8 @@ func buildKubeletClient() Lab {
 				"it to that. The kubelet reads its kubeconfig only at start, hence the restart. It then replaces your\n"+
 				"certificate by one it requested, and renews that one by itself. But it asks for each renewal with the\n"+
 				"kubeconfig's own credentials: embedded, those stay your 30-day certificate, and once that expired the\n"+
-				"next renewal would be refused. hardway's kubeconfig names the file the kubelet rotates (%s)\n"+
-				"instead, so every renewal is asked for with the newest certificate.", t.Values["user"], t.Node.Name, t.Node.Name, render.KubeletClientCurrent)
+				"next renewal would be refused. hardway's kubeconfig names the file the kubelet rotates instead\n"+
+				"(%s), so every renewal is asked for with the newest certificate.", t.Values["user"], t.Node.Name, t.Node.Name, render.KubeletClientCurrent)
 		},
 		Step:     "kubeconfigs",
 		Probes:   []string{"deployment", "exec"},

@@ -189,29 +189,30 @@ func kubeletCert() Lab {
 			}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("The kubelet on %s serves HTTPS with %s's certificate (CN=system:node:%s, IP %s). The API server\n"+
-				"calls kubelets at their InternalIP (%s) and checks the certificate names it: it does not, so logs, exec\n"+
-				"and port-forward to %s fail with an x509 error. (The kubelet's client certificate is another pair,\n"+
-				"%s, and fine: the node stays Ready.) The kubelet noticed too: its certificate names\n"+
-				"another node, so it asked at once for one of its own (serverTLSBootstrap; kubectl get csr shows the\n"+
-				"request Pending). This lab stopped %s on the control-plane nodes, which would have\n"+
-				"approved it within %s. The workers step of up compares every file of the node with what it should\n"+
-				"be: it writes back %s's own certificate and restarts its kubelet; the control-plane step starts the\n"+
-				"approver again.",
+			return fmt.Sprintf("The kubelet on %s serves HTTPS with %s's certificate (CN=system:node:%s, IP %s). The API\n"+
+				"server calls kubelets at their InternalIP (%s) and checks the certificate names it: it does not, so\n"+
+				"logs, exec and port-forward to %s fail with an x509 error. (The kubelet's client certificate is\n"+
+				"another pair, %s, and fine: the node stays Ready.)\n"+
+				"The kubelet noticed too: its certificate names another node, so it asked at once for one of its own\n"+
+				"(serverTLSBootstrap; kubectl get csr shows the request Pending). This lab stopped\n"+
+				"%s on the control-plane nodes, which would have approved it within %d s.\n"+
+				"The workers step of up compares every file of the node with what it should be: it writes back %s's\n"+
+				"own certificate and restarts its kubelet; the control-plane step starts the approver again.",
 				t.Node.Name, t.Peer.Name, t.Peer.Name, t.Peer.IP, t.Node.IP, t.Node.Name, render.KubeletClientCurrent,
-				render.UnitCSRApproverTimer, render.CSRApproverEvery, t.Node.Name)
+				render.UnitCSRApproverTimer, int(render.CSRApproverEvery.Seconds()), t.Node.Name)
 		},
 		Fix: func(t Target) []string {
 			return []string{t.hw("up", "--only", "workers"), t.hw("up", "--only", "control-plane")}
 		},
 		Why: func(t Target) string {
 			return fmt.Sprintf("up compares every file of every node (SHA-256, mode, owner) with what it renders from the\n"+
-				"state directory: %s and its key differ on %s, so it writes back that node's own pair and restarts its\n"+
-				"kubelet, which then serves a certificate naming system:node:%s and %s. The API server's check of the\n"+
-				"kubelet's serving certificate (--kubelet-certificate-authority) passes again. The second up starts\n"+
-				"%s, which every unit not running gets from up: with it, a kubelet whose certificate\n"+
-				"names the wrong node heals itself, its request for its own names approved within %s.",
-				cert, t.Node.Name, t.Node.Name, t.Node.IP, render.UnitCSRApproverTimer, render.CSRApproverEvery)
+				"state directory: %s and its key differ on %s, so it writes back that node's own\n"+
+				"pair and restarts its kubelet, which then serves a certificate naming system:node:%s and %s.\n"+
+				"The API server's check of the kubelet's serving certificate (--kubelet-certificate-authority) passes\n"+
+				"again. The second up starts %s, as up starts every unit that is not running:\n"+
+				"with it, a kubelet whose certificate names the wrong node heals itself, its request for its own\n"+
+				"names approved within %d s.",
+				cert, t.Node.Name, t.Node.Name, t.Node.IP, render.UnitCSRApproverTimer, int(render.CSRApproverEvery.Seconds()))
 		},
 		Step:     "pki",
 		Probes:   []string{"logs", "exec", "port-forward"},

@@ -60,26 +60,28 @@ func kubeletExpired() Lab {
 			}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("The kubelet on %s has only an expired serving certificate: %s (hardway's, its\n"+
-				"tlsCertFile), a real certificate of the cluster CA for CN=system:node:%s, IP %s, whose notAfter is past.\n"+
-				"With serverTLSBootstrap the kubelet serves no expired certificate: it answers every TLS handshake on\n"+
-				"port 10250 with an alert (the API server reports remote error: tls: internal error) and asks for a new\n"+
-				"one with a CertificateSigningRequest for signer kubernetes.io/kubelet-serving. That request stays\n"+
-				"Pending: %s, which approves the kubelets' serving certificates on the control-plane nodes every %s,\n"+
-				"was stopped. So the certificate expired and nothing renewed it. The node stays Ready: its client\n"+
-				"certificate (%s) is another pair, still valid. certs check reads the node and says so.",
-				t.Node.Name, kubeletServingCert, t.Node.Name, t.Node.IP, render.UnitCSRApproverTimer, render.CSRApproverEvery, kubeletClientLink)
+			return fmt.Sprintf("The kubelet on %s has only an expired serving certificate: %s\n"+
+				"(hardway's, its tlsCertFile), a real certificate of the cluster CA for CN=system:node:%s, IP %s,\n"+
+				"whose notAfter is past. With serverTLSBootstrap the kubelet serves no expired certificate: it answers\n"+
+				"every TLS handshake on port 10250 with an alert (the API server reports remote error: tls: internal\n"+
+				"error) and asks for a new one with a CertificateSigningRequest for signer kubernetes.io/kubelet-serving.\n"+
+				"That request stays Pending: %s, which approves the kubelets' serving certificates\n"+
+				"on the control-plane nodes every %d s, was stopped. So the certificate expired and nothing renewed it.\n"+
+				"The node stays Ready: its client certificate is another pair, still valid\n"+
+				"(%s). certs check reads the node and says so.",
+				t.Node.Name, kubeletServingCert, t.Node.Name, t.Node.IP, render.UnitCSRApproverTimer, int(render.CSRApproverEvery.Seconds()), kubeletClientLink)
 		},
 		Fix: func(t Target) []string { return []string{t.hw("up", "--only", "control-plane")} },
 		Why: func(t Target) string {
 			return fmt.Sprintf("up starts every unit that is not running, the approver's timer too. Its next pass finds %s's\n"+
-				"pending request, made by system:node:%s for CN=system:node:%s in system:nodes and only its own names (%s,\n"+
-				"%s), and approves it; kube-controller-manager signs it with the cluster CA for a year. The kubelet\n"+
-				"keeps it in %s (kubelet-server-current.pem links to it) and serves it at once;\n"+
-				"the API server's check (--kubelet-certificate-authority and the validity window) passes. It renews it\n"+
-				"again after 70-90%% of that year by itself: a certificate expires unnoticed only while nothing approves.\n"+
-				"hardway's expired %s stays on the node unused, the kubelet's own being newer; %s\n"+
-				"would replace both.", t.Node.Name, t.Node.Name, t.Node.Name, t.Node.Name, t.Node.IP, render.KubeletCertDir, kubeletServingCert, t.hw("certs", "renew", t.Values["cert"]))
+				"pending request, made by system:node:%s for CN=system:node:%s in system:nodes and only its own\n"+
+				"names (%s, %s), and approves it; kube-controller-manager signs it with the cluster CA for a\n"+
+				"year. The kubelet keeps it in %s (kubelet-server-current.pem links to it) and serves it\n"+
+				"at once; the API server's check (--kubelet-certificate-authority and the validity window) passes.\n"+
+				"It renews it again after 70-90%% of that year by itself: a certificate expires unnoticed only while\n"+
+				"nothing approves. hardway's expired %s stays on the node unused, the kubelet's own\n"+
+				"being newer;\n  %s\nwould replace both.",
+				t.Node.Name, t.Node.Name, t.Node.Name, t.Node.Name, t.Node.IP, render.KubeletCertDir, kubeletServingCert, t.hw("certs", "renew", t.Values["cert"]))
 		},
 		Step:     "pki",
 		Probes:   []string{"logs", "exec", "port-forward"},
@@ -146,10 +148,11 @@ func clockSkew() Lab {
 			}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("The client certificate the kubelet on %s logs in with (%s, which its kubeconfig names;\n"+
-				"it links to hardway's pair %s) is valid only from %s from now:\n"+
-				"it was signed by hardway's PKI code running with its clock %s ahead, as on a CA machine or node\n"+
-				"whose clock is far off. The API server checks every client certificate against its own clock and\n"+
+			return fmt.Sprintf("The client certificate the kubelet on %s logs in with (%s,\n"+
+				"which its kubeconfig names; it links to hardway's pair %s) is valid only from\n"+
+				"%s from now: "+
+				"it was signed by hardway's PKI code running with its clock %s ahead, as on a CA machine or\n"+
+				"node whose clock is far off. The API server checks every client certificate against its own clock and\n"+
 				"refuses this one (x509: certificate has expired or is not yet valid), so the kubelet gets 401 Unauthorized,\n"+
 				"renews no lease, and the node goes Unknown after about 50 s.\n"+
 				"Why the node's clock itself is not moved: nodes here are containers sharing this host's kernel clock.\n"+
@@ -164,12 +167,13 @@ func clockSkew() Lab {
 		},
 		Fix: func(t Target) []string { return []string{t.hw("up", "--only", "workers")} },
 		Why: func(t Target) string {
-			return fmt.Sprintf("up compares every file of %s with what it renders from the state directory: %s\n"+
-				"differs, so it writes the pair this host signed (valid from a few minutes ago, the backdate that\n"+
-				"absorbs small clock differences) and restarts the kubelet; before it starts, its ExecStartPre points\n"+
-				"%s at the newer pair, hardway's. The API server accepts it, the lease is\n"+
-				"renewed and the node is Ready. On real machines, NTP (chrony, systemd-timesyncd) keeps clocks within\n"+
-				"milliseconds, and etcd warns when its members' clocks drift apart.", t.Node.Name, kubeletClientPair, kubeletClientLink)
+			return fmt.Sprintf("up compares every file of %s with what it renders from the state directory:\n"+
+				"%s differs, so it writes the pair this host signed (valid from a few\n"+
+				"minutes ago, the backdate that absorbs small clock differences) and restarts the kubelet. Before it\n"+
+				"starts, its ExecStartPre points %s\n"+
+				"at the newer pair, hardway's. The API server accepts it, the lease is renewed and the node is Ready.\n"+
+				"On real machines, NTP (chrony, systemd-timesyncd) keeps clocks within milliseconds, and etcd warns\n"+
+				"when its members' clocks drift apart.", t.Node.Name, kubeletClientPair, kubeletClientLink)
 		},
 		Step:   "pki",
 		Probes: []string{"deployment", "exec"},
