@@ -127,7 +127,7 @@ func (u kubeletUse) inUse(infos []pki.Info) []pki.Info {
 
 // notes says, once per reason, which kubelets were not read and what
 // stands in for them.
-func (u kubeletUse) notes(cluster string) []string {
+func (u kubeletUse) notes() []string {
 	var out []string
 	why := map[string][]string{}
 	var order []string
@@ -224,7 +224,7 @@ func (a *app) listCerts(ctx context.Context, cfg *config.Cluster, o output) erro
 		}
 		tw.Flush()
 	}
-	for _, n := range kub.notes(cfg.Name) {
+	for _, n := range kub.notes() {
 		fmt.Fprintln(a.out, n)
 	}
 	if first, ok := firstToExpire(kub.inUse(infos)); ok {
@@ -313,7 +313,7 @@ func newCertsCheckCmd(a *app) *cobra.Command {
 				return err
 			}
 			kub := a.kubeletCerts(cmd.Context(), cfg)
-			for _, n := range kub.notes(cfg.Name) {
+			for _, n := range kub.notes() {
 				fmt.Fprintln(a.out, n)
 			}
 			inUse := kub.inUse(infos)

@@ -36,7 +36,7 @@ func TestKubeletCertsInUse(t *testing.T) {
 	if first.Name != "kubelet-a client" || renewName(first.Name) != "kubelet-a" {
 		t.Errorf("first to expire %s (renew %s), want kubelet-a client (renew kubelet-a)", first.Name, renewName(first.Name))
 	}
-	notes := u.notes("x")
+	notes := u.notes()
 	if len(notes) != 1 || !strings.Contains(notes[0], "(machine b of cluster x is not running (exited); start it first: hardway start --name x)") || !strings.Contains(notes[0], "kubelet-b, kubelet-c") {
 		t.Errorf("notes %q", notes)
 	}

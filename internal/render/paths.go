@@ -155,10 +155,10 @@ func nodePaths() paths {
 
 		KubeletConfig:     KubeletDir + "/kubelet-config.yaml",
 		KubeletKubeconfig: KubeletDir + "/kubeconfig",
-		KubeletCert:       KubeletDir + "/kubelet.pem",
-		KubeletKey:        KubeletDir + "/kubelet-key.pem",
 		KubeletCA:         KubeletDir + "/ca.pem",
 		// What the kubelet starts on until it has rotated its own.
+		KubeletCert:          KubeletServingCert,
+		KubeletKey:           KubeletServingKey,
 		KubeletCertDir:       KubeletCertDir,
 		KubeletClientPair:    KubeletClientPair,
 		KubeletClientCurrent: KubeletClientCurrent,
