@@ -35,8 +35,8 @@ import (
 // CertificateSigningRequests: the client one approved by
 // kube-controller-manager, the serving one by hardway-csr-approver.
 //
-// Part of make e2e (3m17s measured, up included, at a load of 30 on 2
-// cores); alone:
+// Part of make e2e (measured 1m28s to 3m17s, up included, at loads of 20
+// to 40 on 2 cores); alone:
 //
 //	go test -tags e2e -count=1 -timeout 30m -v -run TestKubeletRotation ./test/e2e/
 func TestKubeletRotation(t *testing.T) {
