@@ -23,6 +23,16 @@ func FileRole(p string) (step, readBy string) {
 		return "etcd", "systemd: the scheduled etcd snapshot, one run"
 	case render.EtcdSnapshotScript:
 		return "etcd", render.EtcdSnapshotService + ".service (etcdctl snapshot save, checked, the newest kept)"
+	case render.SystemdDir + "/" + render.UnitCSRApproverTimer:
+		return "control-plane", "systemd: starts " + render.CSRApproverService + " every " + render.CSRApproverEvery.String()
+	case render.SystemdDir + "/" + render.CSRApproverService + ".service":
+		return "control-plane", "systemd: one pass of the kubelet serving-certificate approver"
+	case render.CSRApproverScript:
+		return "control-plane", render.CSRApproverService + ".service (kubectl approves kubelets' serving CSRs that name only their own node)"
+	case render.KubeletCertsScript:
+		return "workers", "kubelet.service's ExecStartPre (the newer of hardway's and the kubelet's own rotated pairs wins)"
+	case render.KubeletClientPair:
+		return "pki", "kubelet (its client pair until it rotates one: " + render.KubeletClientCurrent + " links here)"
 	}
 	if dir := render.SystemdDir + "/"; strings.HasPrefix(p, dir) && strings.HasSuffix(base, ".service") {
 		unit := strings.TrimSuffix(base, ".service")

@@ -202,7 +202,7 @@ func TestRenderTree(t *testing.T) {
 			if code, _, errOut := runCLI(t, args...); code != 0 {
 				t.Fatalf("render: %s", errOut)
 			}
-			want := []string{"cluster/admin.kubeconfig", "cluster/ca.pem", "cluster/cluster.yaml", "cluster/manifests/admin-rbac.yaml", "cluster/manifests/coredns.yaml", "cluster/manifests/kubelet-api-rbac.yaml"}
+			want := []string{"cluster/admin.kubeconfig", "cluster/ca.pem", "cluster/cluster.yaml", "cluster/manifests/admin-rbac.yaml", "cluster/manifests/coredns.yaml", "cluster/manifests/kubelet-api-rbac.yaml", "cluster/manifests/kubelet-certificates-rbac.yaml"}
 			for _, n := range tt.nodes {
 				for _, p := range []string{"etc/systemd/system/etcd.service", "etc/systemd/system/kube-apiserver.service", "etc/systemd/system/kube-controller-manager.service",
 					"etc/systemd/system/kube-scheduler.service", "etc/systemd/system/containerd.service", "etc/systemd/system/kubelet.service",
@@ -251,6 +251,35 @@ func TestSavedConfigAndReadOnlyExplain(t *testing.T) {
 	}
 	if after := snapshot(t, dir); after != before {
 		t.Errorf("explain/render changed the cluster's state:\nbefore %s\nafter  %s", before, after)
+	}
+}
+
+// TestCertsWithoutMachines: certs and certs check on a cluster with only
+// its state read what they can, say which kubelets they could not read on
+// their nodes and why, and judge the state directory's copies instead.
+func TestCertsWithoutMachines(t *testing.T) {
+	renderedDemo(t, "")
+	note := "kubelets not read on their nodes (cluster demo has no machines"
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"certs", "--name", "demo"}, []string{"\nkubelet-solo ", note, "which the kubelet may have rotated since", "first to expire: "}},
+		{[]string{"certs", "check", "--name", "demo"}, []string{note, "ok: nothing expires within 720h0m0s"}},
+		{[]string{"certs", "--name", "demo", "-o", "json"}, []string{`"kubeletsUnread": [`, `"node": "solo"`, `"kubelets": []`}},
+	} {
+		code, out, errOut := runCLI(t, tt.args...)
+		if code != 0 {
+			t.Fatalf("%v: %s", tt.args, errOut)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%v does not say %q:\n%s", tt.args, w, out)
+			}
+		}
+	}
+	if code, _, errOut := runCLI(t, "certs", "check", "--within", "100000h", "--name", "demo"); code == 0 || !strings.Contains(errOut, "kubelet-solo (") || !strings.Contains(errOut, "renew them: hardway certs renew --all --name demo") {
+		t.Errorf("certs check --within 100000h: %d %s", code, errOut)
 	}
 }
 

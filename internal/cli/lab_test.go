@@ -90,7 +90,7 @@ apiserver-down      -       one API server is down behind the load balancer (not
 coredns-scaled      -       CoreDNS runs no pod
 kubelet             -       a kubelet is stopped
 netpol-dns          -       a NetworkPolicy cuts pods off from DNS
-kubelet-expired     -       a kubelet serves an expired certificate
+kubelet-expired     -       a kubelet's serving certificate expired and nothing renewed it
 clock-skew          -       a node's certificate comes from a clock far ahead
 kubelet-dns         -       a kubelet gives its pods the wrong DNS server
 encryption-key      -       one API server lacks the encryption key (not on this cluster: lab encryption-key needs 2 control-plane nodes (one API server differs from the others); cluster solo has 1)

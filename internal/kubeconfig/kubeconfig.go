@@ -1,6 +1,7 @@
 // Package kubeconfig builds the kubeconfig files of the cluster's clients
 // from the PKI, with certificates embedded so each file is self-contained
-// when copied to a node.
+// when copied to a node; only the kubelets' name their client pair by file,
+// the one the kubelet rotates.
 package kubeconfig
 
 import (
@@ -18,6 +19,7 @@ import (
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/fsutil"
 	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/render"
 )
 
 // Keys of the cluster-wide kubeconfigs; kubelets' are KubeletKey(node).
@@ -44,6 +46,16 @@ type Spec struct {
 	UsedBy  string
 	// Node is set for per-node kubeconfigs.
 	Node string
+	// PairFile, when set, is a file on the node holding the client
+	// certificate and key, named by the kubeconfig instead of embedding
+	// Cert: the kubelet's kubelet-client-current.pem. The kubelet replaces
+	// that pair when it rotates its certificate and asks for the next one
+	// with the kubeconfig's identity, so the kubeconfig must name the
+	// rotated pair: embedded data (or hardway's own file) would still be
+	// the first certificate after it expired, and the next renewal would be
+	// refused. The kubelet's ExecStartPre links it to hardway's pair
+	// (render.KubeletCertsScript).
+	PairFile string
 }
 
 // Specs lists the kubeconfigs of c. Kubelets and kube-proxy run on workers
@@ -67,7 +79,8 @@ func Specs(c *config.Cluster) []Spec {
 	}
 	for _, n := range c.Workers() {
 		out = append(out, Spec{Key: KubeletKey(n.Name), Cert: pki.KubeletName(n.Name), User: "system:node:" + n.Name,
-			Server: lb, Context: "default", Node: n.Name, UsedBy: "kubelet on " + n.Name})
+			Server: lb, Context: "default", Node: n.Name, PairFile: render.KubeletClientCurrent,
+			UsedBy: "kubelet on " + n.Name + ", with the client pair it rotates (" + render.KubeletClientCurrent + " on the node)"})
 	}
 	return out
 }
@@ -84,13 +97,15 @@ func Build(c *config.Cluster, set *pki.Set) (map[string][]byte, error) {
 		if !ok {
 			return nil, fmt.Errorf("kubeconfig %s: the PKI has no %s certificate: run the PKI step for this config first", s.Key, s.Cert)
 		}
+		user := &clientcmdapi.AuthInfo{ClientCertificateData: p.CertPEM, ClientKeyData: p.KeyPEM}
+		if s.PairFile != "" {
+			user = &clientcmdapi.AuthInfo{ClientCertificate: s.PairFile, ClientKey: s.PairFile}
+		}
 		cfg := clientcmdapi.Config{
 			Clusters: map[string]*clientcmdapi.Cluster{
 				c.Name: {Server: s.Server, CertificateAuthorityData: ca.Trust()},
 			},
-			AuthInfos: map[string]*clientcmdapi.AuthInfo{
-				s.User: {ClientCertificateData: p.CertPEM, ClientKeyData: p.KeyPEM},
-			},
+			AuthInfos: map[string]*clientcmdapi.AuthInfo{s.User: user},
 			Contexts: map[string]*clientcmdapi.Context{
 				s.Context: {Cluster: c.Name, AuthInfo: s.User},
 			},

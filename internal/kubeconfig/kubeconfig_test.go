@@ -15,6 +15,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/pki"
+	"hardway.dev/hardway/internal/render"
 )
 
 func now() time.Time { return time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC) }
@@ -37,6 +38,8 @@ func TestBuild(t *testing.T) {
 	}
 	ca, _ := set.Get(pki.CA)
 	const lb, local = "https://10.240.0.2:6443", "https://127.0.0.1:6443"
+	// Kubelets name the pair they rotate by file (cn empty): the
+	// kubelet's own rotated certificate is what it must renew with.
 	tests := []struct {
 		key, server, user, context, cn string
 	}{
@@ -45,8 +48,8 @@ func TestBuild(t *testing.T) {
 		{"kube-proxy", lb, "system:kube-proxy", "default", "system:kube-proxy"},
 		{"kube-controller-manager", local, "system:kube-controller-manager", "default", "system:kube-controller-manager"},
 		{"kube-scheduler", local, "system:kube-scheduler", "default", "system:kube-scheduler"},
-		{"kubelet-node-0", lb, "system:node:node-0", "default", "system:node:node-0"},
-		{"kubelet-node-2", lb, "system:node:node-2", "default", "system:node:node-2"},
+		{"kubelet-node-0", lb, "system:node:node-0", "default", ""},
+		{"kubelet-node-2", lb, "system:node:node-2", "default", ""},
 	}
 	if len(files) != 8 {
 		t.Errorf("Build made %d kubeconfigs, want 8 (5 + one per worker)", len(files))
@@ -72,6 +75,15 @@ func TestBuild(t *testing.T) {
 				t.Error("certificate-authority-data is not the cluster CA")
 			}
 			u := cfg.AuthInfos[tt.user]
+			if tt.cn == "" {
+				if u.ClientCertificate != render.KubeletClientCurrent || u.ClientKey != render.KubeletClientCurrent || len(u.ClientCertificateData) > 0 || len(u.ClientKeyData) > 0 {
+					t.Errorf("kubelet user %+v, want client-certificate and client-key %s and nothing embedded", u, render.KubeletClientCurrent)
+				}
+				// client-go refuses it here: it reads the named file
+				// (on the node, made before the kubelet starts by
+				// render.KubeletCertsScript) when it loads the kubeconfig.
+				return
+			}
 			b, _ := pem.Decode(u.ClientCertificateData)
 			if b == nil {
 				t.Fatal("no client certificate embedded")
@@ -149,10 +161,16 @@ func TestEnsure(t *testing.T) {
 			c.Network.LoadBalancerIP = "10.240.0.3"
 			set = ensurePKI(t, pkiDir, c)
 		}, []string{"admin", "kube-proxy", "kubelet-node-0", "kubelet-node-1", "kubelet-node-2", "super-admin"}},
-		{"node IP changed: its kubelet cert is reissued", func() {
+		{"node IP changed: its kubelet cert is reissued, its kubeconfig names the file and stays", func() {
 			c.Nodes[1].IP = "10.240.0.21"
 			set = ensurePKI(t, pkiDir, c)
-		}, []string{"kubelet-node-1"}},
+		}, nil},
+		{"the admin's cert is reissued: its kubeconfig embeds it", func() {
+			if err := os.Remove(pki.CertPath(pkiDir, pki.Admin)); err != nil {
+				t.Fatal(err)
+			}
+			set = ensurePKI(t, pkiDir, c)
+		}, []string{"admin"}},
 		{"file deleted is rewritten", func() {
 			if err := os.Remove(Path(dir, "kube-scheduler")); err != nil {
 				t.Fatal(err)

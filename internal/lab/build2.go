@@ -93,10 +93,11 @@ func buildKubeletClient() Lab {
 				"user": "system:node:" + n.Name}}, nil
 		},
 		Symptom: func(t Target) string {
-			return fmt.Sprintf("hardway took away the kubelet's kubeconfig on %s (%s): the kubelet cannot log in to\n"+
-				"the API server, so %s goes NotReady. Make it by hand, as steps pki and kubeconfigs do: a key, a\n"+
-				"certificate for %s in group system:nodes signed by the cluster CA (%s/ca.pem and ca-key.pem),\n"+
-				"a kubeconfig naming the server %s and that CA; put it in place and restart the kubelet.",
+			return fmt.Sprintf("hardway took away the kubelet's kubeconfig on %s (%s) and its client certificates:\n"+
+				"the kubelet cannot log in to the API server, so %s goes NotReady. Make them by hand, as steps pki\n"+
+				"and kubeconfigs do: a key, a certificate for %s in group system:nodes signed by the cluster CA\n"+
+				"(%s/ca.pem and ca-key.pem), a kubeconfig naming the server %s and that CA;\n"+
+				"put it in place and restart the kubelet.",
 				t.Node.Name, kubeletKubeconfig, t.Node.Name, t.Values["user"], t.Values["pki"], t.Values["server"])
 		},
 		Evidence: func(t Target) []string {
@@ -110,8 +111,11 @@ func buildKubeletClient() Lab {
 				"authorizer and NodeRestriction admission limit to this node's objects, O system:nodes the group, and it\n"+
 				"must be signed by the CA the API server trusts for clients (--client-ca-file: the cluster CA, not etcd's),\n"+
 				"with extendedKeyUsage clientAuth. The kubeconfig holds that certificate and key, the server and the CA that\n"+
-				"checks the server. Work in %s; the commands below do it with openssl and kubectl config.",
-				t.Values["user"], t.Values["dir"])
+				"checks the server. Embedded in the kubeconfig, the certificate is where the kubelet starts: it stores\n"+
+				"it as %s and at once asks for one of its own\n"+
+				"(rotateCertificates), a request kube-controller-manager approves for a node renewing itself.\n"+
+				"Work in %s; the commands below do it with openssl and kubectl config.",
+				t.Values["user"], render.KubeletClientCurrent, t.Values["dir"])
 		},
 		Fix: func(t Target) []string {
 			d, p, u := t.Values["dir"], t.Values["pki"], t.Values["user"]
@@ -135,13 +139,22 @@ func buildKubeletClient() Lab {
 			return fmt.Sprintf("The API server checks the certificate against its --client-ca-file (the cluster CA), takes the user\n"+
 				"from the CN and the groups from O: %s in system:nodes. The Node authorizer lets that user read\n"+
 				"what pods on %s need and write only %s's Node, lease and pod status; NodeRestriction admission holds\n"+
-				"it to that. The kubelet reads its kubeconfig only at start, hence the restart.", t.Values["user"], t.Node.Name, t.Node.Name)
+				"it to that. The kubelet reads its kubeconfig only at start, hence the restart. It then replaces your\n"+
+				"certificate by one it requested, and renews that one by itself. But it asks for each renewal with the\n"+
+				"kubeconfig's own credentials: embedded, those stay your 30-day certificate, and once that expired the\n"+
+				"next renewal would be refused. hardway's kubeconfig names the file the kubelet rotates instead\n"+
+				"(%s), so every renewal is asked for with the newest certificate.", t.Values["user"], t.Node.Name, t.Node.Name, render.KubeletClientCurrent)
 		},
 		Step:     "kubeconfigs",
 		Probes:   []string{"deployment", "exec"},
 		Diagnose: diagnoseKubeletClient,
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
-			if err := run(ctx, e, t.Node, "sh", "-c", "systemctl stop kubelet && rm -f "+kubeletKubeconfig); err != nil {
+			// The kubeconfig and every client pair the kubelet could fall
+			// back to: hardway's, and the ones it rotated (the link its
+			// store loads first). Its ExecStartPre links nothing while
+			// hardway's pair is missing, so the kubelet starts on the
+			// learner's certificate alone.
+			if err := run(ctx, e, t.Node, "sh", "-c", "systemctl stop kubelet && rm -f "+kubeletKubeconfig+" "+kubeletClientPair+" "+render.KubeletCertDir+"/kubelet-client-*.pem"); err != nil {
 				return err
 			}
 			return waitNodeNotReady(ctx, e, t.Node)
@@ -172,12 +185,52 @@ func diagnoseKubeletClient(ctx context.Context, e steps.Env, t Target) ([]string
 	if err != nil {
 		return []string{fmt.Sprintf("%s has no %s yet: write your kubeconfig there (%s)", t.Node.Name, kubeletKubeconfig, t.shell(t.Node, "tee "+kubeletKubeconfig+" < FILE"))}, nil
 	}
-	out := kubeletClientProblems(t.Node.Name, t.Values["server"], ca.Cert, data, time.Now())
+	// Files the kubeconfig names are read where the kubelet reads them.
+	data, out := withNodeFiles(t.Node.Name, data, func(p string) ([]byte, error) { return nd.ReadFile(ctx, p) })
+	out = append(out, kubeletClientProblems(t.Node.Name, t.Values["server"], ca.Cert, data, time.Now())...)
 	us, err := readUnitState(ctx, e, t.Node, "kubelet", kubeletKubeconfig)
 	if err != nil {
 		return nil, err
 	}
 	return append(out, unitProblems(t.Node.Name, "kubelet", kubeletKubeconfig, us)...), nil
+}
+
+// withNodeFiles returns the kubeconfig data with the files it names (client
+// certificate and key, CA) read by read, from the node, and embedded, so
+// kubeletClientProblems judges what the kubelet will load; each file the
+// node lacks is a problem. A kubeconfig that does not parse is returned as
+// it is.
+func withNodeFiles(node string, data []byte, read func(path string) ([]byte, error)) ([]byte, []string) {
+	kc, err := clientcmd.Load(data)
+	if err != nil {
+		return data, nil
+	}
+	var out []string
+	load := func(field, p string, into *[]byte) {
+		if p == "" || len(*into) > 0 {
+			return
+		}
+		b, err := read(p)
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s:%s names %s %s, which %s does not have (a path names a file on the node: embed it with --embed-certs=true)", node, kubeletKubeconfig, field, p, node))
+			return
+		}
+		*into = b
+	}
+	for _, u := range kc.AuthInfos {
+		load("client-certificate", u.ClientCertificate, &u.ClientCertificateData)
+		load("client-key", u.ClientKey, &u.ClientKeyData)
+		u.ClientCertificate, u.ClientKey = "", ""
+	}
+	for _, cl := range kc.Clusters {
+		load("certificate-authority", cl.CertificateAuthority, &cl.CertificateAuthorityData)
+		cl.CertificateAuthority = ""
+	}
+	embedded, err := clientcmd.Write(*kc)
+	if err != nil {
+		return data, out
+	}
+	return embedded, out
 }
 
 // kubeletClientProblems checks a kubelet's kubeconfig the way the API server

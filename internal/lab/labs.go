@@ -162,7 +162,7 @@ func rerunPodNetwork(ctx context.Context, e steps.Env, node config.Node) error {
 func vxlanDevice() string { return render.VXLANFor(config.Node{}).Device }
 
 func kubeletCert() Lab {
-	const cert, key = "/var/lib/kubelet/kubelet.pem", "/var/lib/kubelet/kubelet-key.pem"
+	const cert, key = render.KubeletServingCert, render.KubeletServingKey
 	return Lab{
 		Name:  "kubelet-cert",
 		Title: "a kubelet serves another node's certificate",
@@ -185,28 +185,44 @@ func kubeletCert() Lab {
 			return []string{
 				t.shell(t.Node, "openssl x509 -in "+cert+" -noout -subject -ext subjectAltName"),
 				"kubectl get node " + t.Node.Name + " -o wide",
+				"kubectl get csr",
 			}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("The kubelet on %s serves HTTPS with %s's certificate (CN=system:node:%s, IP %s). The API server\n"+
-				"calls kubelets at their InternalIP (%s) and checks the certificate names it: it does not, so logs, exec\n"+
-				"and port-forward to %s fail with an x509 error. (The kubelet's own client certificate, in its kubeconfig,\n"+
-				"is fine: the node stays Ready.) The workers step of up compares every file of the node with what it\n"+
-				"should be: it writes back %s's own certificate and restarts its kubelet.",
-				t.Node.Name, t.Peer.Name, t.Peer.Name, t.Peer.IP, t.Node.IP, t.Node.Name, t.Node.Name)
+			return fmt.Sprintf("The kubelet on %s serves HTTPS with %s's certificate (CN=system:node:%s, IP %s). The API\n"+
+				"server calls kubelets at their InternalIP (%s) and checks the certificate names it: it does not, so\n"+
+				"logs, exec and port-forward to %s fail with an x509 error. (The kubelet's client certificate is\n"+
+				"another pair, %s, and fine: the node stays Ready.)\n"+
+				"The kubelet noticed too: its certificate names another node, so it asked at once for one of its own\n"+
+				"(serverTLSBootstrap; kubectl get csr shows the request Pending). This lab stopped\n"+
+				"%s on the control-plane nodes, which would have approved it within %d s.\n"+
+				"The workers step of up compares every file of the node with what it should be: it writes back %s's\n"+
+				"own certificate and restarts its kubelet; the control-plane step starts the approver again.",
+				t.Node.Name, t.Peer.Name, t.Peer.Name, t.Peer.IP, t.Node.IP, t.Node.Name, render.KubeletClientCurrent,
+				render.UnitCSRApproverTimer, int(render.CSRApproverEvery.Seconds()), t.Node.Name)
 		},
 		Fix: func(t Target) []string {
-			return []string{t.hw("up", "--only", "workers")}
+			return []string{t.hw("up", "--only", "workers"), t.hw("up", "--only", "control-plane")}
 		},
 		Why: func(t Target) string {
 			return fmt.Sprintf("up compares every file of every node (SHA-256, mode, owner) with what it renders from the\n"+
-				"state directory: %s and its key differ on %s, so it writes back that node's own pair and restarts its\n"+
-				"kubelet, which then serves a certificate naming system:node:%s and %s. The API server's check of the\n"+
-				"kubelet's serving certificate (--kubelet-certificate-authority) passes again.", cert, t.Node.Name, t.Node.Name, t.Node.IP)
+				"state directory: %s and its key differ on %s, so it writes back that node's own\n"+
+				"pair and restarts its kubelet, which then serves a certificate naming system:node:%s and %s.\n"+
+				"The API server's check of the kubelet's serving certificate (--kubelet-certificate-authority) passes\n"+
+				"again. The second up starts %s, as up starts every unit that is not running:\n"+
+				"with it, a kubelet whose certificate names the wrong node heals itself, its request for its own\n"+
+				"names approved within %d s.",
+				cert, t.Node.Name, t.Node.Name, t.Node.IP, render.UnitCSRApproverTimer, int(render.CSRApproverEvery.Seconds()))
 		},
-		Step:   "pki",
-		Probes: []string{"logs", "exec", "port-forward"},
+		Step:     "pki",
+		Probes:   []string{"logs", "exec", "port-forward"},
+		Diagnose: diagnoseServing,
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
+			// First, or the kubelet's request for its own certificate
+			// would be approved within render.CSRApproverEvery.
+			if err := stopApprovers(ctx, e); err != nil {
+				return err
+			}
 			from, err := e.Cluster.Node(ctx, t.Peer.Name)
 			if err != nil {
 				return err
@@ -230,9 +246,10 @@ func kubeletCert() Lab {
 			return restartKubelets(ctx, e, t.Node)
 		},
 		Restore: func(ctx context.Context, e steps.Env, t Target) error {
-			// The file differs from the rendered one: workers writes it back
-			// and restarts that kubelet.
-			_, err := e.Rerun(ctx, "workers")
+			// control-plane starts the approvers; the file differs from
+			// the rendered one: workers writes it back and restarts that
+			// kubelet.
+			_, err := e.Rerun(ctx, "control-plane", "workers")
 			return err
 		},
 	}

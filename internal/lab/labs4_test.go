@@ -22,7 +22,7 @@ func moreTargets(c *config.Cluster) map[string]map[string]string {
 	pkiDir := "pki=" + filepath.Join(filepath.Dir(filepath.Dir(quorumSnapshot(c.Name))), c.Name, "pki")
 	return map[string]map[string]string{
 		"default": {
-			"kubelet-expired":  "node=node-0 peer= cert=kubelet-node-0",
+			"kubelet-expired":  "node=node-0 peer= cert=kubelet-node-0 cp=node-0",
 			"clock-skew":       "node=node-2 peer= ahead=3 days cert=kubelet-node-2",
 			"kubelet-dns":      "node=node-0 peer= want=10.32.0.10 wrong=10.96.0.10",
 			"encryption-key":   "node=node-2 peer=node-0 nodes=node-0 node-1 node-2",
@@ -31,7 +31,7 @@ func moreTargets(c *config.Cluster) map[string]map[string]string {
 			"build-kube-proxy": "node=node-2 peer= cidr=10.200.0.0/16 dir=/tmp/hardway-files mode=iptables",
 		},
 		"two workers": {
-			"kubelet-expired":  "node=w-a peer= cert=kubelet-w-a",
+			"kubelet-expired":  "node=w-a peer= cert=kubelet-w-a cp=cp",
 			"clock-skew":       "node=w-b peer= ahead=3 days cert=kubelet-w-b",
 			"kubelet-dns":      "node=w-a peer= want=10.32.0.10 wrong=10.96.0.10",
 			"encryption-key":   "lab encryption-key needs 2 control-plane nodes (one API server differs from the others); cluster duo has 1",
@@ -40,7 +40,7 @@ func moreTargets(c *config.Cluster) map[string]map[string]string {
 			"build-kube-proxy": "node=w-b peer= cidr=10.200.0.0/16 dir=/tmp/duo-files mode=iptables",
 		},
 		"machines, direct routes": {
-			"kubelet-expired":  "node=m-0 peer= cert=kubelet-m-0",
+			"kubelet-expired":  "node=m-0 peer= cert=kubelet-m-0 cp=m-0",
 			"clock-skew":       "node=m-1 peer= ahead=3 days cert=kubelet-m-1",
 			"kubelet-dns":      "node=m-0 peer= want=10.32.0.10 wrong=10.96.0.10",
 			"encryption-key":   "lab encryption-key needs 2 control-plane nodes (one API server differs from the others); cluster lab has 1",
@@ -49,7 +49,7 @@ func moreTargets(c *config.Cluster) map[string]map[string]string {
 			"build-kube-proxy": "node=m-1 peer= cidr=10.200.0.0/16 dir=/tmp/lab-files mode=iptables",
 		},
 		"one node": {
-			"kubelet-expired":  "node=solo peer= cert=kubelet-solo",
+			"kubelet-expired":  "node=solo peer= cert=kubelet-solo cp=solo",
 			"clock-skew":       "node=solo peer= ahead=3 days cert=kubelet-solo",
 			"kubelet-dns":      "node=solo peer= want=10.32.0.10 wrong=10.96.0.10",
 			"encryption-key":   "lab encryption-key needs 2 control-plane nodes (one API server differs from the others); cluster solo has 1",

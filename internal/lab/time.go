@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
-
 	"hardway.dev/hardway/internal/config"
-	"hardway.dev/hardway/internal/kubeconfig"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/steps"
@@ -16,14 +13,17 @@ import (
 
 // Two labs about time, each with a real certificate signed by hardway's own
 // PKI code (pki.IssueWindow), wrong only in its validity: an expired kubelet
-// serving certificate, and a kubelet client certificate from a clock far
-// ahead.
+// serving certificate that nothing renewed (the approver stopped), and a
+// kubelet client certificate from a clock far ahead.
 
-// The kubelet's serving pair on a node (kubelet-config.yaml's tlsCertFile
-// and tlsPrivateKeyFile); its client pair is inside its kubeconfig.
+// The kubelet's files on a node: hardway's serving pair (kubelet-config.yaml's
+// tlsCertFile and tlsPrivateKeyFile), hardway's client pair, and the link
+// the kubelet's client store loads (the kubeconfig names it).
 const (
-	kubeletServingCert = render.KubeletDir + "/kubelet.pem"
-	kubeletServingKey  = render.KubeletDir + "/kubelet-key.pem"
+	kubeletServingCert = render.KubeletServingCert
+	kubeletServingKey  = render.KubeletServingKey
+	kubeletClientPair  = render.KubeletClientPair
+	kubeletClientLink  = render.KubeletClientCurrent
 	kubeletKubeconfig  = render.KubeletDir + "/kubeconfig"
 )
 
@@ -33,18 +33,18 @@ const clockAhead = 72 * time.Hour
 func kubeletExpired() Lab {
 	return Lab{
 		Name:  "kubelet-expired",
-		Title: "a kubelet serves an expired certificate",
+		Title: "a kubelet's serving certificate expired and nothing renewed it",
 		Target: func(c *config.Cluster) (Target, error) {
 			ws := c.Workers()
 			if len(ws) == 0 {
 				return Target{}, fmt.Errorf("lab kubelet-expired needs a worker node; cluster %s has none", c.Name)
 			}
 			n := ws[0]
-			return Target{Cluster: c.Name, Node: n, Values: map[string]string{"cert": pki.KubeletName(n.Name)}}, nil
+			return Target{Cluster: c.Name, Node: n, Values: map[string]string{"cert": pki.KubeletName(n.Name), "cp": c.ControlPlanes()[0].Name}}, nil
 		},
 		Symptom: func(t Target) string {
 			return fmt.Sprintf("kubectl logs, exec and port-forward fail for every pod on %s; on the other nodes they\n"+
-				"work. %s is Ready, its pods run, and the state directory says no certificate is about to expire.", t.Node.Name, t.Node.Name)
+				"work. %s is Ready and its pods run.", t.Node.Name, t.Node.Name)
 		},
 		Evidence: func(t Target) []string {
 			return []string{
@@ -55,30 +55,43 @@ func kubeletExpired() Lab {
 		Reveal: func(t Target) []string {
 			return []string{
 				t.shell(t.Node, "openssl x509 -in "+kubeletServingCert+" -noout -subject -dates"),
-				t.shell(t.Node, "date -u"),
+				"kubectl get csr",
+				t.shell(config.Node{Name: t.Values["cp"]}, "systemctl status "+render.UnitCSRApproverTimer),
 			}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("The kubelet on %s serves %s, whose notAfter is in the past: a real certificate of\n"+
-				"the cluster CA with the right name (CN=system:node:%s, IP %s), only expired. The API server calls the kubelet\n"+
-				"for logs, exec and port-forward and refuses the handshake: x509: certificate has expired or is not yet valid.\n"+
-				"The node stays Ready: its client certificate, the one in its kubeconfig, is another copy and still valid.\n"+
-				"certs check reads the state directory, where the certificate is fine; the node's own file is what is\n"+
-				"served. Renewing the certificate issues a new one and rolls it out to the node.",
-				t.Node.Name, kubeletServingCert, t.Node.Name, t.Node.IP)
+			return fmt.Sprintf("The kubelet on %s has only an expired serving certificate: %s\n"+
+				"(hardway's, its tlsCertFile), a real certificate of the cluster CA for CN=system:node:%s, IP %s,\n"+
+				"whose notAfter is past. With serverTLSBootstrap the kubelet serves no expired certificate: it answers\n"+
+				"every TLS handshake on port 10250 with an alert (the API server reports remote error: tls: internal\n"+
+				"error) and asks for a new one with a CertificateSigningRequest for signer kubernetes.io/kubelet-serving.\n"+
+				"That request stays Pending: %s, which approves the kubelets' serving certificates\n"+
+				"on the control-plane nodes every %d s, was stopped. So the certificate expired and nothing renewed it.\n"+
+				"The node stays Ready: its client certificate is another pair, still valid\n"+
+				"(%s). certs check reads the node and says so.",
+				t.Node.Name, kubeletServingCert, t.Node.Name, t.Node.IP, render.UnitCSRApproverTimer, int(render.CSRApproverEvery.Seconds()), kubeletClientLink)
 		},
-		Fix: func(t Target) []string { return []string{t.hw("certs", "renew", t.Values["cert"])} },
+		Fix: func(t Target) []string { return []string{t.hw("up", "--only", "control-plane")} },
 		Why: func(t Target) string {
-			return fmt.Sprintf("certs renew signs a new %s with this host's clock (valid from now for the config's pki.certValidity),\n"+
-				"then runs the steps that place it: the workers step sees %s differ on %s, writes it and restarts\n"+
-				"the kubelet, which serves the new certificate; the API server's check (--kubelet-certificate-authority and\n"+
-				"the validity window) passes. Real clusters renew before that day: kubelet serving certificates are\n"+
-				"rotated by the kubelet itself (serverTLSBootstrap) or by a check like certs check in cron.",
-				t.Values["cert"], kubeletServingCert, t.Node.Name)
+			return fmt.Sprintf("up starts every unit that is not running, the approver's timer too. Its next pass finds %s's\n"+
+				"pending request, made by system:node:%s for CN=system:node:%s in system:nodes and only its own\n"+
+				"names (%s, %s), and approves it; kube-controller-manager signs it with the cluster CA for a\n"+
+				"year. The kubelet keeps it in %s (kubelet-server-current.pem links to it) and serves it\n"+
+				"at once; the API server's check (--kubelet-certificate-authority and the validity window) passes.\n"+
+				"It renews it again after 70-90%% of that year by itself: a certificate expires unnoticed only while\n"+
+				"nothing approves. hardway's expired %s stays on the node unused, the kubelet's own\n"+
+				"being newer;\n  %s\nwould replace both.",
+				t.Node.Name, t.Node.Name, t.Node.Name, t.Node.Name, t.Node.IP, render.KubeletCertDir, kubeletServingCert, t.hw("certs", "renew", t.Values["cert"]))
 		},
-		Step:   "pki",
-		Probes: []string{"logs", "exec", "port-forward"},
+		Step:     "pki",
+		Probes:   []string{"logs", "exec", "port-forward"},
+		Diagnose: diagnoseServing,
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
+			// First, or the kubelet's request would be approved within
+			// render.CSRApproverEvery.
+			if err := stopApprovers(ctx, e); err != nil {
+				return err
+			}
 			now := time.Now()
 			p, err := pki.IssueWindow(e.Cluster.State.PKI(), e.Cluster.Config, t.Values["cert"], now.Add(-60*24*time.Hour), now.Add(-24*time.Hour))
 			if err != nil {
@@ -94,12 +107,15 @@ func kubeletExpired() Lab {
 			if err := nd.WriteFile(ctx, kubeletServingCert, p.CertPEM, 0o644); err != nil {
 				return err
 			}
+			// Written after any serving certificate the kubelet rotated,
+			// so its ExecStartPre drops that one: the kubelet starts on
+			// the expired file.
 			return restartKubelets(ctx, e, t.Node)
 		},
 		Restore: func(ctx context.Context, e steps.Env, t Target) error {
-			// The node's files differ from the rendered ones: workers writes
-			// them back and restarts that kubelet.
-			_, err := e.Rerun(ctx, "workers")
+			// control-plane starts the approvers; workers writes back the
+			// node's serving pair and restarts its kubelet.
+			_, err := e.Rerun(ctx, "control-plane", "workers")
 			return err
 		},
 	}
@@ -127,13 +143,16 @@ func clockSkew() Lab {
 		Reveal: func(t Target) []string {
 			return []string{
 				t.shell(t.Node, "date -u"),
-				t.shell(t.Node, `sh -c "sed -n 's/ *client-certificate-data: //p' `+kubeletKubeconfig+` | base64 -d | openssl x509 -noout -subject -dates"`),
+				t.shell(t.Node, "ls -l "+kubeletClientLink),
+				t.shell(t.Node, "openssl x509 -in "+kubeletClientLink+" -noout -subject -dates"),
 			}
 		},
 		Cause: func(t Target) string {
-			return fmt.Sprintf("The client certificate in %s's kubeconfig (%s) is valid only from %s from now:\n"+
-				"it was signed by hardway's PKI code running with its clock %s ahead, as on a CA machine or node\n"+
-				"whose clock is far off. The API server checks every client certificate against its own clock and\n"+
+			return fmt.Sprintf("The client certificate the kubelet on %s logs in with (%s,\n"+
+				"which its kubeconfig names; it links to hardway's pair %s) is valid only from\n"+
+				"%s from now: "+
+				"it was signed by hardway's PKI code running with its clock %s ahead, as on a CA machine or\n"+
+				"node whose clock is far off. The API server checks every client certificate against its own clock and\n"+
 				"refuses this one (x509: certificate has expired or is not yet valid), so the kubelet gets 401 Unauthorized,\n"+
 				"renews no lease, and the node goes Unknown after about 50 s.\n"+
 				"Why the node's clock itself is not moved: nodes here are containers sharing this host's kernel clock.\n"+
@@ -141,38 +160,27 @@ func clockSkew() Lab {
 				"needs CAP_SYS_TIME and would move this host and every node, and libfaketime's LD_PRELOAD does not reach\n"+
 				"Go programs, which read the clock through the vDSO without libc. A certificate's validity window is where\n"+
 				"a clock far off hurts first, on either side: this lab shows the signer's side.\n"+
-				"The workers step writes back the kubeconfig made by this host's clock.",
-				t.Node.Name, kubeletKubeconfig, t.Values["ahead"], t.Values["ahead"])
+				"The kubelet would renew its certificate by itself, but only after 70-90%% of its lifetime, counted from\n"+
+				"notBefore, and with a request the API server would refuse the same way. The workers step writes back\n"+
+				"the pair made by this host's clock.",
+				t.Node.Name, kubeletClientLink, kubeletClientPair, t.Values["ahead"], t.Values["ahead"])
 		},
 		Fix: func(t Target) []string { return []string{t.hw("up", "--only", "workers")} },
 		Why: func(t Target) string {
-			return fmt.Sprintf("up compares every file of %s with what it renders from the state directory: the kubeconfig\n"+
-				"differs, so it writes the one whose certificate this host signed (valid from a few minutes ago, the\n"+
-				"backdate that absorbs small clock differences) and restarts the kubelet. The API server accepts it,\n"+
-				"the lease is renewed and the node is Ready. On real machines, NTP (chrony, systemd-timesyncd) keeps\n"+
-				"clocks within milliseconds, and etcd warns when its members' clocks drift apart.", t.Node.Name)
+			return fmt.Sprintf("up compares every file of %s with what it renders from the state directory:\n"+
+				"%s differs, so it writes the pair this host signed (valid from a few\n"+
+				"minutes ago, the backdate that absorbs small clock differences) and restarts the kubelet. Before it\n"+
+				"starts, its ExecStartPre points %s\n"+
+				"at the newer pair, hardway's. The API server accepts it, the lease is renewed and the node is Ready.\n"+
+				"On real machines, NTP (chrony, systemd-timesyncd) keeps clocks within milliseconds, and etcd warns\n"+
+				"when its members' clocks drift apart.", t.Node.Name, kubeletClientPair, kubeletClientLink)
 		},
 		Step:   "pki",
 		Probes: []string{"deployment", "exec"},
 		Break: func(ctx context.Context, e steps.Env, t Target) error {
 			c := e.Cluster
-			in, err := c.Inputs()
-			if err != nil {
-				return err
-			}
 			now := time.Now().Add(clockAhead)
 			p, err := pki.IssueWindow(c.State.PKI(), c.Config, t.Values["cert"], now.Add(-5*time.Minute), now.Add(c.Config.PKI.CertValidity.Duration))
-			if err != nil {
-				return err
-			}
-			kc, err := clientcmd.Load(in.Kubeconfigs[kubeconfig.KubeletKey(t.Node.Name)])
-			if err != nil {
-				return fmt.Errorf("the kubelet kubeconfig of %s (a bug in hardway): %w", t.Node.Name, err)
-			}
-			for _, u := range kc.AuthInfos {
-				u.ClientCertificateData, u.ClientKeyData = p.CertPEM, p.KeyPEM
-			}
-			data, err := clientcmd.Write(*kc)
 			if err != nil {
 				return err
 			}
@@ -180,7 +188,10 @@ func clockSkew() Lab {
 			if err != nil {
 				return err
 			}
-			if err := nd.WriteFile(ctx, kubeletKubeconfig, data, 0o600); err != nil {
+			// hardway's client pair, the file the kubelet's link names:
+			// newer than any pair the kubelet rotated, so its ExecStartPre
+			// points the link at it again.
+			if err := nd.WriteFile(ctx, kubeletClientPair, append(append([]byte{}, p.CertPEM...), p.KeyPEM...), 0o600); err != nil {
 				return err
 			}
 			if err := run(ctx, e, t.Node, "systemctl", "restart", "kubelet"); err != nil {

@@ -65,7 +65,8 @@ func tools(c *config.Cluster, n config.Node) []tool {
 		out = append(out, tool{"ping", "iputils-ping", "iputils", "the network step proves pods reach pods across nodes"})
 	}
 	if n.IsControlPlane() {
-		out = append(out, tool{"useradd", "passwd", "shadow-utils", "creates etcd's user"})
+		out = append(out, tool{"useradd", "passwd", "shadow-utils", "creates etcd's user"},
+			tool{"openssl", "openssl", "openssl", "the kubelet serving-certificate approver reads requests"})
 	}
 	if n.IsWorker() {
 		out = append(out,

@@ -64,7 +64,7 @@ func Packages() []string {
 		"kmod",                // modprobe/lsmod, called by kube-proxy and containerd
 		"util-linux", "mount", // nsenter, findmnt, mount: kubelet
 		"libseccomp2",             // runc built with seccomp
-		"ca-certificates", "curl", // health checks against the API server
+		"ca-certificates", "curl", // health checks against the API server; ca-certificates depends on openssl, which the serving-certificate approver runs
 		"procps", "less", // ps, top, for people debugging a node
 		"iputils-ping",   // reachability checks between nodes
 		"openssh-server", // optional access the way the original tutorial used

@@ -104,7 +104,7 @@ func table() []row {
 			SANs: func(_ *config.Cluster, n config.Node) AltNames {
 				return AltNames{DNSNames: []string{n.Name}, IPs: []string{n.IP}}
 			},
-			UsedBy: "kubelet: client cert in its kubeconfig (the Node authorizer and NodeRestriction admission key on system:node:<node>) and serving cert for :10250 (--tls-cert-file)"},
+			UsedBy: "kubelet, until it renews them itself (CSRs, signed by the controller manager): its client cert (kubelet-client.pem, linked as pki/kubelet-client-current.pem, which its kubeconfig names; the Node authorizer and NodeRestriction admission key on system:node:<node>) and its serving cert for :10250 (tlsCertFile)"},
 			name: KubeletName, cn: func(n string) string { return "system:node:" + n }},
 		{Spec: Spec{Name: ControllerManager, CA: CA, CommonName: "system:kube-controller-manager", Usage: UsageClient, Scope: ScopeCluster,
 			UsedBy: "kube-controller-manager's kubeconfig; the built-in RBAC role of the same name grants its rights"}},

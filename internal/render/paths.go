@@ -30,6 +30,32 @@ const (
 	ContainerdCertsDir = "/etc/containerd/certs.d"
 	ContainerdSocket   = "/run/containerd/containerd.sock"
 	KubeletDir         = "/var/lib/kubelet"
+	// KubeletCertDir is the kubelet's --cert-dir: where it keeps the
+	// certificates it rotates itself (kubelet-client-<time>.pem,
+	// kubelet-server-<time>.pem) and the links kubelet-client-current.pem
+	// and kubelet-server-current.pem to the pair in use. The kubelet makes
+	// the files; hardway's ExecStartPre (KubeletCertsScript) only links or
+	// unlinks the current ones.
+	KubeletCertDir = KubeletDir + "/pki"
+	// KubeletClientCurrent and KubeletServerCurrent are the links the
+	// kubelet's certificate stores load first (client-go's
+	// util/certificate FileStore, prefixes kubelet-client and
+	// kubelet-server).
+	KubeletClientCurrent = KubeletCertDir + "/kubelet-client-current.pem"
+	KubeletServerCurrent = KubeletCertDir + "/kubelet-server-current.pem"
+	// KubeletServingCert and KubeletServingKey are hardway's serving pair
+	// for the kubelet (tlsCertFile, tlsPrivateKeyFile): what it serves
+	// until it has rotated its own.
+	KubeletServingCert = KubeletDir + "/kubelet.pem"
+	KubeletServingKey  = KubeletDir + "/kubelet-key.pem"
+	// KubeletClientPair is hardway's client pair for the kubelet:
+	// certificate and key in one file, the form the kubelet's store reads
+	// through kubelet-client-current.pem.
+	KubeletClientPair = KubeletDir + "/kubelet-client.pem"
+	// HardwayLibDir holds the scripts hardway's units run.
+	HardwayLibDir = "/usr/local/lib/hardway"
+	// KubeletCertsScript runs before every kubelet start (see its template).
+	KubeletCertsScript = HardwayLibDir + "/kubelet-certs.sh"
 	KubeProxyDir       = "/var/lib/kube-proxy"
 	SysctlFile         = "/etc/sysctl.d/99-kubernetes.conf"
 
@@ -73,6 +99,8 @@ type paths struct {
 	ControllerManagerKubeconfig, SchedulerKubeconfig, SchedulerConfig string
 
 	KubeletConfig, KubeletKubeconfig, KubeletCert, KubeletKey, KubeletCA string
+	KubeletCertDir, KubeletClientPair, KubeletClientCurrent              string
+	KubeletServerCurrent, KubeletCertsScript                             string
 	KubeProxyConfig, KubeProxyKubeconfig, Sysctl                         string
 	NodeLBConfig                                                         string
 }
@@ -125,14 +153,20 @@ func nodePaths() paths {
 		SchedulerKubeconfig:         k + "/kube-scheduler.kubeconfig",
 		SchedulerConfig:             k + "/kube-scheduler.yaml",
 
-		KubeletConfig:       KubeletDir + "/kubelet-config.yaml",
-		KubeletKubeconfig:   KubeletDir + "/kubeconfig",
-		KubeletCert:         KubeletDir + "/kubelet.pem",
-		KubeletKey:          KubeletDir + "/kubelet-key.pem",
-		KubeletCA:           KubeletDir + "/ca.pem",
-		KubeProxyConfig:     KubeProxyDir + "/kube-proxy-config.yaml",
-		KubeProxyKubeconfig: KubeProxyDir + "/kubeconfig",
-		Sysctl:              SysctlFile,
-		NodeLBConfig:        NodeLBConfig,
+		KubeletConfig:     KubeletDir + "/kubelet-config.yaml",
+		KubeletKubeconfig: KubeletDir + "/kubeconfig",
+		KubeletCA:         KubeletDir + "/ca.pem",
+		// What the kubelet starts on until it has rotated its own.
+		KubeletCert:          KubeletServingCert,
+		KubeletKey:           KubeletServingKey,
+		KubeletCertDir:       KubeletCertDir,
+		KubeletClientPair:    KubeletClientPair,
+		KubeletClientCurrent: KubeletClientCurrent,
+		KubeletServerCurrent: KubeletServerCurrent,
+		KubeletCertsScript:   KubeletCertsScript,
+		KubeProxyConfig:      KubeProxyDir + "/kube-proxy-config.yaml",
+		KubeProxyKubeconfig:  KubeProxyDir + "/kubeconfig",
+		Sysctl:               SysctlFile,
+		NodeLBConfig:         NodeLBConfig,
 	}
 }

@@ -80,6 +80,9 @@ type view struct {
 	// where they go, the script and the unit that take them.
 	SnapshotEverySec                          int
 	SnapshotDir, SnapshotScript, SnapshotUnit string
+	// The kubelet serving-certificate approver (UnitCSRApproverTimer).
+	ApproverEverySec             int
+	ApproverScript, ApproverUnit string
 	// Registry is the cluster's image registry, "IP:port" (RegistryHost).
 	Registry string
 	// TLS 1.2 cipher suites every component serves with (TLS 1.3 ones are
@@ -170,6 +173,9 @@ func (in Inputs) view(n config.Node) view {
 		SnapshotDir:      EtcdSnapshotDir,
 		SnapshotScript:   EtcdSnapshotScript,
 		SnapshotUnit:     EtcdSnapshotService,
+		ApproverEverySec: int(CSRApproverEvery / time.Second),
+		ApproverScript:   CSRApproverScript,
+		ApproverUnit:     CSRApproverService,
 
 		TLSCipherSuites:    strings.Join(tlsCipherSuites(), ","),
 		EtcdCipherSuites:   strings.Join(etcdCipherSuites(), ","),
@@ -249,6 +255,16 @@ func (c *collector) cert(name, certPath, keyPath string) {
 	if keyPath != "" {
 		c.add(File{Path: keyPath, Mode: ModePrivate, Data: p.KeyPEM})
 	}
+}
+
+// pairFile places the certificate and key of a PKI entry in one file
+// (private: it holds the key).
+func (c *collector) pairFile(name, p string) {
+	pr, ok := c.pair(name, func(p pki.Pair) bool { return len(p.CertPEM) > 0 && len(p.KeyPEM) > 0 }, "complete entry (certificate and key)")
+	if !ok {
+		return
+	}
+	c.add(File{Path: p, Mode: ModePrivate, Data: append(append([]byte{}, pr.CertPEM...), pr.KeyPEM...)})
 }
 
 // trust places what a CA's relying parties trust: the CA certificate, and
@@ -368,13 +384,29 @@ const (
 	// files of the timer's unit, so a change to them restarts the timer.
 	UnitEtcdSnapshotTimer = EtcdSnapshotService + ".timer"
 	EtcdSnapshotService   = "hardway-etcd-snapshot"
+	// UnitCSRApproverTimer starts CSRApproverService every
+	// CSRApproverEvery on every control-plane node: it approves the
+	// kubelets' serving-certificate requests, which nothing in Kubernetes
+	// approves (see approve-kubelet-serving.sh.tmpl). As with the snapshot
+	// timer, the timer is what runs and what converge starts; the oneshot
+	// service and its script are files of the timer's unit.
+	UnitCSRApproverTimer = CSRApproverService + ".timer"
+	CSRApproverService   = "hardway-csr-approver"
+)
+
+// CSRApproverScript is the script CSRApproverService runs, and
+// CSRApproverEvery how often: a kubelet whose serving certificate is due
+// waits at most that long for the new one.
+const (
+	CSRApproverScript = HardwayLibDir + "/approve-kubelet-serving.sh"
+	CSRApproverEvery  = 30 * time.Second
 )
 
 // Where scheduled snapshots live on the first control-plane node, and the
 // script that takes them.
 const (
 	EtcdSnapshotDir    = "/var/lib/etcd-snapshots"
-	EtcdSnapshotScript = "/usr/local/lib/hardway/etcd-snapshot.sh"
+	EtcdSnapshotScript = HardwayLibDir + "/etcd-snapshot.sh"
 )
 
 // SnapshotNode is the node that takes scheduled snapshots (the first
@@ -480,6 +512,16 @@ func nodeUnits(in Inputs, n config.Node, pathsOnly bool) ([]converge.Unit, error
 		c.unit(UnitScheduler, "kube-scheduler")
 		c.kubeconfig(pki.Scheduler, P.SchedulerKubeconfig)
 		c.tmpl(P.SchedulerConfig, ModePublic, "kube-scheduler.yaml")
+
+		// Approves kubelet serving certificates with kubectl as
+		// system:kube-controller-manager (its kubeconfig; RBAC in
+		// kubelet-certificates-rbac.yaml). On every control-plane node, so
+		// a lost one stops nothing.
+		c.units = append(c.units, converge.Unit{Name: UnitCSRApproverTimer, Binaries: []string{"kubectl"}})
+		c.tmpl(SystemdDir+"/"+UnitCSRApproverTimer, ModeUnit, UnitCSRApproverTimer)
+		c.tmpl(SystemdDir+"/"+CSRApproverService+".service", ModeUnit, CSRApproverService+".service")
+		c.tmpl(CSRApproverScript, ModePublic, "approve-kubelet-serving.sh")
+		c.kubeconfig(pki.ControllerManager, P.ControllerManagerKubeconfig)
 	}
 	if n.IsWorker() {
 		c.unit(UnitContainerd, "containerd", "containerd-shim-runc-v2", "ctr", "runc", "crictl",
@@ -516,8 +558,13 @@ func nodeUnits(in Inputs, n config.Node, pathsOnly bool) ([]converge.Unit, error
 		// 0600: CIS 4.1.9 (it names the node's key and who may call it).
 		c.tmpl(P.KubeletConfig, ModePrivate, "kubelet-config.yaml")
 		c.kubeconfig(pki.KubeletName(n.Name), P.KubeletKubeconfig)
+		// The same pair twice: the serving store falls back to
+		// tlsCertFile/tlsPrivateKeyFile, the client one reads cert and key
+		// from one file (kubelet-client-current.pem links to it).
 		c.cert(pki.KubeletName(n.Name), P.KubeletCert, P.KubeletKey)
+		c.pairFile(pki.KubeletName(n.Name), P.KubeletClientPair)
 		c.trust(pki.CA, P.KubeletCA)
+		c.tmpl(P.KubeletCertsScript, ModePublic, "kubelet-certs.sh")
 
 		c.unit(UnitKubeProxy, "kube-proxy")
 		c.tmpl(P.KubeProxyConfig, ModePublic, "kube-proxy-config.yaml")
@@ -625,6 +672,15 @@ func LoadBalancerFiles(in Inputs) ([]File, error) {
 // AdminRBAC is the manifest binding the admin group to cluster-admin.
 const AdminRBAC = "admin-rbac.yaml"
 
+// KubeletAPIRBAC lets the API server's kubelet client call kubelets;
+// KubeletCertificatesRBAC lets kubelets' certificate requests be approved
+// (the client ones by kube-controller-manager, the serving ones by
+// UnitCSRApproverTimer). The control-plane step applies both.
+const (
+	KubeletAPIRBAC          = "kubelet-api-rbac.yaml"
+	KubeletCertificatesRBAC = "kubelet-certificates-rbac.yaml"
+)
+
 // Manifests returns the cluster-level objects applied through the API once it
 // answers, by file name.
 func Manifests(in Inputs) (map[string][]byte, error) {
@@ -636,7 +692,7 @@ func Manifests(in Inputs) (map[string][]byte, error) {
 		return nil, err
 	}
 	out := map[string][]byte{}
-	for _, name := range []string{AdminRBAC, "kubelet-api-rbac.yaml", "coredns.yaml"} {
+	for _, name := range []string{AdminRBAC, KubeletAPIRBAC, KubeletCertificatesRBAC, "coredns.yaml"} {
 		b, err := r.exec(name, in.view(config.Node{}))
 		if err != nil {
 			return nil, err

@@ -188,6 +188,7 @@ var (
 		"/etc/kubernetes/pki/service-account-key.pem", "/etc/kubernetes/pki/service-account.pem",
 		"/etc/systemd/system/etcd.service", "/etc/systemd/system/kube-apiserver.service",
 		"/etc/systemd/system/kube-controller-manager.service", "/etc/systemd/system/kube-scheduler.service",
+		"/etc/systemd/system/hardway-csr-approver.timer", "/etc/systemd/system/hardway-csr-approver.service", CSRApproverScript,
 	}
 	workerPaths = []string{
 		"/etc/cni/net.d/10-bridge.conflist", "/etc/cni/net.d/99-loopback.conf", "/etc/containerd/config.toml", "/etc/crictl.yaml",
@@ -195,7 +196,7 @@ var (
 		"/etc/systemd/system/containerd.service", "/etc/systemd/system/hardway-pods-stop.service", "/etc/systemd/system/kube-proxy.service", "/etc/systemd/system/kubelet.service",
 		"/var/lib/kube-proxy/kube-proxy-config.yaml", "/var/lib/kube-proxy/kubeconfig",
 		"/var/lib/kubelet/ca.pem", "/var/lib/kubelet/kubeconfig", "/var/lib/kubelet/kubelet-config.yaml",
-		"/var/lib/kubelet/kubelet-key.pem", "/var/lib/kubelet/kubelet.pem",
+		"/var/lib/kubelet/kubelet-key.pem", "/var/lib/kubelet/kubelet.pem", "/var/lib/kubelet/kubelet-client.pem", KubeletCertsScript,
 	}
 )
 
@@ -246,7 +247,7 @@ func TestNodeFilesModesAndSources(t *testing.T) {
 	for p, f := range files {
 		want := os.FileMode(ModePublic)
 		if strings.HasSuffix(p, "-key.pem") || strings.Contains(p, "kubeconfig") || strings.HasSuffix(p, "encryption-config.yaml") ||
-			strings.HasSuffix(p, ".service") || strings.HasSuffix(p, "kubelet-config.yaml") {
+			strings.HasSuffix(p, ".service") || strings.HasSuffix(p, ".timer") || strings.HasSuffix(p, "kubelet-config.yaml") || p == KubeletClientPair {
 			want = ModePrivate
 		}
 		if f.Mode != want {
@@ -276,6 +277,7 @@ func TestNodeFilesModesAndSources(t *testing.T) {
 		"/etc/kubernetes/pki/service-account.pem":     "cert service-account",
 		"/etc/kubernetes/pki/service-account-key.pem": "key service-account",
 		"/var/lib/kubelet/kubelet.pem":                "cert kubelet-node-1",
+		KubeletClientPair:                             "cert kubelet-node-1\ndummy key kubelet-node-1",
 		"/var/lib/kubelet/kubeconfig":                 "kubeconfig kubelet-node-1",
 		"/var/lib/kube-proxy/kubeconfig":              "kubeconfig kube-proxy",
 		"/etc/kubernetes/encryption-config.yaml":      "encryption config",
@@ -313,7 +315,8 @@ func TestReferencedFilesExist(t *testing.T) {
 	files := nodeFiles(t, inputs(cluster(t, 3), hostV1), "node-0")
 	pathRE := regexp.MustCompile(`(/etc|/var/lib)/[A-Za-z0-9._/-]+`)
 	// EtcdJoinEnv is optional (EnvironmentFile=-): only a replacing member has it.
-	allowed := map[string]bool{EtcdDataDir: true, "/etc/resolv.conf": true, CNIConfDir: true, EtcdJoinEnv: true, ContainerdCertsDir: true}
+	// KubeletCertDir is the kubelet's own, made by its ExecStartPre.
+	allowed := map[string]bool{EtcdDataDir: true, "/etc/resolv.conf": true, CNIConfDir: true, EtcdJoinEnv: true, ContainerdCertsDir: true, KubeletCertDir: true}
 	checked := 0
 	for p, f := range files {
 		if !strings.HasSuffix(p, ".service") && !strings.HasSuffix(p, ".yaml") && !strings.HasSuffix(p, ".toml") {
@@ -780,13 +783,20 @@ func TestUnitsWellFormed(t *testing.T) {
 			}
 			units++
 			s := string(file.Data)
+			name := strings.TrimSuffix(filepath.Base(p), ".service")
+			// The approver's service is started by its timer only: it
+			// has no [Install] and runs a script.
+			byTimer := name == CSRApproverService
 			for _, sec := range []string{"\n[Unit]\n", "\n[Service]\n", "\n[Install]\n"} {
-				if !strings.Contains(s, sec) {
+				if !strings.Contains(s, sec) && !(byTimer && sec == "\n[Install]\n") {
 					t.Errorf("%s lacks %s", p, strings.TrimSpace(sec))
 				}
 			}
-			name := strings.TrimSuffix(filepath.Base(p), ".service")
-			if name != PodNetworkUnit && name != UnitPodsStop && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
+			if byTimer {
+				if !strings.Contains(s, "\nExecStart=/bin/sh "+CSRApproverScript+"\n") || strings.Contains(s, "[Install]") {
+					t.Errorf("%s: want a script run by its timer only", p)
+				}
+			} else if name != PodNetworkUnit && name != UnitPodsStop && !strings.Contains(s, "\nExecStart="+BinDir+"/"+name+" ") {
 				t.Errorf("%s does not start %s/%s", p, BinDir, name)
 			}
 			// Every service that runs (not a oneshot) comes back whatever
@@ -802,8 +812,8 @@ func TestUnitsWellFormed(t *testing.T) {
 				}
 			}
 		}
-		if units != 9 {
-			t.Errorf("%d units, want 9", units)
+		if units != 10 {
+			t.Errorf("%d units, want 10", units)
 		}
 	}
 }
@@ -956,9 +966,9 @@ func TestNodeLocalLBUnits(t *testing.T) {
 		units []string
 	}{
 		{"docker: the load-balancer container, none on nodes", func(t *testing.T) *config.Cluster { return cluster(t, 3) },
-			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitPodsStop, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
+			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitCSRApproverTimer, UnitContainerd, UnitPodsStop, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
 		{"machines: a balancer before kubelet", func(t *testing.T) *config.Cluster { return machines(t, config.PodRoutesDirect) },
-			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitContainerd, UnitPodsStop, UnitNodeLB, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
+			[]string{UnitEtcd, UnitAPIServer, UnitControllerManager, UnitScheduler, UnitCSRApproverTimer, UnitContainerd, UnitPodsStop, UnitNodeLB, UnitKubelet, UnitKubeProxy, PodNetworkUnit}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

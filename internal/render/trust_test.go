@@ -39,7 +39,9 @@ func TestCATrustMatchesPKITable(t *testing.T) {
 						ca = name
 					}
 				}
-				if ca == "" {
+				// The approver is kubectl (a client of the table) started
+				// by a timer.
+				if ca == "" || u.Name == UnitCSRApproverTimer {
 					continue
 				}
 				// The CA's own key pair is the signer, not a relying party.

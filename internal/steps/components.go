@@ -20,7 +20,7 @@ import (
 func Components() []string {
 	return []string{render.UnitEtcd, render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler, render.UnitContainerd,
 		render.UnitNodeLB, render.UnitKubelet, render.UnitKubeProxy, render.PodNetworkUnit, render.UnitPodsStop, "haproxy", render.UnitNoEgress,
-		render.UnitEtcdSnapshotTimer, registry.Unit}
+		render.UnitEtcdSnapshotTimer, render.UnitCSRApproverTimer, registry.Unit}
 }
 
 // ExpectedUnits is, per machine, the components its roles run (the

@@ -77,14 +77,18 @@ func runControlPlane(ctx context.Context, c *Cluster) ([]converge.Change, error)
 	if err != nil {
 		return changes, err
 	}
-	rbac, err := c.manifest("kubelet-api-rbac.yaml")
-	if err != nil {
-		return changes, err
-	}
-	applied, err := admin.Apply(ctx, rbac, false)
-	changes = append(changes, appliedChanges(applied)...)
-	if err != nil {
-		return changes, err
+	// The API server's calls to kubelets, and the approval of kubelets'
+	// certificate renewals.
+	for _, name := range []string{render.KubeletAPIRBAC, render.KubeletCertificatesRBAC} {
+		rbac, err := c.manifest(name)
+		if err != nil {
+			return changes, err
+		}
+		applied, err := admin.Apply(ctx, rbac, false)
+		changes = append(changes, appliedChanges(applied)...)
+		if err != nil {
+			return changes, err
+		}
 	}
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
 		// A held lease proves a live leader unless this run (re)started the

@@ -63,6 +63,11 @@ func Footprint(c *config.Cluster, n config.Node) (provider.Footprint, error) {
 	// hardway's own bookkeeping: restart markers, binary stamps, imported
 	// image markers.
 	add(&fp.Dirs, path.Dir(converge.MarkerDir))
+	// The scripts hardway's units run (the kubelet's ExecStartPre, the
+	// approver's pass, etcd snapshots): hardway's own directory.
+	if slices.ContainsFunc(fp.Files, func(f string) bool { return strings.HasPrefix(f, render.HardwayLibDir+"/") }) {
+		add(&fp.Dirs, render.HardwayLibDir)
+	}
 	if sn, ok := render.SnapshotNode(c); ok && sn.Name == n.Name {
 		add(&fp.Dirs, render.EtcdSnapshotDir)
 	}

@@ -37,8 +37,11 @@ func snapshotUnits(c *config.Cluster) []string {
 	}
 	return nil
 }
+
+// controlPlaneUnits: the kubelet serving-certificate approver runs beside
+// the API server whose kubectl it uses.
 func controlPlaneUnits() []string {
-	return []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler}
+	return []string{render.UnitAPIServer, render.UnitControllerManager, render.UnitScheduler, render.UnitCSRApproverTimer}
 }
 
 // runtimeUnits start before the kubelet: containerd, the unit that stops

@@ -98,10 +98,19 @@ var pkiProse = dedent(`
 	(re)issued: re-running this step keeps valid certificates, and changing a
 	node's IP reissues exactly the certificates that name it.
 
-	Certificates expire (leaves after a year here). Renew them without
-	downtime with "hardway certs renew --all" (one node at a time); replace a
-	CA with "hardway certs renew --ca NAME", which first makes every component
-	trust old and new CA, then reissues, then drops the old one.
+	Certificates expire (leaves after a year here). The kubelets renew
+	theirs by themselves: once 70-90% of a certificate's lifetime has
+	passed, a kubelet asks for a new client and a new serving certificate
+	with CertificateSigningRequests, which kube-controller-manager signs with
+	the cluster CA (for a year, never past the CA). The client requests are
+	approved by the controller manager (nodes may renew their own), the
+	serving ones by hardway-csr-approver on the control-plane nodes, after it
+	checked they name only the node. "hardway certs" and "certs check" read
+	on each node the pair its kubelet uses. Renew everything else without
+	downtime with "hardway certs renew --all" (one node at a time; for a
+	kubelet, hardway's newer pair then wins over the one it rotated); replace
+	a CA with "hardway certs renew --ca NAME", which first makes every
+	component trust old and new CA, then reissues, then drops the old one.
 `)
 
 var kubeconfigsProse = dedent(`
@@ -109,6 +118,12 @@ var kubeconfigsProse = dedent(`
 	(server URL), how to trust it (the cluster CA) and who the client is (its
 	client certificate and key). Each component gets its own, embedding its
 	own certificate, so that access can be audited and revoked per identity.
+	The kubelets' kubeconfigs name a file instead,
+	/var/lib/kubelet/pki/kubelet-client-current.pem: the pair the kubelet
+	replaces when it renews its certificate (it asks for each renewal with
+	the kubeconfig's credentials). Before the kubelet starts, that file links
+	to hardway's pair (kubelet-client.pem) or to the one the kubelet rotated,
+	whichever is newer.
 
 	Components running on a control-plane node talk to their local API server
 	at 127.0.0.1; kubelets and kube-proxy talk to the load-balanced address so
@@ -173,9 +188,17 @@ var controlPlaneProse = dedent(`
 	the host; hardway runs haproxy in its own small container on the cluster
 	network, or on machines on every node, see below).
 
+	One more unit runs on every control-plane node: hardway-csr-approver, a
+	timer that every 30 s approves the kubelets' pending serving-certificate
+	requests (signer kubernetes.io/kubelet-serving, which nothing in
+	Kubernetes approves), each only when it comes from a node, for that
+	node's name and addresses alone; anything else stays pending, the reason
+	in its journal.
+
 	The step waits for /readyz on every API server and for each leader lease,
 	then grants the API server's kubelet-client identity the right to reach
-	kubelets (needed for kubectl logs, exec and port-forward).
+	kubelets (needed for kubectl logs, exec and port-forward), the nodes the
+	right to renew their own client certificates, and the approver its rights.
 `)
 
 var workersProse = dedent(`

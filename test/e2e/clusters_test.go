@@ -55,6 +55,8 @@ func e2eClusters() map[string]string {
 		// hack/gateway-conformance.sh.
 		"gw3": "10.223.0.0/24",
 		"gw1": "10.222.0.0/24",
+		// TestKubeletRotation (test/e2e/rotation_test.go).
+		"rot1": "10.224.0.0/24",
 		// Not a cluster: the network of the container hardway runs in,
 		// in TestPublishedFromAContainer.
 		"e2epub-client": "10.228.0.0/24",
