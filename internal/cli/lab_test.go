@@ -99,8 +99,8 @@ build-coredns       -       build: CoreDNS, by hand
 build-pod-routes    -       build: one node's pod routes, by hand (not on this cluster: lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1)
 build-kubeconfig    -       build: a kubelet's client certificate and kubeconfig, by hand
 build-kube-proxy    -       build: kube-proxy's configuration, by hand
-gateway-port        -       an HTTPRoute points at a port its Service does not have (not on this cluster: lab gateway-port needs the gateway add-on; cluster solo has addons [metallb netpol]: add gateway to addons in its config, then hardway up)
-gitops-drift        -       an Argo CD Application out of sync (not on this cluster: lab gitops-drift needs the argocd add-on; cluster solo has addons [metallb netpol]: add argocd to addons in its config, then hardway up)
+gateway-port        -       an HTTPRoute points at a port its Service does not have
+gitops-drift        -       an Argo CD Application out of sync (not on this cluster: lab gitops-drift needs the argocd add-on; cluster solo has addons [metallb netpol gateway]: add argocd to addons in its config, then hardway up)
 
 Cluster solo has passed 1 of 25 labs. Start one: hardway lab start NAME --name solo
 `

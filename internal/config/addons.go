@@ -33,15 +33,15 @@ const (
 func KnownAddons() []string { return []string{AddonMetalLB, AddonNetpol, AddonGateway, AddonArgoCD} }
 
 // DefaultAddons is the add-on set of a config that names none: MetalLB
-// where hardway can pick its address range itself (Docker nodes, or any
-// cluster whose config names network.loadBalancerIPs; not on machines
-// without a range, whose free addresses only their owner knows), and the
-// NetworkPolicy agent everywhere: a policy accepted but not enforced is
-// worse than an error. The gateway is not in it yet: it has not run on a
-// live cluster (its first build and run are still to be measured).
+// and the gateway where hardway can pick the address range itself (Docker
+// nodes, or any cluster whose config names network.loadBalancerIPs; not on
+// machines without a range, whose free addresses only their owner knows;
+// the gateway's address comes from MetalLB), and the NetworkPolicy agent
+// everywhere: a policy accepted but not enforced is worse than an error.
+// Argo CD is opt-in: the largest in build time and memory (README).
 func (c *Cluster) DefaultAddons() []string {
 	if !c.Machines() || c.Network.LoadBalancerIPs != "" {
-		return []string{AddonMetalLB, AddonNetpol}
+		return []string{AddonMetalLB, AddonNetpol, AddonGateway}
 	}
 	return []string{AddonNetpol}
 }

@@ -14,13 +14,13 @@ func TestAddonDefaults(t *testing.T) {
 		wantAddons []string
 		wantLB     string
 	}{
-		{"docker: metallb on the top of the node subnet", "", []string{AddonMetalLB, AddonNetpol}, "10.240.0.240-10.240.0.254"},
-		{"another subnet", "network: {nodeSubnet: 10.236.0.0/24}\n", []string{AddonMetalLB, AddonNetpol}, "10.236.0.240-10.236.0.254"},
-		{"a /27 keeps a quarter", "network: {nodeSubnet: 10.236.0.0/27}\n", []string{AddonMetalLB, AddonNetpol}, "10.236.0.24-10.236.0.30"},
+		{"docker: metallb on the top of the node subnet", "", []string{AddonMetalLB, AddonNetpol, AddonGateway}, "10.240.0.240-10.240.0.254"},
+		{"another subnet", "network: {nodeSubnet: 10.236.0.0/24}\n", []string{AddonMetalLB, AddonNetpol, AddonGateway}, "10.236.0.240-10.236.0.254"},
+		{"a /27 keeps a quarter", "network: {nodeSubnet: 10.236.0.0/27}\n", []string{AddonMetalLB, AddonNetpol, AddonGateway}, "10.236.0.24-10.236.0.30"},
 		{"none said on purpose", "addons: []\n", []string{}, ""},
-		{"the user's range", "network: {loadBalancerIPs: 10.240.0.100/30}\n", []string{AddonMetalLB, AddonNetpol}, "10.240.0.100/30"},
+		{"the user's range", "network: {loadBalancerIPs: 10.240.0.100/30}\n", []string{AddonMetalLB, AddonNetpol, AddonGateway}, "10.240.0.100/30"},
 		{"ssh without a range: netpol only", "provider: ssh\nnodes: [{name: a, ip: 192.168.1.20}]\n", []string{AddonNetpol}, ""},
-		{"ssh with a range: metallb too", "provider: ssh\nnetwork: {loadBalancerIPs: 192.168.1.240-192.168.1.250}\nnodes: [{name: a, ip: 192.168.1.20}]\n", []string{AddonMetalLB, AddonNetpol}, "192.168.1.240-192.168.1.250"},
+		{"ssh with a range: metallb too", "provider: ssh\nnetwork: {loadBalancerIPs: 192.168.1.240-192.168.1.250}\nnodes: [{name: a, ip: 192.168.1.20}]\n", []string{AddonMetalLB, AddonNetpol, AddonGateway}, "192.168.1.240-192.168.1.250"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

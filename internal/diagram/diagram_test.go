@@ -312,12 +312,12 @@ func TestPKITree(t *testing.T) {
 		edges   int
 		textHas []string
 	}{
-		{"default", pki.Specs(cs["default"]), []string{"ca", "etcd-ca", "front-proxy-ca", "service-account"}, []string{"node-0", "node-1", "node-2"},
-			len(pki.Specs(cs["default"])) - 4, []string{"CN=system:node:node-1 O=system:nodes", "kubelet on node-2", "etcd on node-0 (peers)", "kube-apiserver → etcd", "trusted by etcd, kube-apiserver, etcdctl"}},
-		{"one node", pki.Specs(cs["one node"]), []string{"ca", "etcd-ca", "front-proxy-ca", "service-account"}, []string{"solo"},
-			len(pki.Specs(cs["one node"])) - 4, []string{"kubelet on solo", "etcd-server-solo"}},
-		{"a new CA appears", extraCA(cs["default"]), []string{"audit-ca", "ca", "etcd-ca", "front-proxy-ca", "service-account"}, []string{"node-0", "node-1", "node-2"},
-			len(pki.Specs(cs["default"])) - 4 + 1, []string{"audit-ca", "CA, CN=audit-ca, self-signed", "audit webhook"}},
+		{"default", pki.Specs(cs["default"]), []string{"ca", "etcd-ca", "front-proxy-ca", "gateway-ca", "service-account"}, []string{"node-0", "node-1", "node-2"},
+			len(pki.Specs(cs["default"])) - 5, []string{"CN=system:node:node-1 O=system:nodes", "kubelet on node-2", "etcd on node-0 (peers)", "kube-apiserver → etcd", "trusted by etcd, kube-apiserver, etcdctl"}},
+		{"one node", pki.Specs(cs["one node"]), []string{"ca", "etcd-ca", "front-proxy-ca", "gateway-ca", "service-account"}, []string{"solo"},
+			len(pki.Specs(cs["one node"])) - 5, []string{"kubelet on solo", "etcd-server-solo"}},
+		{"a new CA appears", extraCA(cs["default"]), []string{"audit-ca", "ca", "etcd-ca", "front-proxy-ca", "gateway-ca", "service-account"}, []string{"node-0", "node-1", "node-2"},
+			len(pki.Specs(cs["default"])) - 5 + 1, []string{"audit-ca", "CA, CN=audit-ca, self-signed", "audit webhook"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -180,7 +180,21 @@ func (c *Client) applyOne(ctx context.Context, obj *unstructured.Unstructured, d
 	if _, err := ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, data, opts); err != nil {
 		return false, err
 	}
-	return live == nil || !contains(live.Object, obj.Object), nil
+	return live == nil || !unchanged(live.Object, obj.Object), nil
+}
+
+// unchanged reports whether live already holds what want asks for. A
+// manifest's status is left out: it is the controllers' to write, the
+// server ignores it on apply, and upstream CRD files carry an empty one
+// (conditions: null) that no live object matches, which read as a change
+// on every up.
+func unchanged(live, want map[string]any) bool {
+	for k, v := range want {
+		if k != "status" && !contains(live[k], v) {
+			return false
+		}
+	}
+	return true
 }
 
 // contains reports whether have already holds every field want sets, with

@@ -131,8 +131,8 @@ func TestTargets(t *testing.T) {
 			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/hardway-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "node=node-0 peer=node-1 mode=vxlan",
-			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster hardway has addons [metallb netpol]: add argocd to addons in its config, then hardway up",
-			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster hardway has addons [metallb netpol]: add gateway to addons in its config, then hardway up",
+			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster hardway has addons [metallb netpol gateway]: add argocd to addons in its config, then hardway up",
+			"gateway-port":       "node= peer= host=one.hardway.hardway.test port=80 route=gw-one wrong=8081",
 		}},
 		{"two workers", "name: duo\nnodes:\n- name: cp\n  roles: [control-plane]\n- name: w-a\n  roles: [worker]\n- name: w-b\n  roles: [worker]\nnetwork:\n  clusterDomain: k8s.test\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster duo has 1",
@@ -151,8 +151,8 @@ func TestTargets(t *testing.T) {
 			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/duo-files ip=10.32.0.10 zone=k8s.test",
 			"build-pod-routes":   "node=w-a peer=w-b mode=vxlan",
-			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster duo has addons [metallb netpol]: add argocd to addons in its config, then hardway up",
-			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster duo has addons [metallb netpol]: add gateway to addons in its config, then hardway up",
+			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster duo has addons [metallb netpol gateway]: add argocd to addons in its config, then hardway up",
+			"gateway-port":       "node= peer= host=one.duo.hardway.test port=80 route=gw-one wrong=8081",
 		}},
 		{"machines, direct routes", "name: lab\nprovider: ssh\nnodes:\n- name: m-0\n  ip: 192.168.50.10\n- name: m-1\n  ip: 192.168.50.11\n  roles: [worker]\n", map[string]string{
 			"etcd-member":        "lab etcd-member needs 3 control-plane nodes (quorum survives one member down); cluster lab has 1",
@@ -191,8 +191,8 @@ func TestTargets(t *testing.T) {
 			"netpol-dns":         "node= peer= dns=10.32.0.10 ns=hardway-verify",
 			"build-coredns":      "node= peer= dir=/tmp/solo-files ip=10.32.0.10 zone=cluster.local",
 			"build-pod-routes":   "lab build-pod-routes needs 2 worker nodes (routes join their pod networks); cluster solo has 1",
-			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster solo has addons [metallb netpol]: add argocd to addons in its config, then hardway up",
-			"gateway-port":       "lab gateway-port needs the gateway add-on; cluster solo has addons [metallb netpol]: add gateway to addons in its config, then hardway up",
+			"gitops-drift":       "lab gitops-drift needs the argocd add-on; cluster solo has addons [metallb netpol gateway]: add argocd to addons in its config, then hardway up",
+			"gateway-port":       "node= peer= host=one.solo.hardway.test port=80 route=gw-one wrong=8081",
 		}},
 	}
 	for _, tt := range tests {

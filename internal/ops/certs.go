@@ -56,7 +56,7 @@ func RenewCerts(ctx context.Context, e steps.Env, names []string, all bool) erro
 	// Once pki ran, the new certificates are the desired state: should the
 	// rollout stop, `up` finishes it without renewing again.
 	defer func() { c.PKIOptions = pki.Options{} }()
-	if _, err := e.Rerun(ctx, certSteps()...); err != nil {
+	if _, err := e.Rerun(ctx, certSteps(c.Config)...); err != nil {
 		return fmt.Errorf("%w\n  the new certificates are saved; finish rolling them out with: hardway up --name %s --from kubeconfigs", err, c.Config.Name)
 	}
 	c.PKIOptions = pki.Options{}
@@ -93,7 +93,7 @@ func RotateCA(ctx context.Context, e steps.Env, ca string) error {
 		case pki.PhaseReissue:
 			e.Log.Logf(0, "Phase 2 of 3: every certificate the old %s signed is reissued by the new one.", ca)
 		}
-		if _, err := e.Rerun(ctx, certSteps()...); err != nil {
+		if _, err := e.Rerun(ctx, certSteps(c.Config)...); err != nil {
 			return fmt.Errorf("%w\n  %s", err, resume)
 		}
 		if ca == pki.CA && phase == pki.PhaseTrust {
@@ -108,7 +108,7 @@ func RotateCA(ctx context.Context, e steps.Env, ca string) error {
 		}
 	}
 	e.Log.Logf(0, "Phase 3 of 3: the old %s is dropped from every trust bundle.", ca)
-	if _, err := e.Rerun(ctx, withVerify(certSteps())...); err != nil {
+	if _, err := e.Rerun(ctx, withVerify(certSteps(c.Config))...); err != nil {
 		return fmt.Errorf("%w\n  finish with: hardway up --name %s --from pki", err, c.Config.Name)
 	}
 	if ca == pki.CA {

@@ -7,6 +7,16 @@
 // command again after an interruption continues where it stopped.
 package ops
 
+import "hardway.dev/hardway/internal/config"
+
 // certSteps are the steps a change of certificates goes through: the
-// host-side material, then every unit that reads it, rolled node by node.
-func certSteps() []string { return []string{"pki", "kubeconfigs", "etcd", "control-plane", "workers"} }
+// host-side material, then every unit that reads it, rolled node by node,
+// then the gateway add-on when it is on (its Secret carries the gateway's
+// certificate; Traefik reloads it when the Secret changes).
+func certSteps(c *config.Cluster) []string {
+	s := []string{"pki", "kubeconfigs", "etcd", "control-plane", "workers"}
+	if c.GatewayOn() {
+		s = append(s, config.AddonGateway)
+	}
+	return s
+}

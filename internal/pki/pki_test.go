@@ -58,20 +58,21 @@ func TestSpecsExpandPerNode(t *testing.T) {
 		"kube-apiserver", "kube-controller-manager", "kube-proxy", "kube-scheduler", "service-account", "super-admin"}
 	// The gateway add-on's CA and certificate exist only while it is on.
 	gw := []string{GatewayCA, GatewayServer}
-	withGateway := config.Default()
-	withGateway.Nodes = one.Nodes
-	withGateway.Addons = []string{config.AddonMetalLB, config.AddonGateway}
+	// The gateway is in the default set; without it, its pair is not.
+	noGateway := config.Default()
+	noGateway.Nodes = one.Nodes
+	noGateway.Addons = []string{config.AddonMetalLB, config.AddonNetpol}
 	tests := []struct {
 		name string
 		c    *config.Cluster
 		want []string
 	}{
-		{"default", cluster3(), append(slices.Clone(common),
+		{"default", cluster3(), append(slices.Concat(common, gw),
 			"etcd-peer-node-0", "etcd-peer-node-1", "etcd-peer-node-2", "etcd-server-node-0", "etcd-server-node-1", "etcd-server-node-2",
 			"kubelet-node-0", "kubelet-node-1", "kubelet-node-2")},
-		{"single node", one, append(slices.Clone(common), "etcd-peer-solo", "etcd-server-solo", "kubelet-solo")},
-		{"split roles", split, append(slices.Clone(common), "etcd-peer-cp", "etcd-server-cp", "kubelet-w1", "kubelet-w2")},
-		{"gateway on", withGateway, append(slices.Concat(common, gw), "etcd-peer-solo", "etcd-server-solo", "kubelet-solo")},
+		{"single node", one, append(slices.Concat(common, gw), "etcd-peer-solo", "etcd-server-solo", "kubelet-solo")},
+		{"split roles", split, append(slices.Concat(common, gw), "etcd-peer-cp", "etcd-server-cp", "kubelet-w1", "kubelet-w2")},
+		{"gateway off", noGateway, append(slices.Clone(common), "etcd-peer-solo", "etcd-server-solo", "kubelet-solo")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

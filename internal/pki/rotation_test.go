@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hardway.dev/hardway/internal/config"
 )
 
 func verifies(t *testing.T, leaf *x509.Certificate, trustPEM []byte) bool {
@@ -192,4 +194,32 @@ func indexOf(changes []Change, name string) int {
 		}
 	}
 	return -1
+}
+
+// TestRenewAll: --all reissues every leaf, the add-ons' too (the
+// gateway's was once kept), and keeps every CA and the key pair.
+func TestRenewAll(t *testing.T) {
+	dir := t.TempDir()
+	c := cluster3()
+	c.Addons = append(c.Addons, config.AddonGateway)
+	ensure(t, dir, c, t0)
+	_, changes, err := EnsureWith(dir, c, Options{Now: func() time.Time { return t0 }, RenewAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := false
+	for _, s := range Specs(c) {
+		ch := changes[indexOf(changes, s.Name)]
+		want := Reissued
+		if s.IsCA() || s.Usage == UsageKeyPair {
+			want = Kept
+		}
+		if ch.Action != want {
+			t.Errorf("%s: %s (%s), want %s", s.Name, ch.Action, ch.Reason, want)
+		}
+		seen = seen || s.Name == GatewayServer
+	}
+	if !seen {
+		t.Fatal("the gateway's certificate is not in the table with the gateway on")
+	}
 }

@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -337,18 +338,23 @@ func (c *Cluster) addonCRDs(comp, file, what string) ([]byte, error) {
 	return crds, nil
 }
 
-// applyParts applies each manifest in turn (a dry run on a dry run),
-// stopping at the first that fails, with the changes made until then.
+// applyParts applies the manifests as one stream (a dry run on a dry run),
+// stopping at the first object that fails, with the changes made until
+// then. One stream, so that a dry run treats a namespace an earlier part
+// creates as there for the objects of a later one (the gateway's Secret).
 func (c *Cluster) applyParts(ctx context.Context, admin *kube.Client, parts ...[]byte) ([]converge.Change, error) {
-	var changes []converge.Change
-	for _, part := range parts {
-		applied, err := admin.Apply(ctx, part, c.DryRun)
-		changes = append(changes, appliedChanges(applied)...)
-		if err != nil {
-			return changes, err
-		}
+	applied, err := admin.Apply(ctx, joinManifests(parts...), c.DryRun)
+	return appliedChanges(applied), err
+}
+
+// joinManifests makes one YAML stream of several.
+func joinManifests(parts ...[]byte) []byte {
+	var b bytes.Buffer
+	for _, p := range parts {
+		b.WriteString("\n---\n")
+		b.Write(p)
 	}
-	return changes, nil
+	return b.Bytes()
 }
 
 func installMetalLB(ctx context.Context, c *Cluster, admin *kube.Client) ([]converge.Change, error) {

@@ -226,5 +226,9 @@ func (c *Cluster) gatewayVerifyEnv() (*verify.GatewayEnv, error) {
 	if !ok {
 		return nil, fmt.Errorf("the PKI has no %s (a bug in hardway: the pki table gives it while the gateway add-on is on)", pki.GatewayCA)
 	}
-	return &verify.GatewayEnv{Namespace: render.GatewayNamespace, Name: render.GatewayName, Domain: c.Config.GatewayDomain(), CA: ca.CertPEM}, nil
+	leaf, ok := in.PKI.Get(pki.GatewayServer)
+	if !ok {
+		return nil, fmt.Errorf("the PKI has no %s (a bug in hardway: the pki table gives it while the gateway add-on is on)", pki.GatewayServer)
+	}
+	return &verify.GatewayEnv{Namespace: render.GatewayNamespace, Name: render.GatewayName, Domain: c.Config.GatewayDomain(), CA: ca.CertPEM, Cert: leaf.CertPEM}, nil
 }

@@ -1,8 +1,13 @@
 package steps
 
 import (
+	"bytes"
+	"errors"
+	"io"
 	"strings"
 	"testing"
+
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"hardway.dev/hardway/internal/config"
 )
@@ -37,5 +42,29 @@ func TestGatewayObjects(t *testing.T) {
 	}
 	if strings.Contains(s, "tls.key") {
 		t.Error("the removal list carries the key")
+	}
+}
+
+// TestJoinManifests: the add-on's parts are one stream, every document
+// kept whole and in order, whether or not a part ends in a newline (a dry
+// run needs the namespace and the Secret in one stream).
+func TestJoinManifests(t *testing.T) {
+	joined := joinManifests([]byte("kind: Namespace\nmetadata: {name: traefik}"), []byte("---\nkind: Secret\nmetadata: {name: s, namespace: traefik}\n"), nil)
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(joined), 4096)
+	var kinds []string
+	for {
+		var obj map[string]any
+		if err := dec.Decode(&obj); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			t.Fatalf("%v in:\n%s", err, joined)
+		}
+		if len(obj) > 0 {
+			kinds = append(kinds, obj["kind"].(string))
+		}
+	}
+	if strings.Join(kinds, ",") != "Namespace,Secret" {
+		t.Errorf("documents %v, want Namespace,Secret:\n%s", kinds, joined)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,10 @@ type GatewayEnv struct {
 	Domain string
 	// CA is the gateway CA's certificate (PEM), trusted by nothing else.
 	CA []byte
+	// Cert is the HTTPS certificate hardway issued (PEM): the one Traefik
+	// must serve, not an older one the same CA signed (a renewal reaches
+	// Traefik through its Secret).
+	Cert []byte
 }
 
 // GatewayBound is how long the routes may take to be served after they are
@@ -112,8 +117,12 @@ func checkGateway(ctx context.Context, s *session) ([]string, error) {
 	if !pool.AppendCertsFromPEM(g.CA) {
 		return nil, fmt.Errorf("the gateway CA given to verify is not a PEM certificate (a bug in hardway)")
 	}
+	want, err := parseCertPEM(g.Cert)
+	if err != nil {
+		return nil, fmt.Errorf("the gateway certificate given to verify: %w (a bug in hardway)", err)
+	}
 	if s.env.LoadBalancerFromPod {
-		more, err := gatewayFromPod(ctx, s, addr, ingHost, pool)
+		more, err := gatewayFromPod(ctx, s, addr, ingHost, pool, want)
 		return append(detail, more...), err
 	}
 	client := gatewayClient(addr, 80, 443, pool)
@@ -124,11 +133,11 @@ func checkGateway(ctx context.Context, s *session) ([]string, error) {
 		detail = append(detail, fmt.Sprintf("http://%s/ at %s answered %q (HTTPRoute %s → Service %s)", b[1], addr, gatewayPage(b[0]), b[0], b[0]))
 	}
 	for _, b := range gatewayBackends(g.Domain) {
-		cert, err := getTLSPage(ctx, client, b[1], gatewayPage(b[0]))
+		cert, err := getTLSPage(ctx, client, b[1], gatewayPage(b[0]), want)
 		if err != nil {
 			return nil, fmt.Errorf("HTTPS %s: %w", b[1], err)
 		}
-		detail = append(detail, fmt.Sprintf("https://%s/ answered with certificate CN=%s (SANs %s), verified against the gateway CA", b[1], cert.Subject.CommonName, strings.Join(cert.DNSNames, ", ")))
+		detail = append(detail, fmt.Sprintf("https://%s/ answered with certificate CN=%s (SANs %s, serial %s: hardway's), verified against the gateway CA", b[1], cert.Subject.CommonName, strings.Join(cert.DNSNames, ", "), serialHex(cert)))
 	}
 	if err := getPage(ctx, client, "http://"+ingHost+"/", "Hello World"); err != nil {
 		return nil, fmt.Errorf("Ingress hello: %w", err)
@@ -180,8 +189,9 @@ func getPage(ctx context.Context, client *http.Client, url, want string) error {
 
 // getTLSPage GETs https://host/ through client (whose TLS config verifies
 // the chain against the gateway CA and the host name against the SANs)
-// and returns the certificate served.
-func getTLSPage(ctx context.Context, client *http.Client, host, want string) (*x509.Certificate, error) {
+// until the page holds want and the certificate served is wantCert (a
+// renewed Secret takes Traefik a moment to load), and returns it.
+func getTLSPage(ctx context.Context, client *http.Client, host, want string, wantCert *x509.Certificate) (*x509.Certificate, error) {
 	var cert *x509.Certificate
 	var last string
 	err := poll(ctx, func() (bool, error) {
@@ -204,6 +214,10 @@ func getTLSPage(ctx context.Context, client *http.Client, host, want string) (*x
 			return false, fmt.Errorf("no certificate in the answer")
 		}
 		cert = resp.TLS.PeerCertificates[0]
+		if !cert.Equal(wantCert) {
+			last = fmt.Sprintf("certificate serial %s served, hardway's is %s (Traefik has not loaded the renewed Secret; kubectl -n traefik logs deploy/traefik)", serialHex(cert), serialHex(wantCert))
+			return false, nil
+		}
 		return strings.Contains(string(b), want), nil
 	})
 	if err != nil {
@@ -221,7 +235,7 @@ func getTLSPage(ctx context.Context, client *http.Client, host, want string) (*x
 // network (hostAccess published): HTTP with each Host header from a test
 // pod to the Gateway's address, and HTTPS with certificate verification
 // through a port-forward to Traefik's pod.
-func gatewayFromPod(ctx context.Context, s *session, addr, ingHost string, pool *x509.CertPool) ([]string, error) {
+func gatewayFromPod(ctx context.Context, s *session, addr, ingHost string, pool *x509.CertPool, want *x509.Certificate) ([]string, error) {
 	g := *s.env.Gateway
 	p := s.pods[0]
 	var detail []string
@@ -262,7 +276,7 @@ func gatewayFromPod(ctx context.Context, s *session, addr, ingHost string, pool 
 	defer stop()
 	client := gatewayClient("127.0.0.1", local[0], local[0], pool)
 	for _, b := range gatewayBackends(g.Domain) {
-		cert, err := getTLSPage(ctx, client, b[1], gatewayPage(b[0]))
+		cert, err := getTLSPage(ctx, client, b[1], gatewayPage(b[0]), want)
 		if err != nil {
 			return nil, fmt.Errorf("HTTPS %s through a port-forward to %s: %w", b[1], traefik.Name, err)
 		}
@@ -383,3 +397,15 @@ func applyIngress(ctx context.Context, s *session, host string) error {
 	}
 	return nil
 }
+
+// parseCertPEM reads the first certificate of a PEM block.
+func parseCertPEM(b []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("not a PEM certificate")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+// serialHex is a certificate's serial as openssl x509 -serial prints it.
+func serialHex(c *x509.Certificate) string { return fmt.Sprintf("%X", c.SerialNumber) }

@@ -264,6 +264,7 @@ func TestThreeNodeCluster(t *testing.T) {
 	deadComponentChecks(t, name)
 	addonChecks(t, name, body)
 	netpolChecks(t, name, body, 3)
+	gatewayChecks(t, name, body)
 	// The tutorial, served from this live cluster, read in headless Chromium.
 	checkTutorialLive(t, hardway, name)
 	securityChecks(t, name, pkiDir)

@@ -26,7 +26,7 @@ import (
 // name against its SANs), an Ingress routes a third name; then gateway
 // taken out of addons is removed by up (a second up changes nothing) and
 // put back. body is the cluster's config without the addons key; the
-// cluster runs the default set and the gateway.
+// cluster runs the default set (the gateway is in it).
 func gatewayChecks(t *testing.T, name, body string) {
 	pkiDir := filepath.Join(filepath.Dir(filepath.Dir(strings.TrimSpace(lastLine(hw(t, "kubeconfig", "--name", name))))), "pki")
 	domain := name + ".hardway.test"
@@ -118,7 +118,7 @@ spec:
 		}
 	})
 	t.Run("gateway out of addons is removed, back in is reinstalled", func(t *testing.T) {
-		off := clusterConfig(t, name, body+addonsWith())
+		off := clusterConfig(t, name, body+addonsWithout(config.AddonGateway))
 		out := hw(t, "up", "-c", off, "--from", "gateway", "-v", "1")
 		for _, want := range []string{"removed Namespace traefik", "removed CustomResourceDefinition httproutes.gateway.networking.k8s.io", "removed image docker.io/library/traefik"} {
 			if !strings.Contains(out, want) {
@@ -131,7 +131,7 @@ spec:
 		if out := hw(t, "up", "-c", off, "--from", "gateway"); !strings.Contains(out, "changes: none") {
 			t.Errorf("a second up without gateway changed things:\n%s", out)
 		}
-		on := clusterConfig(t, name, body+addonsWith(config.AddonGateway))
+		on := clusterConfig(t, name, body+addonsWith())
 		if out := hw(t, "up", "-c", on, "--from", "gateway", "--dry-run"); !strings.Contains(out, "Namespace traefik") {
 			t.Errorf("the dry run of putting gateway back does not list its namespace:\n%s", out)
 		}
@@ -176,23 +176,22 @@ func getVia(addr, url string, pool *x509.CertPool, timeout time.Duration) (strin
 	}
 }
 
-// TestGateway is the gateway add-on on a fresh 3-node cluster with the
-// default add-ons and the gateway (gw3): up, verify (with its gateway
-// check), the routes from this host, removal and reinstall. Not in make
-// e2e while the gateway is opt-in (docs/addons.md says what holds it back);
-// the focused run:
+// TestGateway is the gateway add-on alone on a fresh 3-node cluster with
+// the default add-ons (gw3): up, verify (with its gateway check), the
+// routes from this host, removal and reinstall; make e2e runs the same
+// gatewayChecks inside TestThreeNodeCluster. The focused run:
 // HARDWAY_E2E_GATEWAY=1 go test -tags e2e -count=1 -timeout 60m -v -run TestGateway ./test/e2e/
 func TestGateway(t *testing.T) {
 	if os.Getenv("HARDWAY_E2E_GATEWAY") == "" {
-		t.Skip("set HARDWAY_E2E_GATEWAY=1 (builds Traefik the first time)")
+		t.Skip("set HARDWAY_E2E_GATEWAY=1 (make e2e runs these checks inside TestThreeNodeCluster)")
 	}
 	const name = "gw3"
 	const body = "network:\n  nodeSubnet: {subnet}\n"
-	cfg := clusterConfig(t, name, body+addonsWith(config.AddonGateway))
+	cfg := clusterConfig(t, name, body)
 	cleanup(t, name)
 	start := time.Now()
 	out := hw(t, "up", "-c", cfg)
-	t.Logf("TIMING up (3 nodes, default add-ons and the gateway): %s\n%s", time.Since(start).Round(time.Second), out)
+	t.Logf("TIMING up (3 nodes, default add-ons): %s\n%s", time.Since(start).Round(time.Second), out)
 	if err := smokeTestsPassed(out); err != nil || !strings.Contains(out, "✓ gateway") {
 		t.Fatalf("up's verify: %v", err)
 	}
