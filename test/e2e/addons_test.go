@@ -55,27 +55,15 @@ func addonChecks(t *testing.T, name, body string) {
 		}
 	})
 	t.Run("metallb out of addons is removed, back in is reinstalled", func(t *testing.T) {
-		off := clusterConfig(t, name, body+addonsWithout(config.AddonMetalLB))
-		out := hw(t, "up", "-c", off, "--from", "metallb", "-v", "1")
-		for _, want := range []string{"removed Namespace metallb-system", "removed CustomResourceDefinition ipaddresspools.metallb.io", "removed image quay.io/metallb/speaker"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("up without metallb lacks %q:\n%s", want, out)
-			}
-		}
-		if out, err := kubectlIn(t, name, "get", "namespace", "metallb-system"); err == nil {
-			t.Errorf("metallb-system still exists:\n%s", out)
-		}
-		if out, err := kubectlIn(t, name, "get", "crd", "ipaddresspools.metallb.io"); err == nil {
-			t.Errorf("MetalLB's CRD still exists:\n%s", out)
-		}
-		if out := hw(t, "up", "-c", off, "--from", "metallb"); !strings.Contains(out, "changes: none") {
-			t.Errorf("a second up without metallb changed things:\n%s", out)
-		}
-		on := clusterConfig(t, name, body)
-		out = hw(t, "up", "-c", on, "--from", "metallb")
-		if err := smokeTestsPassed(out); err != nil || !strings.Contains(out, "✓ loadbalancer") {
-			t.Errorf("up with metallb back: %v\n%s", err, out)
-		}
+		addonRoundTrip{
+			step:    config.AddonMetalLB,
+			off:     clusterConfig(t, name, body+addonsWithout(config.AddonMetalLB)),
+			on:      clusterConfig(t, name, body),
+			removed: []string{"removed Namespace metallb-system", "removed CustomResourceDefinition ipaddresspools.metallb.io", "removed image quay.io/metallb/speaker"},
+			gone:    [][]string{{"namespace", "metallb-system"}, {"crd", "ipaddresspools.metallb.io"}},
+			dryRun:  "Namespace metallb-system",
+			check:   "loadbalancer",
+		}.run(t, name)
 	})
 }
 
@@ -120,4 +108,57 @@ func getUntil(url string, timeout time.Duration) (string, error) {
 		time.Sleep(300 * time.Millisecond)
 	}
 	return "", fmt.Errorf("no answer within %s: %v", timeout, last)
+}
+
+// addonRoundTrip is an add-on taken out of addons and, when on is set, put
+// back, the way a user does it: up without it (from its step, -v 1) prints
+// each removed line and leaves none of gone (kubectl get NAMES fails, or
+// the object is Terminating); after (extra checks) runs; a second up
+// changes nothing; with on, the dry run of putting it back lists dryRun,
+// up with it back passes verify with check's ✓, and a second up of its
+// step alone changes nothing.
+type addonRoundTrip struct {
+	step    string
+	off, on string // config files
+	removed []string
+	gone    [][]string
+	after   func(t *testing.T)
+	dryRun  string
+	check   string
+}
+
+func (r addonRoundTrip) run(t *testing.T, name string) {
+	t.Helper()
+	out := hw(t, "up", "-c", r.off, "--from", r.step, "-v", "1")
+	for _, want := range r.removed {
+		if !strings.Contains(out, want) {
+			t.Errorf("up without %s lacks %q:\n%s", r.step, want, out)
+		}
+	}
+	for _, obj := range r.gone {
+		if out, err := kubectlIn(t, name, append([]string{"get"}, obj...)...); err == nil && !strings.Contains(out, "Terminating") {
+			t.Errorf("%s still exists after %s's removal:\n%s", strings.Join(obj, " "), r.step, out)
+		}
+	}
+	if r.after != nil {
+		r.after(t)
+	}
+	if out := hw(t, "up", "-c", r.off, "--from", r.step); !strings.Contains(out, "changes: none") {
+		t.Errorf("a second up without %s changed things:\n%s", r.step, out)
+	}
+	if r.on == "" {
+		return
+	}
+	if r.dryRun != "" {
+		if out := hw(t, "up", "-c", r.on, "--from", r.step, "--dry-run"); !strings.Contains(out, r.dryRun) {
+			t.Errorf("the dry run of putting %s back does not list %q:\n%s", r.step, r.dryRun, out)
+		}
+	}
+	out = hw(t, "up", "-c", r.on, "--from", r.step)
+	if err := smokeTestsPassed(out); err != nil || !strings.Contains(out, "✓ "+r.check) {
+		t.Errorf("up with %s back: %v\n%s", r.step, err, out)
+	}
+	if out := hw(t, "up", "-c", r.on, "--only", r.step); !strings.Contains(out, "changes: none") {
+		t.Errorf("a second up with %s back changed things:\n%s", r.step, out)
+	}
 }

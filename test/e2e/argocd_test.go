@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"hardway.dev/hardway/internal/config"
 )
 
 // TestArgoCD proves the argocd add-on on a fresh one-node cluster (ag1):
@@ -89,22 +91,13 @@ git rev-parse HEAD`
 	})
 
 	t.Run("argocd out of addons is removed", func(t *testing.T) {
-		off := clusterConfig(t, name, body+"addons: []\n")
-		out := hw(t, "up", "-c", off, "--from", "argocd", "-v", "1")
-		for _, want := range []string{"removed Namespace argocd", "removed Namespace hardway-gitops", "removed Application argocd/hello",
-			"removed CustomResourceDefinition applications.argoproj.io", "removed image quay.io/argoproj/argocd:", "removed image hardway.local/argocd-redis:"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("up without argocd lacks %q:\n%s", want, out)
-			}
-		}
-		for _, obj := range [][]string{{"namespace", "argocd"}, {"namespace", "hardway-gitops"}, {"crd", "applications.argoproj.io"}} {
-			if out, err := kubectlIn(t, name, "get", obj[0], obj[1]); err == nil && !strings.Contains(out, "Terminating") {
-				t.Errorf("%s %s still exists:\n%s", obj[0], obj[1], out)
-			}
-		}
-		if out := hw(t, "up", "-c", off, "--from", "argocd"); !strings.Contains(out, "changes: none") {
-			t.Errorf("a second up without argocd changed things:\n%s", out)
-		}
+		addonRoundTrip{
+			step: config.AddonArgoCD,
+			off:  clusterConfig(t, name, body+"addons: []\n"),
+			removed: []string{"removed Namespace argocd", "removed Namespace hardway-gitops", "removed Application argocd/hello",
+				"removed CustomResourceDefinition applications.argoproj.io", "removed image quay.io/argoproj/argocd:", "removed image hardway.local/argocd-redis:"},
+			gone: [][]string{{"namespace", "argocd"}, {"namespace", "hardway-gitops"}, {"crd", "applications.argoproj.io"}},
+		}.run(t, name)
 	})
 }
 

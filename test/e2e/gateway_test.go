@@ -118,30 +118,15 @@ spec:
 		}
 	})
 	t.Run("gateway out of addons is removed, back in is reinstalled", func(t *testing.T) {
-		off := clusterConfig(t, name, body+addonsWithout(config.AddonGateway))
-		out := hw(t, "up", "-c", off, "--from", "gateway", "-v", "1")
-		for _, want := range []string{"removed Namespace traefik", "removed CustomResourceDefinition httproutes.gateway.networking.k8s.io", "removed image docker.io/library/traefik"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("up without gateway lacks %q:\n%s", want, out)
-			}
-		}
-		if out, err := kubectlIn(t, name, "get", "namespace", "traefik"); err == nil {
-			t.Errorf("namespace traefik still exists:\n%s", out)
-		}
-		if out := hw(t, "up", "-c", off, "--from", "gateway"); !strings.Contains(out, "changes: none") {
-			t.Errorf("a second up without gateway changed things:\n%s", out)
-		}
-		on := clusterConfig(t, name, body+addonsWith())
-		if out := hw(t, "up", "-c", on, "--from", "gateway", "--dry-run"); !strings.Contains(out, "Namespace traefik") {
-			t.Errorf("the dry run of putting gateway back does not list its namespace:\n%s", out)
-		}
-		out = hw(t, "up", "-c", on, "--from", "gateway")
-		if err := smokeTestsPassed(out); err != nil || !strings.Contains(out, "✓ gateway") {
-			t.Errorf("up with gateway back: %v\n%s", err, out)
-		}
-		if out := hw(t, "up", "-c", on, "--only", "gateway"); !strings.Contains(out, "changes: none") {
-			t.Errorf("a second up with gateway changed things:\n%s", out)
-		}
+		addonRoundTrip{
+			step:    config.AddonGateway,
+			off:     clusterConfig(t, name, body+addonsWithout(config.AddonGateway)),
+			on:      clusterConfig(t, name, body+addonsWith()),
+			removed: []string{"removed Namespace traefik", "removed CustomResourceDefinition httproutes.gateway.networking.k8s.io", "removed image docker.io/library/traefik"},
+			gone:    [][]string{{"namespace", "traefik"}, {"crd", "httproutes.gateway.networking.k8s.io"}},
+			dryRun:  "Namespace traefik",
+			check:   "gateway",
+		}.run(t, name)
 	})
 }
 

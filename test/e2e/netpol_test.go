@@ -122,28 +122,24 @@ func netpolChecks(t *testing.T, name, body string, nodes int) {
 		}
 	})
 	t.Run("netpol out of addons is removed with its rules, back in is reinstalled", func(t *testing.T) {
-		off := clusterConfig(t, name, body+addonsWithout(config.AddonNetpol))
-		out := hw(t, "up", "-c", off, "--from", "netpol", "-v", "1")
-		for _, want := range []string{"removed Namespace " + render.NetpolNamespace, "removed ClusterRole kube-network-policies", "removed image registry.k8s.io/networking/kube-network-policies"} {
-			if !strings.Contains(out, want) {
-				t.Errorf("up without netpol lacks %q:\n%s", want, out)
-			}
-		}
-		for i := 0; i < nodes; i++ {
-			node := fmt.Sprintf("%s-node-%d", name, i)
-			ipt, _ := docker("exec", node, "sh", "-c", "iptables-save; iptables-legacy-save 2>/dev/null")
-			nft, _ := docker("exec", node, "nft", "list", "tables")
-			if strings.Contains(ipt, "HARDWAY-NETPOL") || strings.Contains(ipt, "NFQUEUE") || strings.Contains(nft, render.NetpolTable) {
-				t.Errorf("%s keeps NetworkPolicy rules after removal:\n%s\n%s", node, ipt, nft)
-			}
-		}
-		if out := hw(t, "up", "-c", off, "--from", "netpol"); !strings.Contains(out, "changes: none") {
-			t.Errorf("a second up without netpol changed things:\n%s", out)
-		}
-		out = hw(t, "up", "-c", clusterConfig(t, name, body), "--from", "netpol")
-		if err := smokeTestsPassed(out); err != nil || !strings.Contains(out, "✓ networkpolicy") {
-			t.Errorf("up with netpol back: %v\n%s", err, out)
-		}
+		addonRoundTrip{
+			step:    config.AddonNetpol,
+			off:     clusterConfig(t, name, body+addonsWithout(config.AddonNetpol)),
+			on:      clusterConfig(t, name, body),
+			removed: []string{"removed Namespace " + render.NetpolNamespace, "removed ClusterRole kube-network-policies", "removed image registry.k8s.io/networking/kube-network-policies"},
+			gone:    [][]string{{"namespace", render.NetpolNamespace}},
+			after: func(t *testing.T) {
+				for i := 0; i < nodes; i++ {
+					node := fmt.Sprintf("%s-node-%d", name, i)
+					ipt, _ := docker("exec", node, "sh", "-c", "iptables-save; iptables-legacy-save 2>/dev/null")
+					nft, _ := docker("exec", node, "nft", "list", "tables")
+					if strings.Contains(ipt, "HARDWAY-NETPOL") || strings.Contains(ipt, "NFQUEUE") || strings.Contains(nft, render.NetpolTable) {
+						t.Errorf("%s keeps NetworkPolicy rules after removal:\n%s\n%s", node, ipt, nft)
+					}
+				}
+			},
+			check: "networkpolicy",
+		}.run(t, name)
 	})
 	t.Run("Pod Security: a privileged pod in a new namespace is refused (baseline)", func(t *testing.T) {
 		const ns = "psa-e2e"
