@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"hardway.dev/hardway/internal/config"
@@ -69,19 +68,11 @@ func TestWithNodeFiles(t *testing.T) {
 		return nil, fs.ErrNotExist
 	}
 	kc := func(caFile, pair string) []byte {
-		cfg := clientcmdapi.NewConfig()
-		cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: c.NodeAPIServerURL(), CertificateAuthority: caFile}
+		cl := &clientcmdapi.Cluster{Server: c.NodeAPIServerURL(), CertificateAuthority: caFile}
 		if caFile == "" {
-			cfg.Clusters["c"].CertificateAuthorityData = ca.CertPEM
+			cl.CertificateAuthorityData = ca.CertPEM
 		}
-		cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{ClientCertificate: pair, ClientKey: pair}
-		cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-		cfg.CurrentContext = "default"
-		data, err := clientcmd.Write(*cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
+		return testKubeconfig(t, cl, &clientcmdapi.AuthInfo{ClientCertificate: pair, ClientKey: pair})
 	}
 	for _, tt := range []struct {
 		name string

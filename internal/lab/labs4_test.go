@@ -115,16 +115,7 @@ func TestKubeletClientProblems(t *testing.T) {
 	}
 	server := c.NodeAPIServerURL()
 	kc := func(server string, caPEM, cert, key []byte) []byte {
-		cfg := clientcmdapi.NewConfig()
-		cfg.Clusters["c"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
-		cfg.AuthInfos["u"] = &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key}
-		cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
-		cfg.CurrentContext = "default"
-		data, err := clientcmd.Write(*cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return data
+		return testKubeconfig(t, &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}, &clientcmdapi.AuthInfo{ClientCertificateData: cert, ClientKeyData: key})
 	}
 	for _, tt := range []struct {
 		name string
@@ -186,4 +177,20 @@ func TestKubeProxyProblems(t *testing.T) {
 	if got := kubeProxyProblems("node-2", c, []byte(bad)); !slices.Equal(got, want) {
 		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// testKubeconfig is a kubeconfig of one cluster and one user, as the
+// build-kubeconfig and kubelet-expired labs' checks read them.
+func testKubeconfig(t *testing.T, cl *clientcmdapi.Cluster, user *clientcmdapi.AuthInfo) []byte {
+	t.Helper()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["c"] = cl
+	cfg.AuthInfos["u"] = user
+	cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "c", AuthInfo: "u"}
+	cfg.CurrentContext = "default"
+	data, err := clientcmd.Write(*cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
