@@ -2,7 +2,6 @@ package lab
 
 import (
 	"io/fs"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -51,13 +50,8 @@ func TestServingCertProblem(t *testing.T) {
 // pair the kubelet rotates) is judged by those files as the node has them,
 // and a file the node lacks is named.
 func TestWithNodeFiles(t *testing.T) {
-	c := config.Default()
-	dir := filepath.Join(t.TempDir(), "pki")
-	now := time.Now()
-	set, _, err := pki.Ensure(dir, c, func() time.Time { return now })
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp := testPKI(t)
+	c, now, set := tp.c, tp.now, tp.set
 	ca, _ := set.Get(pki.CA)
 	good, _ := set.Get(pki.KubeletName("node-2"))
 	node := map[string][]byte{render.KubeletClientCurrent: append(append([]byte{}, good.CertPEM...), good.KeyPEM...), "/etc/ca.pem": ca.CertPEM}

@@ -97,13 +97,8 @@ func TestUnitProblems(t *testing.T) {
 // TestKubeletClientProblems: build-kubeconfig's check names each
 // mistake a learner makes with openssl and kubectl config.
 func TestKubeletClientProblems(t *testing.T) {
-	c := config.Default()
-	dir := filepath.Join(t.TempDir(), "pki")
-	now := time.Now()
-	set, _, err := pki.Ensure(dir, c, func() time.Time { return now })
-	if err != nil {
-		t.Fatal(err)
-	}
+	tp := testPKI(t)
+	c, dir, now, set := tp.c, tp.dir, tp.now, tp.set
 	ca, _ := set.Get(pki.CA)
 	etcd, _ := set.Get(pki.EtcdCA)
 	good, _ := set.Get(pki.KubeletName("node-2"))
@@ -193,4 +188,23 @@ func testKubeconfig(t *testing.T, cl *clientcmdapi.Cluster, user *clientcmdapi.A
 		t.Fatal(err)
 	}
 	return data
+}
+
+// testPKI is the default config and its PKI, issued into dir at now.
+type testPKIEnv struct {
+	c   *config.Cluster
+	dir string
+	now time.Time
+	set *pki.Set
+}
+
+func testPKI(t *testing.T) testPKIEnv {
+	t.Helper()
+	e := testPKIEnv{c: config.Default(), dir: filepath.Join(t.TempDir(), "pki"), now: time.Now()}
+	set, _, err := pki.Ensure(e.dir, e.c, func() time.Time { return e.now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.set = set
+	return e
 }
