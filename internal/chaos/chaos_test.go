@@ -260,8 +260,10 @@ func TestRunFindsLostWritesAndDisagreement(t *testing.T) {
 			}
 			return []byte(strings.Replace(hashJSON, `"hash":3839022584,"compact_revision":-1,"hash_revision":100}}]`, `"hash":1,"compact_revision":-1,"hash_revision":100}}]`, 1)), nil
 		},
-		Verify: func(context.Context) error { return errors.New("1 of 9 checks failed: dns") },
-		Log:    func(string) {},
+		Verify: func(context.Context) ([]string, error) {
+			return []string{"  ✗ dns           5.0s\n      no answer for kubernetes.default"}, errors.New("1 of 9 checks failed: dns")
+		},
+		Log: func(string) {},
 	}
 	r, err := Run(context.Background(), env, Options{Duration: 10 * time.Second, MaxFaults: 3, Kinds: []Kind{Pause}, Seed: seed,
 		HoldMin: time.Millisecond, HoldMax: 2 * time.Millisecond, GapMin: time.Millisecond, GapMax: 2 * time.Millisecond})
@@ -298,7 +300,8 @@ func TestRunFindsLostWritesAndDisagreement(t *testing.T) {
 		t.Errorf("service polls %d, failures %d", r.ServicePolls, r.ServiceFailures)
 	}
 	table := r.Table()
-	if !strings.Contains(table, "| pause | 3 |") || !strings.Contains(table, fmt.Sprintf("%d lost", lost)) {
+	if !strings.Contains(table, "| pause | 3 |") || !strings.Contains(table, fmt.Sprintf("%d lost", lost)) ||
+		!strings.Contains(table, "verify: 1 of 9 checks failed: dns\n  ✗ dns           5.0s\n      no answer for kubernetes.default\n") {
 		t.Errorf("table:\n%s", table)
 	}
 }

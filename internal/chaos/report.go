@@ -211,6 +211,9 @@ type Report struct {
 	Hashes                        []MemberHash `json:"hashes"`
 	HashErr                       string       `json:"hashErr,omitempty"`
 	VerifyErr                     string       `json:"verifyErr,omitempty"`
+	// VerifyFailed is each failed check as verify prints it (mark, name,
+	// what was wrong): the cluster may be gone by the time anyone reads it.
+	VerifyFailed []string `json:"verifyFailed,omitempty"`
 	// Errors are what went wrong running the soak itself.
 	Errors []string `json:"errors,omitempty"`
 }
@@ -274,6 +277,9 @@ func (r *Report) Table() string {
 	}
 	if r.VerifyErr != "" {
 		fmt.Fprintf(&b, "verify: %s\n", r.VerifyErr)
+		for _, f := range r.VerifyFailed {
+			fmt.Fprintf(&b, "%s\n", f)
+		}
 	} else {
 		fmt.Fprintf(&b, "verify: all checks passed\n")
 	}

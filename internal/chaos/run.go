@@ -48,8 +48,9 @@ type Env struct {
 	Etcdctl func(ctx context.Context, args ...string) ([]byte, error)
 	// Members is how many etcd members there are.
 	Members int
-	// Verify runs the smoke tests.
-	Verify func(ctx context.Context) error
+	// Verify runs the smoke tests; failed is each failed check as verify
+	// prints it, err says how many failed.
+	Verify func(ctx context.Context) (failed []string, err error)
 	// Progress is told each fault as it ends; Log gets other lines.
 	Progress func(Outcome)
 	Log      func(string)
@@ -171,8 +172,8 @@ func Run(ctx context.Context, e Env, o Options) (*Report, error) {
 		r.HashErr = err.Error()
 	}
 	e.Log("running verify")
-	if err := e.Verify(ctx); err != nil {
-		r.VerifyErr = firstLine(err.Error())
+	if failed, err := e.Verify(ctx); err != nil {
+		r.VerifyErr, r.VerifyFailed = firstLine(err.Error()), failed
 	}
 	// The written objects go; the Service stays for the next run.
 	_ = e.Client.CoreV1().Namespaces().Delete(ctx, wns, metav1.DeleteOptions{})

@@ -163,9 +163,14 @@ func (a *app) chaos(ctx context.Context, o chaos.Options, reportFile string) err
 				}
 				return nil, last
 			},
-			Verify: func(ctx context.Context) error {
-				_, err := c.Verify(ctx, func(verify.Result) {})
-				return err
+			Verify: func(ctx context.Context) ([]string, error) {
+				var failed []string
+				_, err := c.Verify(ctx, func(r verify.Result) {
+					if r.Err != nil {
+						failed = append(failed, r.Text("  "))
+					}
+				})
+				return failed, err
 			},
 			Progress: func(out chaos.Outcome) {
 				fmt.Fprintln(a.out, chaos.Line(out))
