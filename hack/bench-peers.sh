@@ -135,7 +135,19 @@ one() {
     peer) kc=$($peer kubeconfig "$name") ;;
     hardway) kc=$($hw kubeconfig --name "$name" | tail -1) ;;
   esac
-  echo "$dns_pod" | KUBECONFIG=$kc "$kubectl" apply -f - >/dev/null
+  # A fresh cluster's default ServiceAccount is made by the controller
+  # manager a moment after the API answers, and kubeadm can exit before
+  # that ("serviceaccount default not found"): the pod is created as soon
+  # as it can be, which phase (c) counts, within 120 s.
+  local tries=0
+  until echo "$dns_pod" | KUBECONFIG=$kc "$kubectl" apply -f - >"$work/apply" 2>&1; do
+    tries=$((tries + 1))
+    if [ "$tries" -ge 600 ]; then
+      kill "$poller" 2>/dev/null || true
+      echo "$tool $n: the DNS pod could not be created in 120 s:"; cat "$work/apply"; exit 1
+    fi
+    sleep 0.2
+  done
   if ! KUBECONFIG=$kc "$kubectl" wait --for=jsonpath='{.status.phase}'=Succeeded pod/dns-check --timeout=300s >/dev/null; then
     kill "$poller" 2>/dev/null || true
     echo "$tool $n: the DNS pod did not succeed in 300 s"; KUBECONFIG=$kc "$kubectl" describe pod dns-check | tail -15; exit 1
