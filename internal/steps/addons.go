@@ -315,14 +315,20 @@ func metallbObjects(c *Cluster) ([]byte, error) {
 		return nil, err
 	}
 	var b strings.Builder
-	for _, n := range metallbCRDNames() {
-		fmt.Fprintf(&b, "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: %s\n", n)
-	}
+	writeCRDNames(&b, metallbCRDNames())
 	b.WriteString("---\n")
 	b.Write(m.Objects)
 	b.WriteString("\n---\n")
 	b.Write(m.Pool)
 	return []byte(b.String()), nil
+}
+
+// writeCRDNames writes a CustomResourceDefinition by name alone for each of
+// names: enough for removal, which deletes objects by kind and name.
+func writeCRDNames(b *strings.Builder, names []string) {
+	for _, n := range names {
+		fmt.Fprintf(b, "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: %s\n", n)
+	}
 }
 
 // addonCRDs reads an add-on's CRD manifest from the artifact cache.

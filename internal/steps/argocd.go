@@ -54,9 +54,7 @@ func argocdObjects(c *Cluster) ([]byte, error) {
 		return nil, err
 	}
 	var b strings.Builder
-	for _, n := range argocdCRDNames() {
-		fmt.Fprintf(&b, "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: %s\n", n)
-	}
+	writeCRDNames(&b, argocdCRDNames())
 	b.WriteString("---\n")
 	b.Write(m.Objects)
 	// Made by Argo CD (CreateNamespace=true), not by hardway: named here

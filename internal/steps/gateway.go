@@ -70,9 +70,7 @@ func gatewayObjects(c *Cluster) ([]byte, error) {
 	// Deleted last document first: the Gateway and GatewayClass, the
 	// Secret, Traefik and its namespace, then the CRDs (and every route
 	// anyone made with them).
-	for _, n := range artifacts.GatewayAPICRDNames() {
-		fmt.Fprintf(&b, "---\napiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: %s\n", n)
-	}
+	writeCRDNames(&b, artifacts.GatewayAPICRDNames())
 	b.WriteString("---\n")
 	b.Write(m.Objects)
 	b.WriteString("\n---\n" + gatewaySecretHead() + "---\n")
