@@ -47,7 +47,7 @@ status:
 			t.Fatal(err)
 		}
 		if got := unchanged(have, want); got != tt.same {
-			t.Errorf("%s: contains = %v, want %v", tt.name, got, tt.same)
+			t.Errorf("%s: unchanged = %v, want %v", tt.name, got, tt.same)
 		}
 	}
 }
