@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"hardway.dev/hardway/internal/lines"
 )
 
 // RecoveryGoal is how soon after a fault is lifted the API and the Service
@@ -148,7 +150,7 @@ func ParseStatusRevisions(out []byte) (map[string]int64, error) {
 		}
 	}
 	if err := json.Unmarshal(out, &st); err != nil || len(st) == 0 {
-		return nil, fmt.Errorf("etcdctl endpoint status printed no member: %s", firstLine(string(out)))
+		return nil, fmt.Errorf("etcdctl endpoint status printed no member: %s", lines.First(string(out)))
 	}
 	m := map[string]int64{}
 	for _, s := range st {
@@ -168,7 +170,7 @@ func ParseHashKV(out []byte) ([]MemberHash, error) {
 		}
 	}
 	if err := json.Unmarshal(out, &hs); err != nil || len(hs) == 0 {
-		return nil, fmt.Errorf("etcdctl endpoint hashkv printed no member: %s", firstLine(string(out)))
+		return nil, fmt.Errorf("etcdctl endpoint hashkv printed no member: %s", lines.First(string(out)))
 	}
 	var res []MemberHash
 	for _, h := range hs {
@@ -292,14 +294,6 @@ func secs(d time.Duration) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f s", d.Seconds())
-}
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // Line is one fault as the soak prints it.

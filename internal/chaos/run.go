@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"hardway.dev/hardway/internal/images"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/wait"
 )
 
@@ -107,7 +108,7 @@ func Run(ctx context.Context, e Env, o Options) (*Report, error) {
 		for _, t := range e.Targets {
 			for _, c := range CleanupCommands(t) {
 				if _, err := e.Host(cctx, c); err != nil {
-					r.Errors = append(r.Errors, fmt.Sprintf("cleaning up %s: %s", t.Node, firstLine(err.Error())))
+					r.Errors = append(r.Errors, fmt.Sprintf("cleaning up %s: %s", t.Node, lines.First(err.Error())))
 				}
 			}
 		}
@@ -173,7 +174,7 @@ func Run(ctx context.Context, e Env, o Options) (*Report, error) {
 	}
 	e.Log("running verify")
 	if failed, err := e.Verify(ctx); err != nil {
-		r.VerifyErr, r.VerifyFailed = firstLine(err.Error()), failed
+		r.VerifyErr, r.VerifyFailed = lines.First(err.Error()), failed
 	}
 	// The written objects go; the Service stays for the next run.
 	_ = e.Client.CoreV1().Namespaces().Delete(ctx, wns, metav1.DeleteOptions{})
@@ -222,7 +223,7 @@ func inject(ctx context.Context, e Env, f Fault, urls map[string]string, bound t
 			_ = sleep(ctx, time.Second)
 		}
 		if err != nil {
-			out.NotInjected = firstLine(err.Error())
+			out.NotInjected = lines.First(err.Error())
 			return out
 		}
 	}
@@ -231,7 +232,7 @@ func inject(ctx context.Context, e Env, f Fault, urls map[string]string, bound t
 		lctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		for _, c := range lift {
 			if _, err := e.Host(lctx, c); err != nil && out.Err == "" {
-				out.Err = "lifting: " + firstLine(err.Error())
+				out.Err = "lifting: " + lines.First(err.Error())
 			}
 		}
 		cancel()
@@ -248,21 +249,21 @@ func inject(ctx context.Context, e Env, f Fault, urls map[string]string, bound t
 			if err := e.APIReady(ctx, f.Target); err == nil {
 				out.API = now
 			} else {
-				missing = append(missing, "API: "+firstLine(err.Error()))
+				missing = append(missing, "API: "+lines.First(err.Error()))
 			}
 		}
 		if out.Service < 0 {
 			if err := get(ctx, client, urls[f.Target.Node]); err == nil {
 				out.Service = now
 			} else {
-				missing = append(missing, "Service: "+firstLine(err.Error()))
+				missing = append(missing, "Service: "+lines.First(err.Error()))
 			}
 		}
 		if out.Units < 0 {
 			down, err := e.UnitsDown(ctx, f.Target.Node)
 			switch {
 			case err != nil:
-				missing = append(missing, "units: "+firstLine(err.Error()))
+				missing = append(missing, "units: "+lines.First(err.Error()))
 			case len(down) > 0:
 				missing = append(missing, "not active: "+strings.Join(down, ", "))
 			default:
@@ -275,7 +276,7 @@ func inject(ctx context.Context, e Env, f Fault, urls map[string]string, bound t
 		return true, nil
 	})
 	if err != nil && ctx.Err() == nil {
-		out.Err = firstLine(err.Error())
+		out.Err = lines.First(err.Error())
 	}
 	return out
 }
@@ -405,7 +406,7 @@ func readBack(ctx context.Context, c kubernetes.Interface, ns string) (map[strin
 		for {
 			l, err := c.CoreV1().ConfigMaps(ns).List(ctx, opts)
 			if err != nil {
-				return false, fmt.Errorf("listing the written ConfigMaps: %s", firstLine(err.Error()))
+				return false, fmt.Errorf("listing the written ConfigMaps: %s", lines.First(err.Error()))
 			}
 			for _, cm := range l.Items {
 				read[cm.Name] = cm.Data["seq"]
@@ -426,7 +427,7 @@ func hashes(ctx context.Context, e Env) ([]MemberHash, error) {
 	err := wait.Until(ctx, "every etcd member's hash", 2*time.Second, 2*time.Minute, func(ctx context.Context) (bool, error) {
 		out, err := e.Etcdctl(ctx, "endpoint", "status", "-w", "json")
 		if err != nil {
-			return false, fmt.Errorf("etcdctl endpoint status: %s", firstLine(err.Error()))
+			return false, fmt.Errorf("etcdctl endpoint status: %s", lines.First(err.Error()))
 		}
 		revs, err := ParseStatusRevisions(out)
 		if err != nil {
@@ -443,7 +444,7 @@ func hashes(ctx context.Context, e Env) ([]MemberHash, error) {
 		}
 		out, err = e.Etcdctl(ctx, "endpoint", "hashkv", "--rev="+strconv.FormatInt(rev, 10), "-w", "json")
 		if err != nil {
-			return false, fmt.Errorf("etcdctl endpoint hashkv: %s", firstLine(err.Error()))
+			return false, fmt.Errorf("etcdctl endpoint hashkv: %s", lines.First(err.Error()))
 		}
 		if hs, err = ParseHashKV(out); err != nil {
 			return false, err

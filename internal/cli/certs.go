@@ -12,6 +12,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/host"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/ops"
 	"hardway.dev/hardway/internal/pki"
@@ -135,7 +136,7 @@ func (u kubeletUse) notes() []string {
 		if n.Err == nil {
 			continue
 		}
-		r := firstLineOf(n.Err.Error())
+		r := lines.First(n.Err.Error())
 		if why[r] == nil {
 			order = append(order, r)
 		}
@@ -185,7 +186,7 @@ func (a *app) listCerts(ctx context.Context, cfg *config.Cluster, o output) erro
 		kubelets, unread := []kubeletOut{}, []unreadOut{}
 		for _, n := range kub.nodes {
 			if n.Err != nil {
-				unread = append(unread, unreadOut{Node: n.Node, Error: firstLineOf(n.Err.Error())})
+				unread = append(unread, unreadOut{Node: n.Node, Error: lines.First(n.Err.Error())})
 			}
 			for _, c := range n.Certs {
 				kubelets = append(kubelets, kubeletOut{Node: c.Node, Use: c.Use, File: c.Path, Rotated: c.Rotated, Certificate: certOuts([]pki.Info{c.Info}, now)[0]})

@@ -21,6 +21,7 @@ import (
 	"hardway.dev/hardway/internal/diagram"
 	"hardway.dev/hardway/internal/host"
 	"hardway.dev/hardway/internal/kube"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/nodeimage"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/provider/ssh"
@@ -286,7 +287,7 @@ func (a *app) componentStates(ctx context.Context, p provider.Provider, cluster 
 	nodes, err := p.Nodes(ctx, cluster)
 	if err != nil {
 		for _, s := range st {
-			failures[s.Name] = firstLineOf(err.Error())
+			failures[s.Name] = lines.First(err.Error())
 		}
 		return states, failures
 	}

@@ -16,6 +16,7 @@ import (
 
 	"hardway.dev/hardway/internal/book"
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/state"
 )
@@ -101,7 +102,7 @@ func (a *app) buildBook() (*book.Site, book.Input, error) {
 func (a *app) captureKubectl(cfg *config.Cluster, dir state.Dir) (map[string]book.Capture, string) {
 	b, err := a.host.Store().Resolve(cfg.KubernetesVersion)
 	if err != nil {
-		return nil, "no kubectl in the artifact cache: " + firstLine(err.Error())
+		return nil, "no kubectl in the artifact cache: " + lines.First(err.Error())
 	}
 	k, ok := b.Binary("kubectl")
 	if !ok {
@@ -138,14 +139,6 @@ func (a *app) captureKubectl(cfg *config.Cluster, dir state.Dir) (map[string]boo
 		}
 	}
 	return out, ""
-}
-
-// firstLine is the first line of s.
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // describeCerts describes every entry of the PKI in dir, in table order.

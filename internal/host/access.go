@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/provider/docker"
@@ -33,7 +34,7 @@ func (h *Host) Access(ctx context.Context, cfg *config.Cluster, log logx.Logger)
 	}
 	gw, err := docker.New(docker.Options{Runner: h.Runner(log), Log: log}).Gateway(ctx, cfg.Name)
 	if err != nil {
-		return config.AccessRouted, "the engine did not say where its bridges are (" + firstLine(err.Error()) + "); assuming they are here"
+		return config.AccessRouted, "the engine did not say where its bridges are (" + lines.First(err.Error()) + "); assuming they are here"
 	}
 	addrs, err := h.Addrs()
 	if err != nil {

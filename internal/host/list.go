@@ -7,10 +7,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/provider/docker"
 	"hardway.dev/hardway/internal/state"
@@ -63,7 +63,7 @@ func (h *Host) List(ctx context.Context, log logx.Logger) ([]ClusterInfo, error)
 		info := &ClusterInfo{Name: e.Name(), StateDir: dir.Path()}
 		cfg, err := config.Load(dir.Config())
 		if err != nil {
-			info.State, info.Detail = ClusterUnreachable, firstLine(err.Error())
+			info.State, info.Detail = ClusterUnreachable, lines.First(err.Error())
 			byName[info.Name] = info
 			continue
 		}
@@ -106,7 +106,7 @@ func (h *Host) machineState(ctx context.Context, cfg *config.Cluster, info *Clus
 	}
 	st, err := p.Status(ctx, cfg.Name)
 	if err != nil {
-		info.State, info.Detail = ClusterUnreachable, firstLine(err.Error())
+		info.State, info.Detail = ClusterUnreachable, lines.First(err.Error())
 		return
 	}
 	info.Machines = len(st)
@@ -130,9 +130,4 @@ func (h *Host) machineState(ctx context.Context, cfg *config.Cluster, info *Clus
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	return s
 }

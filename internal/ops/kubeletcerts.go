@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"hardway.dev/hardway/internal/config"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/pki"
 	"hardway.dev/hardway/internal/render"
 	"hardway.dev/hardway/internal/steps"
@@ -151,12 +152,7 @@ func KubeletNodeCerts(ctx context.Context, c *steps.Cluster, n config.Node, boun
 		err = fmt.Errorf("no answer within %s", bound)
 	}
 	if err != nil {
-		r.Err = fmt.Errorf("reading the kubelet's certificates on %s: %s", n.Name, firstLine(err.Error()))
+		r.Err = fmt.Errorf("reading the kubelet's certificates on %s: %s", n.Name, lines.First(err.Error()))
 	}
 	return r
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
 }

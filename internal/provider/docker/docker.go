@@ -18,6 +18,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/render"
@@ -147,7 +148,7 @@ func (p *Provider) ensureNetwork(ctx context.Context, c *config.Cluster) error {
 	if err == nil {
 		var nets []networkJSON
 		if err := json.Unmarshal(out, &nets); err != nil || len(nets) != 1 {
-			return fmt.Errorf("unexpected answer from docker network inspect %s: %s", name, firstLine(out))
+			return fmt.Errorf("unexpected answer from docker network inspect %s: %s", name, lines.Clip(string(out), 200))
 		}
 		return checkNetwork(nets[0], c, subnet)
 	}
@@ -255,7 +256,7 @@ func (p *Provider) inspect(ctx context.Context, names ...string) ([]containerJSO
 	}
 	var cs []containerJSON
 	if err := json.Unmarshal(out, &cs); err != nil {
-		return nil, fmt.Errorf("unexpected answer from docker container inspect: %s", firstLine(out))
+		return nil, fmt.Errorf("unexpected answer from docker container inspect: %s", lines.Clip(string(out), 200))
 	}
 	return cs, nil
 }
@@ -580,12 +581,4 @@ func dockerErr(what string, err error) error {
 		}
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-func firstLine(b []byte) string {
-	s, _, _ := strings.Cut(strings.TrimSpace(string(b)), "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

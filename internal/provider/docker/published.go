@@ -10,6 +10,7 @@ import (
 
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/provider"
 )
 
@@ -32,7 +33,7 @@ func (p *Provider) ensurePublishNetwork(ctx context.Context, c *config.Cluster) 
 	if err == nil {
 		var nets []networkJSON
 		if err := json.Unmarshal(out, &nets); err != nil || len(nets) != 1 {
-			return fmt.Errorf("unexpected answer from docker network inspect %s: %s", name, firstLine(out))
+			return fmt.Errorf("unexpected answer from docker network inspect %s: %s", name, lines.Clip(string(out), 200))
 		}
 		if nets[0].Labels[LabelCluster] != c.Name {
 			return fmt.Errorf("docker network %s exists but was not made by hardway for cluster %q: remove it (docker network rm %s) or pick another --name", name, c.Name, name)

@@ -26,6 +26,7 @@ import (
 	"hardway.dev/hardway/internal/config"
 	"hardway.dev/hardway/internal/exec"
 	"hardway.dev/hardway/internal/fsutil"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/logx"
 	"hardway.dev/hardway/internal/provider"
 	"hardway.dev/hardway/internal/provider/ssh"
@@ -105,7 +106,7 @@ func (p *Provider) list(ctx context.Context) (map[string]instanceJSON, error) {
 		}
 		var in instanceJSON
 		if err := json.Unmarshal(line, &in); err != nil {
-			return nil, fmt.Errorf("unexpected answer from limactl list --json: %q (a newer Lima? report it)", firstLine(string(line)))
+			return nil, fmt.Errorf("unexpected answer from limactl list --json: %q (a newer Lima? report it)", lines.Clip(string(line), 200))
 		}
 		all[in.Name] = in
 	}
@@ -200,7 +201,7 @@ func parseSSHConfig(b []byte) (ssh.Machine, error) {
 		}
 	}
 	if m.User == "" || m.Address == "" || m.Port == 0 {
-		return m, fmt.Errorf("limactl show-ssh gave no User, Hostname and Port (got %q): is the VM running? (limactl list)", firstLine(string(b)))
+		return m, fmt.Errorf("limactl show-ssh gave no User, Hostname and Port (got %q): is the VM running? (limactl list)", lines.Clip(string(b), 200))
 	}
 	return m, nil
 }
@@ -364,12 +365,4 @@ func (p *Provider) writeTemplate(c *config.Cluster, n config.Node) (string, erro
 		return "", err
 	}
 	return path, nil
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"hardway.dev/hardway/internal/exec"
+	"hardway.dev/hardway/internal/lines"
 	"hardway.dev/hardway/internal/node"
 )
 
@@ -128,7 +129,7 @@ func (n *Node) checkSudo(ctx context.Context) error {
 			Msg: fmt.Sprintf("user %s needs a password for sudo: allow it without one (echo '%s ALL=(ALL) NOPASSWD:ALL' | sudo tee /etc/sudoers.d/hardway) or set ssh.user: root", n.m.User, n.m.User)}
 	default:
 		return &ConnectError{Node: n.m.Name, Kind: KindSudo,
-			Msg: fmt.Sprintf("user %s cannot use sudo (%s): allow it without a password in /etc/sudoers.d/hardway or set ssh.user: root", n.m.User, firstLine(o))}
+			Msg: fmt.Sprintf("user %s cannot use sudo (%s): allow it without a password in /etc/sudoers.d/hardway or set ssh.user: root", n.m.User, lines.Clip(o, 200))}
 	}
 }
 
@@ -321,12 +322,4 @@ func (p *Pool) knownHostsOption() string {
 		files = append(files, f)
 	}
 	return strings.Join(files, " ")
-}
-
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }
