@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	osexec "os/exec"
@@ -34,12 +35,25 @@ const fakeSystemctl = `#!/bin/sh
 d=$HARDWAY_ROOT/.systemd
 mkdir -p "$d"
 cmd=$1; shift
-while [ "${1#--}" != "$1" ]; do shift; done
+while [ "${1#-}" != "$1" ]; do
+  case $1 in -p) shift ;; esac
+  shift
+done
 case $cmd in
 is-active)
   if [ -f "$d/$1.active" ]; then echo active; else echo inactive; exit 3; fi ;;
 is-enabled)
   if [ -f "$d/$1.enabled" ]; then echo enabled; else echo disabled; exit 1; fi ;;
+show)
+  # Like systemd: one block per unit in argument order, an empty line
+  # between blocks, properties in systemd's order whatever -p asked.
+  sep=
+  for u in "$@"; do
+    printf "$sep"; sep='\n'
+    a=inactive; [ -f "$d/$u.active" ] && a=active
+    e=; [ -f "$d/$u.enabled" ] && e=enabled
+    printf 'Id=%s.service\nActiveState=%s\nUnitFileState=%s\n' "$u" "$a" "$e"
+  done ;;
 enable) touch "$d/$1.enabled" ;;
 daemon-reload) echo reload >>"$d/log" ;;
 start|restart)
@@ -526,5 +540,108 @@ func TestNoFilesFromTheFuture(t *testing.T) {
 	}
 	if fi.ModTime().Before(before) || fi.ModTime().After(time.Now()) {
 		t.Errorf("the file's time is %s, want the node's time of writing (%s to now)", fi.ModTime(), before)
+	}
+}
+
+// A no-op plan on a node with many files costs a few commands on the node,
+// not a few per file: the probe hashes, stats and asks systemd once for all
+// of them (per file, the forks were most of a no-op `up`).
+func TestProbeCommandsDoNotGrowWithFiles(t *testing.T) {
+	d := newDirNode(t)
+	for _, tool := range []string{"sha256sum", "stat", "systemctl"} {
+		real := filepath.Join(d.fakebin, tool)
+		if tool != "systemctl" {
+			p, err := osexec.LookPath(tool)
+			if err != nil {
+				t.Fatal(err)
+			}
+			real = p
+		} else {
+			if err := os.Rename(real, real+".fake"); err != nil {
+				t.Fatal(err)
+			}
+			real += ".fake"
+		}
+		counter := "#!/bin/sh\necho x >>\"$HARDWAY_ROOT/.count-" + tool + "\"\nexec " + real + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(d.fakebin, tool), []byte(counter), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	units := testUnits("CA1")
+	for i := 0; i < 40; i++ {
+		units[1].Files = append(units[1].Files, File{Path: fmt.Sprintf("/etc/kubernetes/extra-%02d", i), Mode: 0o644, Data: []byte{byte(i)}})
+	}
+	bins := newBinaries(t, d.mount, map[string]string{"etcd": "ETCD1", "kube-apiserver": "APISERVER1", "kubectl": "KUBECTL1"})
+	converge(t, d, units, bins.opts())
+	for _, tool := range []string{"sha256sum", "stat", "systemctl"} {
+		os.Remove(filepath.Join(d.root, ".count-"+tool))
+	}
+	p, err := NewPlan(context.Background(), d, units, bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Empty() {
+		t.Fatalf("second run would change: %v", p.Changes())
+	}
+	// stat twice: the files' modes and the binaries' stamps.
+	for tool, want := range map[string]int{"sha256sum": 1, "stat": 2, "systemctl": 1} {
+		b, _ := os.ReadFile(filepath.Join(d.root, ".count-"+tool))
+		if got := strings.Count(string(b), "x"); got != want {
+			t.Errorf("a no-op probe of %d files ran %s %d times, want %d", len(units[0].Files)+len(units[1].Files), tool, got, want)
+		}
+	}
+}
+
+func TestParseProbe(t *testing.T) {
+	units := []string{"etcd", "snapshot.timer"}
+	for _, tc := range []struct {
+		name, out string
+		want      state
+		err       string
+	}{{
+		name: "everything",
+		out: "S aaa /etc/a\nM 644 root:root /etc/a\nB bbb /usr/local/bin/etcd\n" +
+			"V Id=etcd.service\nV ActiveState=active\nV UnitFileState=enabled\nV \n" +
+			"V Id=snapshot.timer\nV ActiveState=inactive\nV UnitFileState=\n" +
+			"K 1 etcd\nK 0 snapshot.timer\nP 1 etcd\n",
+		want: state{
+			files: map[string]string{"/etc/a": "aaa 644 root:root"},
+			bins:  map[string]string{"/usr/local/bin/etcd": "bbb"},
+			units: map[string]unitState{"etcd": {active: "active", enabled: "enabled", marker: true}, "snapshot.timer": {active: "inactive", enabled: "unknown"}},
+			users: map[string]bool{"etcd": true},
+		},
+	}, {
+		name: "systemd did not answer: every unit unknown",
+		out:  "K 0 etcd\nK 0 snapshot.timer\n",
+		want: state{files: map[string]string{}, bins: map[string]string{}, users: map[string]bool{},
+			units: map[string]unitState{"etcd": {active: "unknown", enabled: "unknown"}, "snapshot.timer": {active: "unknown", enabled: "unknown"}}},
+	}, {
+		name: "a block missing",
+		out:  "V Id=etcd.service\nV ActiveState=active\n",
+		err:  "answered for 1 units, asked for 2",
+	}, {
+		name: "blocks out of order",
+		out:  "V Id=snapshot.timer\nV \nV Id=etcd.service\n",
+		err:  "answered for snapshot.timer where etcd was asked",
+	}, {
+		name: "a line it does not know",
+		out:  "F aaa 644 root:root /etc/a\n",
+		err:  "unexpected line",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := parseProbe([]byte(tc.out), units)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("got  %+v\nwant %+v", got, tc.want)
+			}
+		})
 	}
 }

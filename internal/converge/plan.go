@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
 
 	"hardway.dev/hardway/internal/node"
 )
@@ -76,8 +77,8 @@ func collect(units []Unit, opts Options) ([]ownedFile, []Binary, map[string][]st
 	binUnits := map[string][]string{}
 	for _, u := range units {
 		for _, f := range u.Files {
-			if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path {
-				return nil, nil, nil, fmt.Errorf("unit %s: file %q is not a clean absolute path (a bug in hardway)", u.Name, f.Path)
+			if !path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || strings.ContainsFunc(f.Path, unicode.IsSpace) {
+				return nil, nil, nil, fmt.Errorf("unit %s: file %q is not a clean absolute path without white space (a bug in hardway)", u.Name, f.Path)
 			}
 			i, ok := byPath[f.Path]
 			if !ok {
@@ -98,6 +99,9 @@ func collect(units []Unit, opts Options) ([]ownedFile, []Binary, map[string][]st
 			b, err := opts.Binary(name)
 			if err != nil {
 				return nil, nil, nil, err
+			}
+			if !path.IsAbs(b.Dst) || strings.ContainsFunc(b.Dst, unicode.IsSpace) {
+				return nil, nil, nil, fmt.Errorf("binary %s: destination %q is not an absolute path without white space (a bug in hardway)", name, b.Dst)
 			}
 			if _, seen := binUnits[b.Dst]; !seen {
 				bins = append(bins, b)
@@ -148,7 +152,7 @@ func NewPlan(ctx context.Context, n node.Node, units []Unit, opts Options) (*Pla
 	if err != nil {
 		return nil, fmt.Errorf("reading the state of %s: %w", strings.Join(unitNames(units), ", "), err)
 	}
-	st, err := parseProbe(out)
+	st, err := parseProbe(out, unitNames(units))
 	if err != nil {
 		return nil, err
 	}
@@ -169,25 +173,72 @@ func unitNames(units []Unit) []string {
 	return out
 }
 
-func parseProbe(out []byte) (state, error) {
+// parseProbe reads probeScript's output; units are the names it was given,
+// in order, since `systemctl show` answers in blocks in that order.
+func parseProbe(out []byte, units []string) (state, error) {
 	st := state{files: map[string]string{}, bins: map[string]string{}, units: map[string]unitState{}, users: map[string]bool{}}
+	sums, modes := map[string]string{}, map[string]string{}
+	markers := map[string]bool{}
+	var blocks []map[string]string
+	inBlock := false
 	for _, line := range strings.Split(string(out), "\n") {
 		if line == "" {
 			continue
 		}
-		f := strings.SplitN(line, " ", 5)
+		if v, ok := strings.CutPrefix(line, "V "); ok || line == "V" {
+			if v == "" {
+				inBlock = false
+				continue
+			}
+			if !inBlock {
+				blocks = append(blocks, map[string]string{})
+				inBlock = true
+			}
+			k, val, _ := strings.Cut(v, "=")
+			blocks[len(blocks)-1][k] = val
+			continue
+		}
+		f := strings.SplitN(line, " ", 4)
 		switch {
-		case f[0] == "F" && len(f) == 5:
-			st.files[f[4]] = f[1] + " " + f[2] + " " + f[3]
-		case f[0] == "B" && len(f) >= 3:
-			st.bins[strings.Join(f[2:], " ")] = f[1]
-		case f[0] == "U" && len(f) == 5:
-			st.units[f[4]] = unitState{active: f[1], enabled: f[2], marker: f[3] == "1"}
-		case f[0] == "P" && len(f) >= 3:
-			st.users[strings.Join(f[2:], " ")] = f[1] == "1"
+		case f[0] == "S" && len(f) == 3:
+			sums[f[2]] = f[1]
+		case f[0] == "M" && len(f) == 4:
+			modes[f[3]] = f[1] + " " + f[2]
+		case f[0] == "B" && len(f) == 3:
+			st.bins[f[2]] = f[1]
+		case f[0] == "K" && len(f) == 3:
+			markers[f[2]] = f[1] == "1"
+		case f[0] == "P" && len(f) == 3:
+			st.users[f[2]] = f[1] == "1"
 		default:
 			return st, fmt.Errorf("unexpected line from the node's probe: %q (a bug in hardway)", line)
 		}
+	}
+	for p, sum := range sums {
+		// A file removed between the two commands has a sum and no mode:
+		// it counts as changed, which a rerun settles.
+		st.files[p] = sum + " " + modes[p]
+	}
+	// No blocks at all: systemd did not answer (it is not PID 1 yet, or
+	// has gone); every unit is unknown and Apply's systemctl says why.
+	if len(blocks) != 0 && len(blocks) != len(units) {
+		return st, fmt.Errorf("systemctl show answered for %d units, asked for %d (a bug in hardway)", len(blocks), len(units))
+	}
+	for i, name := range units {
+		us := unitState{active: "unknown", enabled: "unknown", marker: markers[name]}
+		if len(blocks) > 0 {
+			b := blocks[i]
+			if id := b["Id"]; id != name && id != name+".service" {
+				return st, fmt.Errorf("systemctl show answered for %s where %s was asked (a bug in hardway)", id, name)
+			}
+			if v := b["ActiveState"]; v != "" {
+				us.active = v
+			}
+			if v := b["UnitFileState"]; v != "" {
+				us.enabled = v
+			}
+		}
+		st.units[name] = us
 	}
 	return st, nil
 }

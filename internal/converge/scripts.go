@@ -26,43 +26,71 @@ const newSuffix = ".hardway-new"
 
 // probeScript reports the node's side of a plan. Arguments come in pairs:
 //
-//	f PATH   a file: prints "F <sha256> <mode> <user:group> PATH" if it exists
-//	b PATH   a binary: prints "B <sha256> PATH" if it exists
-//	u UNIT   a unit: prints "U <is-active> <is-enabled> <marker 0|1> UNIT"
-//	p USER   a user: prints "P <exists 0|1> USER"
+//	f PATH   a file
+//	b PATH   a binary
+//	u UNIT   a unit
+//	p USER   a user
+//
+// It prints, for what exists:
+//
+//	S <sha256> PATH             a file's content
+//	M <mode> <user:group> PATH  a file's mode and owner
+//	B <sha256> PATH             a binary's content (from its stamp when
+//	                            size and mtime still match)
+//	V <key=value>               `systemctl show` of every unit, in argument
+//	                            order, blocks separated by an empty "V "
+//	K <marker 0|1> UNIT         whether the unit's restart marker is there
+//	P <exists 0|1> USER
+//
+// A node has dozens of files: one sha256sum, one stat and one systemctl for
+// all of them, not a few commands per file, since forks were most of what a
+// no-op plan cost. A path is a clean absolute path without white space
+// (collect refuses others), so it fits on a line and in xargs -0.
 const probeScript = `R=${HARDWAY_ROOT:-}
+pick() {
+  want=$1; shift
+  while [ $# -ge 2 ]; do
+    if [ "$1" = "$want" ]; then
+      case $want in
+      f|b) if [ -f "$R$2" ]; then printf '%s\0' "$R$2"; fi ;;
+      *) printf '%s\0' "$2" ;;
+      esac
+    fi
+    shift 2
+  done
+}
+pick f "$@" | xargs -0r sha256sum -- | while read -r sum p; do
+  printf 'S %s %s\n' "$sum" "${p#"$R"}"
+done
+pick f "$@" | xargs -0r stat -c '%a %U:%G %n' -- | while read -r mode owner p; do
+  printf 'M %s %s %s\n' "$mode" "$owner" "${p#"$R"}"
+done
+pick b "$@" | xargs -0r stat -c '%s %Y %n' -- | while read -r size mtime p; do
+  a=${p#"$R"}
+  sum=
+  st=$R` + sumDir + `$a
+  if [ -f "$st" ]; then
+    read -r s1 s2 s3 <"$st" || true
+    if [ "$s2 $s3" = "$size $mtime" ]; then sum=$s1; fi
+  fi
+  if [ -z "$sum" ]; then sum=$(sha256sum <"$p" | cut -d' ' -f1); fi
+  printf 'B %s %s\n' "$sum" "$a"
+done
+pick u "$@" | xargs -0r systemctl show -p Id,ActiveState,UnitFileState -- 2>/dev/null | while IFS= read -r l; do
+  printf 'V %s\n' "$l"
+done
 while [ $# -ge 2 ]; do
-  k=$1; a=$2; shift 2
-  case $k in
-  f)
-    p=$R$a
-    if [ -f "$p" ]; then
-      printf 'F %s %s %s\n' "$(sha256sum <"$p" | cut -d' ' -f1)" "$(stat -c '%a %U:%G' "$p")" "$a"
-    fi ;;
-  b)
-    p=$R$a
-    if [ -f "$p" ]; then
-      now=$(stat -c '%s %Y' "$p")
-      sum=
-      st=$R` + sumDir + `$a
-      if [ -f "$st" ]; then
-        read -r s1 s2 s3 <"$st" || true
-        if [ "$s2 $s3" = "$now" ]; then sum=$s1; fi
-      fi
-      if [ -z "$sum" ]; then sum=$(sha256sum <"$p" | cut -d' ' -f1); fi
-      printf 'B %s %s\n' "$sum" "$a"
-    fi ;;
+  case $1 in
   u)
-    act=$(systemctl is-active "$a" 2>/dev/null) || true
-    en=$(systemctl is-enabled "$a" 2>/dev/null) || true
     m=0
-    if [ -e "$R` + MarkerDir + `/$a" ]; then m=1; fi
-    printf 'U %s %s %s %s\n' "${act:-unknown}" "${en:-unknown}" "$m" "$a" ;;
+    if [ -e "$R` + MarkerDir + `/$2" ]; then m=1; fi
+    printf 'K %s %s\n' "$m" "$2" ;;
   p)
     e=0
-    if id -u "$a" >/dev/null 2>&1; then e=1; fi
-    printf 'P %s %s\n' "$e" "$a" ;;
+    if id -u "$2" >/dev/null 2>&1; then e=1; fi
+    printf 'P %s %s\n' "$e" "$2" ;;
   esac
+  shift 2
 done
 true`
 
