@@ -13,6 +13,7 @@ import (
 	osexec "os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -643,5 +644,43 @@ func TestParseProbe(t *testing.T) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// One probe of every unit answers the plans of any subset of them without
+// asking the node again; a unit it never read is refused, not guessed.
+func TestSnapshotPlansSubsets(t *testing.T) {
+	d := newDirNode(t)
+	bins := newBinaries(t, d.mount, map[string]string{"etcd": "ETCD1", "kube-apiserver": "APISERVER1", "kubectl": "KUBECTL1"})
+	units := testUnits("CA1")
+	converge(t, d, units[:1], bins.opts()) // etcd runs, the API server does not yet
+	d.runs = 0
+	snap, err := Probe(context.Background(), d, units, bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	etcd, err := snap.Plan(units[:1], bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !etcd.Empty() {
+		t.Errorf("etcd from the snapshot would change: %v", etcd.Changes())
+	}
+	api, err := snap.Plan(units[1:], bins.opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := targets(api.Changes()); !slices.Contains(got, "started unit kube-apiserver") || slices.Contains(got, "wrote /etc/etcd/ca.pem") {
+		t.Errorf("the API server from the snapshot: %q, want it started and the shared CA (etcd wrote it) left alone", got)
+	}
+	if d.runs != 1 {
+		t.Errorf("three plans took %d commands, want the one probe", d.runs)
+	}
+	_, err = snap.Plan([]Unit{{Name: "kubelet"}}, bins.opts())
+	if err == nil || !strings.Contains(err.Error(), "did not cover kubelet") {
+		t.Errorf("a unit outside the probe: err = %v, want it refused", err)
+	}
+	if snap.Covers([]Unit{{Name: "kubelet"}}, bins.opts()) || !snap.Covers(units[1:], bins.opts()) {
+		t.Errorf("Covers is wrong")
 	}
 }

@@ -131,37 +131,100 @@ func (u unitState) running() bool {
 
 // NewPlan probes node n (one command) and compares it with units.
 func NewPlan(ctx context.Context, n node.Node, units []Unit, opts Options) (*Plan, error) {
-	owned, bins, binUnits, err := collect(units, opts)
+	snap, err := Probe(ctx, n, units, opts)
 	if err != nil {
 		return nil, err
 	}
+	return snap.Plan(units, opts)
+}
+
+// Snapshot is what one probe found on a node: the state of every file,
+// binary, unit and user of the units it was asked about. A run that
+// converges a node in several steps probes it once and plans each step from
+// the snapshot, until it changes something there (then the snapshot is
+// stale and the caller probes again).
+type Snapshot struct {
+	node                      string
+	st                        state
+	files, bins, units, users map[string]bool // what was asked
+}
+
+// Probe reads the state of everything units declare on n, in one command.
+func Probe(ctx context.Context, n node.Node, units []Unit, opts Options) (*Snapshot, error) {
+	owned, bins, _, err := collect(units, opts)
+	if err != nil {
+		return nil, err
+	}
+	snap := &Snapshot{node: n.Name(), files: map[string]bool{}, bins: map[string]bool{}, units: map[string]bool{}, users: map[string]bool{}}
 	args := []string{"sh", "-c", probeScript, "probe"}
 	for _, f := range owned {
 		args = append(args, "f", f.Path)
+		snap.files[f.Path] = true
 	}
 	for _, b := range bins {
 		args = append(args, "b", b.Dst)
+		snap.bins[b.Dst] = true
 	}
 	for _, u := range units {
 		args = append(args, "u", u.Name)
+		snap.units[u.Name] = true
 		if u.User != "" {
 			args = append(args, "p", u.User)
+			snap.users[u.User] = true
 		}
 	}
 	out, err := n.Run(ctx, nil, args...)
 	if err != nil {
 		return nil, fmt.Errorf("reading the state of %s: %w", strings.Join(unitNames(units), ", "), err)
 	}
-	st, err := parseProbe(out, unitNames(units))
+	if snap.st, err = parseProbe(out, unitNames(units)); err != nil {
+		return nil, err
+	}
+	return snap, nil
+}
+
+// Covers reports whether the snapshot was asked about everything units
+// declare, so Plan can decide for them without asking the node again.
+func (s *Snapshot) Covers(units []Unit, opts Options) bool {
+	owned, bins, _, err := collect(units, opts)
+	return err == nil && s.covers(units, owned, bins)
+}
+
+func (s *Snapshot) covers(units []Unit, owned []ownedFile, bins []Binary) bool {
+	for _, f := range owned {
+		if !s.files[f.Path] {
+			return false
+		}
+	}
+	for _, b := range bins {
+		if !s.bins[b.Dst] {
+			return false
+		}
+	}
+	for _, u := range units {
+		if !s.units[u.Name] || (u.User != "" && !s.users[u.User]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Plan compares units with the snapshot. Units it does not cover are an
+// error (a bug in the caller): their state was never read.
+func (s *Snapshot) Plan(units []Unit, opts Options) (*Plan, error) {
+	owned, bins, binUnits, err := collect(units, opts)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{node: n.Name(), units: units, running: map[string]bool{}}
+	if !s.covers(units, owned, bins) {
+		return nil, fmt.Errorf("the probe of %s did not cover %s (a bug in hardway)", s.node, strings.Join(unitNames(units), ", "))
+	}
+	p := &Plan{node: s.node, units: units, running: map[string]bool{}}
 	for _, f := range owned {
 		p.files = append(p.files, f.File)
 	}
 	p.binaries = bins
-	p.decide(owned, binUnits, st)
+	p.decide(owned, binUnits, s.st)
 	return p, nil
 }
 

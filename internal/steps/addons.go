@@ -118,6 +118,9 @@ func (c *Cluster) ensureAddonRegistry(ctx context.Context) ([]converge.Change, r
 		return plan.Changes(), at, nil
 	}
 	changes, err := registry.Ensure(ctx, n, c.Config, at, bin, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
+	if len(changes) > 0 || err != nil {
+		c.forgetProbe(machine)
+	}
 	return changes, at, err
 }
 

@@ -86,6 +86,12 @@ type Cluster struct {
 	adminMoved bool
 	nodes      map[string]provider.Node
 	stopped    []string
+	// probes holds, during Run, one probe of every unit of each node,
+	// taken when a step first plans there and dropped when a step changes
+	// something there: a no-op run asks each node once, not once per
+	// step. Nil outside Run, so a day-2 procedure that stops units by hand
+	// never plans from an old probe.
+	probes map[string]*converge.Snapshot
 }
 
 // Bound is a wait's bound d for this cluster's nodes (see Slowdown).
@@ -198,6 +204,9 @@ func (c *Cluster) ForgetNodes() { c.forgetNodes() }
 func (c *Cluster) forgetNodes() {
 	c.mu.Lock()
 	c.nodes, c.stopped = nil, nil
+	if c.probes != nil {
+		c.probes = map[string]*converge.Snapshot{}
+	}
 	c.mu.Unlock()
 }
 

@@ -185,7 +185,7 @@ func (c *Cluster) rollout(ctx context.Context, targets []target) ([]converge.Cha
 		}
 		nodes[i] = n
 		start := time.Now()
-		plans[i], err = converge.NewPlan(ctx, n, targets[i].units, c.convergeOptions())
+		plans[i], err = c.plan(ctx, n, targets[i])
 		c.Timings.Since(ctx, timing.Plan, targets[i].node, unitList(targets[i].units), start)
 		if err != nil {
 			return fmt.Errorf("%s: %w", targets[i].node, err)
@@ -270,9 +270,69 @@ func unitList(units []converge.Unit) string {
 	return strings.Join(names, ",")
 }
 
+// plan compares t's units with its node, from the run's probe of that node
+// when there is one that covers them; otherwise it probes every unit the
+// node runs (one command), so the steps after this one need not ask again.
+func (c *Cluster) plan(ctx context.Context, n node.Node, t target) (*converge.Plan, error) {
+	opts := c.convergeOptions()
+	c.mu.Lock()
+	snap, caching := c.probes[t.node], c.probes != nil
+	c.mu.Unlock()
+	if snap != nil && snap.Covers(t.units, opts) {
+		return snap.Plan(t.units, opts)
+	}
+	units := t.units
+	if all, ok := c.allUnits(t.node); caching && ok {
+		units = all
+	}
+	snap, err := converge.Probe(ctx, n, units, opts)
+	if err != nil && len(units) != len(t.units) {
+		// A unit of another step could not be probed (its binary is not
+		// built, say): that step will say so; this one probes its own.
+		units = t.units
+		snap, err = converge.Probe(ctx, n, units, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if caching {
+		c.mu.Lock()
+		if c.probes != nil {
+			c.probes[t.node] = snap
+		}
+		c.mu.Unlock()
+	}
+	return snap.Plan(t.units, opts)
+}
+
+// allUnits is every unit a node of the config runs; false for a machine
+// that is not one (the load balancer).
+func (c *Cluster) allUnits(name string) ([]converge.Unit, bool) {
+	for _, n := range c.Config.Nodes {
+		if n.Name != name {
+			continue
+		}
+		in, err := c.Inputs()
+		if err != nil {
+			return nil, false
+		}
+		all, err := render.NodeUnits(in, n)
+		return all, err == nil
+	}
+	return nil, false
+}
+
+// forgetProbe drops the run's probe of a node once something there changed.
+func (c *Cluster) forgetProbe(node string) {
+	c.mu.Lock()
+	delete(c.probes, node)
+	c.mu.Unlock()
+}
+
 // apply carries out one node's plan and logs each change at -v 1.
 func (c *Cluster) apply(ctx context.Context, n node.Node, p *converge.Plan) ([]converge.Change, error) {
 	start := time.Now()
+	defer c.forgetProbe(n.Name())
 	changes, err := converge.Apply(ctx, n, p, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
 	c.Timings.Since(ctx, timing.Apply, n.Name(), converge.Summary(p.Changes()), start)
 	var ue *converge.UnitError
