@@ -110,16 +110,36 @@ func (c *Cluster) ensureAddonRegistry(ctx context.Context) ([]converge.Change, r
 	if err != nil {
 		return nil, at, err
 	}
+	c.mu.Lock()
+	ready := c.run != nil && c.run.registry
+	c.mu.Unlock()
+	if ready {
+		return nil, at, nil
+	}
 	if c.DryRun {
 		plan, err := converge.NewPlan(ctx, n, registry.Units(c.Config), converge.Options{Binary: func(string) (converge.Binary, error) { return bin, nil }})
 		if err != nil {
 			return nil, at, err
 		}
+		// Listed once, by the first add-on step, as a real run would
+		// change it once.
+		c.mu.Lock()
+		if c.run != nil {
+			c.run.registry = true
+		}
+		c.mu.Unlock()
 		return plan.Changes(), at, nil
 	}
 	changes, err := registry.Ensure(ctx, n, c.Config, at, bin, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
 	if len(changes) > 0 || err != nil {
 		c.forgetProbe(machine)
+	}
+	if err == nil {
+		c.mu.Lock()
+		if c.run != nil {
+			c.run.registry = true
+		}
+		c.mu.Unlock()
 	}
 	return changes, at, err
 }

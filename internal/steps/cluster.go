@@ -86,12 +86,21 @@ type Cluster struct {
 	adminMoved bool
 	nodes      map[string]provider.Node
 	stopped    []string
-	// probes holds, during Run, one probe of every unit of each node,
-	// taken when a step first plans there and dropped when a step changes
-	// something there: a no-op run asks each node once, not once per
-	// step. Nil outside Run, so a day-2 procedure that stops units by hand
-	// never plans from an old probe.
+	// run is what one Run of the steps learned and may reuse; nil outside
+	// Run, so a day-2 procedure that stops units by hand never plans from
+	// an old probe.
+	run *runMemo
+}
+
+// runMemo is what the steps of one Run share so that a no-op run asks
+// each machine once, not once per step.
+type runMemo struct {
+	// probes: one probe of every unit of each node, taken when a step
+	// first plans there and dropped when a step changes something there.
 	probes map[string]*converge.Snapshot
+	// registry: the add-ons' registry was ensured and answered in this
+	// run (every add-on step needs it; the first one makes it so).
+	registry bool
 }
 
 // Bound is a wait's bound d for this cluster's nodes (see Slowdown).
@@ -204,8 +213,8 @@ func (c *Cluster) ForgetNodes() { c.forgetNodes() }
 func (c *Cluster) forgetNodes() {
 	c.mu.Lock()
 	c.nodes, c.stopped = nil, nil
-	if c.probes != nil {
-		c.probes = map[string]*converge.Snapshot{}
+	if c.run != nil {
+		c.run.probes = map[string]*converge.Snapshot{}
 	}
 	c.mu.Unlock()
 }

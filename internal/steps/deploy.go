@@ -275,8 +275,12 @@ func unitList(units []converge.Unit) string {
 // node runs (one command), so the steps after this one need not ask again.
 func (c *Cluster) plan(ctx context.Context, n node.Node, t target) (*converge.Plan, error) {
 	opts := c.convergeOptions()
+	var snap *converge.Snapshot
 	c.mu.Lock()
-	snap, caching := c.probes[t.node], c.probes != nil
+	caching := c.run != nil
+	if caching {
+		snap = c.run.probes[t.node]
+	}
 	c.mu.Unlock()
 	if snap != nil && snap.Covers(t.units, opts) {
 		return snap.Plan(t.units, opts)
@@ -297,8 +301,8 @@ func (c *Cluster) plan(ctx context.Context, n node.Node, t target) (*converge.Pl
 	}
 	if caching {
 		c.mu.Lock()
-		if c.probes != nil {
-			c.probes[t.node] = snap
+		if c.run != nil {
+			c.run.probes[t.node] = snap
 		}
 		c.mu.Unlock()
 	}
@@ -325,7 +329,9 @@ func (c *Cluster) allUnits(name string) ([]converge.Unit, bool) {
 // forgetProbe drops the run's probe of a node once something there changed.
 func (c *Cluster) forgetProbe(node string) {
 	c.mu.Lock()
-	delete(c.probes, node)
+	if c.run != nil {
+		delete(c.run.probes, node)
+	}
 	c.mu.Unlock()
 }
 

@@ -55,7 +55,7 @@ func TestRunPlansFromOneProbePerNode(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &Cluster{Config: config.Default()}
 			if tc.inRun {
-				c.probes = map[string]*converge.Snapshot{}
+				c.run = &runMemo{probes: map[string]*converge.Snapshot{}}
 			}
 			n := &probeCounter{}
 			for i, tg := range tc.plans {

@@ -94,11 +94,11 @@ func (e *StepError) Unwrap() error { return e.Err }
 // Run executes steps in order and stops at the first failure.
 func Run(ctx context.Context, c *Cluster, list []Step, p Progress) ([]Result, error) {
 	c.mu.Lock()
-	c.probes = map[string]*converge.Snapshot{}
+	c.run = &runMemo{probes: map[string]*converge.Snapshot{}}
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.probes = nil
+		c.run = nil
 		c.mu.Unlock()
 	}()
 	var results []Result
