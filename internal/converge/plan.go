@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"path"
 	"slices"
@@ -183,12 +184,9 @@ func Probe(ctx context.Context, n node.Node, units []Unit, opts Options) (*Snaps
 	return snap, nil
 }
 
-// Covers reports whether the snapshot was asked about everything units
-// declare, so Plan can decide for them without asking the node again.
-func (s *Snapshot) Covers(units []Unit, opts Options) bool {
-	owned, bins, _, err := collect(units, opts)
-	return err == nil && s.covers(units, owned, bins)
-}
+// ErrNotCovered is Snapshot.Plan's error for units the probe was not asked
+// about: their state was never read, so the caller probes again.
+var ErrNotCovered = errors.New("not covered by the probe")
 
 func (s *Snapshot) covers(units []Unit, owned []ownedFile, bins []Binary) bool {
 	for _, f := range owned {
@@ -209,15 +207,15 @@ func (s *Snapshot) covers(units []Unit, owned []ownedFile, bins []Binary) bool {
 	return true
 }
 
-// Plan compares units with the snapshot. Units it does not cover are an
-// error (a bug in the caller): their state was never read.
+// Plan compares units with the snapshot. Units it does not cover are
+// refused with an error wrapping ErrNotCovered, never guessed.
 func (s *Snapshot) Plan(units []Unit, opts Options) (*Plan, error) {
 	owned, bins, binUnits, err := collect(units, opts)
 	if err != nil {
 		return nil, err
 	}
 	if !s.covers(units, owned, bins) {
-		return nil, fmt.Errorf("the probe of %s did not cover %s (a bug in hardway)", s.node, strings.Join(unitNames(units), ", "))
+		return nil, fmt.Errorf("%s on %s: %w", strings.Join(unitNames(units), ", "), s.node, ErrNotCovered)
 	}
 	p := &Plan{node: s.node, units: units, running: map[string]bool{}}
 	for _, f := range owned {

@@ -123,11 +123,7 @@ func (c *Cluster) ensureAddonRegistry(ctx context.Context) ([]converge.Change, r
 		}
 		// Listed once, by the first add-on step, as a real run would
 		// change it once.
-		c.mu.Lock()
-		if c.run != nil {
-			c.run.registry = true
-		}
-		c.mu.Unlock()
+		c.registryEnsured()
 		return plan.Changes(), at, nil
 	}
 	changes, err := registry.Ensure(ctx, n, c.Config, at, bin, func(format string, args ...any) { c.Log.Logf(2, "  "+format, args...) })
@@ -135,13 +131,18 @@ func (c *Cluster) ensureAddonRegistry(ctx context.Context) ([]converge.Change, r
 		c.forgetProbe(machine)
 	}
 	if err == nil {
-		c.mu.Lock()
-		if c.run != nil {
-			c.run.registry = true
-		}
-		c.mu.Unlock()
+		c.registryEnsured()
 	}
 	return changes, at, err
+}
+
+// registryEnsured records that this run has the add-ons' registry serving.
+func (c *Cluster) registryEnsured() {
+	c.mu.Lock()
+	if c.run != nil {
+		c.run.registry = true
+	}
+	c.mu.Unlock()
 }
 
 // pushAddonImage copies ref from the artifact cache into the registry

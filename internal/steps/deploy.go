@@ -282,8 +282,10 @@ func (c *Cluster) plan(ctx context.Context, n node.Node, t target) (*converge.Pl
 		snap = c.run.probes[t.node]
 	}
 	c.mu.Unlock()
-	if snap != nil && snap.Covers(t.units, opts) {
-		return snap.Plan(t.units, opts)
+	if snap != nil {
+		if p, err := snap.Plan(t.units, opts); !errors.Is(err, converge.ErrNotCovered) {
+			return p, err
+		}
 	}
 	units := t.units
 	if all, ok := c.allUnits(t.node); caching && ok {
