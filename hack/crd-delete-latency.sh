@@ -11,7 +11,10 @@
 # a CRD change goes through.
 #
 # Usage: RUNS=5 hack/crd-delete-latency.sh --name CLUSTER
-# Needs: a running cluster; kubectl from the artifact cache.
+# Needs: a running cluster; kubectl from the artifact cache; a route from this
+# host to the node network (network.hostAccess: routed): it asks each API
+# server on its node address, which a host without that route (Docker
+# Desktop, hostAccess: published) cannot reach.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
